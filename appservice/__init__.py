@@ -1,0 +1,1 @@
+"""The application service: transactions in, linking, tokens, and the sync's executor."""
