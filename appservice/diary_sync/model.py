@@ -88,6 +88,11 @@ class Enrollment:
     person_id: SourcedId
     role: EnrollmentRole
     primary: bool = False
+    id: SourcedId = field(default=SourcedId(""), compare=False)
+    """The roster's enrollment sourcedId: a later delta deletes enrollments by it.
+
+    Left out of equality so two imports of the same membership compare equal.
+    """
 
 
 @dataclass(frozen=True)
@@ -105,9 +110,7 @@ class Diary:
     people: Mapping[SourcedId, Person]
     enrollments: frozenset[Enrollment] = frozenset()
     guardianships: frozenset[Guardianship] = frozenset()
-    extensions: Mapping[str, Mapping[SourcedId, Mapping[str, str]]] = field(
-        default_factory=dict
-    )
+    extensions: Mapping[str, Mapping[SourcedId, Mapping[str, str]]] = field(default_factory=dict)
     """Unknown (extension) columns kept per file name, then per sourcedId."""
 
     def class_teacher(self, class_id: SourcedId) -> SourcedId | None:

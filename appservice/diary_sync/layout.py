@@ -1,0 +1,330 @@
+"""The desired Matrix layout of a school, derived from its diary (pure).
+
+::
+
+    Diary ──layout_school──▶ SchoolLayout
+      ├─ space           «МАОУ лицей № 14»        minors: never federates
+      ├─ announcements   «Объявления»             everyone; only staff post
+      ├─ staff           «Учительская»            teachers, administration
+      ├─ class     ×N    «5А — класс»             students, class and subject teachers
+      ├─ parents   ×N    «5А — родители»          parents, class teacher
+      ├─ grade parents   «Родители 5-х классов»   parents, class teachers, administration
+      └─ school parents  «Родители — вся школа»   parents, class teachers, administration
+
+Rooms are keyed by a stable alias localpart so that re-runs find them again.
+Powers are synced only at the reserved levels in :class:`Levels`; anything else a
+teacher grants by hand is left alone by the planner.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NewType
+
+from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Person, Role, SchoolClass
+from parta.ids import SourcedId, escape_localpart
+
+RoomKey = NewType("RoomKey", str)
+"""An alias localpart owned by the appservice (``parta.<school>.<kind>[.<class>]``)."""
+
+ALIAS_PREFIX = "parta."
+
+
+class Levels:
+    """Power levels the sync owns. Values are distinct from Element's 50/100 on purpose."""
+
+    ADMINISTRATION = 95
+    CLASS_TEACHER = 80
+    TEACHER = 60
+    SYNCED = frozenset({ADMINISTRATION, CLASS_TEACHER, TEACHER})
+
+
+class RoomKind(StrEnum):
+    SPACE = "space"
+    ANNOUNCEMENTS = "announcements"
+    STAFF = "staff"
+    CLASS = "class"
+    CLASS_PARENTS = "parents"
+    GRADE_PARENTS = "grade-parents"
+    SCHOOL_PARENTS = "school-parents"
+
+    @property
+    def holds_minors(self) -> bool:
+        return self in (RoomKind.SPACE, RoomKind.ANNOUNCEMENTS, RoomKind.CLASS)
+
+
+@dataclass(frozen=True)
+class RoomSpec:
+    key: RoomKey
+    kind: RoomKind
+    name: str
+    topic: str
+    members: frozenset[SourcedId]
+    power: tuple[tuple[SourcedId, int], ...]
+    """Synced power levels, sorted by person id."""
+    parent: RoomKey | None
+    events_default: int = 0
+
+    @property
+    def is_space(self) -> bool:
+        return self.kind is RoomKind.SPACE
+
+    @property
+    def federate(self) -> bool:
+        """Rooms with minors never federate; adults' rooms may hold remote accounts."""
+        return not self.kind.holds_minors
+
+    def power_of(self, person: SourcedId) -> int:
+        return dict(self.power).get(person, 0)
+
+
+@dataclass(frozen=True)
+class SchoolLayout:
+    school_id: SourcedId
+    rooms: tuple[RoomSpec, ...]
+    """The space first, then rooms sorted by key."""
+    people: Mapping[SourcedId, Person]
+
+    @property
+    def space(self) -> RoomSpec:
+        return self.rooms[0]
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Lookups the layout needs, built once (the model's helpers scan)."""
+
+    students: Mapping[SourcedId, frozenset[SourcedId]]
+    teachers: Mapping[SourcedId, frozenset[SourcedId]]
+    primary: Mapping[SourcedId, SourcedId]
+    parents: Mapping[SourcedId, frozenset[SourcedId]]
+
+    @classmethod
+    def of(cls, diary: Diary) -> _Index:
+        students: dict[SourcedId, set[SourcedId]] = defaultdict(set)
+        teachers: dict[SourcedId, set[SourcedId]] = defaultdict(set)
+        primary: dict[SourcedId, SourcedId] = {}
+        for e in sorted(diary.enrollments, key=lambda e: (e.class_id, e.person_id)):
+            if e.role is EnrollmentRole.STUDENT:
+                students[e.class_id].add(e.person_id)
+            else:
+                teachers[e.class_id].add(e.person_id)
+                if e.primary:
+                    primary.setdefault(e.class_id, e.person_id)
+        parents: dict[SourcedId, set[SourcedId]] = defaultdict(set)
+        for g in diary.guardianships:
+            parents[g.student_id].add(g.parent_id)
+        return cls(_freeze(students), _freeze(teachers), primary, _freeze(parents))
+
+
+def _freeze(groups: Mapping[SourcedId, set[SourcedId]]) -> dict[SourcedId, frozenset[SourcedId]]:
+    return {key: frozenset(values) for key, values in groups.items()}
+
+
+def room_key(school_id: SourcedId, kind: RoomKind, qualifier: str = "") -> RoomKey:
+    parts = [ALIAS_PREFIX + escape_localpart(school_id), kind.value]
+    if qualifier:
+        parts.append(escape_localpart(qualifier))
+    return RoomKey(".".join(parts))
+
+
+def layout_diary(diary: Diary) -> tuple[SchoolLayout, ...]:
+    index = _Index.of(diary)
+    return tuple(layout_school(diary, school_id, index) for school_id in sorted(diary.schools))
+
+
+def layout_school(diary: Diary, school_id: SourcedId, index: _Index | None = None) -> SchoolLayout:
+    index = index or _Index.of(diary)
+    people = {pid: p for pid, p in diary.people.items() if _belongs(diary, index, p, school_id)}
+    homerooms = sorted(
+        (c for c in diary.classes.values() if c.school_id == school_id),
+        key=lambda c: (_grade_order(c.grade), c.title, c.id),
+    )
+    homerooms = [c for c in homerooms if c.kind is ClassKind.HOMEROOM]
+    space_key = room_key(school_id, RoomKind.SPACE)
+    rooms = [
+        *_school_rooms(diary, school_id, people, index, space_key),
+        *(r for c in homerooms for r in _class_rooms(diary, c, index, space_key)),
+        *_grade_rooms(school_id, people, homerooms, index, space_key),
+    ]
+    space = _space(diary, school_id, people, space_key)
+    return SchoolLayout(school_id, (space, *sorted(rooms, key=lambda r: r.key)), people)
+
+
+def _belongs(diary: Diary, index: _Index, person: Person, school_id: SourcedId) -> bool:
+    if school_id in person.school_ids:
+        return True
+    if person.role is Role.PARENT:  # parents often carry no org: follow their children
+        children = (g.student_id for g in diary.guardianships if g.parent_id == person.id)
+        return any(school_id in diary.people[c].school_ids for c in children if c in diary.people)
+    return False
+
+
+def _grade_order(grade: str) -> tuple[int, str]:
+    return (int(grade), grade) if grade.isdigit() else (99, grade)
+
+
+def _spec(
+    key: RoomKey,
+    kind: RoomKind,
+    name: str,
+    topic: str,
+    members: Iterable[SourcedId],
+    power: Mapping[SourcedId, int],
+    parent: RoomKey | None,
+    events_default: int = 0,
+) -> RoomSpec:
+    member_set = frozenset(members)
+    synced = tuple(sorted((p, lvl) for p, lvl in power.items() if p in member_set and lvl))
+    return RoomSpec(key, kind, name, topic, member_set, synced, parent, events_default)
+
+
+def _admins(people: Mapping[SourcedId, Person]) -> dict[SourcedId, int]:
+    return {p: Levels.ADMINISTRATION for p, x in people.items() if x.role is Role.ADMINISTRATOR}
+
+
+def _space(
+    diary: Diary, school_id: SourcedId, people: Mapping[SourcedId, Person], key: RoomKey
+) -> RoomSpec:
+    name = diary.schools[school_id].name
+    topic = "Пространство школы: чаты классов, родителей и учителей"
+    return _spec(key, RoomKind.SPACE, name, topic, people, _admins(people), None)
+
+
+def _school_rooms(
+    diary: Diary,
+    school_id: SourcedId,
+    people: Mapping[SourcedId, Person],
+    index: _Index,
+    space: RoomKey,
+) -> list[RoomSpec]:
+    admins = _admins(people)
+    staff = [p for p, x in people.items() if x.role.is_staff]
+    teachers = {p: Levels.TEACHER for p, x in people.items() if x.role is Role.TEACHER}
+    parents = [p for p, x in people.items() if x.role is Role.PARENT]
+    class_teachers = _class_teachers(diary, school_id, index)
+    return [
+        _spec(
+            room_key(school_id, RoomKind.ANNOUNCEMENTS),
+            RoomKind.ANNOUNCEMENTS,
+            "Объявления",
+            "Объявления школы для всех. Писать могут только учителя и администрация.",
+            people,
+            {**teachers, **admins},
+            space,
+            events_default=Levels.TEACHER,
+        ),
+        _spec(
+            room_key(school_id, RoomKind.STAFF),
+            RoomKind.STAFF,
+            "Учительская",
+            "Чат учителей и администрации школы",
+            staff,
+            admins,
+            space,
+        ),
+        _spec(
+            room_key(school_id, RoomKind.SCHOOL_PARENTS),
+            RoomKind.SCHOOL_PARENTS,
+            "Родители — вся школа",
+            "Общешкольные родительские собрания и объявления для родителей",
+            [*parents, *class_teachers, *admins],
+            {**dict.fromkeys(class_teachers, Levels.CLASS_TEACHER), **admins},
+            space,
+        ),
+    ]
+
+
+def _class_teachers(diary: Diary, school_id: SourcedId, index: _Index) -> list[SourcedId]:
+    return sorted(
+        {
+            teacher
+            for class_id, teacher in index.primary.items()
+            if (c := diary.classes.get(class_id)) is not None
+            and c.school_id == school_id
+            and c.kind is ClassKind.HOMEROOM
+        }
+    )
+
+
+def _subject_teachers(diary: Diary, homeroom: SchoolClass, index: _Index) -> set[SourcedId]:
+    """Teachers of scheduled classes that share a student with the homeroom."""
+    students = index.students.get(homeroom.id, frozenset())
+    return {
+        teacher
+        for c in diary.classes.values()
+        if c.kind is ClassKind.SCHEDULED
+        and c.school_id == homeroom.school_id
+        and students & index.students.get(c.id, frozenset())
+        for teacher in index.teachers.get(c.id, frozenset())
+    }
+
+
+def _class_rooms(
+    diary: Diary, homeroom: SchoolClass, index: _Index, space: RoomKey
+) -> list[RoomSpec]:
+    students = index.students.get(homeroom.id, frozenset())
+    class_teacher = index.primary.get(homeroom.id)
+    head = {class_teacher: Levels.CLASS_TEACHER} if class_teacher else {}
+    subject = dict.fromkeys(_subject_teachers(diary, homeroom, index), Levels.TEACHER)
+    parents = {p for s in students for p in index.parents.get(s, frozenset())}
+    title = homeroom.title
+    school = homeroom.school_id
+    return [
+        _spec(
+            room_key(school, RoomKind.CLASS, homeroom.id),
+            RoomKind.CLASS,
+            f"{title} — класс",
+            f"Чат класса {title}: ученики, классный руководитель и учителя-предметники",
+            [*students, *head, *subject],
+            {**subject, **head},
+            space,
+        ),
+        _spec(
+            room_key(school, RoomKind.CLASS_PARENTS, homeroom.id),
+            RoomKind.CLASS_PARENTS,
+            f"{title} — родители",
+            f"Чат родителей класса {title} и классного руководителя",
+            [*parents, *head],
+            head,
+            space,
+        ),
+    ]
+
+
+def _grade_rooms(
+    school_id: SourcedId,
+    people: Mapping[SourcedId, Person],
+    homerooms: list[SchoolClass],
+    index: _Index,
+    space: RoomKey,
+) -> list[RoomSpec]:
+    admins = _admins(people)
+    by_grade: dict[str, list[SchoolClass]] = defaultdict(list)
+    for c in homerooms:
+        if c.grade:
+            by_grade[c.grade].append(c)
+    rooms = []
+    for grade, classes in by_grade.items():
+        heads = {t: Levels.CLASS_TEACHER for c in classes if (t := index.primary.get(c.id))}
+        parents = {
+            p
+            for c in classes
+            for s in index.students.get(c.id, frozenset())
+            for p in index.parents.get(s, frozenset())
+        }
+        rooms.append(
+            _spec(
+                room_key(school_id, RoomKind.GRADE_PARENTS, grade),
+                RoomKind.GRADE_PARENTS,
+                f"Родители {grade}-х классов",
+                f"Собрания и объявления для родителей параллели {grade}-х классов",
+                [*parents, *heads, *admins],
+                {**heads, **admins},
+                space,
+            )
+        )
+    return rooms

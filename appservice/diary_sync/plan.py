@@ -1,0 +1,245 @@
+"""The plan: desired vs actual → an ordered list of idempotent actions (pure).
+
+Properties the tests hold it to: ``plan(d, a) == []`` when ``a`` already is
+``d``; applying ``plan(d, a)`` to ``a`` yields a state whose plan is empty; the
+output is deterministic (sorted by phase, room, user).
+
+Phases exist because Synapse needs some things first: a puppet's profile is set
+before it joins anything (a later rename re-emits a member event in every room);
+the space exists before rooms restricted to it; a restricted join needs the space
+membership first; removals come last, so a moved student is never roomless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+
+from appservice.diary_sync.layout import Levels, RoomKey, RoomSpec
+from appservice.diary_sync.state import Actual, ActualRoom, Desired, DesiredRoom
+from parta.ids import RoomID, UserID
+
+
+class Phase(IntEnum):
+    PROFILES = 0
+    SPACES = 1
+    ROOMS = 2
+    STATE = 3
+    SPACE_MEMBERS = 4
+    ROOM_MEMBERS = 5
+    ROOM_REMOVALS = 6
+    SPACE_REMOVALS = 7
+
+
+@dataclass(frozen=True)
+class RegisterPuppet:
+    user_id: UserID
+    display_name: str
+    phase = Phase.PROFILES
+
+
+@dataclass(frozen=True)
+class SetDisplayName:
+    user_id: UserID
+    display_name: str
+    phase = Phase.PROFILES
+
+
+@dataclass(frozen=True)
+class CreateRoom:
+    """Create with all state in one ``createRoom``: name, topic, join rule, powers."""
+
+    spec: RoomSpec
+    power: tuple[tuple[UserID, int], ...]
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.SPACES if self.spec.is_space else Phase.ROOMS
+
+
+@dataclass(frozen=True)
+class AddChild:
+    space: RoomKey
+    child: RoomKey
+    phase = Phase.STATE
+
+
+@dataclass(frozen=True)
+class SetName:
+    room: RoomKey
+    name: str
+    phase = Phase.STATE
+
+
+@dataclass(frozen=True)
+class SetTopic:
+    room: RoomKey
+    topic: str
+    phase = Phase.STATE
+
+
+@dataclass(frozen=True)
+class SetPower:
+    """Replace the ``users`` map of the room's power levels, other keys untouched."""
+
+    room: RoomKey
+    users: tuple[tuple[UserID, int], ...]
+    phase = Phase.STATE
+
+
+@dataclass(frozen=True)
+class Join:
+    room: RoomKey
+    user_id: UserID
+    is_space: bool
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.SPACE_MEMBERS if self.is_space else Phase.ROOM_MEMBERS
+
+
+@dataclass(frozen=True)
+class Invite:
+    room: RoomKey
+    user_id: UserID
+    is_space: bool
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.SPACE_MEMBERS if self.is_space else Phase.ROOM_MEMBERS
+
+
+@dataclass(frozen=True)
+class Remove:
+    """A puppet leaves; anybody else is kicked (or their invite withdrawn)."""
+
+    room: RoomKey
+    user_id: UserID
+    is_space: bool
+    puppet: bool
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.SPACE_REMOVALS if self.is_space else Phase.ROOM_REMOVALS
+
+
+Action = (
+    RegisterPuppet | SetDisplayName | CreateRoom | AddChild | SetName | SetTopic | SetPower
+) | (Join | Invite | Remove)
+
+
+def plan(desired: Desired, actual: Actual) -> list[Action]:
+    actions: list[Action] = [*_profiles(desired, actual)]
+    for key in sorted(desired.rooms):
+        actions.extend(_room(key, desired, actual))
+    return sorted(actions, key=_order)
+
+
+def _order(action: Action) -> tuple[int, str, str]:
+    room = getattr(action, "room", None) or getattr(getattr(action, "spec", None), "key", "")
+    user = getattr(action, "user_id", "") or getattr(action, "child", "")
+    return (int(action.phase), str(room), str(user))
+
+
+def _profiles(desired: Desired, actual: Actual) -> Iterable[Action]:
+    for user, name in desired.puppets.items():
+        if user not in actual.puppets:
+            yield RegisterPuppet(user, name)
+        elif actual.puppets[user] != name:
+            yield SetDisplayName(user, name)
+
+
+def _room(key: RoomKey, desired: Desired, actual: Actual) -> Iterable[Action]:
+    want = desired.rooms[key]
+    have = actual.rooms.get(key)
+    if have is None:
+        yield CreateRoom(want.spec, tuple(sorted(want.power.items())))
+        # What the room will look like once created: its state came with it.
+        have = ActualRoom(RoomID(""), want.spec.name, want.spec.topic, power=dict(want.power))
+    yield from _room_state(want, have, desired, actual)
+    yield from _memberships(want, have, desired, actual)
+
+
+def _room_state(
+    want: DesiredRoom, have: ActualRoom, desired: Desired, actual: Actual
+) -> Iterable[Action]:
+    spec = want.spec
+    if have.name != spec.name:
+        yield SetName(spec.key, spec.name)
+    if have.topic != spec.topic:
+        yield SetTopic(spec.key, spec.topic)
+    if spec.is_space:
+        yield from _children(spec.key, have, desired, actual)
+    users = merge_power(want.power, have.power, actual.managed | want.members)
+    if users != dict(have.power):
+        yield SetPower(spec.key, tuple(sorted(users.items())))
+
+
+def _children(
+    space: RoomKey, have: ActualRoom, desired: Desired, actual: Actual
+) -> Iterable[Action]:
+    for key, room in sorted(desired.rooms.items()):
+        if room.spec.parent != space:
+            continue
+        child = actual.rooms.get(key)
+        if child is None or child.room_id not in have.children:
+            yield AddChild(space, key)
+
+
+def merge_power(
+    want: Mapping[UserID, int], have: Mapping[UserID, int], managed: frozenset[UserID]
+) -> dict[UserID, int]:
+    """Synced levels win; a level granted by hand (not a reserved value) survives.
+
+    A managed user who holds a reserved level the diary no longer gives them
+    loses it; anybody the sync does not manage keeps whatever they have.
+    """
+    users = {
+        user: level
+        for user, level in have.items()
+        if not (user in managed and level in Levels.SYNCED)
+    }
+    users.update(want)
+    return users
+
+
+def _memberships(
+    want: DesiredRoom, have: ActualRoom, desired: Desired, actual: Actual
+) -> Iterable[Action]:
+    spec = want.spec
+    for user in sorted(want.members - have.members.keys()):
+        if user in desired.puppets:
+            yield Join(spec.key, user, spec.is_space)
+        else:
+            yield Invite(spec.key, user, spec.is_space)
+    for user in sorted(have.members.keys() - want.members):
+        if user in actual.managed:
+            yield Remove(spec.key, user, spec.is_space, user in actual.puppets)
+
+
+@dataclass(frozen=True)
+class DestructivePlanError(Exception):
+    """The plan removes more members than the guard allows: refuse unless forced."""
+
+    removals: int
+    memberships: int
+    max_share: float
+
+    def __str__(self) -> str:
+        return (
+            f"the plan removes {self.removals} of {self.memberships} memberships, more than "
+            f"{self.max_share:.0%}; check the roster, or re-run with --force"
+        )
+
+
+def guard(actions: list[Action], actual: Actual, max_share: float = 0.2, floor: int = 20) -> None:
+    """Refuse an unusually destructive plan: more than ``max_share`` of members removed.
+
+    Small absolute numbers (``floor``) always pass, so a small school can still move
+    a class.
+    """
+    removals = sum(isinstance(a, Remove) for a in actions)
+    memberships = sum(len(r.members) for r in actual.rooms.values())
+    if removals > floor and removals > max_share * memberships:
+        raise DestructivePlanError(removals, memberships, max_share)

@@ -1,0 +1,132 @@
+"""Reading one CSV file of a real export, which is messier than the spec.
+
+Exports come from Excel and Russian school systems: a UTF-8 BOM, CRLF, cp1251,
+headers in odd case, trailing empty cells. Everything that can be read is read;
+what cannot becomes a :class:`Problem`, never a traceback.
+
+    bytes ──decode (utf-8, then cp1251)──► text ──csv.reader──► Table(rows)
+
+Header names are matched by a key that ignores case, spaces and underscores, so
+``sourcedId``, ``SourcedID`` and ``Sourced Id`` are the same column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from appservice.diary_sync.roster.errors import Problem
+
+_NOISE = re.compile(r"[\s_\ufeff]+")
+_ENCODINGS = ("utf-8-sig", "cp1251")
+
+
+def column_key(name: str) -> str:
+    return _NOISE.sub("", name).lower()
+
+
+@dataclass(frozen=True)
+class Row:
+    """One data record; ``line`` is where it starts in the file."""
+
+    file: str
+    line: int
+    cells: Mapping[str, str]
+    headers: Mapping[str, str]
+
+    def get(self, column: str) -> str:
+        return self.cells.get(column_key(column), "")
+
+    def problem(self, column: str, reason: str) -> Problem:
+        """A problem in this row, naming the column as the file spells it."""
+        return Problem(self.file, self.line, self.headers.get(column_key(column), column), reason)
+
+
+@dataclass(frozen=True)
+class Table:
+    file: str
+    headers: Mapping[str, str]
+    """Column key -> header as written, in file order."""
+    rows: tuple[Row, ...]
+
+    def has(self, column: str) -> bool:
+        return column_key(column) in self.headers
+
+    def missing(self, columns: Iterable[str]) -> list[Problem]:
+        return [
+            Problem(self.file, 1, column, "missing required column")
+            for column in columns
+            if not self.has(column)
+        ]
+
+    def extras(self, row: Row, known: frozenset[str]) -> dict[str, str]:
+        """The row's unknown (extension) columns, keyed by header as written."""
+        return {
+            header: row.cells.get(key, "")
+            for key, header in self.headers.items()
+            if key not in known
+        }
+
+
+def read_table(file: str, data: bytes) -> tuple[Table | None, list[Problem]]:
+    """Decode and split one file; ``None`` when nothing usable could be read."""
+    text = _decode(data)
+    if text is None:
+        return None, [Problem(file, 0, "", "neither UTF-8 nor cp1251; save the file as UTF-8")]
+    try:
+        return _parse(file, text)
+    except csv.Error as error:
+        return None, [Problem(file, 0, "", f"not readable as CSV: {error}")]
+
+
+def _decode(data: bytes) -> str | None:
+    for encoding in _ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _parse(file: str, text: str) -> tuple[Table | None, list[Problem]]:
+    records = _records(text)
+    first = next(records, None)
+    if first is None:
+        return None, [Problem(file, 0, "", "empty file: expected a header line")]
+    headers, problems = _headers(file, first[1])
+    rows: list[Row] = []
+    width = len(first[1])
+    for line, cells in records:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+            problems.append(Problem(file, line, "", f"{len(cells)} fields, header has {width}"))
+            continue
+        values = {key: cells[i].strip() for i, key in enumerate(headers) if i < len(cells)}
+        rows.append(Row(file, line, values, headers))
+    return Table(file, headers, tuple(rows)), problems
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the physical line each starts on (quoted fields may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    ended = 0
+    for cells in reader:
+        yield ended + 1, cells
+        ended = reader.line_num
+
+
+def _headers(file: str, cells: list[str]) -> tuple[dict[str, str], list[Problem]]:
+    headers: dict[str, str] = {}
+    problems: list[Problem] = []
+    for index, cell in enumerate(cells):
+        header = cell.strip().lstrip("\ufeff")
+        key = column_key(header) or f"#{index + 1}"
+        if key in headers:
+            problems.append(Problem(file, 1, header, "column appears twice in the header"))
+            key = f"#{index + 1}"
+        headers[key] = header
+    return headers, problems

@@ -1,0 +1,79 @@
+"""``manifest.csv``: which files an export holds, and whether each is bulk or delta.
+
+Only the files the diary needs are looked at; a manifest may list results,
+line items or demographics, which are never opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from appservice.diary_sync.roster.csvfile import read_table
+from appservice.diary_sync.roster.errors import Problem
+from appservice.diary_sync.roster.source import MANIFEST, SourceFiles
+
+ORGS = "orgs.csv"
+USERS = "users.csv"
+CLASSES = "classes.csv"
+ENROLLMENTS = "enrollments.csv"
+COURSES = "courses.csv"
+SESSIONS = "academicSessions.csv"
+ROLES = "roles.csv"
+RELATIONSHIPS = "relationships.csv"
+"""SDS v2.1; not part of OneRoster, so read whenever present."""
+
+_KNOWN = {name.lower(): name for name in (ORGS, USERS, CLASSES, ENROLLMENTS, COURSES, SESSIONS)}
+_KNOWN |= {ROLES.lower(): ROLES, RELATIONSHIPS.lower(): RELATIONSHIPS}
+_VERSIONS = frozenset({"1.0", "1.1", "1.2"})
+
+
+class Mode(StrEnum):
+    BULK = "bulk"
+    DELTA = "delta"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    version: str
+    """``"1.1"``, ``"1.2"``, or ``""`` when the manifest does not say."""
+    modes: Mapping[str, Mode]
+
+    def mode(self, file: str) -> Mode:
+        return self.modes.get(file, Mode.ABSENT)
+
+    @property
+    def is_delta(self) -> bool:
+        return Mode.DELTA in self.modes.values()
+
+
+def read_manifest(files: SourceFiles) -> tuple[Manifest | None, list[Problem]]:
+    data = files.get(MANIFEST)
+    if data is None:
+        return None, [Problem(MANIFEST, 0, "", "missing: every OneRoster export has one")]
+    table, problems = read_table(MANIFEST, data)
+    if table is None:
+        return None, problems
+    missing = table.missing(("propertyName", "value"))
+    if missing:
+        return None, problems + missing
+    version = ""
+    modes: dict[str, Mode] = {}
+    for row in table.rows:
+        name, value = row.get("propertyName").lower(), row.get("value").lower()
+        if name == "oneroster.version":
+            version = value
+            if value not in _VERSIONS:
+                problems.append(row.problem("value", f"unsupported OneRoster version {value!r}"))
+        elif name.startswith("file.") and f"{name[5:]}.csv" in _KNOWN:
+            mode = _MODES.get(value)
+            if mode is None:
+                problems.append(row.problem("value", f"expected bulk, delta or absent: {value!r}"))
+            else:
+                modes[_KNOWN[f"{name[5:]}.csv"]] = mode
+    return Manifest(version, modes), problems
+
+
+_MODES = {mode.value: mode for mode in Mode}

@@ -1,0 +1,105 @@
+"""Desired and actual Matrix state in Matrix terms (user ids, not diary ids).
+
+::
+
+    SchoolLayout ─┐
+    accounts ─────┼─resolve──▶ Desired ─┐
+    active people ┘                     ├─plan──▶ [Action, ...]
+                      read(store+HS) ──▶ Actual ┘
+
+``resolve`` decides who is *in* Matrix now: staff from the first sync, students
+and parents once they link their profile (or everybody with ``eager``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from appservice.diary_sync.layout import RoomKey, RoomSpec, SchoolLayout
+from parta.ids import RoomID, SourcedId, UserID
+
+
+@dataclass(frozen=True)
+class Account:
+    """How a diary person appears in Matrix."""
+
+    user_id: UserID
+    puppet: bool
+    """True: a user in the appservice's namespace that the sync acts as.
+    False: an existing account (an adult's, maybe on another server) that is invited."""
+
+
+class Membership(StrEnum):
+    JOIN = "join"
+    INVITE = "invite"
+
+
+@dataclass(frozen=True)
+class DesiredRoom:
+    spec: RoomSpec
+    members: frozenset[UserID]
+    power: Mapping[UserID, int]
+
+
+@dataclass(frozen=True)
+class Desired:
+    rooms: Mapping[RoomKey, DesiredRoom]
+    puppets: Mapping[UserID, str]
+    """Puppets that must exist, with their display names."""
+    invitees: frozenset[UserID] = frozenset()
+    """Members that are not puppets: they are invited, never joined by force."""
+
+
+@dataclass(frozen=True)
+class ActualRoom:
+    room_id: RoomID
+    name: str = ""
+    topic: str = ""
+    members: Mapping[UserID, Membership] = field(default_factory=dict)
+    power: Mapping[UserID, int] = field(default_factory=dict)
+    children: frozenset[RoomID] = frozenset()
+
+
+@dataclass(frozen=True)
+class Actual:
+    rooms: Mapping[RoomKey, ActualRoom]
+    puppets: Mapping[UserID, str]
+    """Registered puppets and the display name they carry."""
+    managed: frozenset[UserID] = frozenset()
+    """Users the sync may remove: puppets and accounts linked to diary people."""
+
+
+def resolve(
+    layouts: tuple[SchoolLayout, ...],
+    accounts: Mapping[SourcedId, Account],
+    linked: frozenset[SourcedId],
+    eager: bool = False,
+) -> Desired:
+    """Desired Matrix state: active people only, each through their account.
+
+    A person is active when they are staff, linked, or ``eager`` is set. An active
+    person with no account yet gets a puppet (``accounts`` must hold one for them:
+    the caller mints puppet ids).
+    """
+    rooms: dict[RoomKey, DesiredRoom] = {}
+    puppets: dict[UserID, str] = {}
+    invitees: set[UserID] = set()
+    for layout in layouts:
+        active = {
+            pid
+            for pid, person in layout.people.items()
+            if eager or person.role.is_staff or pid in linked
+        }
+        for pid in sorted(active):
+            account = accounts[pid]
+            if account.puppet:
+                puppets[account.user_id] = layout.people[pid].display_name
+            else:
+                invitees.add(account.user_id)
+        for spec in layout.rooms:
+            members = {accounts[p].user_id for p in spec.members if p in active}
+            power = {accounts[p].user_id: lvl for p, lvl in spec.power if p in active}
+            rooms[spec.key] = DesiredRoom(spec, frozenset(members), power)
+    return Desired(rooms, puppets, frozenset(invitees))

@@ -1,0 +1,167 @@
+"""Apply a plan through the client-server API, idempotently.
+
+::
+
+    actions ──group by phase──▶ phase k ──group by room──▶ room A: a1, a2 … (serial)
+                                                       ├─▶ room B: b1 …    (serial)
+                                                       └─▶ …  up to `concurrency` rooms at once
+
+Synapse serialises membership changes per room, so parallelism only helps across
+rooms. Every action is safe to repeat: "already registered" and "alias in use"
+mean done, a join of someone already joined is never sent (the plan read the
+members first), and the store records each room id the moment it exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from appservice.diary_sync.content import create_room_body, space_child
+from appservice.diary_sync.layout import RoomKey
+from appservice.diary_sync.plan import (
+    Action,
+    AddChild,
+    CreateRoom,
+    Invite,
+    Join,
+    RegisterPuppet,
+    Remove,
+    SetDisplayName,
+    SetName,
+    SetPower,
+    SetTopic,
+)
+from appservice.errors import RoomInUse, UserInUse
+from appservice.matrix import MatrixClient
+from appservice.store import Store
+from parta.ids import RoomID, ServerName, UserID, localpart_of, room_alias
+
+log = logging.getLogger(__name__)
+
+REMOVE_REASON = "Состав изменился в электронном дневнике (the diary changed)"
+
+
+@dataclass
+class Report:
+    done: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def writes(self) -> int:
+        return sum(self.done.values())
+
+
+class Executor:
+    def __init__(
+        self,
+        client: MatrixClient,
+        store: Store,
+        server: ServerName,
+        concurrency: int = 8,
+        progress: Callable[[int], None] = lambda _n: None,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._server = server
+        self._concurrency = concurrency
+        self._progress = progress
+        self._rooms: dict[RoomKey, RoomID] = {}
+
+    async def execute(self, actions: Sequence[Action]) -> Report:
+        report = Report()
+        self._rooms = self._store.room_ids()
+        for _phase, group in itertools.groupby(actions, key=lambda a: a.phase):
+            await self._phase(list(group), report)
+        return report
+
+    async def _phase(self, actions: list[Action], report: Report) -> None:
+        lanes: dict[str, list[Action]] = defaultdict(list)
+        for action in actions:
+            lanes[_lane(action)].append(action)
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def run(lane: list[Action]) -> None:
+            async with gate:
+                for action in lane:
+                    await self._apply(action)
+                    report.done[type(action).__name__] += 1
+                    self._progress(1)
+
+        await asyncio.gather(*(run(lane) for lane in lanes.values()))
+
+    async def _apply(self, action: Action) -> None:
+        match action:
+            case RegisterPuppet(user, name):
+                await self._register(user, name)
+            case SetDisplayName(user, name):
+                await self._client.set_display_name(user, name)
+                self._store.save_puppet(user, name)
+            case CreateRoom():
+                await self._create(action)
+            case AddChild(space, child):
+                content = space_child(self._server)
+                await self._client.send_state(
+                    self._rooms[space], "m.space.child", content, self._rooms[child]
+                )
+            case SetName(room, name):
+                await self._client.send_state(self._rooms[room], "m.room.name", {"name": name})
+            case SetTopic(room, topic):
+                await self._client.send_state(self._rooms[room], "m.room.topic", {"topic": topic})
+            case SetPower(room, users):
+                await self._set_power(room, dict(users))
+            case Join(room, user):
+                await self._client.join(self._rooms[room], user)
+            case Invite(room, user):
+                await self._client.invite(self._rooms[room], user)
+            case Remove(room, user, _space, puppet):
+                await self._remove(self._rooms[room], user, puppet)
+
+    async def _register(self, user: UserID, name: str) -> None:
+        try:
+            await self._client.register(localpart_of(user))
+        except UserInUse:
+            log.info("puppet %s already registered", user)
+        await self._client.set_display_name(user, name)
+        self._store.save_puppet(user, name)
+
+    async def _create(self, action: CreateRoom) -> None:
+        spec = action.spec
+        alias = room_alias(spec.key, self._server)
+        space = self._rooms[spec.parent] if spec.parent else None
+        body = create_room_body(spec, dict(action.power), space, self._server)
+        room = await self._client.resolve_alias(alias)
+        if room is None:
+            try:
+                room = await self._client.create_room(body)
+            except RoomInUse:
+                room = await self._client.resolve_alias(alias)
+                if room is None:
+                    raise
+        self._store.save_room(spec.key, room)
+        self._rooms[spec.key] = room
+
+    async def _set_power(self, room: RoomKey, users: dict[UserID, int]) -> None:
+        room_id = self._rooms[room]
+        content = await self._client.state_event(room_id, "m.room.power_levels")
+        content["users"] = users
+        await self._client.send_state(room_id, "m.room.power_levels", content)
+
+    async def _remove(self, room: RoomID, user: UserID, puppet: bool) -> None:
+        if puppet:
+            await self._client.leave(room, user)
+        else:
+            await self._client.kick(room, user, REMOVE_REASON)
+
+
+def _lane(action: Action) -> str:
+    """Actions in one lane run in order; lanes run in parallel."""
+    room = getattr(action, "room", None) or getattr(action, "space", None)
+    if room is not None:
+        return str(room)
+    if isinstance(action, CreateRoom):
+        return f"create:{action.spec.key}"
+    return f"user:{getattr(action, 'user_id', '')}"

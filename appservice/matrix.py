@@ -1,0 +1,148 @@
+"""The client-server API as the appservice speaks it: raw HTTP with masquerading.
+
+matrix-nio cannot act as other users (``?user_id=``), so the appservice talks
+HTTP itself. Every method maps to one request; errors become typed
+:class:`~appservice.errors.MatrixError` subclasses. Transient failures (429,
+5xx, connection resets) are retried with backoff a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from appservice.errors import HomeserverUnreachable, LimitExceeded, MatrixError, matrix_error
+from parta.ids import RoomAlias, RoomID, UserID
+
+log = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+_CS = "/_matrix/client/v3"
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")
+
+
+class MatrixClient:
+    """One homeserver, one appservice token; ``as_user`` masquerades as a puppet."""
+
+    def __init__(
+        self, base_url: str, as_token: str, *, attempts: int = 5, timeout: float = 60.0
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {as_token}"},
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+        self._attempts = attempts
+        self.requests = 0
+        """Requests sent, retries included: the benchmark's write counter reads it."""
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        as_user: UserID | None = None,
+    ) -> JsonDict:
+        params = {"user_id": as_user} if as_user else None
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await self._once(method, path, body, params)
+            except (LimitExceeded, HomeserverUnreachable, MatrixError) as e:
+                if not e.transient or attempt == self._attempts:
+                    raise
+                delay = (
+                    e.retry_after_ms / 1000 if isinstance(e, LimitExceeded) else 0.2 * 2**attempt
+                )
+                log.warning("retrying %s %s in %.1fs: %s", method, path, delay, e)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+    ) -> JsonDict:
+        self.requests += 1
+        try:
+            response = await self._http.request(method, path, json=body, params=params)
+        except httpx.TransportError as e:
+            raise HomeserverUnreachable(f"{method} {path}: {e!r}") from e
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code >= 400:
+            raise matrix_error(response.status_code, data, path)
+        return data if isinstance(data, dict) else {"chunk": data}
+
+    # -- users -------------------------------------------------------------------------------
+
+    async def register(self, localpart: str) -> None:
+        body = {"type": "m.login.application_service", "username": localpart, "inhibit_login": True}
+        await self.request("POST", f"{_CS}/register", body)
+
+    async def set_display_name(self, user: UserID, name: str) -> None:
+        path = f"{_CS}/profile/{_q(user)}/displayname"
+        await self.request("PUT", path, {"displayname": name}, as_user=user)
+
+    # -- rooms -------------------------------------------------------------------------------
+
+    async def resolve_alias(self, alias: RoomAlias) -> RoomID | None:
+        try:
+            data = await self.request("GET", f"{_CS}/directory/room/{_q(alias)}")
+        except MatrixError as e:
+            if e.status == 404:
+                return None
+            raise
+        return RoomID(data["room_id"])
+
+    async def create_room(self, body: Mapping[str, Any]) -> RoomID:
+        data = await self.request("POST", f"{_CS}/createRoom", body)
+        return RoomID(data["room_id"])
+
+    async def state(self, room: RoomID) -> list[JsonDict]:
+        data = await self.request("GET", f"{_CS}/rooms/{_q(room)}/state")
+        chunk = data.get("chunk", [])
+        return [e for e in chunk if isinstance(e, dict)]
+
+    async def state_event(self, room: RoomID, event_type: str, state_key: str = "") -> JsonDict:
+        path = f"{_CS}/rooms/{_q(room)}/state/{_q(event_type)}/{_q(state_key)}"
+        return await self.request("GET", path)
+
+    async def send_state(
+        self,
+        room: RoomID,
+        event_type: str,
+        content: Mapping[str, Any],
+        state_key: str = "",
+        as_user: UserID | None = None,
+    ) -> None:
+        path = f"{_CS}/rooms/{_q(room)}/state/{_q(event_type)}/{_q(state_key)}"
+        await self.request("PUT", path, content, as_user=as_user)
+
+    async def join(self, room: RoomID, user: UserID) -> None:
+        await self.request("POST", f"{_CS}/join/{_q(room)}", {}, as_user=user)
+
+    async def leave(self, room: RoomID, user: UserID) -> None:
+        await self.request("POST", f"{_CS}/rooms/{_q(room)}/leave", {}, as_user=user)
+
+    async def invite(self, room: RoomID, user: UserID) -> None:
+        await self.request("POST", f"{_CS}/rooms/{_q(room)}/invite", {"user_id": user})
+
+    async def kick(self, room: RoomID, user: UserID, reason: str) -> None:
+        body = {"user_id": user, "reason": reason}
+        await self.request("POST", f"{_CS}/rooms/{_q(room)}/kick", body)

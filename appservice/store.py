@@ -1,0 +1,313 @@
+"""The appservice's state store: SQLite by default, PostgreSQL by configuration.
+
+One SQLAlchemy Core schema serves both (``sqlite:///path`` or
+``postgresql+psycopg://...``). It holds what Synapse cannot tell us cheaply:
+which room each alias key became, who each diary person is in Matrix, which
+puppets exist with which name, who may join each managed room (read by the
+school policy module), the last applied diary (for delta imports), and every
+transaction and event received, stored before the homeserver hears 200.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from appservice.diary_sync.layout import RoomKey
+from appservice.diary_sync.state import Account
+from appservice.errors import StoreError
+from parta.ids import RoomID, SourcedId, UserID
+
+_meta = sa.MetaData()
+
+rooms = sa.Table(
+    "rooms",
+    _meta,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("room_id", sa.String(255), nullable=False, unique=True),
+)
+allowed = sa.Table(
+    "allowed_members",
+    _meta,
+    sa.Column("room_key", sa.String(255), primary_key=True),
+    sa.Column("user_id", sa.String(255), primary_key=True),
+)
+accounts = sa.Table(
+    "accounts",
+    _meta,
+    sa.Column("person_id", sa.String(255), primary_key=True),
+    sa.Column("user_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("puppet", sa.Boolean, nullable=False),
+    sa.Column("linked", sa.Boolean, nullable=False),
+)
+puppets = sa.Table(
+    "puppets",
+    _meta,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+)
+transactions = sa.Table(
+    "transactions",
+    _meta,
+    sa.Column("txn_key", sa.String(255), primary_key=True),
+    sa.Column("txn_id", sa.String(255), nullable=False),
+    sa.Column("received_ms", sa.BigInteger, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+)
+events = sa.Table(
+    "events",
+    _meta,
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("txn_key", sa.String(255), nullable=False),
+    sa.Column("room_id", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(255), nullable=False),
+    sa.Column("sender", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+rejected = sa.Table(
+    "rejected_events",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("txn_key", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+snapshots = sa.Table(
+    "snapshots",
+    _meta,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class JoinDecision:
+    managed: bool
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    event_id: str
+    room_id: str
+    type: str
+    sender: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TransactionOutcome:
+    new: bool
+    stored: tuple[ReceivedEvent, ...]
+    rejected: int
+
+
+def _txn_key(txn_id: str, raw_events: list[object]) -> str:
+    """Transaction ids restart at 1 with a fresh homeserver database: key by content too."""
+    ids = sorted(str(e.get("event_id", "")) for e in raw_events if isinstance(e, dict))
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    return f"{txn_id}/{digest}"
+
+
+class Store:
+    def __init__(self, engine: Engine, now_ms: Callable[[], int]) -> None:
+        self._engine = engine
+        self._now_ms = now_ms
+
+    @classmethod
+    def open(cls, url: str, now_ms: Callable[[], int]) -> Store:
+        try:
+            engine = sa.create_engine(url, future=True)
+            if engine.dialect.name == "sqlite":
+                sa.event.listen(engine, "connect", _sqlite_pragmas)
+            _meta.create_all(engine)
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"cannot open the state store: {e.__class__.__name__}: {e}") from e
+        return cls(engine, now_ms)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- rooms ------------------------------------------------------------------------------
+
+    def room_ids(self) -> dict[RoomKey, RoomID]:
+        with self._engine.connect() as c:
+            return {
+                RoomKey(k): RoomID(r) for k, r in c.execute(sa.select(rooms.c.key, rooms.c.room_id))
+            }
+
+    def save_room(self, key: RoomKey, room_id: RoomID) -> None:
+        with self._engine.begin() as c:
+            c.execute(rooms.delete().where(rooms.c.key == key))
+            c.execute(rooms.insert().values(key=key, room_id=room_id))
+
+    def set_allowed(self, members: Mapping[RoomKey, frozenset[UserID]]) -> None:
+        """Replace who may join each of these rooms, all in one transaction."""
+        with self._engine.begin() as c:
+            for key, users in members.items():
+                c.execute(allowed.delete().where(allowed.c.room_key == key))
+                rows = [{"room_key": key, "user_id": u} for u in sorted(users)]
+                if rows:
+                    c.execute(allowed.insert(), rows)
+
+    def may_join(self, room_id: RoomID, user_id: UserID) -> JoinDecision:
+        with self._engine.connect() as c:
+            key = c.execute(sa.select(rooms.c.key).where(rooms.c.room_id == room_id)).scalar()
+            if key is None:
+                return JoinDecision(managed=False, allowed=True)
+            hit = c.execute(
+                sa.select(allowed.c.user_id).where(
+                    allowed.c.room_key == key, allowed.c.user_id == user_id
+                )
+            ).first()
+        return JoinDecision(managed=True, allowed=hit is not None)
+
+    # -- people -----------------------------------------------------------------------------
+
+    def accounts(self) -> dict[SourcedId, Account]:
+        with self._engine.connect() as c:
+            rows = c.execute(sa.select(accounts.c.person_id, accounts.c.user_id, accounts.c.puppet))
+            return {SourcedId(p): Account(UserID(u), bool(pp)) for p, u, pp in rows}
+
+    def linked(self) -> frozenset[SourcedId]:
+        with self._engine.connect() as c:
+            rows = c.execute(sa.select(accounts.c.person_id).where(accounts.c.linked))
+            return frozenset(SourcedId(p) for (p,) in rows)
+
+    def save_accounts(self, new: Mapping[SourcedId, Account], linked: bool = False) -> None:
+        """Insert or replace accounts; ``linked`` marks the person as using the messenger."""
+        with self._engine.begin() as c:
+            for person, account in new.items():
+                c.execute(accounts.delete().where(accounts.c.person_id == person))
+                c.execute(accounts.delete().where(accounts.c.user_id == account.user_id))
+                c.execute(
+                    accounts.insert().values(
+                        person_id=person,
+                        user_id=account.user_id,
+                        puppet=account.puppet,
+                        linked=linked,
+                    )
+                )
+
+    def puppets(self) -> dict[UserID, str]:
+        with self._engine.connect() as c:
+            rows = c.execute(sa.select(puppets.c.user_id, puppets.c.display_name))
+            return {UserID(u): n for u, n in rows}
+
+    def save_puppet(self, user_id: UserID, display_name: str) -> None:
+        with self._engine.begin() as c:
+            c.execute(puppets.delete().where(puppets.c.user_id == user_id))
+            c.execute(puppets.insert().values(user_id=user_id, display_name=display_name))
+
+    # -- transactions -----------------------------------------------------------------------
+
+    def record_transaction(self, txn_id: str, raw_events: list[object]) -> TransactionOutcome:
+        """Store a transaction and its events atomically; a replay stores nothing.
+
+        A malformed event is kept in ``rejected_events`` with its reason; it never
+        fails the transaction, so one bad event cannot wedge the homeserver's queue.
+        """
+        key = _txn_key(txn_id, raw_events)
+        with self._engine.begin() as c:
+            if c.execute(
+                sa.select(transactions.c.txn_key).where(transactions.c.txn_key == key)
+            ).first():
+                return TransactionOutcome(new=False, stored=(), rejected=0)
+            stored, bad = _split_events(raw_events)
+            fresh = _insert_events(c, key, stored)
+            for reason, body in bad:
+                c.execute(rejected.insert().values(txn_key=key, reason=reason, body=body))
+            c.execute(
+                transactions.insert().values(
+                    txn_key=key, txn_id=txn_id, received_ms=self._now_ms(), events=len(raw_events)
+                )
+            )
+        return TransactionOutcome(new=True, stored=fresh, rejected=len(bad))
+
+    def event_count(self) -> int:
+        with self._engine.connect() as c:
+            return int(c.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
+
+    def transaction_count(self) -> int:
+        with self._engine.connect() as c:
+            return int(c.execute(sa.select(sa.func.count()).select_from(transactions)).scalar_one())
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def snapshot(self, name: str) -> Any:
+        with self._engine.connect() as c:
+            body = c.execute(sa.select(snapshots.c.body).where(snapshots.c.name == name)).scalar()
+        return None if body is None else json.loads(body)
+
+    def save_snapshot(self, name: str, value: Any) -> None:
+        body = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        with self._engine.begin() as c:
+            c.execute(snapshots.delete().where(snapshots.c.name == name))
+            c.execute(snapshots.insert().values(name=name, body=body))
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+_REQUIRED = ("event_id", "room_id", "type", "sender")
+
+
+def _split_events(
+    raw_events: Iterable[object],
+) -> tuple[list[ReceivedEvent], list[tuple[str, str]]]:
+    good: list[ReceivedEvent] = []
+    bad: list[tuple[str, str]] = []
+    for raw in raw_events:
+        body = json.dumps(raw, ensure_ascii=False, default=str)
+        if not isinstance(raw, dict):
+            bad.append(("not an object", body))
+            continue
+        missing = [k for k in _REQUIRED if not isinstance(raw.get(k), str) or not raw.get(k)]
+        if missing:
+            bad.append((f"missing or not a string: {', '.join(missing)}", body))
+            continue
+        good.append(ReceivedEvent(raw["event_id"], raw["room_id"], raw["type"], raw["sender"], raw))
+    return good, bad
+
+
+def _insert_events(
+    c: Connection, key: str, stored: list[ReceivedEvent]
+) -> tuple[ReceivedEvent, ...]:
+    """Insert events not seen before (an event can come again in another transaction)."""
+    ids = [e.event_id for e in stored]
+    seen = {r for (r,) in c.execute(sa.select(events.c.event_id).where(events.c.event_id.in_(ids)))}
+    fresh: dict[str, ReceivedEvent] = {}
+    for e in stored:
+        if e.event_id not in seen and e.event_id not in fresh:
+            fresh[e.event_id] = e
+    if fresh:
+        c.execute(
+            events.insert(),
+            [
+                {
+                    "event_id": e.event_id,
+                    "txn_key": key,
+                    "room_id": e.room_id,
+                    "type": e.type,
+                    "sender": e.sender,
+                    "body": json.dumps(e.body, ensure_ascii=False),
+                }
+                for e in fresh.values()
+            ],
+        )
+    return tuple(fresh.values())
