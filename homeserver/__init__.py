@@ -15,6 +15,7 @@ from homeserver.errors import (
     SynapseNotReady,
     SynapseStartError,
 )
+from homeserver.process import SynapseProcess
 from homeserver.render import RenderedHomeserver, StateLayout, render_homeserver
 from homeserver.settings import (
     AppserviceRegistration,
@@ -40,6 +41,7 @@ __all__ = [
     "StateLayout",
     "SynapseExited",
     "SynapseNotReady",
+    "SynapseProcess",
     "SynapseStartError",
     "render_homeserver",
 ]

@@ -37,6 +37,7 @@ from parta.secrets import ensure_secret_file, read_secret_file
 
 logger = logging.getLogger(__name__)
 
+_TEMPLATES = Path(__file__).parent / "templates"
 _LOG_MAX_BYTES = 50 * 1024 * 1024
 _LOG_BACKUPS = 3
 _UNLIMITED = {"per_second": 100_000, "burst_count": 100_000}
@@ -255,10 +256,10 @@ def _write_yaml(path: Path, text: str) -> None:
 
 
 def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(  # noqa: S701 - YAML, not HTML: values go through tojson
-        loader=jinja2.PackageLoader("homeserver", "templates"),
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - YAML, not HTML: every value goes through tojson
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

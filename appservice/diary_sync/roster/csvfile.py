@@ -44,6 +44,14 @@ class Row:
         """A problem in this row, naming the column as the file spells it."""
         return Problem(self.file, self.line, self.headers.get(column_key(column), column), reason)
 
+    def extras(self, known: frozenset[str]) -> dict[str, str]:
+        """The row's unknown (extension) columns, keyed by header as written."""
+        return {
+            header: self.cells.get(key, "")
+            for key, header in self.headers.items()
+            if key not in known
+        }
+
 
 @dataclass(frozen=True)
 class Table:
@@ -61,14 +69,6 @@ class Table:
             for column in columns
             if not self.has(column)
         ]
-
-    def extras(self, row: Row, known: frozenset[str]) -> dict[str, str]:
-        """The row's unknown (extension) columns, keyed by header as written."""
-        return {
-            header: row.cells.get(key, "")
-            for key, header in self.headers.items()
-            if key not in known
-        }
 
 
 def read_table(file: str, data: bytes) -> tuple[Table | None, list[Problem]]:

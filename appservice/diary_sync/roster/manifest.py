@@ -40,6 +40,8 @@ class Manifest:
     version: str
     """``"1.1"``, ``"1.2"``, or ``""`` when the manifest does not say."""
     modes: Mapping[str, Mode]
+    lines: Mapping[str, int]
+    """Where each file's entry is, to point at it in a problem."""
 
     def mode(self, file: str) -> Mode:
         return self.modes.get(file, Mode.ABSENT)
@@ -61,6 +63,7 @@ def read_manifest(files: SourceFiles) -> tuple[Manifest | None, list[Problem]]:
         return None, problems + missing
     version = ""
     modes: dict[str, Mode] = {}
+    lines: dict[str, int] = {}
     for row in table.rows:
         name, value = row.get("propertyName").lower(), row.get("value").lower()
         if name == "oneroster.version":
@@ -73,7 +76,8 @@ def read_manifest(files: SourceFiles) -> tuple[Manifest | None, list[Problem]]:
                 problems.append(row.problem("value", f"expected bulk, delta or absent: {value!r}"))
             else:
                 modes[_KNOWN[f"{name[5:]}.csv"]] = mode
-    return Manifest(version, modes), problems
+                lines[_KNOWN[f"{name[5:]}.csv"]] = row.line
+    return Manifest(version, modes, lines), problems
 
 
 _MODES = {mode.value: mode for mode in Mode}

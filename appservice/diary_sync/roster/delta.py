@@ -1,0 +1,208 @@
+"""Applying what an export says to the previous import (the base).
+
+    base Diary ──records_from_diary──► RecordSet ─┐
+    export files ──parse──► Changes per file ─────┴─merge──► RecordSet ──► Diary
+
+Per file, the manifest decides: ``bulk`` replaces the base's rows of that kind,
+``delta`` upserts ``active`` rows and removes ``tobedeleted`` ones, ``absent``
+keeps the base's. Anything gone afterwards takes what hangs off it along:
+enrollments of a removed class or person, classes of a removed school,
+guardian links of a removed person.
+
+Guardianships of the base are written back as the student's agents: a delta
+row for a parent with a blank ``agentSourcedIds`` therefore keeps the parent's
+children, while a delta row for a student lists its guardians in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from appservice.diary_sync.model import Diary, Enrollment, SchoolClass
+from appservice.diary_sync.roster.manifest import CLASSES, COURSES, ENROLLMENTS, ORGS, USERS
+from appservice.diary_sync.roster.records import (
+    Changes,
+    ClassRecord,
+    CourseRecord,
+    EnrollmentRecord,
+    Extras,
+    LinkRecord,
+    OrgRecord,
+    RecordSet,
+    Ref,
+    UserRecord,
+)
+from parta.ids import SourcedId
+
+BASE = "<previous import>"
+"""The file name problems about base rows carry (they only arise from a bad base)."""
+
+_R = TypeVar("_R")
+
+
+@dataclass
+class Parsed:
+    """One export's files as read; ``None`` where the manifest says absent."""
+
+    orgs: Changes[OrgRecord] | None = None
+    users: Changes[UserRecord] | None = None
+    classes: Changes[ClassRecord] | None = None
+    enrollments: Changes[EnrollmentRecord] | None = None
+    courses: Changes[CourseRecord] | None = None
+    extensions: dict[str, Changes[Extras]] = field(default_factory=dict)
+    links: list[LinkRecord] = field(default_factory=list)
+
+
+def merge(base: RecordSet, parsed: Parsed) -> RecordSet:
+    """The base with the export applied (a bulk export ignores the base's rows)."""
+    users = _apply(base.users, parsed.users)
+    for user_id, user in users.items():
+        previous = base.users.get(user_id)
+        if user.role is None and previous is not None and user is not previous:
+            users[user_id] = replace(user, role=previous.role, orgs=user.orgs + previous.orgs)
+    merged = RecordSet(
+        orgs=_apply(base.orgs, parsed.orgs),
+        users=users,
+        classes=_apply(base.classes, parsed.classes),
+        enrollments=_apply(base.enrollments, parsed.enrollments),
+        courses=None if parsed.courses is None else _apply(base.courses or {}, parsed.courses),
+        links=list(parsed.links),
+        extensions={
+            file: dict(_apply(base.extensions.get(file, {}), changes))
+            for file, changes in parsed.extensions.items()
+        },
+        rejected=_rejected(parsed),
+    )
+    for file, rows in base.extensions.items():
+        merged.extensions.setdefault(file, dict(rows))
+    _cascade(base, merged)
+    return merged
+
+
+def _apply(base: Mapping[SourcedId, _R], changes: Changes[_R] | None) -> dict[SourcedId, _R]:
+    if changes is None:
+        return dict(base)
+    if not changes.deletions and not _is_delta(changes):
+        return dict(changes.upserts)
+    kept = {key: value for key, value in base.items() if key not in changes.deletions}
+    return kept | changes.upserts
+
+
+def _is_delta(changes: Changes[_R]) -> bool:
+    return getattr(changes, "delta", False) is True
+
+
+def _rejected(parsed: Parsed) -> set[SourcedId]:
+    found: set[SourcedId] = set()
+    for changes in (parsed.orgs, parsed.users, parsed.classes, parsed.enrollments):
+        if changes is not None:
+            found |= changes.rejected
+    for extras in parsed.extensions.values():
+        found |= extras.rejected
+    return found
+
+
+def _cascade(base: RecordSet, merged: RecordSet) -> None:
+    """Drop what pointed at rows the merge removed (not rows that never existed)."""
+    gone_orgs = base.orgs.keys() - merged.orgs.keys()
+    gone_users = base.users.keys() - merged.users.keys()
+    for key, klass in list(merged.classes.items()):
+        if klass.school.target in gone_orgs:
+            del merged.classes[key]
+    gone_classes = base.classes.keys() - merged.classes.keys()
+    merged.enrollments = {
+        key: e
+        for key, e in merged.enrollments.items()
+        if e.klass.target not in gone_classes and e.person.target not in gone_users
+    }
+    for key, user in merged.users.items():
+        orgs = tuple(ref for ref in user.orgs if ref.target not in gone_orgs)
+        agents = tuple(ref for ref in user.agents if ref.target not in gone_users)
+        if len(orgs) != len(user.orgs) or len(agents) != len(user.agents):
+            merged.users[key] = replace(user, orgs=orgs, agents=agents)
+    merged.links = [
+        link
+        for link in merged.links
+        if link.guardian.target not in gone_users and link.student.target not in gone_users
+    ]
+
+
+def records_from_diary(diary: Diary) -> RecordSet:
+    """The base as records, so a delta merges into it like into a bulk export."""
+    extensions = diary.extensions
+    orgs = {
+        SourcedId(key): OrgRecord(SourcedId(key), "", "other", extras)
+        for key, extras in extensions.get(ORGS, {}).items()
+    }
+    for school in diary.schools.values():
+        orgs[school.id] = OrgRecord(school.id, school.name, "school", extensions.get(ORGS, {}).get(school.id))
+    agents: dict[SourcedId, list[Ref]] = {}
+    for link in sorted(diary.guardianships, key=lambda g: (g.student_id, g.parent_id)):
+        agents.setdefault(link.student_id, []).append(_ref(link.parent_id, "agentSourcedIds"))
+    return RecordSet(
+        orgs=orgs,
+        users={
+            person.id: UserRecord(
+                id=person.id,
+                origin=_ref(person.id, "role"),
+                role=person.role,
+                given_name=person.given_name,
+                family_name=person.family_name,
+                middle_name=person.middle_name,
+                username=person.username,
+                phone=person.phone,
+                email=person.email,
+                orgs=tuple(_ref(org, "orgSourcedIds") for org in sorted(person.school_ids)),
+                agents=tuple(agents.get(person.id, ())),
+                extras=extensions.get(USERS, {}).get(person.id),
+            )
+            for person in diary.people.values()
+        },
+        classes={k.id: _class_record(k, extensions.get(CLASSES, {})) for k in diary.classes.values()},
+        enrollments=_enrollment_records(diary.enrollments, extensions.get(ENROLLMENTS, {})),
+        courses={
+            key: CourseRecord(key, "", extras) for key, extras in extensions.get(COURSES, {}).items()
+        }
+        or None,
+        extensions={
+            file: dict(rows)
+            for file, rows in extensions.items()
+            if file not in (ORGS, USERS, CLASSES, ENROLLMENTS, COURSES)
+        },
+    )
+
+
+def _ref(target: SourcedId, column: str) -> Ref:
+    return Ref(target, BASE, 0, column)
+
+
+def _class_record(klass: SchoolClass, extras: Mapping[SourcedId, Extras]) -> ClassRecord:
+    return ClassRecord(
+        id=klass.id,
+        title=klass.title,
+        school=_ref(klass.school_id, "schoolSourcedId"),
+        kind=klass.kind,
+        grade=klass.grade,
+        subject=klass.subject,
+        extras=extras.get(klass.id),
+    )
+
+
+def _enrollment_records(
+    enrollments: frozenset[Enrollment], extras: Mapping[SourcedId, Extras]
+) -> dict[SourcedId, EnrollmentRecord]:
+    """Keyed by sourcedId; a Diary built by hand may lack ids, so one is made up."""
+    records: dict[SourcedId, EnrollmentRecord] = {}
+    for e in sorted(enrollments, key=lambda e: (e.class_id, e.person_id, e.role)):
+        key = e.id or SourcedId(f"{e.class_id}/{e.person_id}/{e.role}")
+        records[key] = EnrollmentRecord(
+            id=key,
+            klass=_ref(e.class_id, "classSourcedId"),
+            person=_ref(e.person_id, "userSourcedId"),
+            role=e.role,
+            primary=e.primary,
+            extras=extras.get(key),
+        )
+    return records

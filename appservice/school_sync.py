@@ -1,0 +1,128 @@
+"""One sync of a school, and linking one person: the reconciliation loop.
+
+::
+
+    diary ─layout─▶ layouts ─resolve(accounts, linked, eager)─▶ desired
+                                           store + Synapse ─read─▶ actual
+                                  plan(desired, actual) ─guard─▶ actions
+                        store.allowed ◀─ desired members (the policy module reads it)
+                                     execute(actions) ─▶ Synapse
+
+Linking runs the same loop restricted to the rooms the person belongs in, so
+it costs a few rooms' reads, not the whole school's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from appservice.diary_sync.layout import RoomKey, layout_diary
+from appservice.diary_sync.model import Diary, Role
+from appservice.diary_sync.plan import Action, guard, plan
+from appservice.diary_sync.state import Account, Desired, resolve
+from appservice.errors import AppserviceError
+from appservice.executor import Executor, Report
+from appservice.matrix import MatrixClient
+from appservice.reader import read_actual
+from appservice.store import Store
+from parta.ids import ServerName, SourcedId, UserID, escape_localpart, server_of, user_id
+
+PUPPET_PREFIX = "parta."
+
+
+class LinkError(AppserviceError):
+    """The person cannot be linked to that account (and why)."""
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    eager: bool = False
+    dry_run: bool = False
+    force: bool = False
+    concurrency: int = 8
+    max_removal_share: float = 0.2
+
+
+@dataclass
+class SyncResult:
+    actions: list[Action]
+    report: Report | None
+    timings: dict[str, float] = field(default_factory=dict)
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class SchoolSync:
+    client: MatrixClient
+    store: Store
+    server: ServerName
+    bot: UserID
+
+    def puppet_id(self, person: SourcedId) -> UserID:
+        return user_id(PUPPET_PREFIX + escape_localpart(person), self.server)
+
+    def accounts_for(self, diary: Diary) -> dict[SourcedId, Account]:
+        """Stored accounts, plus a puppet id for everybody who has none yet."""
+        known = self.store.accounts()
+        return {pid: known.get(pid) or Account(self.puppet_id(pid), True) for pid in diary.people}
+
+    def desired(self, diary: Diary, eager: bool) -> Desired:
+        return resolve(layout_diary(diary), self.accounts_for(diary), self.store.linked(), eager)
+
+    async def run(
+        self,
+        diary: Diary,
+        options: SyncOptions,
+        only: Callable[[RoomKey], bool] = lambda _k: True,
+        progress: Callable[[int], None] | None = None,
+    ) -> SyncResult:
+        clock = time.perf_counter
+        started, requests_before = clock(), self.client.requests
+        desired = self.desired(diary, options.eager)
+        rooms = {k: r for k, r in desired.rooms.items() if only(k)}
+        desired = Desired(rooms, desired.puppets, desired.invitees)
+        actual = await read_actual(self.client, self.store, self.server, self.bot, rooms)
+        read_done = clock()
+        actions = plan(desired, actual)
+        if not options.force:
+            guard(actions, actual, options.max_removal_share)
+        result = SyncResult(actions, None, {"read_s": read_done - started})
+        if not options.dry_run:
+            self.store.set_allowed({k: r.members for k, r in rooms.items()})
+            executor = Executor(
+                self.client, self.store, self.server, options.concurrency, progress or _ignore
+            )
+            result.report = await executor.execute(actions)
+        result.timings["total_s"] = clock() - started
+        result.requests = self.client.requests - requests_before
+        return result
+
+    async def link(
+        self, diary: Diary, person: SourcedId, account: UserID | None, options: SyncOptions
+    ) -> SyncResult:
+        """Link a diary person to a Matrix account (a new puppet if none) and join their rooms."""
+        who = diary.people.get(person)
+        if who is None:
+            raise LinkError(f"{person}: no such person in the diary")
+        chosen = Account(account, False) if account else Account(self.puppet_id(person), True)
+        if who.role is Role.STUDENT and server_of(chosen.user_id) != self.server:
+            raise LinkError(
+                f"{person}: a student's account must live on this school's server ({self.server})"
+            )
+        self.store.save_accounts({person: chosen}, linked=True)
+        desired = self.desired(diary, options.eager)
+        theirs = {k for k, r in desired.rooms.items() if chosen.user_id in r.members}
+        return await self.run(diary, options, only=theirs.__contains__)
+
+
+def _ignore(_n: int) -> None:
+    return None
+
+
+def summary(result: SyncResult) -> Mapping[str, int]:
+    counts: dict[str, int] = {}
+    for action in result.actions:
+        counts[type(action).__name__] = counts.get(type(action).__name__, 0) + 1
+    return counts

@@ -1,0 +1,120 @@
+"""One configuration file per school, validated at start-up.
+
+Unknown keys are refused with the key's path and the file's name; secrets are
+never in the file, only paths to files holding them (``*_file``); the user's
+file is never rewritten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Model):
+    """``sqlite`` keeps its file in the state folder; ``postgres`` needs a DSN."""
+
+    kind: Literal["sqlite", "postgres"] = "sqlite"
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    """An administrative DSN: parta creates its databases through it."""
+    name_prefix: str = "parta"
+
+
+class HomeserverConfig(_Model):
+    bind_host: str = "127.0.0.1"
+    client_port: int = Field(8008, ge=1, le=65535)
+    federation_port: int | None = Field(None, ge=1, le=65535)
+    federation_allowlist: tuple[str, ...] = ()
+
+
+class AppserviceConfig(_Model):
+    bind_host: str = "127.0.0.1"
+    port: int = Field(9008, ge=1, le=65535)
+    id: str = "parta"
+    bot_localpart: str = "parta"
+
+
+class SyncConfig(_Model):
+    eager: bool = False
+    concurrency: int = Field(8, ge=1, le=64)
+    max_removal_share: float = Field(0.2, gt=0, le=1)
+
+
+class SchoolConfig(_Model):
+    server_name: str
+    state_dir: Path = Path("var/school")
+    database: DatabaseConfig = DatabaseConfig()
+    homeserver: HomeserverConfig = HomeserverConfig()
+    appservice: AppserviceConfig = AppserviceConfig()
+    sync: SyncConfig = SyncConfig()
+    language: Literal["ru", "en"] = "ru"
+    for_tests: bool = False
+
+    @field_validator("server_name")
+    @classmethod
+    def _server_name(cls, value: str) -> str:
+        host, _, port = value.partition(":")
+        if not host or any(c in host for c in "/@#! ") or (port and not port.isdigit()):
+            raise ValueError("must be a Matrix server name such as school14.example.org")
+        return value
+
+    @property
+    def homeserver_url(self) -> str:
+        return f"http://{self.homeserver.bind_host}:{self.homeserver.client_port}"
+
+    @property
+    def appservice_url(self) -> str:
+        return f"http://{self.appservice.bind_host}:{self.appservice.port}"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.state_dir / "secrets"
+
+    @property
+    def as_token_file(self) -> Path:
+        return self.secrets_dir / "as_token"
+
+    @property
+    def hs_token_file(self) -> Path:
+        return self.secrets_dir / "hs_token"
+
+    def store_url(self) -> str:
+        if self.database.kind == "sqlite":
+            return f"sqlite:///{(self.state_dir / 'appservice.db').resolve()}"
+        base = self.database.dsn.rsplit("/", 1)[0]
+        return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{self.store_db_name}"
+
+    @property
+    def store_db_name(self) -> str:
+        return f"{self.database.name_prefix}_appservice"
+
+    @property
+    def synapse_db_name(self) -> str:
+        return f"{self.database.name_prefix}_synapse"
+
+
+def load_config(path: Path) -> SchoolConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    try:
+        return SchoolConfig.model_validate(raw or {})
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from e

@@ -1,0 +1,196 @@
+"""A school's running stack: Synapse and the appservice as child processes.
+
+The composition root for ``parta run``, ``parta demo``, the benchmarks and the
+integration tests: render the homeserver's files from the school config, start
+the appservice (Synapse calls it, and the school policy module asks it who may
+join), then Synapse, each with a real readiness check.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import httpx
+import yaml
+
+from appservice.matrix import MatrixClient
+from appservice.school_sync import PUPPET_PREFIX, SchoolSync
+from appservice.store import Store
+from homeserver.postgres import ensure_database
+from homeserver.process import SynapseProcess
+from homeserver.render import RenderedHomeserver, render_homeserver
+from homeserver.settings import (
+    AppserviceRegistration,
+    HomeserverSettings,
+    ModuleSpec,
+    PostgresDatabase,
+    SqliteDatabase,
+)
+from parta.config import SchoolConfig
+from parta.ids import ServerName, UserID, user_id
+from parta.secrets import ensure_secret_file
+
+
+class StackError(Exception):
+    """A component of the stack did not start."""
+
+
+def _escape_regex(text: str) -> str:
+    return "".join("\\" + c if c in ".^$*+?{}[]\\|()" else c for c in text)
+
+
+def homeserver_settings(config: SchoolConfig) -> HomeserverSettings:
+    server = ServerName(config.server_name)
+    state = config.state_dir.resolve()
+    registration = AppserviceRegistration(
+        id=config.appservice.id,
+        url=config.appservice_url,
+        as_token=ensure_secret_file(config.as_token_file),
+        hs_token=ensure_secret_file(config.hs_token_file),
+        sender_localpart=config.appservice.bot_localpart,
+        user_regex=f"@{_escape_regex(PUPPET_PREFIX)}.*:{_escape_regex(server)}",
+        alias_regex=f"#{_escape_regex(PUPPET_PREFIX)}.*:{_escape_regex(server)}",
+    )
+    policy = ModuleSpec(
+        module="homeserver.policy.SchoolPolicy",
+        config={
+            "appservice_url": config.appservice_url,
+            "token_file": str(config.hs_token_file.resolve()),
+        },
+    )
+    database: SqliteDatabase | PostgresDatabase
+    if config.database.kind == "sqlite":
+        database = SqliteDatabase(path=state / "homeserver" / "homeserver.db")
+    else:
+        url = httpx.URL(config.database.dsn)
+        database = PostgresDatabase(
+            dbname=config.synapse_db_name,
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            user=url.username or "postgres",
+        )
+    return HomeserverSettings(
+        server_name=server,
+        state_dir=state / "homeserver",
+        database=database,
+        bind_host=config.homeserver.bind_host,
+        client_port=config.homeserver.client_port,
+        federation_port=config.homeserver.federation_port,
+        federation_allowlist=tuple(ServerName(s) for s in config.homeserver.federation_allowlist),
+        appservices=(registration,),
+        modules=(policy,),
+        for_tests=config.for_tests,
+    )
+
+
+@dataclass
+class SchoolStack:
+    config: SchoolConfig
+    config_path: Path
+    """The config file the appservice process reads (the user's own, or one we wrote)."""
+    rendered: RenderedHomeserver | None = None
+    synapse: SynapseProcess | None = None
+    appservice: subprocess.Popen[bytes] | None = None
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    @classmethod
+    def for_config(cls, config: SchoolConfig) -> SchoolStack:
+        """Write ``config`` into its state folder for the appservice process to read."""
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        path = config.state_dir / "parta.yaml"
+        path.write_text(
+            yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
+        )
+        return cls(config, path)
+
+    @property
+    def bot(self) -> UserID:
+        return user_id(self.config.appservice.bot_localpart, ServerName(self.config.server_name))
+
+    def start(self) -> None:
+        if self.config.database.kind == "postgres":
+            ensure_database(self.config.database.dsn, self.config.synapse_db_name)
+            ensure_database(self.config.database.dsn, self.config.store_db_name)
+        self.rendered = render_homeserver(homeserver_settings(self.config))
+        Store.open(self.config.store_url(), now_ms=lambda: 0).close()  # schema before readers
+        self._start_appservice()
+        self.synapse = SynapseProcess(self.rendered)
+        self.synapse.start()
+        self.synapse.wait_ready()
+
+    def _start_appservice(self, timeout: float = 30.0) -> None:
+        log_path = self.config.state_dir / "appservice.log"
+        log = log_path.open("ab")
+        self._logs.append(log)
+        self.appservice = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "appservice", "-c", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=1.0) as http:
+            while time.monotonic() < deadline:
+                if self.appservice.poll() is not None:
+                    raise StackError(f"the appservice exited; see {log_path}")
+                try:
+                    http.post(f"{self.config.appservice_url}/_matrix/app/v1/ping")
+                    return
+                except httpx.TransportError:
+                    time.sleep(0.05)  # polling for readiness, bounded by the deadline
+        raise StackError(f"the appservice did not answer within {timeout:.0f}s; see {log_path}")
+
+    def stop_appservice(self) -> None:
+        if self.appservice is not None and self.appservice.poll() is None:
+            self.appservice.terminate()
+            try:
+                self.appservice.wait(10)
+            except subprocess.TimeoutExpired:
+                self.appservice.kill()
+                self.appservice.wait()
+        self.appservice = None
+
+    def restart_appservice(self) -> None:
+        self.stop_appservice()
+        self._start_appservice()
+
+    def stop(self) -> None:
+        if self.synapse is not None:
+            self.synapse.stop()
+        self.stop_appservice()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def open_store(self) -> Store:
+        return Store.open(self.config.store_url(), now_ms=lambda: int(time.time() * 1000))
+
+    def client(self) -> MatrixClient:
+        token = ensure_secret_file(self.config.as_token_file)
+        return MatrixClient(self.config.homeserver_url, token)
+
+    def school_sync(self, client: MatrixClient, store: Store) -> SchoolSync:
+        return SchoolSync(client, store, ServerName(self.config.server_name), self.bot)
