@@ -146,3 +146,14 @@ class MatrixClient:
     async def kick(self, room: RoomID, user: UserID, reason: str) -> None:
         body = {"user_id": user, "reason": reason}
         await self.request("POST", f"{_CS}/rooms/{_q(room)}/kick", body)
+
+
+async def login_as(client: MatrixClient, user: UserID) -> str:
+    """An access token for a puppet (``m.login.application_service``): for the demo's users."""
+    body = {
+        "type": "m.login.application_service",
+        "identifier": {"type": "m.id.user", "user": user},
+        "initial_device_display_name": "parta demo",
+    }
+    data = await client.request("POST", f"{_CS}/login", body)
+    return str(data["access_token"])

@@ -77,6 +77,7 @@ class SchoolSync:
         options: SyncOptions,
         only: Callable[[RoomKey], bool] = lambda _k: True,
         progress: Callable[[int], None] | None = None,
+        on_plan: Callable[[list[Action]], None] | None = None,
     ) -> SyncResult:
         clock = time.perf_counter
         started, requests_before = clock(), self.client.requests
@@ -89,6 +90,8 @@ class SchoolSync:
         if not options.force:
             guard(actions, actual, options.max_removal_share)
         result = SyncResult(actions, None, {"read_s": read_done - started})
+        if on_plan is not None:
+            on_plan(actions)
         if not options.dry_run:
             self.store.set_allowed({k: r.members for k, r in rooms.items()})
             executor = Executor(

@@ -38,6 +38,7 @@ from parta.secrets import ensure_secret_file, read_secret_file
 logger = logging.getLogger(__name__)
 
 _TEMPLATES = Path(__file__).parent / "templates"
+_WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - not a bind
 _LOG_MAX_BYTES = 50 * 1024 * 1024
 _LOG_BACKUPS = 3
 _UNLIMITED = {"per_second": 100_000, "burst_count": 100_000}
@@ -149,11 +150,7 @@ def render_homeserver(settings: HomeserverSettings) -> RenderedHomeserver:
     """Write (or rewrite, byte-identically) every file Synapse needs under ``state_dir``."""
     layout = StateLayout(settings.state_dir)
     layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for name in ("macaroon", "form", "registration_shared"):
-        ensure_secret_file(layout.secret(name))
-    ensure_signing_key(layout.signing_key)
-    if settings.federation_port is not None:
-        ensure_tls_certificate(layout.tls_certificate, layout.tls_private_key)
+    _ensure_key_material(settings, layout)
     environment = _environment()
     registrations = tuple(
         _write_registration(environment, layout, service) for service in settings.appservices
@@ -165,13 +162,28 @@ def render_homeserver(settings: HomeserverSettings) -> RenderedHomeserver:
     context = homeserver_context(settings, layout, registrations)
     _write_yaml(layout.config, environment.get_template("homeserver.yaml.j2").render(context))
     logger.info("rendered Synapse config for %s into %s", settings.server_name, layout.root)
+    return _rendered(settings, layout, registrations)
+
+
+def _ensure_key_material(settings: HomeserverSettings, layout: StateLayout) -> None:
+    """Created on the first render only: later renders must not change a token or a key."""
+    for name in ("macaroon", "form", "registration_shared"):
+        ensure_secret_file(layout.secret(name))
+    ensure_signing_key(layout.signing_key)
+    if settings.federation_port is not None:
+        ensure_tls_certificate(layout.tls_certificate, layout.tls_private_key)
+
+
+def _rendered(
+    settings: HomeserverSettings, layout: StateLayout, registrations: tuple[Path, ...]
+) -> RenderedHomeserver:
+    host = _reachable_host(settings.bind_host)
+    federation_port = settings.federation_port
     return RenderedHomeserver(
         server_name=settings.server_name,
         layout=layout,
-        client_url=_url("http", _reachable_host(settings.bind_host), settings.client_port),
-        federation_url=None
-        if settings.federation_port is None
-        else _url("https", _reachable_host(settings.bind_host), settings.federation_port),
+        client_url=_url("http", host, settings.client_port),
+        federation_url=None if federation_port is None else _url("https", host, federation_port),
         registration_paths=registrations,
     )
 
@@ -277,10 +289,8 @@ def _to_json(value: object) -> str:
 
 
 def _reachable_host(bind_host: str) -> str:
-    """Where a local client reaches a listener bound to ``bind_host``."""
-    if bind_host in ("0.0.0.0", "::"):  # noqa: S104 - mapping a wildcard, not binding one
-        return "127.0.0.1" if bind_host == "0.0.0.0" else "::1"  # noqa: S104
-    return bind_host
+    """Where a local client reaches a listener bound to ``bind_host`` (a wildcard is no address)."""
+    return _WILDCARD_TO_LOOPBACK.get(bind_host, bind_host)
 
 
 def _url(scheme: str, host: str, port: int) -> str:

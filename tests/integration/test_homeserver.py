@@ -161,6 +161,10 @@ def test_a_postgresql_backed_synapse_starts_and_registers(
         response = _register(synapse.rendered, settings.appservices[0].as_token, "parta_bob")
 
     assert response.status_code == 200, response.text
+    bob = f"@parta_bob:{settings.server_name}"
+    with psycopg.connect(f"{ADMIN_DSN} dbname={postgres_dbname}") as connection:
+        stored = connection.execute("SELECT name FROM users WHERE name = %s", (bob,)).fetchall()
+    assert stored == [(bob,)]  # in PostgreSQL, not in some SQLite file
 
 
 def _federating(state_dir: Path, port: int, peer: ServerName) -> HomeserverSettings:
@@ -194,7 +198,7 @@ def test_two_homeservers_on_one_machine_federate(tmp_path: Path) -> None:
         for synapse in processes:
             synapse.wait_ready(READY_TIMEOUT)
         versions = [_federation_version(synapse.rendered) for synapse in processes]
-        _register(processes[1].rendered, second.appservices[0].as_token, "parta_carol")
+        carol = _register(processes[1].rendered, second.appservices[0].as_token, "parta_carol")
         profile = httpx.get(  # asked of the first server, answered by the second
             f"{processes[0].rendered.client_url}/_matrix/client/v3/profile/"
             f"@parta_carol:{second.server_name}",
@@ -205,5 +209,6 @@ def test_two_homeservers_on_one_machine_federate(tmp_path: Path) -> None:
         for synapse in processes:
             synapse.stop()
     assert [v.json()["server"]["name"] for v in versions] == ["Synapse", "Synapse"]
+    assert carol.status_code == 200, carol.text
     assert profile.status_code == 200, profile.text
     assert profile.json()["displayname"] == "parta_carol"

@@ -22,7 +22,7 @@ from appservice.diary_sync.model import (
     SchoolClass,
 )
 from appservice.diary_sync.roster.errors import Problem
-from appservice.diary_sync.roster.manifest import CLASSES, COURSES, ENROLLMENTS, ORGS, USERS
+from appservice.diary_sync.roster.manifest import CLASSES, ENROLLMENTS, ORGS, USERS
 from appservice.diary_sync.roster.records import (
     ClassRecord,
     EnrollmentRecord,
@@ -118,9 +118,7 @@ def _class(klass: ClassRecord, records: RecordSet, problems: list[Problem]) -> S
         if course is None:
             _dangling(klass.course, "course", records, problems)
         subject = subject or (course.subject if course else "")
-    return SchoolClass(
-        klass.id, klass.title, klass.school.target, klass.kind, klass.grade, subject
-    )
+    return SchoolClass(klass.id, klass.title, klass.school.target, klass.kind, klass.grade, subject)
 
 
 def _enrollment(
@@ -141,7 +139,9 @@ def _enrollment(
     as_student = enrollment.role is EnrollmentRole.STUDENT
     if as_student != (person.role is Role.STUDENT) or person.role is Role.PARENT:
         place = replace(enrollment.person, column="role")
-        problems.append(place.problem(f"{person.id!r} is a {person.role}, enrolled as {enrollment.role}"))
+        problems.append(
+            place.problem(f"{person.id!r} is a {person.role}, enrolled as {enrollment.role}")
+        )
     return Enrollment(
         enrollment.klass.target, person.id, enrollment.role, enrollment.primary, enrollment.id
     )
@@ -210,15 +210,22 @@ def _sds_link(
 
 
 def _extensions(records: RecordSet) -> dict[str, dict[SourcedId, Extras]]:
-    """Unknown columns per file; every org is listed so a later delta can name a district."""
+    """Unknown columns per file; orgs that are not schools are always listed.
+
+    The Diary keeps only schools, yet users may name their district: listing it
+    here lets a later delta, merged onto this Diary, still find it.
+    """
     extensions: dict[str, dict[SourcedId, Extras]] = {
-        ORGS: {org.id: dict(org.extras or {}) for org in records.orgs.values()}
+        ORGS: {
+            org.id: dict(org.extras or {})
+            for org in records.orgs.values()
+            if org.extras or org.type != _SCHOOL
+        }
     }
     kept: list[tuple[str, Iterable[tuple[SourcedId, Extras | None]]]] = [
         (USERS, ((user.id, user.extras) for user in records.users.values())),
         (CLASSES, ((klass.id, klass.extras) for klass in records.classes.values())),
         (ENROLLMENTS, ((e.id, e.extras) for e in records.enrollments.values())),
-        (COURSES, ((c.id, c.extras) for c in (records.courses or {}).values())),
     ]
     for file, pairs in kept:
         extensions[file] = {key: dict(extras) for key, extras in pairs if extras}

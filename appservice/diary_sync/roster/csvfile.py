@@ -45,11 +45,11 @@ class Row:
         return Problem(self.file, self.line, self.headers.get(column_key(column), column), reason)
 
     def extras(self, known: frozenset[str]) -> dict[str, str]:
-        """The row's unknown (extension) columns, keyed by header as written."""
+        """The row's filled-in unknown (extension) columns, keyed by header as written."""
         return {
-            header: self.cells.get(key, "")
+            header: self.cells[key]
             for key, header in self.headers.items()
-            if key not in known
+            if key not in known and self.cells.get(key)
         }
 
 

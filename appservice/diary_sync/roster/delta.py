@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from appservice.diary_sync.model import Diary, Enrollment, SchoolClass
-from appservice.diary_sync.roster.manifest import CLASSES, COURSES, ENROLLMENTS, ORGS, USERS
+from appservice.diary_sync.roster.manifest import CLASSES, ENROLLMENTS, ORGS, USERS
 from appservice.diary_sync.roster.records import (
     Changes,
     ClassRecord,
@@ -67,7 +67,7 @@ def merge(base: RecordSet, parsed: Parsed) -> RecordSet:
         users=users,
         classes=_apply(base.classes, parsed.classes),
         enrollments=_apply(base.enrollments, parsed.enrollments),
-        courses=None if parsed.courses is None else _apply(base.courses or {}, parsed.courses),
+        courses=_bulk_courses(parsed.courses),
         links=list(parsed.links),
         extensions={
             file: dict(_apply(base.extensions.get(file, {}), changes))
@@ -84,14 +84,17 @@ def merge(base: RecordSet, parsed: Parsed) -> RecordSet:
 def _apply(base: Mapping[SourcedId, _R], changes: Changes[_R] | None) -> dict[SourcedId, _R]:
     if changes is None:
         return dict(base)
-    if not changes.deletions and not _is_delta(changes):
+    if not changes.delta:
         return dict(changes.upserts)
     kept = {key: value for key, value in base.items() if key not in changes.deletions}
     return kept | changes.upserts
 
 
-def _is_delta(changes: Changes[_R]) -> bool:
-    return getattr(changes, "delta", False) is True
+def _bulk_courses(
+    courses: Changes[CourseRecord] | None,
+) -> dict[SourcedId, CourseRecord] | None:
+    """Course references are checked only against a full (bulk) courses file."""
+    return None if courses is None or courses.delta else dict(courses.upserts)
 
 
 def _rejected(parsed: Parsed) -> set[SourcedId]:
@@ -137,7 +140,9 @@ def records_from_diary(diary: Diary) -> RecordSet:
         for key, extras in extensions.get(ORGS, {}).items()
     }
     for school in diary.schools.values():
-        orgs[school.id] = OrgRecord(school.id, school.name, "school", extensions.get(ORGS, {}).get(school.id))
+        orgs[school.id] = OrgRecord(
+            school.id, school.name, "school", extensions.get(ORGS, {}).get(school.id)
+        )
     agents: dict[SourcedId, list[Ref]] = {}
     for link in sorted(diary.guardianships, key=lambda g: (g.student_id, g.parent_id)):
         agents.setdefault(link.student_id, []).append(_ref(link.parent_id, "agentSourcedIds"))
@@ -160,16 +165,14 @@ def records_from_diary(diary: Diary) -> RecordSet:
             )
             for person in diary.people.values()
         },
-        classes={k.id: _class_record(k, extensions.get(CLASSES, {})) for k in diary.classes.values()},
+        classes={
+            k.id: _class_record(k, extensions.get(CLASSES, {})) for k in diary.classes.values()
+        },
         enrollments=_enrollment_records(diary.enrollments, extensions.get(ENROLLMENTS, {})),
-        courses={
-            key: CourseRecord(key, "", extras) for key, extras in extensions.get(COURSES, {}).items()
-        }
-        or None,
         extensions={
             file: dict(rows)
             for file, rows in extensions.items()
-            if file not in (ORGS, USERS, CLASSES, ENROLLMENTS, COURSES)
+            if file not in (ORGS, USERS, CLASSES, ENROLLMENTS)
         },
     )
 

@@ -15,7 +15,6 @@ from appservice.diary_sync.roster.csvfile import Row
 from appservice.diary_sync.roster.errors import Problem
 from parta.ids import SourcedId
 
-
 _T = TypeVar("_T")
 
 

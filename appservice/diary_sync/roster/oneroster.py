@@ -128,7 +128,7 @@ def read_roles(
 ) -> tuple[list[RoleRecord], Changes[Extras]]:
     """``roles.csv`` rows; a ``tobedeleted`` role is dropped (deleting the user removes it)."""
     roles: list[RoleRecord] = []
-    extras: Changes[Extras] = Changes()
+    extras: Changes[Extras] = Changes(delta)
     seen: set[str] = set()
     for row in table.rows:
         before = len(problems)
@@ -149,7 +149,7 @@ def read_roles(
 
 
 def _collect(table: Table, delta: bool, problems: list[Problem], build: Builder[R]) -> Changes[R]:
-    changes: Changes[R] = Changes()
+    changes: Changes[R] = Changes(delta)
     for row, sourced, status in _rows(table, delta, problems):
         if status is Status.DELETED:
             if delta:

@@ -113,6 +113,7 @@ R = TypeVar("R")
 class Changes(Generic[R]):
     """What one file says: rows to upsert and, in a delta, ids to delete."""
 
+    delta: bool = False
     upserts: dict[SourcedId, R] = field(default_factory=dict)
     deletions: set[SourcedId] = field(default_factory=set)
     rejected: set[SourcedId] = field(default_factory=set)
@@ -128,8 +129,8 @@ class RecordSet:
     classes: dict[SourcedId, ClassRecord] = field(default_factory=dict)
     enrollments: dict[SourcedId, EnrollmentRecord] = field(default_factory=dict)
     courses: dict[SourcedId, CourseRecord] | None = None
-    """``None`` when no courses file was read: course references go unchecked."""
+    """``None`` unless a bulk courses file was read: course references go unchecked."""
     links: list[LinkRecord] = field(default_factory=list)
     extensions: dict[str, dict[SourcedId, Extras]] = field(default_factory=dict)
-    """Extension columns of files that have no record type (roles, sessions)."""
+    """Extension columns of files whose rows the diary does not keep (courses, roles, terms)."""
     rejected: set[SourcedId] = field(default_factory=set)

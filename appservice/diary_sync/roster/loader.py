@@ -1,0 +1,182 @@
+"""``load_roster``: a OneRoster export (folder or zip) to a checked Diary, or every problem.
+
+    read_source ─► read_manifest ─► parse each listed file ─► merge onto base
+                                                        ─► fold roles ─► build_diary
+
+Problems from every stage are collected; cross-checking is skipped only when a
+whole file could not be used, since every reference into it would dangle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from appservice.diary_sync.model import Diary
+from appservice.diary_sync.roster import oneroster
+from appservice.diary_sync.roster.crosscheck import build_diary, fold_roles
+from appservice.diary_sync.roster.csvfile import Table, read_table
+from appservice.diary_sync.roster.delta import Parsed, merge, records_from_diary
+from appservice.diary_sync.roster.errors import Problem, RosterError
+from appservice.diary_sync.roster.manifest import (
+    CLASSES,
+    COURSES,
+    ENROLLMENTS,
+    ORGS,
+    RELATIONSHIPS,
+    ROLES,
+    SESSIONS,
+    USERS,
+    Manifest,
+    Mode,
+    read_manifest,
+)
+from appservice.diary_sync.roster.records import (
+    Changes,
+    CourseRecord,
+    Extras,
+    LinkRecord,
+    RecordSet,
+    RoleRecord,
+)
+from appservice.diary_sync.roster.sds import read_relationships
+from appservice.diary_sync.roster.source import MANIFEST, SourceFiles, read_source
+
+_R = TypeVar("_R")
+_ParseFile = Callable[[Table, bool, list[Problem]], Changes[_R]]
+
+
+def load_roster(source: Path, base: Diary | None = None) -> Diary:
+    """The roster in ``source``; with ``base``, delta files are applied to it.
+
+    Raises :class:`RosterError` with all problems found; never returns part of a roster.
+    """
+    files, problems = read_source(source)
+    if problems:
+        raise RosterError(problems)
+    manifest, problems = read_manifest(files)
+    if manifest is None:
+        raise RosterError(problems)
+    reader = _ExportReader(files, manifest, base is not None, problems)
+    parsed, roles = reader.parse()
+    if not reader.usable:
+        raise RosterError(problems)
+    records = merge(records_from_diary(base) if base else RecordSet(), parsed)
+    fold_roles(records, roles, problems)
+    diary = build_diary(records, problems)
+    if problems:
+        raise RosterError(problems)
+    return diary
+
+
+class _ExportReader:
+    """Reads the files the manifest lists, noting whether each could be used at all."""
+
+    def __init__(
+        self, files: SourceFiles, manifest: Manifest, has_base: bool, problems: list[Problem]
+    ) -> None:
+        self.files, self.manifest, self.has_base = files, manifest, has_base
+        self.problems = problems
+        self.usable = True
+
+    def parse(self) -> tuple[Parsed, list[RoleRecord]]:
+        self._check_modes()
+        parsed = Parsed(
+            orgs=self._read(ORGS, oneroster.read_orgs),
+            users=self._read(USERS, oneroster.read_users),
+            classes=self._read(CLASSES, oneroster.read_classes),
+            enrollments=self._read(ENROLLMENTS, oneroster.read_enrollments),
+            courses=self._read(COURSES, oneroster.read_courses),
+        )
+        if parsed.courses is not None:
+            parsed.extensions[COURSES] = _extras_of(parsed.courses)
+        sessions = self._read(SESSIONS, oneroster.read_sessions)
+        if sessions is not None:
+            parsed.extensions[SESSIONS] = sessions
+        roles = self._roles(parsed)
+        parsed.links = self._relationships()
+        return parsed, roles
+
+    def _check_modes(self) -> None:
+        if self.manifest.is_delta and not self.has_base:
+            first = min(
+                line
+                for file, line in self.manifest.lines.items()
+                if self.manifest.mode(file) is Mode.DELTA
+            )
+            self._fail(MANIFEST, first, "value", "a delta needs the previous import as its base")
+        for file in (ORGS, USERS):
+            if self.manifest.mode(file) is Mode.ABSENT and not self.has_base:
+                line = self.manifest.lines.get(file, 0)
+                self._fail(MANIFEST, line, "value" if line else "", f"{file} is required")
+
+    def _fail(self, file: str, line: int, column: str, reason: str) -> None:
+        self.problems.append(Problem(file, line, column, reason))
+        self.usable = False
+
+    def _table(self, file: str, required: tuple[str, ...]) -> Table | None:
+        mode = self.manifest.mode(file)
+        if mode is Mode.ABSENT:
+            return None
+        table = self._table_of(file, mode, self.files.get(file))
+        missing = [] if table is None else table.missing(required)
+        self.problems.extend(missing)
+        if missing:
+            self.usable = False
+            return None
+        return table
+
+    def _table_of(self, file: str, mode: Mode, data: bytes | None) -> Table | None:
+        if data is None:
+            self._fail(file, 0, "", f"{MANIFEST} says {mode}, but the export has no such file")
+            return None
+        table, found = read_table(file, data)
+        self.problems.extend(found)
+        if table is None:
+            self.usable = False
+        return table
+
+    def _required(self, file: str) -> tuple[str, ...]:
+        delta = oneroster.DELTA_COLUMNS if self.manifest.mode(file) is Mode.DELTA else ()
+        return oneroster.REQUIRED_COLUMNS[file] + delta
+
+    def _read(self, file: str, read: _ParseFile[_R]) -> Changes[_R] | None:
+        table = self._table(file, self._required(file))
+        if table is None:
+            return None
+        delta = self.manifest.mode(file) is Mode.DELTA
+        needs_role = file == USERS and not delta and self.manifest.mode(ROLES) is Mode.ABSENT
+        if needs_role and not (table.has("role") or table.has("roles")):
+            self._fail(file, 1, "role", "missing required column (no roles.csv either)")
+            return None
+        return read(table, delta, self.problems)
+
+    def _roles(self, parsed: Parsed) -> list[RoleRecord]:
+        table = self._table(ROLES, self._required(ROLES))
+        if table is None:
+            return []
+        roles, extras = oneroster.read_roles(table, self._is_delta(ROLES), self.problems)
+        parsed.extensions[ROLES] = extras
+        return roles
+
+    def _is_delta(self, file: str) -> bool:
+        return self.manifest.mode(file) is Mode.DELTA
+
+    def _relationships(self) -> list[LinkRecord]:
+        """SDS's file is read when present, unless the manifest says it is absent."""
+        mode = self.manifest.modes.get(RELATIONSHIPS)
+        data = self.files.get(RELATIONSHIPS)
+        if mode is Mode.ABSENT or (mode is None and data is None):
+            return []
+        if mode is None:
+            mode = Mode.DELTA if self.manifest.is_delta else Mode.BULK
+        table = self._table_of(RELATIONSHIPS, mode, data)
+        if table is None:
+            return []
+        return read_relationships(table, mode is Mode.DELTA, self.problems)
+
+
+def _extras_of(courses: Changes[CourseRecord]) -> Changes[Extras]:
+    upserts = {key: course.extras or {} for key, course in courses.upserts.items()}
+    return Changes(courses.delta, upserts, courses.deletions, courses.rejected)

@@ -1,0 +1,5 @@
+import sys
+
+from parta.cli import main
+
+sys.exit(main())

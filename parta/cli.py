@@ -1,0 +1,90 @@
+"""The ``parta`` command: the composition root for everything an operator runs.
+
+::
+
+    parta school generate --students N --out DIR   a synthetic school (OneRoster 1.2 CSV)
+    parta roster check SOURCE                      validate a roster, print a summary
+    parta sync SOURCE -c parta.yaml [--dry-run]    reconcile the school's Matrix with the roster
+    parta people link PERSON -c parta.yaml         link a diary person, join their rooms
+    parta run -c parta.yaml                        Synapse + appservice in the foreground
+    parta demo                                     a whole demo school (what `make demo` runs)
+    parta bench sync --students N --json           the sync benchmark
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from parta import commands
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parta", description=__doc__.split("::")[0].strip())
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    school = sub.add_parser("school", help="synthetic schools").add_subparsers(required=True)
+    gen = school.add_parser("generate", help="write a synthetic school as OneRoster 1.2 CSV")
+    gen.add_argument("--students", type=int, required=True)
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--seed", type=int, default=1)
+    gen.set_defaults(run=commands.school_generate)
+
+    roster = sub.add_parser("roster", help="rosters").add_subparsers(required=True)
+    check = roster.add_parser("check", help="validate a roster without touching any server")
+    check.add_argument("source", type=Path)
+    check.set_defaults(run=commands.roster_check)
+
+    sync = sub.add_parser("sync", help="make the school's Matrix match the roster")
+    sync.add_argument("source", type=Path)
+    _config_arg(sync)
+    sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    sync.add_argument("--eager", action="store_true", help="join everybody now, not on link")
+    sync.add_argument("--force", action="store_true", help="apply even a destructive plan")
+    sync.add_argument("--json", action="store_true", help="print the result as JSON")
+    sync.set_defaults(run=commands.sync)
+
+    people = sub.add_parser("people", help="diary people").add_subparsers(required=True)
+    link = people.add_parser("link", help="link a diary person to a Matrix account")
+    link.add_argument("person", help="the person's sourcedId")
+    link.add_argument("--user-id", help="an existing Matrix account (adults: any server)")
+    _config_arg(link)
+    link.set_defaults(run=commands.people_link)
+
+    run = sub.add_parser("run", help="run Synapse and the appservice in the foreground")
+    _config_arg(run)
+    run.set_defaults(run=commands.run_stack)
+
+    demo = sub.add_parser("demo", help="a whole demo school on embedded defaults (SQLite)")
+    demo.add_argument("--state", type=Path, default=Path("var/demo"))
+    demo.add_argument("--roster", type=Path, default=Path("demo/school"))
+    demo.add_argument("--port", type=int, default=8008, help="the homeserver's client port")
+    demo.add_argument("--eager", action="store_true")
+    demo.add_argument("--exit", action="store_true", help="stop once set up (for scripts)")
+    demo.set_defaults(run=commands.demo)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(required=True)
+    bsync = bench.add_parser("sync", help="provision a synthetic school, print figures")
+    bsync.add_argument("--students", type=int, default=1000)
+    bsync.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    bsync.add_argument("--json", action="store_true")
+    bsync.add_argument("--no-baseline", action="store_true")
+    bsync.add_argument("--state", type=Path, default=Path("var/bench"))
+    bsync.set_defaults(run=commands.bench_sync)
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=Path("parta.yaml"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

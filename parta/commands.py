@@ -1,0 +1,208 @@
+"""What each ``parta`` sub-command does; argument parsing lives in :mod:`parta.cli`.
+
+Every command returns an exit code and prints problems as one clear line each,
+never a traceback: 0 done, 1 refused (bad roster, destructive plan), 2 bad
+configuration or environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tqdm import tqdm
+
+from appservice.diary_sync.generate import generate_school, write_oneroster
+from appservice.diary_sync.model import Diary
+from appservice.diary_sync.plan import Action, DestructivePlanError
+from appservice.diary_sync.roster import RosterError, load_roster
+from appservice.diary_sync.snapshot import diary_from_json, diary_to_json
+from appservice.diary_sync.summary import format_summary, summarize
+from appservice.errors import AppserviceError
+from appservice.school_sync import SyncOptions, SyncResult, summary
+from appservice.store import Store
+from parta.config import ConfigError, load_config
+from parta.ids import SourcedId, UserID
+from parta.secrets import SecretError
+from parta.stack import SchoolStack
+
+T = TypeVar("T")
+SNAPSHOT = "diary"
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"parta: {message}", file=sys.stderr)
+    return code
+
+
+def school_generate(args: argparse.Namespace) -> int:
+    school = generate_school(args.students, seed=args.seed)
+    write_oneroster(school, args.out)
+    print(f"Школа записана в {args.out} (OneRoster 1.2 CSV)")
+    return 0
+
+
+def roster_check(args: argparse.Namespace) -> int:
+    try:
+        diary = load_roster(args.source)
+    except RosterError as e:
+        for problem in e.problems:
+            print(problem)
+        return _fail(f"{args.source}: {len(e.problems)} problem(s); nothing can be synced")
+    print(format_summary(summarize(diary)))
+    return 0
+
+
+def load_school_roster(source: Path, store: Store) -> Diary:
+    """A bulk roster stands alone; a delta is applied to the last diary synced."""
+    stored = store.snapshot(SNAPSHOT)
+    base = diary_from_json(stored) if stored is not None else None
+    return load_roster(source, base=base)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def sync(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        return _fail(str(e), 2)
+    options = SyncOptions(
+        eager=args.eager or config.sync.eager,
+        dry_run=args.dry_run,
+        force=args.force,
+        concurrency=config.sync.concurrency,
+        max_removal_share=config.sync.max_removal_share,
+    )
+    stack = SchoolStack(config, args.config)
+    store = stack.open_store()
+    try:
+        diary = load_school_roster(args.source, store)
+        result = _run(_sync(stack, store, diary, options))
+    except RosterError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        return _fail(f"{args.source}: the roster has problems; nothing was changed")
+    except (DestructivePlanError, AppserviceError, SecretError) as e:
+        return _fail(str(e))
+    finally:
+        store.close()
+    _print_result(result, args.json, args.dry_run)
+    return 0
+
+
+async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOptions) -> SyncResult:
+    client = stack.client()
+    try:
+        school = stack.school_sync(client, store)
+        with tqdm(unit="шаг", disable=None, leave=False) as bar:
+
+            def planned(actions: list[Action]) -> None:
+                bar.total = len(actions)
+                bar.refresh()
+
+            def advance(n: int) -> None:
+                bar.update(n)
+
+            result = await school.run(diary, options, progress=advance, on_plan=planned)
+        if not options.dry_run:
+            store.save_snapshot(SNAPSHOT, diary_to_json(diary))
+        return result
+    finally:
+        await client.aclose()
+
+
+def _print_result(result: SyncResult, as_json: bool, dry_run: bool) -> None:
+    counts = summary(result)
+    if as_json:
+        body = {
+            "dry_run": dry_run,
+            "actions": counts,
+            "writes": 0 if result.report is None else result.report.writes,
+            "timings": result.timings,
+        }
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    if dry_run:
+        for action in result.actions:
+            print(f"  {action}")
+    print("План пуст: всё уже совпадает с дневником." if not counts else "Действия:")
+    for name, n in sorted(counts.items()):
+        print(f"  {name}: {n}")
+    print(f"Время: {result.timings.get('total_s', 0.0):.2f} с")
+
+
+def people_link(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        return _fail(str(e), 2)
+    stack = SchoolStack(config, args.config)
+    store = stack.open_store()
+    try:
+        stored = store.snapshot(SNAPSHOT)
+        if stored is None:
+            return _fail("no diary synced yet: run `parta sync` first")
+        diary = diary_from_json(stored)
+        account = UserID(args.user_id) if args.user_id else None
+        result = _run(_link(stack, store, diary, SourcedId(args.person), account))
+    except (AppserviceError, SecretError) as e:
+        return _fail(str(e))
+    finally:
+        store.close()
+    _print_result(result, False, False)
+    return 0
+
+
+async def _link(
+    stack: SchoolStack, store: Store, diary: Diary, person: SourcedId, account: UserID | None
+) -> SyncResult:
+    client = stack.client()
+    try:
+        return await stack.school_sync(client, store).link(diary, person, account, SyncOptions())
+    finally:
+        await client.aclose()
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def run_stack(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        return _fail(str(e), 2)
+    logging.basicConfig(level=logging.INFO)
+    with SchoolStack(config, args.config) as stack:
+        print(f"Synapse: {config.homeserver_url}  appservice: {config.appservice_url}")
+        print("Ctrl-C stops both.")
+        del stack
+        wait_for_signal()
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from parta.demo import run_demo
+
+    return run_demo(args)
+
+
+def bench_sync(args: argparse.Namespace) -> int:
+    from parta.bench import run_bench
+
+    return run_bench(args)

@@ -1,0 +1,147 @@
+"""``parta demo`` (what ``make demo`` runs): a whole school on embedded defaults.
+
+Loads the demo school shipped in ``demo/school`` (OneRoster 1.2 CSV), starts
+Synapse (SQLite) and the appservice, syncs, links one person of each role,
+writes ``var/demo/demo.json`` with their tokens and rooms, and stays in the
+foreground until Ctrl-C or SIGTERM, then stops every child cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appservice.diary_sync.layout import RoomKind, layout_diary
+from appservice.diary_sync.model import ClassKind, Diary, Role
+from appservice.diary_sync.roster import RosterError, load_roster
+from appservice.diary_sync.snapshot import diary_to_json
+from appservice.matrix import login_as
+from appservice.school_sync import SchoolSync, SyncOptions
+from parta.config import AppserviceConfig, HomeserverConfig, SchoolConfig
+from parta.ids import RoomAlias, ServerName, SourcedId, room_alias
+from parta.stack import SchoolStack, StackError
+
+SNAPSHOT = "diary"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    role: str
+    person: SourcedId
+
+
+def pick_demo_people(diary: Diary) -> list[DemoPerson]:
+    """A student with a parent, their class teacher, a subject teacher, an administrator."""
+    index_students = {
+        e.person_id: e.class_id
+        for e in sorted(diary.enrollments, key=lambda e: (e.class_id, e.person_id))
+        if e.role.value == "student" and diary.classes[e.class_id].kind is ClassKind.HOMEROOM
+    }
+    parents = {g.student_id: g.parent_id for g in sorted(diary.guardianships, key=str)}
+    student = next(s for s in sorted(index_students) if s in parents)
+    homeroom = index_students[student]
+    head = diary.class_teacher(homeroom)
+    teachers = sorted(p for p, x in diary.people.items() if x.role is Role.TEACHER and p != head)
+    admins = sorted(p for p, x in diary.people.items() if x.role is Role.ADMINISTRATOR)
+    chosen = [
+        DemoPerson("student", student),
+        DemoPerson("parent", parents[student]),
+        DemoPerson("class_teacher", head or teachers[0]),
+        DemoPerson("teacher", teachers[0]),
+        DemoPerson("administrator", admins[0]),
+    ]
+    return chosen
+
+
+def demo_config(state: Path, port: int) -> SchoolConfig:
+    return SchoolConfig(
+        server_name=f"localhost:{port}",
+        state_dir=state,
+        homeserver=HomeserverConfig(client_port=port),
+        appservice=AppserviceConfig(port=port + 1000),
+    )
+
+
+async def set_up(stack: SchoolStack, diary: Diary, eager: bool) -> dict[str, Any]:
+    client = stack.client()
+    store = stack.open_store()
+    try:
+        school = stack.school_sync(client, store)
+        await school.run(diary, SyncOptions(eager=eager))
+        store.save_snapshot(SNAPSHOT, diary_to_json(diary))
+        accounts = []
+        for demo in pick_demo_people(diary):
+            await school.link(diary, demo.person, None, SyncOptions(eager=eager))
+            accounts.append(await _account(school, diary, demo))
+        return {
+            "homeserver": stack.config.homeserver_url,
+            "server_name": stack.config.server_name,
+            "accounts": accounts,
+        }
+    finally:
+        store.close()
+        await client.aclose()
+
+
+async def _account(school: SchoolSync, diary: Diary, demo: DemoPerson) -> dict[str, Any]:
+    user = school.puppet_id(demo.person)
+    token = await login_as(school.client, user)
+    return {
+        "role": demo.role,
+        "name": diary.people[demo.person].display_name,
+        "person_id": demo.person,
+        "user_id": user,
+        "access_token": token,
+        "rooms": rooms_of(diary, demo.person, school.server),
+    }
+
+
+def rooms_of(diary: Diary, person: SourcedId, server: ServerName) -> list[RoomAlias]:
+    return [
+        room_alias(spec.key, server)
+        for layout in layout_diary(diary)
+        for spec in layout.rooms
+        if person in spec.members
+    ]
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from parta.commands import wait_for_signal
+
+    try:
+        diary = load_roster(args.roster)
+    except RosterError as e:
+        for problem in e.problems:
+            print(problem)
+        return 1
+    config = demo_config(args.state.resolve(), args.port)
+    try:
+        with SchoolStack.for_config(config) as stack:
+            data = asyncio.run(set_up(stack, diary, args.eager))
+            out = args.state / "demo.json"
+            out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+            out.chmod(0o600)
+            _print_welcome(data, out, diary)
+            if not args.exit:
+                wait_for_signal()
+    except StackError as e:
+        print(f"parta demo: {e}")
+        return 2
+    print("Остановлено (stopped).")
+    return 0
+
+
+def _print_welcome(data: dict[str, Any], out: Path, diary: Diary) -> None:
+    rooms = sum(len(layout.rooms) for layout in layout_diary(diary))
+    kinds = ", ".join(kind.value for kind in RoomKind)
+    print(f"Демо-школа готова (demo school ready): {data['homeserver']}  ({data['server_name']})")
+    print(f"  {len(diary.people)} человек, {rooms} комнат и пространств ({kinds})")
+    print(f"  Учётные записи и токены (accounts and tokens): {out}")
+    for account in data["accounts"]:
+        print(f"  - {account['role']:<14} {account['name']:<28} {account['user_id']}")
+    print("Подключите любой Matrix-клиент к homeserver с токеном из demo.json.")
+    print("Ctrl-C — остановить (stop).")

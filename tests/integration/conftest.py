@@ -1,0 +1,55 @@
+"""One real Synapse + appservice for the whole test session (SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from appservice.matrix import MatrixClient
+from appservice.school_sync import SchoolSync
+from appservice.store import Store
+from parta.config import AppserviceConfig, HomeserverConfig, SchoolConfig
+from parta.stack import SchoolStack
+from tests.ports import free_port
+
+
+def school_config(state: Path, **overrides: object) -> SchoolConfig:
+    port = free_port()
+    return SchoolConfig.model_validate(
+        {
+            "server_name": f"localhost:{port}",
+            "state_dir": state,
+            "homeserver": HomeserverConfig(client_port=port),
+            "appservice": AppserviceConfig(port=free_port()),
+            "for_tests": True,
+            **overrides,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchoolStack]:
+    config = school_config(tmp_path_factory.mktemp("school"))
+    with SchoolStack.for_config(config) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def client(stack: SchoolStack) -> AsyncIterator[MatrixClient]:
+    matrix = stack.client()
+    yield matrix
+    await matrix.aclose()
+
+
+@pytest.fixture(scope="session")
+def store(stack: SchoolStack) -> Iterator[Store]:
+    opened = stack.open_store()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def school(stack: SchoolStack, client: MatrixClient, store: Store) -> SchoolSync:
+    return stack.school_sync(client, store)
