@@ -7,7 +7,6 @@ pay for their own processes, and only once.
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import uuid
 from collections.abc import Iterator
@@ -30,19 +29,12 @@ from homeserver.settings import (
 )
 from parta.ids import ServerName
 from parta.secrets import ensure_secret_file
+from tests.ports import free_port  # other agents share this machine: never a fixed port
 
 pytestmark = pytest.mark.integration
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 READY_TIMEOUT = 90.0
-
-
-def free_port() -> int:
-    """A port nobody listens on right now: other agents share this machine."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _appservice(server: ServerName, secrets_dir: Path) -> AppserviceRegistration:

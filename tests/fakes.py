@@ -1,0 +1,51 @@
+"""An in-memory Matrix that applies the planner's actions the way Synapse would."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from appservice.diary_sync.plan import (
+    Action,
+    AddChild,
+    CreateRoom,
+    Invite,
+    Join,
+    RegisterPuppet,
+    Remove,
+    SetDisplayName,
+    SetName,
+    SetPower,
+    SetTopic,
+)
+from appservice.diary_sync.state import Actual, ActualRoom, Desired, Membership
+from parta.ids import RoomID
+
+
+def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:
+    rooms = dict(actual.rooms)
+    puppets = dict(actual.puppets)
+    for action in actions:
+        match action:
+            case RegisterPuppet(user, name) | SetDisplayName(user, name):
+                puppets[user] = name
+            case CreateRoom(spec, power):
+                rooms[spec.key] = ActualRoom(
+                    RoomID(f"!{spec.key}"), spec.name, spec.topic, {}, dict(power)
+                )
+            case AddChild(space, child):
+                room = rooms[space]
+                rooms[space] = replace(room, children=room.children | {rooms[child].room_id})
+            case SetName(key, name):
+                rooms[key] = replace(rooms[key], name=name)
+            case SetTopic(key, topic):
+                rooms[key] = replace(rooms[key], topic=topic)
+            case SetPower(key, users):
+                rooms[key] = replace(rooms[key], power=dict(users))
+            case Join(key, user) | Invite(key, user):
+                kind = Membership.JOIN if isinstance(action, Join) else Membership.INVITE
+                rooms[key] = replace(rooms[key], members={**rooms[key].members, user: kind})
+            case Remove(key, user):
+                members = {u: m for u, m in rooms[key].members.items() if u != user}
+                rooms[key] = replace(rooms[key], members=members)
+    managed = actual.managed | puppets.keys() | desired.invitees
+    return Actual(rooms, puppets, frozenset(managed))

@@ -1,0 +1,87 @@
+"""The appservice's HTTP side, spoken to the way Synapse speaks to it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from appservice.matrix import MatrixClient
+from appservice.school_sync import SyncOptions
+from appservice.store import Store
+from parta.secrets import read_secret_file
+from parta.stack import SchoolStack
+from tests.school import small_school
+
+pytestmark = pytest.mark.integration
+
+
+def _put(stack: SchoolStack, txn: str, body: object, token: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = f"{stack.config.appservice_url}/_matrix/app/v1/transactions/{txn}"
+    return httpx.put(url, json=body, headers=headers)
+
+
+def _event(n: int) -> dict[str, object]:
+    return {
+        "event_id": f"$replay-{n}",
+        "room_id": "!room:test",
+        "type": "m.room.message",
+        "sender": "@someone:test",
+        "content": {"body": f"сообщение {n}"},
+    }
+
+
+def test_a_replayed_transaction_changes_nothing(stack: SchoolStack, store: Store) -> None:
+    token = read_secret_file(stack.config.hs_token_file)
+    body = {"events": [_event(1), _event(2)]}
+    before = store.event_count(), store.transaction_count()
+    assert _put(stack, "replay-1", body, token).status_code == 200
+    middle = store.event_count(), store.transaction_count()
+    assert middle == (before[0] + 2, before[1] + 1)
+    assert _put(stack, "replay-1", body, token).status_code == 200
+    assert (store.event_count(), store.transaction_count()) == middle
+
+
+def test_one_bad_event_does_not_fail_the_transaction(stack: SchoolStack, store: Store) -> None:
+    token = read_secret_file(stack.config.hs_token_file)
+    before = store.event_count()
+    body = {"events": [_event(10), {"type": "no id"}, "not even an object", _event(11)]}
+    assert _put(stack, "mixed-1", body, token).status_code == 200
+    assert store.event_count() == before + 2
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "errcode"),
+    [(None, 401, "M_UNAUTHORIZED"), ("wrong-token-wrong-token", 403, "M_FORBIDDEN")],
+)
+def test_a_missing_or_forged_hs_token_is_refused(
+    stack: SchoolStack, store: Store, token: str | None, status: int, errcode: str
+) -> None:
+    before = store.transaction_count()
+    response = _put(stack, "forged-1", {"events": [_event(20)]}, token)
+    assert (response.status_code, response.json()["errcode"]) == (status, errcode)
+    assert store.transaction_count() == before
+
+
+def test_alias_queries_are_answered_404_at_once(stack: SchoolStack) -> None:
+    token = read_secret_file(stack.config.hs_token_file)
+    url = f"{stack.config.appservice_url}/_matrix/app/v1/rooms/%23parta.x:test"
+    response = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 404
+
+
+async def test_synapse_delivers_its_events_to_the_appservice(
+    stack: SchoolStack, store: Store
+) -> None:
+    client = MatrixClient(stack.config.homeserver_url, read_secret_file(stack.config.as_token_file))
+    before = store.event_count()
+    await stack.school_sync(client, store).run(small_school("echo"), SyncOptions())
+    await client.aclose()
+    # Synapse pushes asynchronously: wait for it by polling the store, bounded.
+    for _ in range(200):
+        if store.event_count() > before:
+            break
+        await asyncio.sleep(0.05)
+    assert store.event_count() > before

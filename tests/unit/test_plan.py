@@ -1,0 +1,133 @@
+"""The planner's properties: idempotence, convergence, order, and the guard."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from appservice.diary_sync.layout import Levels, layout_diary
+from appservice.diary_sync.model import Diary
+from appservice.diary_sync.plan import (
+    CreateRoom,
+    DestructivePlanError,
+    Join,
+    Remove,
+    guard,
+    merge_power,
+    plan,
+)
+from appservice.diary_sync.state import Account, Actual, Desired, resolve
+from parta.ids import ServerName, SourcedId, UserID, user_id
+from tests.fakes import apply
+from tests.school import move_student, small_school
+
+DIARY = small_school("u")
+PEOPLE = sorted(DIARY.people)
+SERVER = ServerName("school.test")
+EMPTY = Actual({}, {})
+
+
+def accounts() -> dict[SourcedId, Account]:
+    return {p: Account(user_id(f"parta.{p}", SERVER), True) for p in PEOPLE}
+
+
+def desired(linked: frozenset[SourcedId], eager: bool = False, diary: Diary = DIARY) -> Desired:
+    return resolve(layout_diary(diary), accounts(), linked, eager)
+
+
+linked_sets = st.frozensets(st.sampled_from(PEOPLE))
+
+
+@settings(max_examples=60, deadline=None)
+@given(linked=linked_sets, eager=st.booleans(), cut=st.integers(min_value=0, max_value=400))
+def test_a_partly_applied_plan_converges_on_the_next_run(
+    linked: frozenset[SourcedId], eager: bool, cut: int
+) -> None:
+    """A crash after any prefix of the actions: the next plan finishes the job."""
+    want = desired(linked, eager)
+    actions = plan(want, EMPTY)
+    crashed = apply(EMPTY, actions[:cut], want)
+    rest = plan(want, crashed)
+    done = apply(crashed, rest, want)
+    assert plan(want, done) == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(before=linked_sets, after=linked_sets, eager=st.booleans())
+def test_changing_who_is_linked_converges(
+    before: frozenset[SourcedId], after: frozenset[SourcedId], eager: bool
+) -> None:
+    first = desired(before, eager)
+    state = apply(EMPTY, plan(first, EMPTY), first)
+    second = desired(after, eager)
+    state = apply(state, plan(second, state), second)
+    assert plan(second, state) == []
+
+
+@given(linked=linked_sets)
+def test_the_plan_is_deterministic_and_ordered_by_phase(linked: frozenset[SourcedId]) -> None:
+    want = desired(linked)
+    first, second = plan(want, EMPTY), plan(want, EMPTY)
+    assert first == second
+    phases = [a.phase for a in first]
+    assert phases == sorted(phases)
+
+
+def test_the_space_is_created_before_the_rooms_restricted_to_it() -> None:
+    creates = [a for a in plan(desired(frozenset()), EMPTY) if isinstance(a, CreateRoom)]
+    assert creates[0].spec.is_space
+    assert all(not c.spec.is_space for c in creates[1:])
+
+
+def test_a_moved_student_is_joined_before_being_removed() -> None:
+    student = SourcedId("u-s3")
+    want = desired(frozenset({student}))
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    moved = desired(frozenset({student}), diary=move_student(DIARY, student, SourcedId("u-5b")))
+    actions = plan(moved, state)
+    assert [type(a) for a in actions] == [Join, Remove]
+
+
+def test_staff_exist_from_the_first_sync_students_only_when_linked() -> None:
+    want = desired(frozenset())
+    members = {u for r in want.rooms.values() for u in r.members}
+    staff = {accounts()[p].user_id for p, x in DIARY.people.items() if x.role.is_staff}
+    assert members == staff
+
+
+@pytest.mark.parametrize(
+    ("have", "want", "managed", "expected"),
+    [
+        ({"@t:s": Levels.TEACHER}, {}, {"@t:s"}, {}),
+        ({"@t:s": 50}, {}, {"@t:s"}, {"@t:s": 50}),
+        ({"@x:o": Levels.TEACHER}, {}, set(), {"@x:o": Levels.TEACHER}),
+        ({"@t:s": Levels.TEACHER}, {"@t:s": Levels.CLASS_TEACHER}, {"@t:s"}, {"@t:s": 80}),
+    ],
+    ids=["synced level removed", "hand level kept", "unmanaged kept", "promoted"],
+)
+def test_merge_power_keeps_what_teachers_granted_by_hand(
+    have: dict[str, int], want: dict[str, int], managed: set[str], expected: dict[str, int]
+) -> None:
+    result = merge_power(
+        {UserID(u): v for u, v in want.items()},
+        {UserID(u): v for u, v in have.items()},
+        frozenset(UserID(u) for u in managed),
+    )
+    assert result == expected
+
+
+def test_the_guard_refuses_a_plan_that_empties_the_school() -> None:
+    everyone = frozenset(PEOPLE)
+    want = desired(everyone, eager=True)
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    nobody_left = replace(DIARY, people={}, enrollments=frozenset(), guardianships=frozenset())
+    nobody_left = replace(nobody_left, people={p: DIARY.people[p] for p in PEOPLE[:1]})
+    empty_want = resolve(layout_diary(nobody_left), accounts(), frozenset(), True)
+    actions = plan(empty_want, state)
+    with pytest.raises(DestructivePlanError) as refused:
+        guard(actions, state, max_share=0.2, floor=5)
+    assert refused.value.removals > 5
+    guard(actions, state, max_share=1.0, floor=5)  # an operator's --force equivalent passes
