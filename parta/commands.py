@@ -24,7 +24,7 @@ from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import Action, DestructivePlanError
 from appservice.diary_sync.roster import RosterError, load_roster
-from appservice.diary_sync.snapshot import diary_from_json, diary_to_json
+from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
 from appservice.diary_sync.summary import format_summary, summarize
 from appservice.errors import AppserviceError
 from appservice.school_sync import SyncOptions, SyncResult, summary
@@ -64,7 +64,7 @@ def roster_check(args: argparse.Namespace) -> int:
 def load_school_roster(source: Path, store: Store) -> Diary:
     """A bulk roster stands alone; a delta is applied to the last diary synced."""
     stored = store.snapshot(SNAPSHOT)
-    base = diary_from_json(stored) if stored is not None else None
+    base = from_snapshot(stored) if stored is not None else None
     return load_roster(source, base=base)
 
 
@@ -116,7 +116,7 @@ async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOpt
 
             result = await school.run(diary, options, progress=advance, on_plan=planned)
         if not options.dry_run:
-            store.save_snapshot(SNAPSHOT, diary_to_json(diary))
+            store.save_snapshot(SNAPSHOT, to_snapshot(diary))
         return result
     finally:
         await client.aclose()
@@ -153,7 +153,7 @@ def people_link(args: argparse.Namespace) -> int:
         stored = store.snapshot(SNAPSHOT)
         if stored is None:
             return _fail("no diary synced yet: run `parta sync` first")
-        diary = diary_from_json(stored)
+        diary = from_snapshot(stored)
         account = UserID(args.user_id) if args.user_id else None
         result = _run(_link(stack, store, diary, SourcedId(args.person), account))
     except (AppserviceError, SecretError) as e:

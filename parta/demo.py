@@ -18,7 +18,7 @@ from typing import Any
 from appservice.diary_sync.layout import RoomKind, layout_diary
 from appservice.diary_sync.model import ClassKind, Diary, Role
 from appservice.diary_sync.roster import RosterError, load_roster
-from appservice.diary_sync.snapshot import diary_to_json
+from appservice.diary_sync.snapshot import to_snapshot
 from appservice.matrix import login_as
 from appservice.school_sync import SchoolSync, SyncOptions
 from parta.config import AppserviceConfig, HomeserverConfig, SchoolConfig
@@ -72,7 +72,7 @@ async def set_up(stack: SchoolStack, diary: Diary, eager: bool) -> dict[str, Any
     try:
         school = stack.school_sync(client, store)
         await school.run(diary, SyncOptions(eager=eager))
-        store.save_snapshot(SNAPSHOT, diary_to_json(diary))
+        store.save_snapshot(SNAPSHOT, to_snapshot(diary))
         accounts = []
         for demo in pick_demo_people(diary):
             await school.link(diary, demo.person, None, SyncOptions(eager=eager))

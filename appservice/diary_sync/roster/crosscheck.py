@@ -229,5 +229,6 @@ def _extensions(records: RecordSet) -> dict[str, dict[SourcedId, Extras]]:
     ]
     for file, pairs in kept:
         extensions[file] = {key: dict(extras) for key, extras in pairs if extras}
-    extensions.update({file: dict(rows) for file, rows in records.extensions.items()})
+    for file, rows in records.extensions.items():
+        extensions[file] = {key: dict(extras) for key, extras in rows.items() if extras}
     return {file: rows for file, rows in extensions.items() if rows}

@@ -78,8 +78,14 @@ def read_table(file: str, data: bytes) -> tuple[Table | None, list[Problem]]:
         return None, [Problem(file, 0, "", "neither UTF-8 nor cp1251; save the file as UTF-8")]
     try:
         return _parse(file, text)
-    except csv.Error as error:
-        return None, [Problem(file, 0, "", f"not readable as CSV: {error}")]
+    except _BrokenRecord as error:
+        return None, [Problem(file, error.line, "", f"not readable as CSV: {error.reason}")]
+
+
+class _BrokenRecord(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
 
 
 def _decode(data: bytes) -> str | None:
@@ -111,10 +117,19 @@ def _parse(file: str, text: str) -> tuple[Table | None, list[Problem]]:
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the physical line each starts on (quoted fields may span lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """CSV records with the physical line each starts on (quoted fields may span lines).
+
+    Strict, so an unclosed quote is refused instead of swallowing the rest of the file.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     ended = 0
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise _BrokenRecord(ended + 1, str(error)) from error
         yield ended + 1, cells
         ended = reader.line_num
 

@@ -16,7 +16,7 @@ children, while a delta row for a student lists its guardians in full.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -108,28 +108,31 @@ def _rejected(parsed: Parsed) -> set[SourcedId]:
 
 
 def _cascade(base: RecordSet, merged: RecordSet) -> None:
-    """Drop what pointed at rows the merge removed (not rows that never existed)."""
+    """Drop base rows that pointed at rows the merge removed.
+
+    Only references carried over from the base are dropped: a row of this export
+    naming a removed row is a mistake in the export, and is reported.
+    """
     gone_orgs = base.orgs.keys() - merged.orgs.keys()
     gone_users = base.users.keys() - merged.users.keys()
-    for key, klass in list(merged.classes.items()):
-        if klass.school.target in gone_orgs:
-            del merged.classes[key]
+    merged.classes = {
+        key: klass for key, klass in merged.classes.items() if not _dangles(klass.school, gone_orgs)
+    }
     gone_classes = base.classes.keys() - merged.classes.keys()
     merged.enrollments = {
         key: e
         for key, e in merged.enrollments.items()
-        if e.klass.target not in gone_classes and e.person.target not in gone_users
+        if not (_dangles(e.klass, gone_classes) or _dangles(e.person, gone_users))
     }
     for key, user in merged.users.items():
-        orgs = tuple(ref for ref in user.orgs if ref.target not in gone_orgs)
-        agents = tuple(ref for ref in user.agents if ref.target not in gone_users)
+        orgs = tuple(ref for ref in user.orgs if not _dangles(ref, gone_orgs))
+        agents = tuple(ref for ref in user.agents if not _dangles(ref, gone_users))
         if len(orgs) != len(user.orgs) or len(agents) != len(user.agents):
             merged.users[key] = replace(user, orgs=orgs, agents=agents)
-    merged.links = [
-        link
-        for link in merged.links
-        if link.guardian.target not in gone_users and link.student.target not in gone_users
-    ]
+
+
+def _dangles(ref: Ref, gone: Set[SourcedId]) -> bool:
+    return ref.file == BASE and ref.target in gone
 
 
 def records_from_diary(diary: Diary) -> RecordSet:

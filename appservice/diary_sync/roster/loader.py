@@ -106,6 +106,7 @@ class _ExportReader:
                 if self.manifest.mode(file) is Mode.DELTA
             )
             self._fail(MANIFEST, first, "value", "a delta needs the previous import as its base")
+            return
         for file in (ORGS, USERS):
             if self.manifest.mode(file) is Mode.ABSENT and not self.has_base:
                 line = self.manifest.lines.get(file, 0)

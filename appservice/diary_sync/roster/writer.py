@@ -80,7 +80,7 @@ def _sessions() -> tuple[list[str], Rows]:
     header = [*_common(""), "title", "type", "startDate", "endDate", "parentSourcedId"]
     row = _common(TERM) | {"title": "2025/2026 учебный год", "type": "schoolYear"}
     row |= {"startDate": "2025-09-01", "endDate": "2026-05-31", "parentSourcedId": ""}
-    return header + ["schoolYear"], [row | {"schoolYear": "2026"}]
+    return [*header, "schoolYear"], [row | {"schoolYear": "2026"}]
 
 
 def _orgs(diary: Diary) -> tuple[list[str], Rows]:
@@ -104,7 +104,10 @@ def _users(diary: Diary) -> tuple[list[str], Rows]:
         row = _common(person.id) | {"enabledUser": "true", "username": person.username}
         row |= {"givenName": person.given_name, "familyName": person.family_name}
         row |= {"middleName": person.middle_name, "email": person.email, "sms": ""}
-        row |= {"phone": person.phone, "agentSourcedIds": ",".join(sorted(agents.get(person.id, ())))}
+        row |= {
+            "phone": person.phone,
+            "agentSourcedIds": ",".join(sorted(agents.get(person.id, ()))),
+        }
         rows.append(row | {"primaryOrgSourcedId": min(person.school_ids, default="")})
     return header, rows
 

@@ -1,0 +1,4 @@
+"""The diary web client: login, Дневник, Журнал, Чаты.
+
+Built by the diary issue; empty in this slice.
+"""
