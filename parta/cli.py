@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--state", type=Path, default=Path("var/demo"))
     demo.add_argument("--roster", type=Path, default=Path("demo/school"))
     demo.add_argument("--port", type=int, default=8008, help="the homeserver's client port")
+    demo.add_argument("--appservice-port", type=int, help="default: the client port + 1000")
     demo.add_argument("--eager", action="store_true")
     demo.add_argument("--exit", action="store_true", help="stop once set up (for scripts)")
     demo.set_defaults(run=commands.demo)

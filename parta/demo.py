@@ -57,12 +57,12 @@ def pick_demo_people(diary: Diary) -> list[DemoPerson]:
     return chosen
 
 
-def demo_config(state: Path, port: int) -> SchoolConfig:
+def demo_config(state: Path, port: int, appservice_port: int | None) -> SchoolConfig:
     return SchoolConfig(
         server_name=f"localhost:{port}",
         state_dir=state,
         homeserver=HomeserverConfig(client_port=port),
-        appservice=AppserviceConfig(port=port + 1000),
+        appservice=AppserviceConfig(port=appservice_port or port + 1000),
     )
 
 
@@ -118,7 +118,7 @@ def run_demo(args: argparse.Namespace) -> int:
         for problem in e.problems:
             print(problem)
         return 1
-    config = demo_config(args.state.resolve(), args.port)
+    config = demo_config(args.state.resolve(), args.port, args.appservice_port)
     try:
         with SchoolStack.for_config(config) as stack:
             data = asyncio.run(set_up(stack, diary, args.eager))

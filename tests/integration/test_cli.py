@@ -1,0 +1,95 @@
+"""The ``parta`` command as an operator uses it, and the demo as a newcomer sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ports import free_port
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def parta(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "parta", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_roster_check_names_every_problem_by_file_line_and_column() -> None:
+    result = parta("roster", "check", "tests/fixtures/roster/broken")
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert lines
+    assert all(re.match(r"^[\w.]+\.csv:\d+:[^:]*: .+", line) for line in lines), lines
+    assert "Traceback" not in result.stderr
+
+
+def test_a_generated_school_passes_roster_check_with_a_summary(tmp_path: Path) -> None:
+    assert parta("school", "generate", "--students", "50", "--out", str(tmp_path)).returncode == 0
+    result = parta("roster", "check", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Классы" in result.stdout
+
+
+async def test_the_demo_writes_working_accounts_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    state = tmp_path / "demo"
+    args = ["demo", "--state", str(state), "--port", str(port)]
+    demo = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "parta", *args, "--appservice-port", str(free_port())],
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out = state / "demo.json"
+        for _ in range(3000):  # the demo's own readiness signal: demo.json appears
+            if out.exists() or demo.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert out.exists(), "the demo exited or never wrote demo.json"
+        data = json.loads(out.read_text(encoding="utf-8"))
+        assert {a["role"] for a in data["accounts"]} == {
+            "student",
+            "parent",
+            "class_teacher",
+            "teacher",
+            "administrator",
+        }
+        async with httpx.AsyncClient(base_url=data["homeserver"]) as http:
+            for account in data["accounts"]:
+                await _sees_exactly_its_rooms(http, account)
+    finally:
+        if demo.returncode is None:
+            demo.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(demo.communicate(), timeout=60)
+    assert demo.returncode == 0, output.decode()
+
+
+async def _sees_exactly_its_rooms(http: httpx.AsyncClient, account: dict[str, object]) -> None:
+    auth = {"Authorization": f"Bearer {account['access_token']}"}
+    who = await http.get("/_matrix/client/v3/account/whoami", headers=auth)
+    assert who.json()["user_id"] == account["user_id"]
+    joined = await http.get("/_matrix/client/v3/joined_rooms", headers=auth)
+    expected = set()
+    rooms = account["rooms"]
+    assert isinstance(rooms, list)
+    for alias in rooms:
+        found = await http.get(f"/_matrix/client/v3/directory/room/{alias.replace('#', '%23')}")
+        expected.add(found.json()["room_id"])
+    assert set(joined.json()["joined_rooms"]) == expected, account["role"]

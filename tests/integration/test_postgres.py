@@ -1,0 +1,65 @@
+"""The same sync with PostgreSQL under both Synapse and the appservice's store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from appservice.school_sync import SyncOptions
+from homeserver.postgres import drop_database
+from parta.config import DatabaseConfig
+from parta.stack import SchoolStack
+from tests.integration.conftest import school_config
+from tests.school import small_school
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(ADMIN_DSN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def pg_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchoolStack]:
+    if not postgres_reachable():
+        if os.environ.get("PARTA_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required here (PARTA_REQUIRE_POSTGRES) but unreachable")
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    prefix = f"parta_test_{os.getpid()}"
+    database = DatabaseConfig(kind="postgres", dsn=ADMIN_DSN, name_prefix=prefix)
+    config = school_config(Path(tmp_path_factory.mktemp("pg")), database=database)
+    try:
+        with SchoolStack.for_config(config) as running:
+            yield running
+    finally:
+        for name in (config.synapse_db_name, config.store_db_name):
+            drop_database(ADMIN_DSN, name)
+
+
+async def test_a_school_syncs_on_postgresql_and_a_rerun_writes_nothing(
+    pg_stack: SchoolStack,
+) -> None:
+    assert pg_stack.config.store_url().startswith("postgresql+psycopg://")
+    client, store = pg_stack.client(), pg_stack.open_store()
+    try:
+        assert store.dialect == "postgresql"
+        school = pg_stack.school_sync(client, store)
+        diary = small_school("pg")
+        first = await school.run(diary, SyncOptions(eager=True))
+        assert first.report is not None
+        assert first.report.done["Join"] > 0
+        again = await school.run(diary, SyncOptions(eager=True))
+        assert again.actions == []
+    finally:
+        store.close()
+        await client.aclose()
