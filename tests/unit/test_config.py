@@ -1,0 +1,60 @@
+"""Configuration and secrets: clear refusals, nothing secret in the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from parta.config import ConfigError, load_config
+from parta.secrets import SecretError, ensure_secret_file, read_secret_file, same_secret
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_example_configuration_loads() -> None:
+    config = load_config(ROOT / "parta.example.yaml")
+    assert config.database.kind == "postgres"
+    assert config.store_url().endswith("/parta_school14_appservice")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("server_name: s.example\nsurprise: 1\n", "surprise"),
+        ("server_name: s.example\nsync: {concurrency: 0}\n", "sync.concurrency"),
+        ("server_name: 'bad name/x'\n", "server_name"),
+        ("server_name: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_configuration_names_the_file_and_the_key(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    path = tmp_path / "parta.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert str(path) in str(refused.value)
+    assert fragment in str(refused.value)
+
+
+def test_a_secret_is_generated_once_private_and_stable(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "token"
+    first = ensure_secret_file(path)
+    assert ensure_secret_file(path) == first
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(first) >= 32
+
+
+@pytest.mark.parametrize("value", ["", "changeme", "short"])
+def test_an_example_or_weak_secret_is_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "token"
+    path.write_text(value, encoding="utf-8")
+    with pytest.raises(SecretError):
+        read_secret_file(path)
+
+
+def test_secrets_compare_by_content() -> None:
+    assert same_secret("a" * 20, "a" * 20)
+    assert not same_secret("a" * 20, "a" * 19 + "b")
+    assert not same_secret("", "a")
