@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from appservice.diary_sync.layout import RoomKey, layout_diary
 from appservice.diary_sync.model import Diary, Role
+from appservice.diary_sync.names import RU, RoomNames
 from appservice.diary_sync.plan import Action, guard, plan
 from appservice.diary_sync.state import Account, Desired, resolve
 from appservice.errors import AppserviceError
@@ -59,6 +60,7 @@ class SchoolSync:
     store: Store
     server: ServerName
     bot: UserID
+    names: RoomNames = RU
 
     def puppet_id(self, person: SourcedId) -> UserID:
         return user_id(PUPPET_PREFIX + escape_localpart(person), self.server)
@@ -69,7 +71,8 @@ class SchoolSync:
         return {pid: known.get(pid) or Account(self.puppet_id(pid), True) for pid in diary.people}
 
     def desired(self, diary: Diary, eager: bool) -> Desired:
-        return resolve(layout_diary(diary), self.accounts_for(diary), self.store.linked(), eager)
+        layouts = layout_diary(diary, self.names)
+        return resolve(layouts, self.accounts_for(diary), self.store.linked(), eager)
 
     async def run(
         self,

@@ -20,6 +20,7 @@ from typing import IO, Self
 import httpx
 import yaml
 
+from appservice.diary_sync.names import BY_LANGUAGE
 from appservice.matrix import MatrixClient
 from appservice.school_sync import PUPPET_PREFIX, SchoolSync
 from appservice.store import Store
@@ -193,4 +194,5 @@ class SchoolStack:
         return MatrixClient(self.config.homeserver_url, token)
 
     def school_sync(self, client: MatrixClient, store: Store) -> SchoolSync:
-        return SchoolSync(client, store, ServerName(self.config.server_name), self.bot)
+        names = BY_LANGUAGE[self.config.language]
+        return SchoolSync(client, store, ServerName(self.config.server_name), self.bot, names)

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import NewType
 
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Person, Role, SchoolClass
+from appservice.diary_sync.names import RU, RoomNames
 from parta.ids import SourcedId, escape_localpart
 
 RoomKey = NewType("RoomKey", str)
@@ -131,12 +132,16 @@ def room_key(school_id: SourcedId, kind: RoomKind, qualifier: str = "") -> RoomK
     return RoomKey(".".join(parts))
 
 
-def layout_diary(diary: Diary) -> tuple[SchoolLayout, ...]:
+def layout_diary(diary: Diary, names: RoomNames = RU) -> tuple[SchoolLayout, ...]:
     index = _Index.of(diary)
-    return tuple(layout_school(diary, school_id, index) for school_id in sorted(diary.schools))
+    return tuple(
+        layout_school(diary, school_id, names, index) for school_id in sorted(diary.schools)
+    )
 
 
-def layout_school(diary: Diary, school_id: SourcedId, index: _Index | None = None) -> SchoolLayout:
+def layout_school(
+    diary: Diary, school_id: SourcedId, names: RoomNames = RU, index: _Index | None = None
+) -> SchoolLayout:
     index = index or _Index.of(diary)
     people = {pid: p for pid, p in diary.people.items() if _belongs(diary, index, p, school_id)}
     homerooms = sorted(
@@ -146,11 +151,11 @@ def layout_school(diary: Diary, school_id: SourcedId, index: _Index | None = Non
     homerooms = [c for c in homerooms if c.kind is ClassKind.HOMEROOM]
     space_key = room_key(school_id, RoomKind.SPACE)
     rooms = [
-        *_school_rooms(diary, school_id, people, index, space_key),
-        *(r for c in homerooms for r in _class_rooms(diary, c, index, space_key)),
-        *_grade_rooms(school_id, people, homerooms, index, space_key),
+        *_school_rooms(diary, school_id, people, index, space_key, names),
+        *(r for c in homerooms for r in _class_rooms(diary, c, index, space_key, names)),
+        *_grade_rooms(school_id, people, homerooms, index, space_key, names),
     ]
-    space = _space(diary, school_id, people, space_key)
+    space = _space(diary, school_id, people, space_key, names)
     return SchoolLayout(school_id, (space, *sorted(rooms, key=lambda r: r.key)), people)
 
 
@@ -187,11 +192,14 @@ def _admins(people: Mapping[SourcedId, Person]) -> dict[SourcedId, int]:
 
 
 def _space(
-    diary: Diary, school_id: SourcedId, people: Mapping[SourcedId, Person], key: RoomKey
+    diary: Diary,
+    school_id: SourcedId,
+    people: Mapping[SourcedId, Person],
+    key: RoomKey,
+    names: RoomNames,
 ) -> RoomSpec:
     name = diary.schools[school_id].name
-    topic = "Пространство школы: чаты классов, родителей и учителей"
-    return _spec(key, RoomKind.SPACE, name, topic, people, _admins(people), None)
+    return _spec(key, RoomKind.SPACE, name, names.space_topic, people, _admins(people), None)
 
 
 def _school_rooms(
@@ -200,6 +208,7 @@ def _school_rooms(
     people: Mapping[SourcedId, Person],
     index: _Index,
     space: RoomKey,
+    names: RoomNames,
 ) -> list[RoomSpec]:
     admins = _admins(people)
     staff = [p for p, x in people.items() if x.role.is_staff]
@@ -210,8 +219,8 @@ def _school_rooms(
         _spec(
             room_key(school_id, RoomKind.ANNOUNCEMENTS),
             RoomKind.ANNOUNCEMENTS,
-            "Объявления",
-            "Объявления школы для всех. Писать могут только учителя и администрация.",
+            names.announcements,
+            names.announcements_topic,
             people,
             {**teachers, **admins},
             space,
@@ -220,8 +229,8 @@ def _school_rooms(
         _spec(
             room_key(school_id, RoomKind.STAFF),
             RoomKind.STAFF,
-            "Учительская",
-            "Чат учителей и администрации школы",
+            names.staff,
+            names.staff_topic,
             staff,
             admins,
             space,
@@ -229,8 +238,8 @@ def _school_rooms(
         _spec(
             room_key(school_id, RoomKind.SCHOOL_PARENTS),
             RoomKind.SCHOOL_PARENTS,
-            "Родители — вся школа",
-            "Общешкольные родительские собрания и объявления для родителей",
+            names.school_parents,
+            names.school_parents_topic,
             [*parents, *class_teachers, *admins],
             {**dict.fromkeys(class_teachers, Levels.CLASS_TEACHER), **admins},
             space,
@@ -264,7 +273,7 @@ def _subject_teachers(diary: Diary, homeroom: SchoolClass, index: _Index) -> set
 
 
 def _class_rooms(
-    diary: Diary, homeroom: SchoolClass, index: _Index, space: RoomKey
+    diary: Diary, homeroom: SchoolClass, index: _Index, space: RoomKey, names: RoomNames
 ) -> list[RoomSpec]:
     students = index.students.get(homeroom.id, frozenset())
     class_teacher = index.primary.get(homeroom.id)
@@ -277,8 +286,8 @@ def _class_rooms(
         _spec(
             room_key(school, RoomKind.CLASS, homeroom.id),
             RoomKind.CLASS,
-            f"{title} — класс",
-            f"Чат класса {title}: ученики, классный руководитель и учителя-предметники",
+            names.class_room.format(title=title),
+            names.class_topic.format(title=title),
             [*students, *head, *subject],
             {**subject, **head},
             space,
@@ -286,8 +295,8 @@ def _class_rooms(
         _spec(
             room_key(school, RoomKind.CLASS_PARENTS, homeroom.id),
             RoomKind.CLASS_PARENTS,
-            f"{title} — родители",
-            f"Чат родителей класса {title} и классного руководителя",
+            names.class_parents.format(title=title),
+            names.class_parents_topic.format(title=title),
             [*parents, *head],
             head,
             space,
@@ -301,6 +310,7 @@ def _grade_rooms(
     homerooms: list[SchoolClass],
     index: _Index,
     space: RoomKey,
+    names: RoomNames,
 ) -> list[RoomSpec]:
     admins = _admins(people)
     by_grade: dict[str, list[SchoolClass]] = defaultdict(list)
@@ -320,8 +330,8 @@ def _grade_rooms(
             _spec(
                 room_key(school_id, RoomKind.GRADE_PARENTS, grade),
                 RoomKind.GRADE_PARENTS,
-                f"Родители {grade}-х классов",
-                f"Собрания и объявления для родителей параллели {grade}-х классов",
+                names.grade_parents.format(grade=grade),
+                names.grade_parents_topic.format(grade=grade),
                 [*parents, *heads, *admins],
                 {**heads, **admins},
                 space,

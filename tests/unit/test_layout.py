@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from appservice.diary_sync.layout import Levels, RoomKind, RoomSpec, layout_diary
+from appservice.diary_sync.names import EN
 from parta.ids import SourcedId
 from tests.school import small_school
 
@@ -99,3 +100,9 @@ def test_every_room_but_the_space_sits_in_the_space_and_keys_are_unique() -> Non
     assert LAYOUT.space.is_space
     assert all(r.parent == LAYOUT.space.key for r in LAYOUT.rooms[1:])
     assert len({r.key for r in LAYOUT.rooms}) == len(LAYOUT.rooms)
+
+
+def test_names_are_russian_by_default_and_english_where_configured() -> None:
+    english = layout_diary(DIARY, EN)[0]
+    assert {r.name for r in english.rooms} >= {"Announcements", "Staff room", "5А — class"}
+    assert [r.key for r in english.rooms] == [r.key for r in LAYOUT.rooms]  # same rooms, renamed
