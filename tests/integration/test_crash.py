@@ -1,4 +1,9 @@
-"""A sync killed mid-way (SIGKILL, no clean-up) converges on the next run, no duplicates."""
+"""A sync killed mid-way (SIGKILL, no clean-up) converges on the next run, no duplicates.
+
+The appservice daemon is killed at the same moment: while it is down the school
+policy module refuses joins (fails closed), and after a restart the re-run
+finishes the job.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,11 @@ async def test_a_sync_killed_mid_way_converges_with_no_duplicate_room(
         assert time.monotonic() < deadline, "the first sync never created five rooms"
         await asyncio.sleep(0.02)  # watching for progress, bounded by the deadline
     first.send_signal(signal.SIGKILL)
+    assert stack.appservice is not None
+    stack.appservice.send_signal(signal.SIGKILL)
     first.wait()
+    stack.appservice.wait()
+    stack.restart_appservice()
     assert len(store.room_ids()) < known_before + len(expected), "killed too late to prove much"
 
     second = parta("sync", str(roster), "-c", str(stack.config_path), "--eager", "--json")
