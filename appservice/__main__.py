@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"parta appservice: {e}", file=sys.stderr)
         return 2
     store = Store.open(config.store_url(), now_ms=lambda: int(time.time() * 1000))
-    resource_ = AppserviceResource(store, hs_token, puppet_prefix="@parta.")
+    resource_ = AppserviceResource(store, hs_token)
     port = config.appservice.port
     the_reactor: Any = reactor  # the module is typed as a module, not as the reactor it is
     the_reactor.listenTCP(port, make_site(resource_), interface=config.appservice.bind_host)

@@ -48,13 +48,11 @@ class AppserviceResource(resource.Resource):
         self,
         store: Store,
         hs_token: str,
-        puppet_prefix: str,
         handlers: Sequence[EventHandler] = (),
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._store = store
         self._hs_token = hs_token
-        self._puppet_prefix = puppet_prefix
         self._handlers = tuple(handlers)
 
     def render(self, request: server.Request) -> bytes:
@@ -114,7 +112,7 @@ class AppserviceResource(resource.Resource):
         return 200, {}
 
     def _user(self, user_id: str) -> tuple[int, dict[str, Any]]:
-        if user_id in self._store.puppets():
+        if self._store.is_puppet(UserID(user_id)):
             return 200, {}
         return 404, _error("M_NOT_FOUND", "not a diary person")
 

@@ -204,6 +204,11 @@ class Store:
             rows = c.execute(sa.select(puppets.c.user_id, puppets.c.display_name))
             return {UserID(u): n for u, n in rows}
 
+    def is_puppet(self, user_id: UserID) -> bool:
+        with self._engine.connect() as c:
+            query = sa.select(puppets.c.user_id).where(puppets.c.user_id == user_id)
+            return c.execute(query).first() is not None
+
     def save_puppet(self, user_id: UserID, display_name: str) -> None:
         with self._engine.begin() as c:
             c.execute(puppets.delete().where(puppets.c.user_id == user_id))

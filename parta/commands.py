@@ -188,10 +188,9 @@ def run_stack(args: argparse.Namespace) -> int:
     except ConfigError as e:
         return _fail(str(e), 2)
     logging.basicConfig(level=logging.INFO)
-    with SchoolStack(config, args.config) as stack:
+    with SchoolStack(config, args.config):
         print(f"Synapse: {config.homeserver_url}  appservice: {config.appservice_url}")
         print("Ctrl-C stops both.")
-        del stack
         wait_for_signal()
     return 0
 

@@ -85,3 +85,19 @@ async def test_synapse_delivers_its_events_to_the_appservice(
             break
         await asyncio.sleep(0.05)
     assert store.event_count() > before
+
+
+async def test_user_queries_know_the_puppets_and_nobody_else(stack: SchoolStack) -> None:
+    client = MatrixClient(stack.config.homeserver_url, read_secret_file(stack.config.as_token_file))
+    store = stack.open_store()
+    school = stack.school_sync(client, store)
+    await school.run(small_school("who"), SyncOptions())
+    await client.aclose()
+    store.close()
+    token = read_secret_file(stack.config.hs_token_file)
+    base = f"{stack.config.appservice_url}/_matrix/app/v1/users/"
+    auth = {"Authorization": f"Bearer {token}"}
+    teacher = next(p for p, x in small_school("who").people.items() if x.role.is_staff)
+    async with httpx.AsyncClient(headers=auth) as http:
+        assert (await http.get(base + school.puppet_id(teacher))).status_code == 200
+        assert (await http.get(base + "@parta.nobody:test")).status_code == 404
