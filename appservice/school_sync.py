@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from appservice.diary_sync.layout import RoomKey, layout_diary
+from appservice.diary_sync.layout import RoomKey, layout_diary, school_prefix
 from appservice.diary_sync.model import Diary, Role
 from appservice.diary_sync.names import RU, RoomNames
 from appservice.diary_sync.plan import Action, guard, plan
@@ -78,16 +78,18 @@ class SchoolSync:
         self,
         diary: Diary,
         options: SyncOptions,
-        only: Callable[[RoomKey], bool] = lambda _k: True,
+        only: Callable[[RoomKey], bool] | None = None,
         progress: Callable[[int], None] | None = None,
         on_plan: Callable[[list[Action]], None] | None = None,
     ) -> SyncResult:
         clock = time.perf_counter
         started, requests_before = clock(), self.client.requests
         desired = self.desired(diary, options.eager)
-        rooms = {k: r for k, r in desired.rooms.items() if only(k)}
+        rooms = {k: r for k, r in desired.rooms.items() if only is None or only(k)}
         desired = Desired(rooms, desired.puppets, desired.invitees)
-        actual = await read_actual(self.client, self.store, self.server, self.bot, rooms)
+        orphans = self._orphans(diary, desired) if only is None else set()
+        keys = rooms.keys() | orphans
+        actual = await read_actual(self.client, self.store, self.server, self.bot, keys)
         read_done = clock()
         actions = plan(desired, actual)
         if not options.force:
@@ -96,7 +98,8 @@ class SchoolSync:
         if on_plan is not None:
             on_plan(actions)
         if not options.dry_run:
-            self.store.set_allowed({k: r.members for k, r in rooms.items()})
+            allowed = {k: r.members for k, r in rooms.items()}
+            self.store.set_allowed({**dict.fromkeys(orphans, frozenset()), **allowed})
             executor = Executor(
                 self.client, self.store, self.server, options.concurrency, progress or _ignore
             )
@@ -104,6 +107,15 @@ class SchoolSync:
         result.timings["total_s"] = clock() - started
         result.requests = self.client.requests - requests_before
         return result
+
+    def _orphans(self, diary: Diary, desired: Desired) -> set[RoomKey]:
+        """Stored rooms of this diary's schools that the layout no longer has."""
+        prefixes = tuple(school_prefix(s) for s in diary.schools)
+        return {
+            key
+            for key in self.store.room_ids()
+            if key.startswith(prefixes) and key not in desired.rooms
+        }
 
     async def link(
         self, diary: Diary, person: SourcedId, account: UserID | None, options: SyncOptions

@@ -125,8 +125,13 @@ def _freeze(groups: Mapping[SourcedId, set[SourcedId]]) -> dict[SourcedId, froze
     return {key: frozenset(values) for key, values in groups.items()}
 
 
+def school_prefix(school_id: SourcedId) -> str:
+    """Every room key of one school starts with this."""
+    return f"{ALIAS_PREFIX}{escape_localpart(school_id)}."
+
+
 def room_key(school_id: SourcedId, kind: RoomKind, qualifier: str = "") -> RoomKey:
-    parts = [ALIAS_PREFIX + escape_localpart(school_id), kind.value]
+    parts = [school_prefix(school_id) + kind.value]
     if qualifier:
         parts.append(escape_localpart(qualifier))
     return RoomKey(".".join(parts))

@@ -130,10 +130,24 @@ Action = (
 
 
 def plan(desired: Desired, actual: Actual) -> list[Action]:
+    """Actions for every desired room, and for rooms the diary no longer has.
+
+    A room in ``actual`` but not in ``desired`` (its class left the roster) is
+    emptied of managed members; the room itself stays, with its history.
+    """
     actions: list[Action] = [*_profiles(desired, actual)]
     for key in sorted(desired.rooms):
         actions.extend(_room(key, desired, actual))
+    for key in sorted(actual.rooms.keys() - desired.rooms.keys()):
+        actions.extend(_orphan(key, actual))
     return sorted(actions, key=_order)
+
+
+def _orphan(key: RoomKey, actual: Actual) -> Iterable[Action]:
+    room = actual.rooms[key]
+    is_space = False  # the space of a school in the diary is always desired
+    for user in sorted(room.members.keys() & actual.managed):
+        yield Remove(key, user, is_space, user in actual.puppets)
 
 
 def _order(action: Action) -> tuple[int, str, str]:

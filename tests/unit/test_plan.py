@@ -131,3 +131,20 @@ def test_the_guard_refuses_a_plan_that_empties_the_school() -> None:
         guard(actions, state, max_share=0.2, floor=5)
     assert refused.value.removals > 5
     guard(actions, state, max_share=1.0, floor=5)  # an operator's --force equivalent passes
+
+
+def test_a_class_gone_from_the_roster_is_emptied_of_its_members() -> None:
+    everyone = frozenset(PEOPLE)
+    want = desired(everyone)
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    without_6a = replace(
+        DIARY,
+        classes={c: x for c, x in DIARY.classes.items() if not c.startswith("u-6a")},
+        enrollments=frozenset(e for e in DIARY.enrollments if not e.class_id.startswith("u-6a")),
+    )
+    after = desired(everyone, diary=without_6a)
+    actions = plan(after, state)
+    gone = next(k for k in state.rooms if k.endswith(".class.u-6a"))
+    removed = {a.user_id for a in actions if isinstance(a, Remove) and a.room == gone}
+    assert removed == set(state.rooms[gone].members)
+    assert plan(after, apply(state, actions, after)) == []
