@@ -89,7 +89,7 @@ class SetPower:
 
 
 @dataclass(frozen=True)
-class Join:
+class _Membership:
     room: RoomKey
     user_id: UserID
     is_space: bool
@@ -100,14 +100,13 @@ class Join:
 
 
 @dataclass(frozen=True)
-class Invite:
-    room: RoomKey
-    user_id: UserID
-    is_space: bool
+class Join(_Membership):
+    """A puppet joins (the restricted join rule admits it through the space)."""
 
-    @property
-    def phase(self) -> Phase:
-        return Phase.SPACE_MEMBERS if self.is_space else Phase.ROOM_MEMBERS
+
+@dataclass(frozen=True)
+class Invite(_Membership):
+    """Any other account is invited: it accepts from its own client."""
 
 
 @dataclass(frozen=True)
