@@ -128,7 +128,8 @@ class Store:
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             _meta.create_all(engine)
         except sa.exc.SQLAlchemyError as e:
-            raise StoreError(f"cannot open the state store: {e.__class__.__name__}: {e}") from e
+            reason = getattr(e, "orig", None) or e
+            raise StoreError(f"cannot open the state store {engine_url(url)}: {reason}") from e
         return cls(engine, now_ms)
 
     @property
@@ -259,6 +260,11 @@ class Store:
         with self._engine.begin() as c:
             c.execute(snapshots.delete().where(snapshots.c.name == name))
             c.execute(snapshots.insert().values(name=name, body=body))
+
+
+def engine_url(url: str) -> str:
+    """The URL without a password, fit for a message."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

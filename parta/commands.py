@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.model import Diary
-from appservice.diary_sync.plan import Action, DestructivePlanError
+from appservice.diary_sync.plan import Action, DestructivePlanError, describe
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
 from appservice.diary_sync.summary import format_summary, summarize
@@ -85,7 +85,10 @@ def sync(args: argparse.Namespace) -> int:
         max_removal_share=config.sync.max_removal_share,
     )
     stack = SchoolStack(config, args.config)
-    store = stack.open_store()
+    try:
+        store = stack.open_store()
+    except AppserviceError as e:
+        return _fail(f"{e} (has this school been started with `parta run`?)", 2)
     try:
         diary = load_school_roster(args.source, store)
         result = _run(_sync(stack, store, diary, options))
@@ -135,7 +138,7 @@ def _print_result(result: SyncResult, as_json: bool, dry_run: bool) -> None:
         return
     if dry_run:
         for action in result.actions:
-            print(f"  {action}")
+            print(f"  {describe(action)}")
     print("План пуст: всё уже совпадает с дневником." if not counts else "Действия:")
     for name, n in sorted(counts.items()):
         print(f"  {name}: {n}")
@@ -148,7 +151,10 @@ def people_link(args: argparse.Namespace) -> int:
     except ConfigError as e:
         return _fail(str(e), 2)
     stack = SchoolStack(config, args.config)
-    store = stack.open_store()
+    try:
+        store = stack.open_store()
+    except AppserviceError as e:
+        return _fail(f"{e} (has this school been started with `parta run`?)", 2)
     try:
         stored = store.snapshot(SNAPSHOT)
         if stored is None:

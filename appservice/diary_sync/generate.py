@@ -141,13 +141,16 @@ class GeneratedSchool:
 
 
 def generate_school(
-    students: int, seed: int = 1, school_name: str = "МАОУ лицей № 14"
+    students: int,
+    seed: int = 1,
+    school_name: str = "МАОУ лицей № 14",
+    school_id: str = "org-1",
 ) -> GeneratedSchool:
     """A whole school for ``students`` pupils; the same arguments give the same school."""
     if students < 1:
         raise ValueError("a school needs at least one student")
     rng = random.Random(seed)  # noqa: S311 - synthetic names, not secrets
-    school = School(SourcedId("org-1"), school_name)
+    school = School(SourcedId(school_id), school_name)
     builder = _Builder(rng, school.id)
     homerooms = builder.homerooms(students)
     builder.students_and_parents(homerooms, students)

@@ -256,3 +256,30 @@ def guard(actions: list[Action], actual: Actual, max_share: float = 0.2, floor: 
     memberships = sum(len(r.members) for r in actual.rooms.values())
     if removals > floor and removals > max_share * memberships:
         raise DestructivePlanError(removals, memberships, max_share)
+
+
+def describe(action: Action) -> str:
+    """One readable line per action, for ``parta sync --dry-run``."""
+    match action:
+        case RegisterPuppet(user, name):
+            return f"новый пользователь (new user) {user} «{name}»"
+        case SetDisplayName(user, name):
+            return f"имя (display name) {user} → «{name}»"
+        case CreateRoom(spec, _power):
+            what = "пространство (space)" if spec.is_space else "чат (room)"
+            return f"создать {what} «{spec.name}» #{spec.key}"
+        case AddChild(space, child):
+            return f"добавить в пространство (add to space) #{space} ← #{child}"
+        case SetName(room, name):
+            return f"название (name) #{room} → «{name}»"
+        case SetTopic(room, _topic):
+            return f"описание (topic) #{room}"
+        case SetPower(room, users):
+            return f"права (power levels) #{room}: {dict(users)}"
+        case Join(room, user, _space):
+            return f"вступить (join) {user} → #{room}"
+        case Invite(room, user, _space):
+            return f"пригласить (invite) {user} → #{room}"
+        case Remove(room, user, _space, _puppet):
+            return f"исключить (remove) {user} ← #{room}"
+    raise AssertionError(f"unknown action {action!r}")

@@ -13,6 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from appservice.diary_sync.generate import generate_school, write_oneroster
+from appservice.store import Store
+from parta.stack import SchoolStack
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -93,3 +96,37 @@ async def _sees_exactly_its_rooms(http: httpx.AsyncClient, account: dict[str, ob
         found = await http.get(f"/_matrix/client/v3/directory/room/{alias.replace('#', '%23')}")
         expected.add(found.json()["room_id"])
     assert set(joined.json()["joined_rooms"]) == expected, account["role"]
+
+
+def test_a_sync_against_a_school_never_started_fails_clearly(tmp_path: Path) -> None:
+    config = tmp_path / "parta.yaml"
+    port = free_port()
+    state = tmp_path / "state"
+    lines = [
+        f"server_name: 'localhost:{port}'",
+        f"state_dir: '{state}'",
+        f"homeserver: {{client_port: {port}}}",
+        f"appservice: {{port: {free_port()}}}",
+    ]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # No homeserver runs for this config: a dry run must still fail clearly, not crash.
+    result = parta("sync", "demo/school", "-c", str(config), "--dry-run")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "parta run" in result.stderr
+
+
+def test_a_dry_run_prints_a_readable_plan_and_changes_nothing(
+    stack: SchoolStack, store: Store, tmp_path: Path
+) -> None:
+    roster = tmp_path / "roster"
+    write_oneroster(
+        generate_school(30, seed=11, school_name="Школа сухого прогона", school_id="org-dry"),
+        roster,
+    )
+    before = store.room_ids()
+    result = parta("sync", str(roster), "-c", str(stack.config_path), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "создать пространство (space) «Школа сухого прогона»" in result.stdout
+    assert "вступить (join)" in result.stdout
+    assert store.room_ids() == before

@@ -15,6 +15,7 @@ from appservice.diary_sync.plan import (
     DestructivePlanError,
     Join,
     Remove,
+    describe,
     guard,
     merge_power,
     plan,
@@ -148,3 +149,17 @@ def test_a_class_gone_from_the_roster_is_emptied_of_its_members() -> None:
     removed = {a.user_id for a in actions if isinstance(a, Remove) and a.room == gone}
     assert removed == set(state.rooms[gone].members)
     assert plan(after, apply(state, actions, after)) == []
+
+
+def test_every_action_reads_as_one_line() -> None:
+    everyone = frozenset(PEOPLE)
+    want = desired(everyone)
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    moved = desired(everyone, diary=move_student(DIARY, SourcedId("u-s3"), SourcedId("u-5b")))
+    actions = plan(want, EMPTY) + plan(moved, state)
+    kinds = {type(a).__name__ for a in actions}
+    assert {"RegisterPuppet", "CreateRoom", "AddChild", "Join", "Remove"} <= kinds
+    for action in actions:
+        line = describe(action)
+        assert line
+        assert "\n" not in line
