@@ -23,6 +23,7 @@ import os
 import shutil
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,11 @@ async def timed(step: Callable[[], Awaitable[T]]) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
+def report(figures: dict[str, Any]) -> None:
+    """Each figure as soon as it is known (stderr), so a long run shows its progress."""
+    print(json.dumps(figures, ensure_ascii=False), file=sys.stderr, flush=True)
+
+
 def bench_config(state: Path, database: str, port: int, prefix: str) -> SchoolConfig:
     return SchoolConfig(
         server_name=f"localhost:{port}",
@@ -114,6 +120,7 @@ async def measure_sync(stack: SchoolStack, diary: Diary) -> dict[str, Any]:
         ev1 = probe.events()
         out["structure_events"] = ev1 - ev0
         out["link_one_p95_s"], ev2 = await _link_sample(school, diary, probe)
+        report(out)
         before = memberships(school, diary, eager=False)
         _, out["link_all_s"] = await timed(lambda: school.run(diary, SyncOptions(eager=True)))
         ev3 = probe.events()
@@ -122,6 +129,7 @@ async def measure_sync(stack: SchoolStack, diary: Diary) -> dict[str, Any]:
         out["synapse_cpu_share"] = round(
             (probe.cpu_seconds() - cpu0) / (time.perf_counter() - wall0), 3
         )
+        report(out)
         noop, out["noop_resync_s"] = await timed(lambda: school.run(diary, SyncOptions(eager=True)))
         out["noop_writes"] = 0 if noop.report is None else noop.report.writes
         moved_diary = move_one(diary)
@@ -130,6 +138,7 @@ async def measure_sync(stack: SchoolStack, diary: Diary) -> dict[str, Any]:
         )
         out["move_one_actions"] = len(moved.actions)
         out["rooms"] = len(store.room_ids())
+        report(out)
     finally:
         store.close()
         await client.aclose()
