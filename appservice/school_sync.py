@@ -72,7 +72,8 @@ class SchoolSync:
 
     def desired(self, diary: Diary, eager: bool) -> Desired:
         layouts = layout_diary(diary, self.names)
-        return resolve(layouts, self.accounts_for(diary), self.store.linked(), eager)
+        accounts = self.accounts_for(diary)
+        return resolve(layouts, accounts, self.store.linked(), eager, self.server)
 
     async def run(
         self,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from appservice.diary_sync.layout import RoomKey, RoomSpec, SchoolLayout
-from parta.ids import RoomID, SourcedId, UserID
+from parta.ids import RoomID, ServerName, SourcedId, UserID, server_of
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,14 @@ def resolve(
     accounts: Mapping[SourcedId, Account],
     linked: frozenset[SourcedId],
     eager: bool = False,
+    home: ServerName | None = None,
 ) -> Desired:
     """Desired Matrix state: active people only, each through their account.
 
     A person is active when they are staff, linked, or ``eager`` is set. An active
     person with no account yet gets a puppet (``accounts`` must hold one for them:
-    the caller mints puppet ids).
+    the caller mints puppet ids). An account on another server than ``home`` is
+    only put in rooms that federate: the others refuse it by construction.
     """
     rooms: dict[RoomKey, DesiredRoom] = {}
     puppets: dict[UserID, str] = {}
@@ -99,7 +101,16 @@ def resolve(
             else:
                 invitees.add(account.user_id)
         for spec in layout.rooms:
-            members = {accounts[p].user_id for p in spec.members if p in active}
-            power = {accounts[p].user_id: lvl for p, lvl in spec.power if p in active}
+            present = {
+                p
+                for p in spec.members
+                if p in active and (spec.federate or _local(accounts[p], home))
+            }
+            members = {accounts[p].user_id for p in present}
+            power = {accounts[p].user_id: lvl for p, lvl in spec.power if p in present}
             rooms[spec.key] = DesiredRoom(spec, frozenset(members), power)
     return Desired(rooms, puppets, frozenset(invitees))
+
+
+def _local(account: Account, home: ServerName | None) -> bool:
+    return home is None or account.puppet or server_of(account.user_id) == home

@@ -13,6 +13,7 @@ from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import (
     CreateRoom,
     DestructivePlanError,
+    Invite,
     Join,
     Remove,
     describe,
@@ -163,3 +164,17 @@ def test_every_action_reads_as_one_line() -> None:
         line = describe(action)
         assert line
         assert "\n" not in line
+
+
+def test_an_adult_on_another_server_is_only_put_in_rooms_that_federate() -> None:
+    parent = SourcedId("u-p1")
+    remote = UserID("@mama:other.example")
+    mixed = {**accounts(), parent: Account(remote, puppet=False)}
+    want = resolve(layout_diary(DIARY), mixed, frozenset({parent}), home=SERVER)
+    rooms = {k for k, r in want.rooms.items() if remote in r.members}
+    assert rooms
+    assert all(want.rooms[k].spec.federate for k in rooms)
+    assert remote in want.invitees
+    assert all(
+        isinstance(a, Invite) for a in plan(want, EMPTY) if getattr(a, "user_id", "") == remote
+    )
