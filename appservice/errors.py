@@ -53,6 +53,10 @@ class HomeserverUnreachable(AppserviceError):
     transient = True
 
 
+class RoomMissing(AppserviceError):
+    """An action needs a room that an earlier, failed action should have created."""
+
+
 class StoreError(AppserviceError):
     """The state store cannot be opened or holds something unexpected."""
 

@@ -36,7 +36,7 @@ from appservice.diary_sync.plan import (
     SetPower,
     SetTopic,
 )
-from appservice.errors import RoomInUse, UserInUse
+from appservice.errors import AppserviceError, RoomInUse, RoomMissing, UserInUse
 from appservice.matrix import MatrixClient
 from appservice.store import Store
 from parta.ids import RoomID, ServerName, UserID, localpart_of, room_alias
@@ -49,6 +49,8 @@ REMOVE_REASON = "Состав изменился в электронном дн�
 @dataclass
 class Report:
     done: Counter[str] = field(default_factory=Counter)
+    failed: list[tuple[Action, AppserviceError]] = field(default_factory=list)
+    """Actions refused for good: the rest of the plan still ran; a re-run retries them."""
 
     @property
     def writes(self) -> int:
@@ -87,8 +89,13 @@ class Executor:
         async def run(lane: list[Action]) -> None:
             async with gate:
                 for action in lane:
-                    await self._apply(action)
-                    report.done[type(action).__name__] += 1
+                    try:
+                        await self._apply(action)
+                    except AppserviceError as e:
+                        log.warning("action failed: %s: %s", type(action).__name__, e)
+                        report.failed.append((action, e))
+                    else:
+                        report.done[type(action).__name__] += 1
                     self._progress(1)
 
         await asyncio.gather(*(run(lane) for lane in lanes.values()))
@@ -105,20 +112,26 @@ class Executor:
             case AddChild(space, child):
                 content = space_child(self._server)
                 await self._client.send_state(
-                    self._rooms[space], "m.space.child", content, self._rooms[child]
+                    self._room(space), "m.space.child", content, self._room(child)
                 )
             case SetName(room, name):
-                await self._client.send_state(self._rooms[room], "m.room.name", {"name": name})
+                await self._client.send_state(self._room(room), "m.room.name", {"name": name})
             case SetTopic(room, topic):
-                await self._client.send_state(self._rooms[room], "m.room.topic", {"topic": topic})
+                await self._client.send_state(self._room(room), "m.room.topic", {"topic": topic})
             case SetPower(room, users):
                 await self._set_power(room, dict(users))
             case Join(room, user):
-                await self._client.join(self._rooms[room], user)
+                await self._client.join(self._room(room), user)
             case Invite(room, user):
-                await self._client.invite(self._rooms[room], user)
+                await self._client.invite(self._room(room), user)
             case Remove(room, user, _space, puppet):
-                await self._remove(self._rooms[room], user, puppet)
+                await self._remove(self._room(room), user, puppet)
+
+    def _room(self, key: RoomKey) -> RoomID:
+        room = self._rooms.get(key)
+        if room is None:
+            raise RoomMissing(f"#{key} was not created (an earlier action failed)")
+        return room
 
     async def _register(self, user: UserID, name: str) -> None:
         try:
@@ -131,7 +144,7 @@ class Executor:
     async def _create(self, action: CreateRoom) -> None:
         spec = action.spec
         alias = room_alias(spec.key, self._server)
-        space = self._rooms[spec.parent] if spec.parent else None
+        space = self._room(spec.parent) if spec.parent else None
         body = create_room_body(spec, dict(action.power), space, self._server)
         room = await self._client.resolve_alias(alias)
         if room is None:
@@ -145,7 +158,7 @@ class Executor:
         self._rooms[spec.key] = room
 
     async def _set_power(self, room: RoomKey, users: dict[UserID, int]) -> None:
-        room_id = self._rooms[room]
+        room_id = self._room(room)
         content = await self._client.state_event(room_id, "m.room.power_levels")
         content["users"] = users
         await self._client.send_state(room_id, "m.room.power_levels", content)

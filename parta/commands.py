@@ -101,7 +101,15 @@ def sync(args: argparse.Namespace) -> int:
     finally:
         store.close()
     _print_result(result, args.json, args.dry_run)
-    return 0
+    return _failures(result)
+
+
+def _failures(result: SyncResult) -> int:
+    """Print what was refused; exit 1 so scripts notice (a re-run retries it)."""
+    failed = [] if result.report is None else result.report.failed
+    for action, error in failed:
+        print(f"не выполнено (failed): {describe(action)}: {error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOptions) -> SyncResult:
@@ -132,6 +140,7 @@ def _print_result(result: SyncResult, as_json: bool, dry_run: bool) -> None:
             "dry_run": dry_run,
             "actions": counts,
             "writes": 0 if result.report is None else result.report.writes,
+            "failed": 0 if result.report is None else len(result.report.failed),
             "timings": result.timings,
         }
         print(json.dumps(body, ensure_ascii=False, indent=2))
@@ -167,7 +176,7 @@ def people_link(args: argparse.Namespace) -> int:
     finally:
         store.close()
     _print_result(result, False, False)
-    return 0
+    return _failures(result)
 
 
 async def _link(

@@ -20,7 +20,7 @@ from appservice.diary_sync.model import ClassKind, Diary, Role
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.snapshot import to_snapshot
 from appservice.matrix import login_as
-from appservice.school_sync import SchoolSync, SyncOptions
+from appservice.school_sync import SchoolSync, SyncOptions, SyncResult
 from parta.config import AppserviceConfig, HomeserverConfig, SchoolConfig
 from parta.ids import RoomAlias, ServerName, SourcedId, room_alias
 from parta.stack import SchoolStack, StackError
@@ -71,11 +71,11 @@ async def set_up(stack: SchoolStack, diary: Diary, eager: bool) -> dict[str, Any
     store = stack.open_store()
     try:
         school = stack.school_sync(client, store)
-        await school.run(diary, SyncOptions(eager=eager))
+        _complete(await school.run(diary, SyncOptions(eager=eager)))
         store.save_snapshot(SNAPSHOT, to_snapshot(diary))
         accounts = []
         for demo in pick_demo_people(diary):
-            await school.link(diary, demo.person, None, SyncOptions(eager=eager))
+            _complete(await school.link(diary, demo.person, None, SyncOptions(eager=eager)))
             accounts.append(await _account(school, diary, demo))
         return {
             "homeserver": stack.config.homeserver_url,
@@ -85,6 +85,13 @@ async def set_up(stack: SchoolStack, diary: Diary, eager: bool) -> dict[str, Any
     finally:
         store.close()
         await client.aclose()
+
+
+def _complete(result: SyncResult) -> None:
+    failed = [] if result.report is None else result.report.failed
+    if failed:
+        action, error = failed[0]
+        raise StackError(f"{len(failed)} sync action(s) failed, first: {action}: {error}")
 
 
 async def _account(school: SchoolSync, diary: Diary, demo: DemoPerson) -> dict[str, Any]:

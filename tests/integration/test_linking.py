@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from appservice.diary_sync.plan import Invite
+from appservice.diary_sync.state import Account
 from appservice.school_sync import LinkError, SchoolSync, SyncOptions
 from parta.ids import SourcedId, UserID
 from parta.stack import SchoolStack
@@ -61,3 +62,19 @@ async def test_a_student_cannot_be_linked_to_an_account_on_another_server(
         await school.link(
             diary, SourcedId("far-s1"), UserID("@kid:elsewhere.example"), SyncOptions()
         )
+
+
+async def test_a_refused_action_is_reported_and_the_rest_of_the_plan_still_runs(
+    school: SchoolSync,
+) -> None:
+    diary = small_school("half")
+    await school.run(diary, SyncOptions())
+    parent, student = SourcedId("half-p1"), SourcedId("half-s1")
+    remote = UserID("@mama:unreachable.example")  # federation with it is denied
+    school.store.save_accounts({parent: Account(remote, puppet=False)}, linked=True)
+    school.store.save_accounts({student: Account(school.puppet_id(student), True)}, linked=True)
+    result = await school.run(diary, SyncOptions())
+    assert result.report is not None
+    assert {a.user_id for a, _e in result.report.failed} == {remote}  # type: ignore[union-attr]
+    assert all("Federation denied" in str(e) for _a, e in result.report.failed)
+    assert result.report.done["Join"] > 0  # the student still got into their rooms
