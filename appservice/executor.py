@@ -124,8 +124,10 @@ class Executor:
                 await self._client.join(self._room(room), user)
             case Invite(room, user):
                 await self._client.invite(self._room(room), user)
+                self._store.record_invite(room, user, present=True)
             case Remove(room, user, _space, puppet):
                 await self._remove(self._room(room), user, puppet)
+                self._store.record_invite(room, user, present=False)
 
     def _room(self, key: RoomKey) -> RoomID:
         room = self._rooms.get(key)

@@ -119,6 +119,34 @@ class MatrixClient:
         chunk = data.get("chunk", [])
         return [e for e in chunk if isinstance(e, dict)]
 
+    async def hierarchy(self, space: RoomID) -> list[JsonDict]:
+        """The space and its direct children (name, topic, ``children_state``), all pages."""
+        rooms: list[JsonDict] = []
+        token = ""
+        while True:
+            query = "?max_depth=1&limit=100" + (f"&from={_q(token)}" if token else "")
+            data = await self.request(
+                "GET", f"/_matrix/client/v1/rooms/{_q(space)}/hierarchy{query}"
+            )
+            rooms.extend(r for r in data.get("rooms", []) if isinstance(r, dict))
+            token = str(data.get("next_batch") or "")
+            if not token:
+                return rooms
+
+    async def joined_members(self, room: RoomID) -> list[UserID]:
+        data = await self.request("GET", f"{_CS}/rooms/{_q(room)}/joined_members")
+        return [UserID(u) for u in data.get("joined", {})]
+
+    async def state_event_or_empty(
+        self, room: RoomID, event_type: str, state_key: str = ""
+    ) -> JsonDict:
+        try:
+            return await self.state_event(room, event_type, state_key)
+        except MatrixError as e:
+            if e.status == 404:
+                return {}
+            raise
+
     async def state_event(self, room: RoomID, event_type: str, state_key: str = "") -> JsonDict:
         path = f"{_CS}/rooms/{_q(room)}/state/{_q(event_type)}/{_q(state_key)}"
         return await self.request("GET", path)

@@ -1,16 +1,26 @@
 """Read the actual Matrix state of a school: the store's room ids, then Synapse.
 
-One ``GET /rooms/{id}/state`` per managed room (parallel across rooms) gives
-name, topic, members, powers and space children in a single request. A desired
-room the store does not know is looked up by alias: a run that crashed after
-``createRoom`` but before recording the id must adopt the room, not create a
-second one.
+The full ``/state`` of a room grows with every member event (~3 s for a
+2,600-person school), so the reader asks for just what the plan compares:
+
+::
+
+    per space:  /hierarchy (1–2 pages) ──▶ names, topics, the space's children
+    per room:   /joined_members + power_levels ──▶ members, powers
+    store:      invites the sync sent (Synapse lists invites only with every member)
+
+Rooms are read in parallel. A desired room the store does not know is looked up
+by alias: a run that crashed after ``createRoom`` but before recording the id
+must adopt the room, not create a second one. A room missing from its space's
+hierarchy (its ``m.space.child`` was never sent) has its name and topic read
+one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from appservice.diary_sync.layout import RoomKey
@@ -20,56 +30,102 @@ from appservice.store import Store
 from parta.ids import RoomID, ServerName, UserID, room_alias
 
 
+@dataclass(frozen=True)
+class _Summary:
+    name: str
+    topic: str
+    children: frozenset[RoomID] = frozenset()
+
+
 async def read_actual(
     client: MatrixClient,
     store: Store,
     server: ServerName,
     bot: UserID,
     keys: Iterable[RoomKey],
+    spaces: Iterable[RoomKey] = (),
     concurrency: int = 8,
 ) -> Actual:
-    known = store.room_ids()
-    wanted = sorted(set(keys))
-    for key in wanted:
-        if key not in known:
-            found = await client.resolve_alias(room_alias(key, server))
-            if found is not None:
-                store.save_room(key, found)
-                known[key] = found
+    known = await _room_ids(client, store, server, sorted(set(keys)))
+    summaries: dict[RoomID, _Summary] = {}
+    for space in spaces:
+        if space in known:
+            summaries.update(_summaries(await client.hierarchy(known[space])))
+    invites = store.invites()
     gate = asyncio.Semaphore(concurrency)
 
     async def one(key: RoomKey) -> tuple[RoomKey, ActualRoom]:
         async with gate:
-            return key, parse_state(known[key], await client.state(known[key]), bot)
+            room = await read_room(client, known[key], bot, summaries.get(known[key]))
+        pending = {u: Membership.INVITE for u in invites.get(key, ()) if u not in room.members}
+        return key, ActualRoom(
+            room.room_id,
+            room.name,
+            room.topic,
+            {**pending, **room.members},
+            room.power,
+            room.children,
+        )
 
-    pairs = await asyncio.gather(*(one(k) for k in wanted if k in known))
+    pairs = await asyncio.gather(*(one(k) for k in known))
     accounts = store.accounts()
     puppets = store.puppets()
     managed = frozenset(a.user_id for a in accounts.values()) | puppets.keys()
     return Actual(dict(pairs), puppets, frozenset(managed))
 
 
-def parse_state(room_id: RoomID, state: list[JsonDict], bot: UserID) -> ActualRoom:
-    name = topic = ""
-    members: dict[UserID, Membership] = {}
-    power: dict[UserID, int] = {}
-    children: set[RoomID] = set()
-    for event in state:
-        kind, key, content = event.get("type"), event.get("state_key", ""), _content(event)
-        if kind == "m.room.name":
-            name = str(content.get("name", ""))
-        elif kind == "m.room.topic":
-            topic = str(content.get("topic", ""))
-        elif kind == "m.room.member" and key != bot:
-            membership = content.get("membership")
-            if membership in ("join", "invite"):
-                members[UserID(key)] = Membership(membership)
-        elif kind == "m.room.power_levels":
-            users = content.get("users", {})
-            power = {UserID(u): int(v) for u, v in users.items() if u != bot}
-        elif kind == "m.space.child" and content.get("via"):
-            children.add(RoomID(key))
-    return ActualRoom(room_id, name, topic, members, power, frozenset(children))
+async def _room_ids(
+    client: MatrixClient, store: Store, server: ServerName, wanted: list[RoomKey]
+) -> dict[RoomKey, RoomID]:
+    stored = store.room_ids()
+    known: dict[RoomKey, RoomID] = {}
+    for key in wanted:
+        room = stored.get(key)
+        if room is None:
+            room = await client.resolve_alias(room_alias(key, server))
+            if room is not None:
+                store.save_room(key, room)
+        if room is not None:
+            known[key] = room
+    return known
+
+
+def _summaries(rooms: list[JsonDict]) -> dict[RoomID, _Summary]:
+    out: dict[RoomID, _Summary] = {}
+    for index, room in enumerate(rooms):
+        children = frozenset(
+            RoomID(str(e.get("state_key")))
+            for e in room.get("children_state", [])
+            if isinstance(e, dict) and _content(e).get("via")
+        )
+        summary = _Summary(str(room.get("name", "")), str(room.get("topic", "")), children)
+        if index == 0 or RoomID(str(room.get("room_id"))) not in out:
+            out[RoomID(str(room.get("room_id")))] = summary
+    return out
+
+
+async def read_room(
+    client: MatrixClient, room: RoomID, bot: UserID, summary: _Summary | None
+) -> ActualRoom:
+    joined = await client.joined_members(room)
+    power = await client.state_event_or_empty(room, "m.room.power_levels")
+    if summary is None:
+        name = await client.state_event_or_empty(room, "m.room.name")
+        topic = await client.state_event_or_empty(room, "m.room.topic")
+        summary = _Summary(str(name.get("name", "")), str(topic.get("topic", "")))
+    return ActualRoom(
+        room_id=room,
+        name=summary.name,
+        topic=summary.topic,
+        members={u: Membership.JOIN for u in joined if u != bot},
+        power={UserID(u): int(v) for u, v in _users(power).items() if u != bot},
+        children=summary.children,
+    )
+
+
+def _users(power: dict[str, Any]) -> dict[str, Any]:
+    users = power.get("users")
+    return users if isinstance(users, dict) else {}
 
 
 def _content(event: JsonDict) -> dict[str, Any]:

@@ -90,7 +90,10 @@ class SchoolSync:
         desired = Desired(rooms, desired.puppets, desired.invitees)
         orphans = self._orphans(diary, desired) if only is None else set()
         keys = rooms.keys() | orphans
-        actual = await read_actual(self.client, self.store, self.server, self.bot, keys)
+        spaces = [k for k, r in rooms.items() if r.spec.is_space]
+        actual = await read_actual(
+            self.client, self.store, self.server, self.bot, keys, spaces, options.concurrency
+        )
         read_done = clock()
         actions = plan(desired, actual)
         if not options.force:

@@ -38,6 +38,12 @@ allowed = sa.Table(
     sa.Column("room_key", sa.String(255), primary_key=True),
     sa.Column("user_id", sa.String(255), primary_key=True),
 )
+invites = sa.Table(
+    "invites",
+    _meta,
+    sa.Column("room_key", sa.String(255), primary_key=True),
+    sa.Column("user_id", sa.String(255), primary_key=True),
+)
 accounts = sa.Table(
     "accounts",
     _meta,
@@ -172,6 +178,20 @@ class Store:
                 )
             ).first()
         return JoinDecision(managed=True, allowed=hit is not None)
+
+    def invites(self) -> dict[RoomKey, frozenset[UserID]]:
+        """Invites the sync sent and has not withdrawn (Synapse's member lists are costly)."""
+        out: dict[RoomKey, set[UserID]] = {}
+        with self._engine.connect() as c:
+            for key, user in c.execute(sa.select(invites.c.room_key, invites.c.user_id)):
+                out.setdefault(RoomKey(key), set()).add(UserID(user))
+        return {key: frozenset(users) for key, users in out.items()}
+
+    def record_invite(self, key: RoomKey, user: UserID, present: bool) -> None:
+        with self._engine.begin() as c:
+            c.execute(invites.delete().where(invites.c.room_key == key, invites.c.user_id == user))
+            if present:
+                c.execute(invites.insert().values(room_key=key, user_id=user))
 
     # -- people -----------------------------------------------------------------------------
 
