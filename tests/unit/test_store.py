@@ -1,0 +1,60 @@
+"""The state store on SQLite: transactions, accounts, who may join."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appservice.diary_sync.layout import RoomKey
+from appservice.diary_sync.state import Account
+from appservice.store import Store
+from parta.ids import RoomID, SourcedId, UserID
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(f"sqlite:///{tmp_path / 'store.db'}", now_ms=lambda: 1_700_000_000_000)
+    yield opened
+    opened.close()
+
+
+def event(n: int) -> dict[str, object]:
+    return {"event_id": f"$e{n}", "room_id": "!r:s", "type": "m.room.message", "sender": "@u:s"}
+
+
+def test_a_replay_is_recognised_but_a_fresh_homeserver_reusing_the_id_is_not(
+    store: Store,
+) -> None:
+    assert store.record_transaction("1", [event(1)]).new
+    assert not store.record_transaction("1", [event(1)]).new
+    # Transaction ids restart at 1 when the homeserver's database is recreated.
+    assert store.record_transaction("1", [event(2)]).new
+    assert store.event_count() == 2
+
+
+def test_an_event_seen_in_two_transactions_is_stored_once(store: Store) -> None:
+    store.record_transaction("1", [event(1)])
+    outcome = store.record_transaction("2", [event(1), event(3)])
+    assert [e.event_id for e in outcome.stored] == ["$e3"]
+    assert store.event_count() == 2
+
+
+def test_who_may_join_a_managed_room(store: Store) -> None:
+    key, room = RoomKey("parta.s.class.5a"), RoomID("!class:s")
+    store.save_room(key, room)
+    store.set_allowed({key: frozenset({UserID("@a:s")})})
+    assert store.may_join(room, UserID("@a:s")).allowed
+    refused = store.may_join(room, UserID("@b:s"))
+    assert refused.managed
+    assert not refused.allowed
+    assert store.may_join(RoomID("!teacher-made:s"), UserID("@b:s")).allowed
+
+
+def test_relinking_a_person_replaces_the_account(store: Store) -> None:
+    person = SourcedId("par-1")
+    store.save_accounts({person: Account(UserID("@parta.par-1:s"), True)})
+    store.save_accounts({person: Account(UserID("@mama:elsewhere"), False)}, linked=True)
+    assert store.accounts() == {person: Account(UserID("@mama:elsewhere"), False)}
+    assert store.linked() == {person}
