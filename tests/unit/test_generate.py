@@ -176,4 +176,4 @@ def test_transliteration(cyrillic: str, latin: str) -> None:
 
 
 def test_committed_demo_school_is_what_the_generator_writes() -> None:
-    assert load_roster(DEMO) == generate_school(60, seed=1).diary
+    assert load_roster(DEMO) == generate_school(150, seed=1).diary
