@@ -146,7 +146,7 @@ def _print_welcome(data: dict[str, Any], out: Path, diary: Diary) -> None:
     rooms = sum(len(layout.rooms) for layout in layout_diary(diary))
     kinds = ", ".join(kind.value for kind in RoomKind)
     print(f"Демо-школа готова (demo school ready): {data['homeserver']}  ({data['server_name']})")
-    print(f"  {len(diary.people)} человек, {rooms} комнат и пространств ({kinds})")
+    print(f"  людей (people): {len(diary.people)}; чатов и пространств (rooms): {rooms} ({kinds})")
     print(f"  Учётные записи и токены (accounts and tokens): {out}")
     for account in data["accounts"]:
         print(f"  - {account['role']:<14} {account['name']:<28} {account['user_id']}")
