@@ -159,11 +159,21 @@ class Store:
             c.execute(rooms.insert().values(key=key, room_id=room_id))
 
     def set_allowed(self, members: Mapping[RoomKey, frozenset[UserID]]) -> None:
-        """Replace who may join each of these rooms, all in one transaction."""
+        """Set who may join each of these rooms, in one transaction, writing only changes."""
         with self._engine.begin() as c:
+            current: dict[str, set[str]] = {}
+            for key, user in c.execute(sa.select(allowed.c.room_key, allowed.c.user_id)):
+                current.setdefault(key, set()).add(user)
             for key, users in members.items():
-                c.execute(allowed.delete().where(allowed.c.room_key == key))
-                rows = [{"room_key": key, "user_id": u} for u in sorted(users)]
+                have = current.get(key, set())
+                gone = have - set(users)
+                if gone:
+                    c.execute(
+                        allowed.delete().where(
+                            allowed.c.room_key == key, allowed.c.user_id.in_(sorted(gone))
+                        )
+                    )
+                rows = [{"room_key": key, "user_id": u} for u in sorted(set(users) - have)]
                 if rows:
                     c.execute(allowed.insert(), rows)
 

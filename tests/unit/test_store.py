@@ -58,3 +58,15 @@ def test_relinking_a_person_replaces_the_account(store: Store) -> None:
     store.save_accounts({person: Account(UserID("@mama:elsewhere"), False)}, linked=True)
     assert store.accounts() == {person: Account(UserID("@mama:elsewhere"), False)}
     assert store.linked() == {person}
+
+
+def test_allowed_members_are_replaced_per_room(store: Store) -> None:
+    key, room = RoomKey("parta.s.class.5a"), RoomID("!class:s")
+    store.save_room(key, room)
+    store.set_allowed({key: frozenset({UserID("@a:s"), UserID("@b:s")})})
+    store.set_allowed({key: frozenset({UserID("@b:s"), UserID("@c:s")})})
+    assert [store.may_join(room, UserID(u)).allowed for u in ("@a:s", "@b:s", "@c:s")] == [
+        False,
+        True,
+        True,
+    ]
