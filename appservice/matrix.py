@@ -114,11 +114,6 @@ class MatrixClient:
         data = await self.request("POST", f"{_CS}/createRoom", body)
         return RoomID(data["room_id"])
 
-    async def state(self, room: RoomID) -> list[JsonDict]:
-        data = await self.request("GET", f"{_CS}/rooms/{_q(room)}/state")
-        chunk = data.get("chunk", [])
-        return [e for e in chunk if isinstance(e, dict)]
-
     async def hierarchy(self, space: RoomID) -> list[JsonDict]:
         """The space and its direct children (name, topic, ``children_state``), all pages."""
         rooms: list[JsonDict] = []
