@@ -34,6 +34,7 @@ import httpx
 
 from homeserver.errors import HomeserverError, SynapseExited, SynapseNotReady
 from homeserver.render import RenderedHomeserver
+from parta.children import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class SynapseProcess:
             stdout=self._console,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         logger.info("started Synapse %s (pid %d)", self.rendered.server_name, self._process.pid)
 

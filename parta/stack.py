@@ -34,6 +34,7 @@ from homeserver.settings import (
     PostgresDatabase,
     SqliteDatabase,
 )
+from parta.children import die_with_parent
 from parta.config import SchoolConfig
 from parta.ids import ServerName, UserID, user_id
 from parta.secrets import ensure_secret_file
@@ -135,6 +136,7 @@ class SchoolStack:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=1.0) as http:

@@ -130,3 +130,40 @@ def test_a_dry_run_prints_a_readable_plan_and_changes_nothing(
     assert "создать пространство (space) «Школа сухого прогона»" in result.stdout
     assert "вступить (join)" in result.stdout
     assert store.room_ids() == before
+
+
+def _pids_running(fragment: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if fragment in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+async def test_a_killed_demo_leaves_no_server_behind(tmp_path: Path) -> None:
+    state = tmp_path / "killed-demo"
+    args = ["demo", "--state", str(state), "--port", str(free_port())]
+    demo = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "parta", *args, "--appservice-port", str(free_port())],
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    for _ in range(3000):  # readiness: demo.json appears
+        if (state / "demo.json").exists() or demo.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    children = _pids_running(str(state))
+    assert len(children) >= 2  # Synapse and the appservice
+    demo.kill()  # SIGKILL: no clean-up code runs in the parent
+    await demo.wait()
+    for _ in range(400):  # children get SIGTERM from the kernel and stop on their own
+        if not _pids_running(str(state)):
+            break
+        await asyncio.sleep(0.05)
+    assert _pids_running(str(state)) == []
