@@ -31,63 +31,23 @@ from appservice.diary_sync.model import (
     SchoolClass,
 )
 from appservice.diary_sync.roster.writer import write_oneroster12
+from appservice.diary_sync.russian_names import (
+    BOYS,
+    FATHER_NAMES,
+    GIRLS,
+    SURNAMES,
+    WOMEN,
+    female_surname,
+    patronymic,
+    transliterate,
+)
 from parta.ids import SourcedId
 
 POSITION = "metadata.position"
 
 
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
-
-
 _CLASS_SIZE = 25
 _LETTERS = "АБВГДЕЖЗИКЛМНОПРСТУФ"
-_SURNAMES = _words(
-    "Иванов Смирнов Кузнецов Попов Васильев Петров Соколов Михайлов Новиков Фёдоров "
-    "Морозов Волков Алексеев Лебедев Семёнов Егоров Павлов Козлов Степанов Николаев "
-    "Орлов Андреев Макаров Никитин Захаров Зайцев Соловьёв Борисов Яковлев "
-    "Григорьев Романов Воробьёв Сергеев Кузьмин Фролов Александров Дмитриев Королёв "
-    "Гусев Киселёв Ильин Максимов Поляков Сорокин Виноградов Ковалёв Белов Медведев "
-    "Антонов Тарасов Жуков Баранов Филиппов Комаров Давыдов Беляев Герасимов "
-    "Богданов Осипов Сидоров Матвеев Титов Марков Миронов Крылов Куликов Карпов "
-    "Власов Мельников Денисов Островский Вишневский Покровский Успенский Троицкий "
-    "Шевченко Руденко Толстой"
-)
-_FATHER_NAMES = _words(
-    "Александр Алексей Андрей Антон Артём Борис Вадим Валерий Василий Виктор "
-    "Владимир Владислав Геннадий Георгий Глеб Григорий Денис Дмитрий Евгений Егор "
-    "Иван Игорь Илья Кирилл Константин Максим Матвей Михаил Никита Николай Олег "
-    "Павел Пётр Роман Руслан Сергей Станислав Степан Тимофей Фёдор Юрий Ярослав"
-)
-_BOYS = (*_FATHER_NAMES, *_words("Лев Марк Даниил Арсений Тимур Богдан Савелий Захар"))
-_WOMEN = _words(
-    "Анна Мария Елена Ольга Татьяна Наталья Ирина Светлана Екатерина Юлия Анастасия "
-    "Дарья Марина Людмила Галина Надежда Валентина Алёна Кристина Вероника Оксана"
-)
-_GIRLS = _words(
-    "Анна Мария София Анастасия Дарья Полина Алиса Виктория Ксения Варвара "
-    "Александра Вероника Елизавета Арина Милана Ева Василиса Ульяна Таисия Валерия "
-    "Кира Злата"
-)
-_PATRONYMIC_STEMS = {
-    "Дмитрий": "Дмитриев",
-    "Георгий": "Георгиев",
-    "Геннадий": "Геннадьев",
-    "Валерий": "Валерьев",
-    "Василий": "Васильев",
-    "Григорий": "Григорьев",
-    "Евгений": "Евгеньев",
-    "Юрий": "Юрьев",
-    "Пётр": "Петров",
-}
-_PATRONYMIC_WHOLE = {"Илья": ("Ильич", "Ильинична"), "Никита": ("Никитич", "Никитична")}
-_TRANSLIT = dict(
-    zip(
-        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-        _words("a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch ie y - e iu ia"),
-        strict=True,
-    )
-)
 
 # (code, subject, first grade, last grade)
 SUBJECTS: tuple[tuple[str, str, int, int], ...] = (
@@ -161,27 +121,6 @@ def generate_school(
 def write_oneroster(school: GeneratedSchool, out: Path) -> None:
     """OneRoster 1.2 CSV; guardians as ``agentSourcedIds`` on both sides, no relationships.csv."""
     write_oneroster12(school.diary, out)
-
-
-def female_surname(surname: str) -> str:
-    if surname.endswith(("ов", "ев", "ёв", "ин", "ын")):
-        return surname + "а"
-    if surname.endswith(("ий", "ой")):
-        return surname[:-2] + "ая"
-    return surname
-
-
-def patronymic(father: str, female: bool) -> str:
-    if father in _PATRONYMIC_WHOLE:
-        return _PATRONYMIC_WHOLE[father][female]
-    stem = _PATRONYMIC_STEMS.get(father)
-    if stem is None:
-        stem = father[:-1] + "ев" if father.endswith(("й", "ь")) else father + "ов"
-    return stem + ("на" if female else "ич")
-
-
-def transliterate(text: str) -> str:
-    return "".join(_TRANSLIT.get(char, char) for char in text.lower()).replace("-", "")
 
 
 @dataclass(frozen=True)
@@ -290,7 +229,7 @@ class _Builder:
         if open_ and self.rng.random() < 0.12:
             family = self.rng.choice(open_)
         else:
-            family = _Family(self.rng.choice(_SURNAMES), self.rng.choice(_FATHER_NAMES), [])
+            family = _Family(self.rng.choice(SURNAMES), self.rng.choice(FATHER_NAMES), [])
             roll = self.rng.random()
             for female in (False, True):
                 if (female and roll < 0.97) or (not female and (roll < 0.82 or roll >= 0.97)):
@@ -302,13 +241,13 @@ class _Builder:
     def _parent(self, width: int, family: _Family, female: bool) -> SourcedId:
         self.parent_count += 1
         pid = SourcedId(f"par-{self.parent_count:0{width}d}")
-        given = family.father_name if not female else self.rng.choice(_WOMEN)
+        given = family.father_name if not female else self.rng.choice(WOMEN)
         self._add(pid, Role.PARENT, given, self._surname(family.surname, female), female, True)
         return pid
 
     def _student(self, sid: SourcedId, family: _Family, room: _Homeroom) -> Person:
         female = self.rng.random() < 0.5
-        given = self.rng.choice(_GIRLS if female else _BOYS)
+        given = self.rng.choice(GIRLS if female else BOYS)
         middle = patronymic(family.father_name, female)
         grade = int(room.klass.grade)
         has_phone = grade >= 5 and self.rng.random() < 0.7
@@ -396,8 +335,8 @@ class _Builder:
 
     def _adult(self, pid: SourcedId, role: Role, position: str) -> SourcedId:
         female = self.rng.random() < (0.8 if role is Role.TEACHER else 0.6)
-        given = self.rng.choice(_WOMEN if female else _FATHER_NAMES)
-        surname = self._surname(self.rng.choice(_SURNAMES), female)
+        given = self.rng.choice(WOMEN if female else FATHER_NAMES)
+        surname = self._surname(self.rng.choice(SURNAMES), female)
         self._add(pid, role, given, surname, female, True, email=True)
         self.positions[pid] = {POSITION: position}
         return pid
@@ -416,7 +355,7 @@ class _Builder:
         middle: str = "",
         email: bool = False,
     ) -> Person:
-        middle = middle or patronymic(self.rng.choice(_FATHER_NAMES), female)
+        middle = middle or patronymic(self.rng.choice(FATHER_NAMES), female)
         username = self._username(family, given)
         person = Person(
             id=pid,

@@ -8,16 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from appservice.diary_sync.generate import (
-    GeneratedSchool,
-    female_surname,
-    generate_school,
-    patronymic,
-    transliterate,
-    write_oneroster,
-)
+from appservice.diary_sync.generate import GeneratedSchool, generate_school, write_oneroster
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import load_roster
+from appservice.diary_sync.russian_names import female_surname, patronymic, transliterate
 from appservice.diary_sync.summary import summarize
 from parta.ids import SourcedId
 
