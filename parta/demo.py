@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from appservice.diary_sync.layout import RoomKind, layout_diary
-from appservice.diary_sync.model import ClassKind, Diary, Role
+from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.snapshot import to_snapshot
 from appservice.matrix import login_as
@@ -36,14 +36,14 @@ class DemoPerson:
 
 def pick_demo_people(diary: Diary) -> list[DemoPerson]:
     """A student with a parent, their class teacher, a subject teacher, an administrator."""
-    index_students = {
+    homeroom_of = {
         e.person_id: e.class_id
         for e in sorted(diary.enrollments, key=lambda e: (e.class_id, e.person_id))
-        if e.role.value == "student" and diary.classes[e.class_id].kind is ClassKind.HOMEROOM
+        if e.role is EnrollmentRole.STUDENT and diary.classes[e.class_id].kind is ClassKind.HOMEROOM
     }
     parents = {g.student_id: g.parent_id for g in sorted(diary.guardianships, key=str)}
-    student = next(s for s in sorted(index_students) if s in parents)
-    homeroom = index_students[student]
+    student = next(s for s in sorted(homeroom_of) if s in parents)
+    homeroom = homeroom_of[student]
     head = diary.class_teacher(homeroom)
     teachers = sorted(p for p, x in diary.people.items() if x.role is Role.TEACHER and p != head)
     admins = sorted(p for p, x in diary.people.items() if x.role is Role.ADMINISTRATOR)

@@ -9,6 +9,7 @@ join), then Synapse, each with a real readiness check.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -44,10 +45,6 @@ class StackError(Exception):
     """A component of the stack did not start."""
 
 
-def _escape_regex(text: str) -> str:
-    return "".join("\\" + c if c in ".^$*+?{}[]\\|()" else c for c in text)
-
-
 def homeserver_settings(config: SchoolConfig) -> HomeserverSettings:
     server = ServerName(config.server_name)
     state = config.state_dir.resolve()
@@ -57,8 +54,8 @@ def homeserver_settings(config: SchoolConfig) -> HomeserverSettings:
         as_token=ensure_secret_file(config.as_token_file),
         hs_token=ensure_secret_file(config.hs_token_file),
         sender_localpart=config.appservice.bot_localpart,
-        user_regex=f"@{_escape_regex(PUPPET_PREFIX)}.*:{_escape_regex(server)}",
-        alias_regex=f"#{_escape_regex(PUPPET_PREFIX)}.*:{_escape_regex(server)}",
+        user_regex=f"@{re.escape(PUPPET_PREFIX)}.*:{re.escape(server)}",
+        alias_regex=f"#{re.escape(PUPPET_PREFIX)}.*:{re.escape(server)}",
     )
     policy = ModuleSpec(
         module="homeserver.policy.SchoolPolicy",

@@ -150,10 +150,13 @@ def layout_school(
     index = index or _Index.of(diary)
     people = {pid: p for pid, p in diary.people.items() if _belongs(diary, index, p, school_id)}
     homerooms = sorted(
-        (c for c in diary.classes.values() if c.school_id == school_id),
+        (
+            c
+            for c in diary.classes.values()
+            if c.school_id == school_id and c.kind is ClassKind.HOMEROOM
+        ),
         key=lambda c: (_grade_order(c.grade), c.title, c.id),
     )
-    homerooms = [c for c in homerooms if c.kind is ClassKind.HOMEROOM]
     space_key = room_key(school_id, RoomKind.SPACE)
     rooms = [
         *_school_rooms(diary, school_id, people, index, space_key, names),
