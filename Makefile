@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck unit bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install demo test lint typecheck unit bench clean browser
 
 install: $(STAMP)
 
@@ -28,7 +30,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-test: lint typecheck
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+browser:
+	test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: lint typecheck browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: install

@@ -103,7 +103,7 @@ def fresh(config: SchoolConfig) -> SchoolStack:
     if config.database.kind == "postgres":
         for name in (config.synapse_db_name, config.store_db_name):
             drop_database(config.database.dsn, name)
-    return SchoolStack.for_config(config)
+    return SchoolStack.for_config(config, with_diary=False)
 
 
 def memberships(school: SchoolSync, diary: Diary, eager: bool) -> int:

@@ -6,7 +6,8 @@
     parta roster check SOURCE                      validate a roster, print a summary
     parta sync SOURCE -c parta.yaml [--dry-run]    reconcile the school's Matrix with the roster
     parta people link PERSON -c parta.yaml         link a diary person, join their rooms
-    parta run -c parta.yaml                        Synapse + appservice in the foreground
+    parta diary password LOGIN -c parta.yaml       set a diary password (read from stdin)
+    parta run -c parta.yaml                        Synapse, appservice, diary in the foreground
     parta demo                                     a whole demo school (what `make demo` runs)
     parta bench sync --students N --json           the sync benchmark
 """
@@ -53,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     _config_arg(link)
     link.set_defaults(run=commands.people_link)
 
+    diary = sub.add_parser("diary", help="the diary (web_client)").add_subparsers(required=True)
+    password = diary.add_parser("password", help="set a diary password, read from stdin")
+    password.add_argument("login", help="login, phone or e-mail")
+    _config_arg(password)
+    password.set_defaults(run=commands.diary_password)
+
     run = sub.add_parser("run", help="run Synapse and the appservice in the foreground")
     _config_arg(run)
     run.set_defaults(run=commands.run_stack)
@@ -62,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--roster", type=Path, default=Path("demo/school"))
     demo.add_argument("--port", type=int, default=8008, help="the homeserver's client port")
     demo.add_argument("--appservice-port", type=int, help="default: the client port + 1000")
+    demo.add_argument("--diary-port", type=int, help="default: the client port + 72 (8080)")
     demo.add_argument("--eager", action="store_true")
     demo.add_argument("--exit", action="store_true", help="stop once set up (for scripts)")
     demo.set_defaults(run=commands.demo)

@@ -30,9 +30,12 @@ from appservice.errors import AppserviceError
 from appservice.school_sync import SyncOptions, SyncResult, summary
 from appservice.store import Store
 from parta.config import ConfigError, load_config
+from parta.diary_load import read_timetable, store_diary
 from parta.ids import SourcedId, UserID
 from parta.secrets import SecretError
 from parta.stack import SchoolStack
+from web_client.auth import MIN_PASSWORD
+from web_client.errors import DiaryError
 
 T = TypeVar("T")
 SNAPSHOT = "diary"
@@ -91,12 +94,19 @@ def sync(args: argparse.Namespace) -> int:
         return _fail(f"{e} (has this school been started with `parta run`?)", 2)
     try:
         diary = load_school_roster(args.source, store)
+        timetable = read_timetable(args.source, diary)
         result = _run(_sync(stack, store, diary, options))
+        if not options.dry_run:
+            diary_store = stack.open_diary_store()
+            try:
+                store_diary(diary_store, diary, timetable)
+            finally:
+                diary_store.close()
     except RosterError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
         return _fail(f"{args.source}: the roster has problems; nothing was changed")
-    except (DestructivePlanError, AppserviceError, SecretError) as e:
+    except (DestructivePlanError, AppserviceError, SecretError, DiaryError) as e:
         return _fail(str(e))
     finally:
         store.close()
@@ -189,6 +199,29 @@ async def _link(
         await client.aclose()
 
 
+def diary_password(args: argparse.Namespace) -> int:
+    """Set a person's diary password from stdin (one line): for operators and scripts."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        return _fail(str(e), 2)
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_PASSWORD:
+        return _fail(f"the password must be at least {MIN_PASSWORD} characters")
+    from argon2 import PasswordHasher
+
+    store = SchoolStack(config, args.config).open_diary_store()
+    try:
+        account = store.find_account(args.login)
+        if account is None:
+            return _fail(f"{args.login}: no such login, phone or e-mail in the diary")
+        store.set_password_hash(account.person_id, PasswordHasher().hash(password))
+    finally:
+        store.close()
+    print(f"Пароль задан: {account.login} ({account.person_id})")
+    return 0
+
+
 def wait_for_signal() -> None:
     """Block until SIGINT or SIGTERM."""
     stop = threading.Event()
@@ -205,7 +238,8 @@ def run_stack(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO)
     with SchoolStack(config, args.config):
         print(f"Synapse: {config.homeserver_url}  appservice: {config.appservice_url}")
-        print("Ctrl-C stops both.")
+        print(f"Дневник (diary): {config.diary_url}")
+        print("Ctrl-C stops them all.")
         wait_for_signal()
     return 0
 

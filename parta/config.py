@@ -51,6 +51,37 @@ class SyncConfig(_Model):
     max_removal_share: float = Field(0.2, gt=0, le=1)
 
 
+class MailConfig(_Model):
+    """Where password-reset messages go: a folder of files (default), the log, or SMTP."""
+
+    kind: Literal["file", "console", "smtp"] = "file"
+    sender: str = "parta@localhost"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    smtp_password_file: Path | None = None
+
+
+class DiaryConfig(_Model):
+    """The diary (web_client): its address, its clock and its sign-in rules."""
+
+    bind_host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_url: str = ""
+    """How browsers reach the diary (``https://…`` behind a proxy); default ``http://host:port``."""
+    call_url: str = ""
+    """The call bridge's public address; default: the diary's own ``/calls`` placeholder."""
+    timezone: str = "Europe/Moscow"
+    session_hours: int = Field(12, ge=1, le=24 * 7)
+    remembered_days: int = Field(30, ge=1, le=365)
+    """How long «Остаться в системе» keeps a person signed in."""
+    login_attempts: int = Field(5, ge=1, le=100)
+    lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    reset_minutes: int = Field(60, ge=5, le=24 * 60)
+    mail: MailConfig = MailConfig()
+
+
 class SchoolConfig(_Model):
     server_name: str
     state_dir: Path = Path("var/school")
@@ -58,6 +89,7 @@ class SchoolConfig(_Model):
     homeserver: HomeserverConfig = HomeserverConfig()
     appservice: AppserviceConfig = AppserviceConfig()
     sync: SyncConfig = SyncConfig()
+    diary: DiaryConfig = DiaryConfig()
     language: Literal["ru", "en"] = "ru"
     for_tests: bool = False
 
@@ -76,6 +108,26 @@ class SchoolConfig(_Model):
     @property
     def appservice_url(self) -> str:
         return f"http://{self.appservice.bind_host}:{self.appservice.port}"
+
+    @property
+    def diary_url(self) -> str:
+        return (self.diary.public_url or f"http://{self.diary.bind_host}:{self.diary.port}").rstrip(
+            "/"
+        )
+
+    @property
+    def call_url(self) -> str:
+        return (self.diary.call_url or f"{self.diary_url}/calls").rstrip("/")
+
+    @property
+    def diary_db_name(self) -> str:
+        return f"{self.database.name_prefix}_diary"
+
+    def diary_store_url(self) -> str:
+        if self.database.kind == "sqlite":
+            return f"sqlite:///{(self.state_dir / 'diary.db').resolve()}"
+        base = self.database.dsn.rsplit("/", 1)[0]
+        return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{self.diary_db_name}"
 
     @property
     def secrets_dir(self) -> Path:

@@ -11,19 +11,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from argon2 import PasswordHasher
 
 from appservice.diary_sync.layout import RoomKind, layout_diary
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.snapshot import to_snapshot
+from appservice.diary_sync.timetable import Timetable
 from appservice.matrix import login_as
 from appservice.school_sync import SchoolSync, SyncOptions, SyncResult
-from parta.config import AppserviceConfig, HomeserverConfig, SchoolConfig
+from parta.config import AppserviceConfig, DiaryConfig, HomeserverConfig, SchoolConfig
+from parta.diary_load import read_timetable, store_diary
 from parta.ids import RoomAlias, ServerName, SourcedId, room_alias
 from parta.stack import SchoolStack, StackError
+from web_client.store import DiaryStore
 
 SNAPSHOT = "diary"
 
@@ -57,34 +63,55 @@ def pick_demo_people(diary: Diary) -> list[DemoPerson]:
     return chosen
 
 
-def demo_config(state: Path, port: int, appservice_port: int | None) -> SchoolConfig:
+def demo_config(
+    state: Path, port: int, appservice_port: int | None, diary_port: int | None = None
+) -> SchoolConfig:
     return SchoolConfig(
         server_name=f"localhost:{port}",
         state_dir=state,
         homeserver=HomeserverConfig(client_port=port),
         appservice=AppserviceConfig(port=appservice_port or port + 1000),
+        diary=DiaryConfig(port=diary_port or port + 72),
     )
 
 
-async def set_up(stack: SchoolStack, diary: Diary, eager: bool) -> dict[str, Any]:
+async def set_up(
+    stack: SchoolStack, diary: Diary, timetable: Timetable | None, eager: bool
+) -> dict[str, Any]:
     client = stack.client()
     store = stack.open_store()
+    diary_store = stack.open_diary_store()
     try:
         school = stack.school_sync(client, store)
         _complete(await school.run(diary, SyncOptions(eager=eager)))
         store.save_snapshot(SNAPSHOT, to_snapshot(diary))
+        store_diary(diary_store, diary, timetable)
         accounts = []
         for demo in pick_demo_people(diary):
             _complete(await school.link(diary, demo.person, None, SyncOptions(eager=eager)))
-            accounts.append(await _account(school, diary, demo))
+            account = await _account(school, diary, demo)
+            account.update(_diary_login(diary_store, demo.person))
+            accounts.append(account)
         return {
             "homeserver": stack.config.homeserver_url,
             "server_name": stack.config.server_name,
+            "diary": stack.config.diary_url,
             "accounts": accounts,
         }
     finally:
+        diary_store.close()
         store.close()
         await client.aclose()
+
+
+def _diary_login(store: DiaryStore, person: SourcedId) -> dict[str, str]:
+    """A fresh random password per demo run, printed and written to demo.json."""
+    account = store.account(person)
+    if account is None:
+        raise StackError(f"{person} has no diary account")
+    password = secrets.token_urlsafe(9)
+    store.set_password_hash(person, PasswordHasher().hash(password))
+    return {"login": account.login, "password": password}
 
 
 def _complete(result: SyncResult) -> None:
@@ -121,14 +148,15 @@ def run_demo(args: argparse.Namespace) -> int:
 
     try:
         diary = load_roster(args.roster)
+        timetable = read_timetable(args.roster, diary)
     except RosterError as e:
         for problem in e.problems:
             print(problem)
         return 1
-    config = demo_config(args.state.resolve(), args.port, args.appservice_port)
+    config = demo_config(args.state.resolve(), args.port, args.appservice_port, args.diary_port)
     try:
         with SchoolStack.for_config(config) as stack:
-            data = asyncio.run(set_up(stack, diary, args.eager))
+            data = asyncio.run(set_up(stack, diary, timetable, args.eager))
             out = args.state / "demo.json"
             out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
             out.chmod(0o600)
@@ -147,8 +175,12 @@ def _print_welcome(data: dict[str, Any], out: Path, diary: Diary) -> None:
     kinds = ", ".join(kind.value for kind in RoomKind)
     print(f"Демо-школа готова (demo school ready): {data['homeserver']}  ({data['server_name']})")
     print(f"  людей (people): {len(diary.people)}; чатов и пространств (rooms): {rooms} ({kinds})")
-    print(f"  Учётные записи и токены (accounts and tokens): {out}")
+    print(f"  Дневник (diary): {data['diary']}   логин / пароль (login / password):")
     for account in data["accounts"]:
-        print(f"  - {account['role']:<14} {account['name']:<28} {account['user_id']}")
+        print(
+            f"  - {account['role']:<14} {account['name']:<28} "
+            f"{account['login']} / {account['password']}   {account['user_id']}"
+        )
+    print(f"  Учётные записи и токены (accounts and tokens): {out}")
     print("Подключите любой Matrix-клиент к homeserver с токеном из demo.json.")
     print("Ctrl-C — остановить (stop).")

@@ -39,6 +39,7 @@ from parta.children import die_with_parent
 from parta.config import SchoolConfig
 from parta.ids import ServerName, UserID, user_id
 from parta.secrets import ensure_secret_file
+from web_client.store import DiaryStore
 
 
 class StackError(Exception):
@@ -97,17 +98,19 @@ class SchoolStack:
     rendered: RenderedHomeserver | None = None
     synapse: SynapseProcess | None = None
     appservice: subprocess.Popen[bytes] | None = None
+    diary: subprocess.Popen[bytes] | None = None
+    with_diary: bool = True
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     @classmethod
-    def for_config(cls, config: SchoolConfig) -> SchoolStack:
-        """Write ``config`` into its state folder for the appservice process to read."""
+    def for_config(cls, config: SchoolConfig, *, with_diary: bool = True) -> SchoolStack:
+        """Write ``config`` into its state folder for the child processes to read."""
         config.state_dir.mkdir(parents=True, exist_ok=True)
         path = config.state_dir / "parta.yaml"
         path.write_text(
             yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
         )
-        return cls(config, path)
+        return cls(config, path, with_diary=with_diary)
 
     @property
     def bot(self) -> UserID:
@@ -117,19 +120,34 @@ class SchoolStack:
         if self.config.database.kind == "postgres":
             ensure_database(self.config.database.dsn, self.config.synapse_db_name)
             ensure_database(self.config.database.dsn, self.config.store_db_name)
+            ensure_database(self.config.database.dsn, self.config.diary_db_name)
         self.rendered = render_homeserver(homeserver_settings(self.config))
         Store.open(self.config.store_url(), now_ms=lambda: 0).close()  # schema before readers
         self._start_appservice()
         self.synapse = SynapseProcess(self.rendered)
         self.synapse.start()
         self.synapse.wait_ready()
+        if self.with_diary:
+            self.start_diary()
 
-    def _start_appservice(self, timeout: float = 30.0) -> None:
-        log_path = self.config.state_dir / "appservice.log"
+    def _start_appservice(self) -> None:
+        self.appservice = self._start_child(
+            "appservice", f"{self.config.appservice_url}/_matrix/app/v1/ping", post=True
+        )
+
+    def start_diary(self) -> None:
+        url = f"http://{self.config.diary.bind_host}:{self.config.diary.port}/health"
+        self.diary = self._start_child("web_client", url, post=False)
+
+    def _start_child(
+        self, module: str, probe: str, *, post: bool, timeout: float = 30.0
+    ) -> subprocess.Popen[bytes]:
+        """``python -m module -c config``, ready once ``probe`` answers at all."""
+        log_path = self.config.state_dir / f"{module}.log"
         log = log_path.open("ab")
         self._logs.append(log)
-        self.appservice = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "appservice", "-c", str(self.config_path)],
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", module, "-c", str(self.config_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -138,23 +156,18 @@ class SchoolStack:
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=1.0) as http:
             while time.monotonic() < deadline:
-                if self.appservice.poll() is not None:
-                    raise StackError(f"the appservice exited; see {log_path}")
+                if child.poll() is not None:
+                    raise StackError(f"{module} exited; see {log_path}")
                 try:
-                    http.post(f"{self.config.appservice_url}/_matrix/app/v1/ping")
-                    return
+                    http.request("POST" if post else "GET", probe)
+                    return child
                 except httpx.TransportError:
                     time.sleep(0.05)  # polling for readiness, bounded by the deadline
-        raise StackError(f"the appservice did not answer within {timeout:.0f}s; see {log_path}")
+        child.kill()
+        raise StackError(f"{module} did not answer within {timeout:.0f}s; see {log_path}")
 
     def stop_appservice(self) -> None:
-        if self.appservice is not None and self.appservice.poll() is None:
-            self.appservice.terminate()
-            try:
-                self.appservice.wait(10)
-            except subprocess.TimeoutExpired:
-                self.appservice.kill()
-                self.appservice.wait()
+        _stop(self.appservice)
         self.appservice = None
 
     def restart_appservice(self) -> None:
@@ -164,6 +177,8 @@ class SchoolStack:
     def stop(self) -> None:
         if self.synapse is not None:
             self.synapse.stop()
+        _stop(self.diary)
+        self.diary = None
         self.stop_appservice()
         for log in self._logs:
             log.close()
@@ -185,6 +200,9 @@ class SchoolStack:
     ) -> None:
         self.stop()
 
+    def open_diary_store(self) -> DiaryStore:
+        return DiaryStore.open(self.config.diary_store_url())
+
     def open_store(self) -> Store:
         return Store.open(self.config.store_url(), now_ms=lambda: int(time.time() * 1000))
 
@@ -195,3 +213,14 @@ class SchoolStack:
     def school_sync(self, client: MatrixClient, store: Store) -> SchoolSync:
         names = BY_LANGUAGE[self.config.language]
         return SchoolSync(client, store, ServerName(self.config.server_name), self.bot, names)
+
+
+def _stop(child: subprocess.Popen[bytes] | None) -> None:
+    if child is None or child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

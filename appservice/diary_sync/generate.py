@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appservice.diary_sync.generate_timetable import weekly_timetable, write_timetable
 from appservice.diary_sync.model import (
     ClassKind,
     Diary,
@@ -41,6 +42,7 @@ from appservice.diary_sync.russian_names import (
     patronymic,
     transliterate,
 )
+from appservice.diary_sync.timetable import TIMETABLE, Timetable
 from parta.ids import SourcedId
 
 POSITION = "metadata.position"
@@ -94,6 +96,7 @@ _POOLS: tuple[tuple[str, tuple[str, ...], int], ...] = (
 @dataclass(frozen=True)
 class GeneratedSchool:
     diary: Diary
+    timetable: Timetable = field(default_factory=Timetable)
 
     @property
     def school(self) -> School:
@@ -115,12 +118,14 @@ def generate_school(
     homerooms = builder.homerooms(students)
     builder.students_and_parents(homerooms, students)
     builder.staff(homerooms)
-    return GeneratedSchool(builder.diary(school))
+    diary = builder.diary(school)
+    return GeneratedSchool(diary, weekly_timetable(diary))
 
 
 def write_oneroster(school: GeneratedSchool, out: Path) -> None:
-    """OneRoster 1.2 CSV; guardians as ``agentSourcedIds`` on both sides, no relationships.csv."""
+    """OneRoster 1.2 CSV plus ``timetable.csv``; guardians as ``agentSourcedIds``."""
     write_oneroster12(school.diary, out)
+    write_timetable(school.timetable, out / TIMETABLE)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync
 from appservice.store import Store
-from parta.config import AppserviceConfig, HomeserverConfig, SchoolConfig
+from parta.config import AppserviceConfig, DiaryConfig, HomeserverConfig, SchoolConfig
 from parta.stack import SchoolStack
 from tests.ports import free_port
 
@@ -23,6 +23,7 @@ def school_config(state: Path, **overrides: object) -> SchoolConfig:
             "state_dir": state,
             "homeserver": HomeserverConfig(client_port=port),
             "appservice": AppserviceConfig(port=free_port()),
+            "diary": DiaryConfig(port=free_port()),
             "for_tests": True,
             **overrides,
         }

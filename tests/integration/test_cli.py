@@ -55,6 +55,7 @@ async def test_the_demo_writes_working_accounts_and_stops_cleanly(tmp_path: Path
     args = ["demo", "--state", str(state), "--port", str(port)]
     demo = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "parta", *args, "--appservice-port", str(free_port())],
+        *["--diary-port", str(free_port())],
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -77,6 +78,9 @@ async def test_the_demo_writes_working_accounts_and_stops_cleanly(tmp_path: Path
         async with httpx.AsyncClient(base_url=data["homeserver"]) as http:
             for account in data["accounts"]:
                 await _sees_exactly_its_rooms(http, account)
+        for account in data["accounts"]:
+            async with httpx.AsyncClient(base_url=data["diary"]) as diary:
+                await _signs_in_to_the_diary(diary, account)
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGTERM)
@@ -96,6 +100,18 @@ async def _sees_exactly_its_rooms(http: httpx.AsyncClient, account: dict[str, ob
         found = await http.get(f"/_matrix/client/v3/directory/room/{alias.replace('#', '%23')}")
         expected.add(found.json()["room_id"])
     assert set(joined.json()["joined_rooms"]) == expected, account["role"]
+
+
+async def _signs_in_to_the_diary(http: httpx.AsyncClient, account: dict[str, object]) -> None:
+    page = await http.get("/login")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None
+    form = {"csrf": found[1], "login": account["login"], "password": account["password"]}
+    answer = await http.post("/login", data=form)
+    assert answer.status_code == 303, account["role"]
+    assert answer.headers["location"] == "/diary"
+    diary = await http.get("/diary")
+    assert str(account["name"]) in diary.text
 
 
 def test_a_sync_against_a_school_never_started_fails_clearly(tmp_path: Path) -> None:
@@ -150,6 +166,7 @@ async def test_a_killed_demo_leaves_no_server_behind(tmp_path: Path) -> None:
     args = ["demo", "--state", str(state), "--port", str(free_port())]
     demo = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "parta", *args, "--appservice-port", str(free_port())],
+        *["--diary-port", str(free_port())],
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
@@ -159,7 +176,7 @@ async def test_a_killed_demo_leaves_no_server_behind(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.05)
     children = _pids_running(str(state))
-    assert len(children) >= 2  # Synapse and the appservice
+    assert len(children) >= 3  # Synapse, the appservice and the diary
     demo.kill()  # SIGKILL: no clean-up code runs in the parent
     await demo.wait()
     for _ in range(400):  # children get SIGTERM from the kernel and stop on their own

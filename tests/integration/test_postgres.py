@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 
+from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SyncOptions
 from homeserver.postgres import drop_database
 from parta.config import DatabaseConfig
+from parta.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.integration.conftest import school_config
 from tests.school import small_school
@@ -42,7 +47,7 @@ def pg_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchoolStack]:
         with SchoolStack.for_config(config) as running:
             yield running
     finally:
-        for name in (config.synapse_db_name, config.store_db_name):
+        for name in (config.synapse_db_name, config.store_db_name, config.diary_db_name):
             drop_database(ADMIN_DSN, name)
 
 
@@ -63,3 +68,22 @@ async def test_a_school_syncs_on_postgresql_and_a_rerun_writes_nothing(
     finally:
         store.close()
         await client.aclose()
+
+
+async def test_the_diary_runs_on_postgresql(pg_stack: SchoolStack) -> None:
+    assert pg_stack.config.diary_store_url().startswith("postgresql+psycopg://")
+    store = pg_stack.open_diary_store()
+    try:
+        store.load(small_school("pgd"), Timetable())
+        store.set_password_hash(SourcedId("pgd-t1"), PasswordHasher().hash("пароль-учителя"))
+    finally:
+        store.close()
+    async with httpx.AsyncClient(base_url=pg_stack.config.diary_url) as http:
+        page = await http.get("/login")
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None
+        form = {"csrf": found[1], "login": "pgd-t1", "password": "пароль-учителя"}
+        answer = await http.post("/login", data=form)
+        assert answer.status_code == 303
+        diary = await http.get("/diary")
+    assert "Учитель-t1 Анна" in diary.text

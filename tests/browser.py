@@ -1,0 +1,34 @@
+"""Debian's Chromium driven by Playwright (never `playwright install`), as the field notes say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Browser, Playwright
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
+
+
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    return CHROMIUM
+
+
+async def launch(playwright: Playwright) -> Browser:
+    return await playwright.chromium.launch(executable_path=chromium(), args=FLAGS)

@@ -1,0 +1,124 @@
+"""A running diary (web_client process) with a small school and a timetable around now.
+
+The school's time zone is chosen so that it is about noon there whatever the hour
+here, so lessons "five minutes ago" and "in two hours" fall on the same day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from argon2 import PasswordHasher
+
+from appservice.diary_sync.model import Diary
+from appservice.diary_sync.timetable import Slot, Timetable
+from parta.config import DiaryConfig, SchoolConfig
+from parta.ids import SourcedId
+from parta.stack import SchoolStack
+from tests.ports import free_port
+from tests.school import small_school
+from web_client.store import DiaryStore
+
+PASSWORD = "пароль-для-тестов"
+
+
+def noon_zone() -> str:
+    offset = 12 - datetime.now(UTC).hour
+    if offset > 14:
+        offset -= 24
+    if offset < -12:
+        offset += 24
+    if offset == 0:
+        return "Etc/GMT"
+    return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"  # POSIX signs are inverted
+
+
+@dataclass(frozen=True)
+class DiarySite:
+    url: str
+    config: SchoolConfig
+    diary: Diary
+    timetable: Timetable
+    prefix: str
+    day: date
+
+    def sid(self, local: str) -> SourcedId:
+        return SourcedId(f"{self.prefix}-{local}")
+
+    def open_now(self) -> str:
+        return f"{self.sid('open')}@{self.day.isoformat()}"
+
+    def later(self) -> str:
+        return f"{self.sid('later')}@{self.day.isoformat()}"
+
+
+def next_school_day(day: date) -> date:
+    """Tomorrow, or Monday when tomorrow is Sunday."""
+    step = 2 if day.isoweekday() == 6 else 1
+    return day + timedelta(days=step)
+
+
+def _timetable(prefix: str, now: datetime) -> Timetable:
+    def sid(local: str) -> SourcedId:
+        return SourcedId(f"{prefix}-{local}")
+
+    def at(minutes: int) -> datetime:
+        return now + timedelta(minutes=minutes)
+
+    def slot(name: str, start: int, end: int, distance: bool, weekday: int | None = None) -> Slot:
+        day = None if weekday else now.date()
+        return Slot(
+            sid(name),
+            sid("5a-math"),
+            at(start).time().replace(second=0, microsecond=0),
+            at(end).time().replace(second=0, microsecond=0),
+            "Математика",
+            sid("t4"),
+            "каб. 21",
+            distance,
+            day,
+            weekday,
+        )
+
+    weekday = next_school_day(now.date()).isoweekday()  # a plain lesson every week
+    return Timetable(
+        (
+            slot("open", -5, 40, True),
+            slot("later", 120, 165, True),
+            slot("plain", -180, -135, False, weekday=weekday),
+        )
+    )
+
+
+@contextmanager
+def running_diary(base: SchoolConfig, state: Path, prefix: str) -> Iterator[DiarySite]:
+    zone = noon_zone()
+    config = base.model_copy(
+        update={"state_dir": state, "diary": DiaryConfig(port=free_port(), timezone=zone)}
+    )
+    school = small_school(prefix)
+    people = {
+        pid: replace(person, email=f"{pid}@school.test") for pid, person in school.people.items()
+    }
+    diary = replace(school, people=people)
+    now = datetime.now(ZoneInfo(zone)).replace(tzinfo=None)
+    timetable = _timetable(prefix, now)
+    store = DiaryStore.open(config.diary_store_url())
+    try:
+        store.load(diary, timetable)
+        hashed = PasswordHasher().hash(PASSWORD)
+        for person in diary.people:
+            store.set_password_hash(person, hashed)
+    finally:
+        store.close()
+    stack = SchoolStack.for_config(config)
+    try:
+        stack.start_diary()
+        yield DiarySite(config.diary_url, config, diary, timetable, prefix, now.date())
+    finally:
+        stack.stop()

@@ -1,0 +1,231 @@
+"""The diary in real headless Chromium: login, Дневник, the distance-lesson icon, Журнал.
+
+Screenshots of the main screens go to docs/screenshots/ (shown in the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from parta.stack import SchoolStack
+from tests.browser import SCREENSHOTS, launch
+from tests.integration.diary_site import PASSWORD, DiarySite, next_school_day, running_diary
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def site(stack: SchoolStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DiarySite]:
+    with running_diary(stack.config, tmp_path_factory.mktemp("diary"), "web") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        launched = await launch(playwright)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="ru-RU")
+    opened = await context.new_page()
+    yield opened
+    await context.close()
+
+
+async def sign_in(page: Page, site: DiarySite, login: str, password: str = PASSWORD) -> None:
+    await page.goto(f"{site.url}/login")
+    await page.get_by_label("Логин").fill(login)
+    await page.get_by_label("Пароль").fill(password)
+    await page.get_by_role("button", name="Войти").click()
+
+
+async def test_a_wrong_password_is_refused_and_the_right_one_opens_the_diary(
+    page: Page, site: DiarySite
+) -> None:
+    await page.goto(f"{site.url}/")
+    await expect(page.get_by_role("heading", name="Вход в систему")).to_be_visible()
+    await expect(page.get_by_label("Организация")).to_contain_text("Школа web")
+    await page.screenshot(path=SCREENSHOTS / "diary-login.png")
+    await sign_in(page, site, "web-s1", "не-тот-пароль")
+    await expect(page.get_by_test_id("error")).to_have_text("Неверный логин или пароль")
+    assert page.url.startswith(f"{site.url}/login")
+    await sign_in(page, site, "web-s1")
+    await expect(page).to_have_url(f"{site.url}/diary")
+    await expect(page.get_by_test_id("me")).to_have_text("Ученик0 Иван")
+
+
+async def test_the_week_view_shows_distance_lessons_and_the_not_started_message(
+    page: Page, site: DiarySite
+) -> None:
+    await sign_in(page, site, "web-s1")
+    later = page.locator(f'tr[data-lesson="{site.later()}"]')
+    await expect(later).to_contain_text("Математика")
+    await expect(page.get_by_test_id("distance-icon")).to_have_count(2)
+    await page.screenshot(path=SCREENSHOTS / "diary-week.png", full_page=True)
+    await later.get_by_test_id("distance-icon").click()
+    notice = page.get_by_role("alertdialog")
+    await expect(notice).to_have_text("Внимание! Урок еще не начался Ок")
+    await page.screenshot(path=SCREENSHOTS / "diary-not-started.png")
+    await notice.get_by_role("link", name="Ок").click()
+    await expect(page.get_by_role("alertdialog")).to_have_count(0)
+    now = page.locator(f'tr[data-lesson="{site.open_now()}"]')
+    await now.get_by_test_id("distance-icon").click()
+    await expect(page).to_have_url(
+        f"{site.config.call_url}/lesson/{site.open_now()}".replace("@", "%40")
+    )
+    await expect(page.get_by_test_id("call-placeholder")).to_be_visible()
+
+
+async def test_next_and_previous_weeks(page: Page, site: DiarySite) -> None:
+    await sign_in(page, site, "web-s1")
+    monday = site.day - timedelta(days=site.day.weekday())
+    await page.get_by_role("link", name="Следующая неделя").click()
+    await expect(page.get_by_test_id("week")).to_contain_text(
+        (monday + timedelta(days=7)).strftime("%d.%m.%Y")
+    )
+    await expect(page.get_by_test_id("distance-icon")).to_have_count(0)  # one-off lessons
+    await page.get_by_role("link", name="Предыдущая неделя").click()
+    await page.get_by_role("link", name="Предыдущая неделя").click()
+    await expect(page.get_by_test_id("week")).to_contain_text(
+        (monday - timedelta(days=7)).strftime("%d.%m.%Y")
+    )
+
+
+async def test_a_teacher_creates_a_distance_lesson_through_the_journal(
+    page: Page, site: DiarySite
+) -> None:
+    await sign_in(page, site, "web-t4")
+    await page.get_by_role("link", name="Журнал").click()
+    await page.get_by_label("Класс").select_option("5a math")
+    await page.get_by_role("button", name="Загрузить").click()
+    school_day = next_school_day(site.day)
+    await page.get_by_test_id("lesson-date").filter(has_text=school_day.strftime("%d.%m")).click()
+    row = page.get_by_role("row", name="Дистанционный урок")
+    await row.get_by_role("button", name="Создать").click()
+    await expect(page.get_by_role("status")).to_contain_text("Дистанционный урок создан")
+    await expect(row.get_by_role("link", name="Открыть")).to_be_visible()
+    await page.screenshot(path=SCREENSHOTS / "journal-lesson.png")
+    lesson_id = f"{site.sid('plain')}@{school_day.isoformat()}"
+
+    # the students see the icon on it, and the bots' interface lists it
+    await page.context.clear_cookies()
+    await sign_in(page, site, "web-s2")
+    await page.goto(f"{site.url}/diary?week={school_day.isoformat()}")
+    await expect(
+        page.locator(f'tr[data-lesson="{lesson_id}"]').get_by_test_id("distance-icon")
+    ).to_be_visible()
+    token = (site.config.secrets_dir / "diary_api_token").read_text().strip()
+    start = site.day.isoformat()
+    end = (school_day + timedelta(days=1)).isoformat()
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(
+            f"{site.url}/api/v1/distance-lessons?from={start}T00:00&to={end}T00:00",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        refused = await http.get(
+            f"{site.url}/api/v1/distance-lessons?from={start}T00:00&to={end}T00:00",
+            headers={"Authorization": "Bearer forged-token"},
+        )
+    assert refused.status_code == 401
+    lessons = {item["lesson_id"]: item for item in answer.json()["lessons"]}
+    assert set(lessons) == {site.open_now(), site.later(), lesson_id}
+    assert lessons[lesson_id]["subject"] == "Математика"
+    assert lessons[lesson_id]["call_url"].endswith(lesson_id.replace("@", "%40"))
+
+
+async def test_a_student_cannot_open_a_journal_or_another_class_lesson(
+    page: Page, site: DiarySite
+) -> None:
+    await sign_in(page, site, "web-s4")  # 5Б
+    response = await page.goto(f"{site.url}/journal/class/{site.sid('5b-math')}")
+    assert response is not None
+    assert response.status == 403
+    await expect(page.get_by_test_id("error")).to_contain_text("только учителям")
+    response = await page.goto(f"{site.url}/lessons/{site.open_now()}/join")
+    assert response is not None
+    assert response.status == 403
+    await expect(page.get_by_test_id("error")).to_have_text("Этот урок не из вашего расписания")
+    await expect(page.get_by_role("link", name="Журнал")).to_have_count(0)
+
+
+async def test_forms_without_the_csrf_field_are_refused(site: DiarySite) -> None:
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        await http.get("/login")  # sets the CSRF cookie
+        answer = await http.post("/login", data={"login": "web-s1", "password": PASSWORD})
+    assert answer.status_code == 403
+    assert "CSRF" in answer.text
+    assert "parta_session" not in answer.cookies
+
+
+async def test_session_cookie_flags(page: Page, site: DiarySite) -> None:
+    await sign_in(page, site, "web-a1")
+    await expect(page).to_have_url(f"{site.url}/diary")
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    session = cookies["parta_session"]
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Lax"
+    assert session["expires"] == -1  # without «Остаться в системе» it ends with the browser
+    assert cookies["parta_csrf"]["httpOnly"] is True
+    assert cookies["parta_csrf"]["sameSite"] == "Strict"
+    await page.context.clear_cookies()
+    await page.goto(f"{site.url}/login")
+    await page.get_by_label("Логин").fill("web-a1")
+    await page.get_by_label("Пароль").fill(PASSWORD)
+    await page.get_by_label("Остаться в системе").check()
+    await page.get_by_role("button", name="Войти").click()
+    await expect(page).to_have_url(f"{site.url}/diary")
+    remembered = {c["name"]: c for c in await page.context.cookies()}["parta_session"]
+    assert remembered["expires"] > 0
+
+
+async def test_logins_are_rate_limited(page: Page, site: DiarySite) -> None:
+    for _ in range(site.config.diary.login_attempts):
+        await sign_in(page, site, "web-p2", "не-тот-пароль")
+        await expect(page.get_by_test_id("error")).to_have_text("Неверный логин или пароль")
+    await sign_in(page, site, "web-p2")
+    await expect(page.get_by_test_id("error")).to_contain_text("Слишком много неудачных попыток")
+    assert "/login" in page.url
+
+
+async def test_forgot_password_sends_a_link_that_sets_a_new_password(
+    page: Page, site: DiarySite
+) -> None:
+    outbox = site.config.state_dir / "outbox"
+    before = set(outbox.glob("*.eml")) if outbox.exists() else set()
+    await page.goto(f"{site.url}/login")
+    await page.get_by_role("link", name="Забыли пароль?").click()
+    await page.get_by_label("Логин, телефон или электронная почта").fill("web-t3")
+    await page.get_by_role("button", name="Восстановить пароль").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("мы отправили")
+    (mail,) = set(outbox.glob("*.eml")) - before
+    link = next(line for line in _body(mail).splitlines() if "/reset/" in line).strip()
+    await page.goto(link)
+    await page.get_by_label("Новый пароль").fill("совсем-новый-пароль")
+    await page.get_by_label("Повторите пароль").fill("совсем-новый-пароль")
+    await page.get_by_role("button", name="Сохранить пароль").click()
+    await expect(page.get_by_role("status")).to_contain_text("Пароль изменён")
+    await sign_in(page, site, "web-t3", "совсем-новый-пароль")
+    await expect(page).to_have_url(f"{site.url}/diary")
+    await page.goto(link)
+    await expect(page.get_by_test_id("error")).to_contain_text("уже использована")
+
+
+def _body(path: Path) -> str:
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())

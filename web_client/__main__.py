@@ -1,0 +1,68 @@
+"""The diary's composition root: ``python -m web_client -c school.yaml``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import uvicorn
+
+from parta.config import ConfigError, SchoolConfig, load_config
+from parta.secrets import SecretError, ensure_secret_file
+from web_client.app import build_app
+from web_client.auth import Auth
+from web_client.context import DiaryContext
+from web_client.errors import StoreError
+from web_client.mail import make_sender
+from web_client.store import DiaryStore
+
+
+def build_context(config: SchoolConfig) -> DiaryContext:
+    zone = ZoneInfo(config.diary.timezone)
+
+    def utc_now() -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None)
+
+    def local_now() -> datetime:
+        return datetime.now(zone).replace(tzinfo=None)
+
+    store = DiaryStore.open(config.diary_store_url())
+    secret = ensure_secret_file(config.secrets_dir / "diary_session_key", 48)
+    return DiaryContext(
+        config=config,
+        store=store,
+        auth=Auth(store, secret, config.diary, utc_now),
+        sender=make_sender(config.diary.mail, config.state_dir),
+        utc_now=utc_now,
+        local_now=local_now,
+        api_token=ensure_secret_file(config.secrets_dir / "diary_api_token"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m web_client")
+    parser.add_argument("-c", "--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = load_config(args.config)
+        ctx = build_context(config)
+    except (ConfigError, SecretError, StoreError, ZoneInfoNotFoundError) as e:
+        print(f"web_client: {e}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        build_app(ctx),
+        host=config.diary.bind_host,
+        port=config.diary.port,
+        log_level="warning",
+        proxy_headers=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The diary's API for the bots: which distance lessons happen when.
+
+``GET /api/v1/distance-lessons?from=2026-11-30T00:00&to=2026-12-07T00:00`` with
+``Authorization: Bearer <diary api token>`` (a secret file in the state folder)
+answers every distance lesson starting in ``[from, to)`` — made in the journal or
+marked in the timetable — in school-local time, with the stable page the call
+opens on, so the lesson bot can post «Дистанционный урок: … — Присоединиться».
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from parta.secrets import same_secret
+from web_client.context import DiaryContext
+
+_MAX_RANGE = timedelta(days=31)
+
+
+def routes(ctx: DiaryContext) -> list[Route]:
+    async def distance_lessons(request: Request) -> Response:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not given or not same_secret(given, ctx.api_token):
+            return _error(401, "M_UNKNOWN_TOKEN", "a valid diary API token is required")
+        try:
+            since = datetime.fromisoformat(request.query_params["from"])
+            until = datetime.fromisoformat(request.query_params["to"])
+        except (KeyError, ValueError):
+            return _error(400, "M_INVALID_PARAM", "from and to must be ISO 8601 local times")
+        if not since < until <= since + _MAX_RANGE:
+            return _error(400, "M_INVALID_PARAM", "to must be after from, at most 31 days later")
+        diary = ctx.store.diary()
+        days = (until.date() - since.date()).days + 1
+        found = {
+            d.lesson_id: (d.class_id, d.subject, d.starts_at, d.ends_at)
+            for d in ctx.store.distance_lessons(since, until)
+        }
+        for lesson in ctx.timetable().lessons(since.date(), days):
+            if lesson.slot.distance and since <= lesson.starts_at < until:
+                slot = lesson.slot
+                found[lesson.id] = (slot.class_id, slot.subject, lesson.starts_at, lesson.ends_at)
+        body = [
+            {
+                "lesson_id": lesson_id,
+                "class_id": class_id,
+                "class_title": diary.classes[class_id].title
+                if diary and class_id in diary.classes
+                else "",
+                "subject": subject,
+                "starts_at": starts.isoformat(timespec="minutes"),
+                "ends_at": ends.isoformat(timespec="minutes"),
+                "call_url": f"{ctx.config.call_url}/lesson/{quote(lesson_id)}",
+            }
+            for lesson_id, (class_id, subject, starts, ends) in sorted(
+                found.items(), key=lambda item: (item[1][2], item[0])
+            )
+        ]
+        return JSONResponse({"timezone": ctx.config.diary.timezone, "lessons": body})
+
+    return [Route("/api/v1/distance-lessons", distance_lessons)]
+
+
+def _error(status: int, errcode: str, error: str) -> Response:
+    return JSONResponse({"errcode": errcode, "error": error}, status_code=status)

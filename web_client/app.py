@@ -1,0 +1,77 @@
+"""The diary as one ASGI application: routes, static files, headers, error pages.
+
+Every response carries headers that keep the pages out of frames and other
+origins' scripts out of the pages; errors are rendered as Russian pages, never
+tracebacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web_client import api, pages_auth, pages_diary
+from web_client.context import DiaryContext
+
+STATIC = Path(__file__).parent / "static"
+_HEADERS = {
+    b"x-frame-options": b"DENY",
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+    b"content-security-policy": b"default-src 'self'; img-src 'self' data: blob:; "
+    b"connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'",
+}
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(_HEADERS.items())
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def build_app(ctx: DiaryContext) -> Starlette:
+    routes: list[BaseRoute] = [
+        *pages_auth.routes(ctx),
+        *pages_diary.routes(ctx),
+        *api.routes(ctx),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+        if exc.status_code in (301, 302, 303, 307) and exc.headers:
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return ctx.render(
+            request,
+            "error.html",
+            status=exc.status_code,
+            person=None,
+            message=exc.detail,
+        )
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("OK")
+
+    routes.append(Route("/health", health))
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={HTTPException: http_error},
+    )

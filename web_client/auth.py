@@ -1,0 +1,178 @@
+"""Signing in: Argon2id password hashes, signed session cookies, CSRF, a login rate limit.
+
+    «Войти» ─► throttled? ─► find account (login, phone or e-mail) ─► argon2 verify
+            ─► session token (random, stored as a digest; the cookie is it, signed)
+
+A session cookie is ``token.signature``: a forged or altered cookie is refused by
+its signature before the store is asked; an expired or signed-out one is refused
+by the store. CSRF uses a signed double submit: a random ``parta_csrf`` cookie and
+a form field carrying that value signed, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, Signer
+
+from parta.config import DiaryConfig
+from parta.ids import SourcedId
+from web_client.store import DiaryStore
+
+SESSION_COOKIE = "parta_session"
+CSRF_COOKIE = "parta_csrf"
+_ADDRESS_FACTOR = 20
+"""An address may be a whole school behind one NAT: it gets this many times the attempts."""
+MIN_PASSWORD = 8
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a sign-in was refused, in the words shown to the person."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Session:
+    cookie: str
+    max_age: int | None
+    """Seconds for «Остаться в системе»; ``None`` ends with the browser."""
+
+
+class Auth:
+    def __init__(
+        self,
+        store: DiaryStore,
+        secret_key: str,
+        config: DiaryConfig,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store, self._config, self._now = store, config, clock
+        self._hasher = PasswordHasher()
+        self._sessions = Signer(secret_key, salt="parta.session")
+        self._csrf = Signer(secret_key, salt="parta.csrf")
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    # -- passwords --------------------------------------------------------------------
+
+    def hash_password(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def sign_in(self, name: str, password: str, address: str) -> SourcedId | Refusal:
+        keys = (f"login:{name.strip().lower()}", f"addr:{address}")
+        wait = self._locked_minutes(keys)
+        if wait:
+            return Refusal(
+                f"Слишком много неудачных попыток входа. Попробуйте снова через {wait} мин."
+            )
+        account = self._store.find_account(name) if name.strip() else None
+        stored = account.password_hash if account and account.password_hash else self._dummy
+        if not self._verify(stored, password) or account is None or not account.password_hash:
+            self._store.note_failure(keys, self._now())
+            return Refusal("Неверный логин или пароль")
+        self._store.clear_failures(keys[0])
+        if self._hasher.check_needs_rehash(account.password_hash):
+            self._store.set_password_hash(account.person_id, self.hash_password(password))
+        return account.person_id
+
+    def _verify(self, stored: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _locked_minutes(self, keys: tuple[str, str]) -> int:
+        window = timedelta(minutes=self._config.lockout_minutes)
+        since = self._now() - window
+        limits = (self._config.login_attempts, self._config.login_attempts * _ADDRESS_FACTOR)
+        for key, limit in zip(keys, limits, strict=True):
+            count, oldest = self._store.failures_since(key, since)
+            if count >= limit and oldest is not None:
+                left = oldest + window - self._now()
+                return max(1, -(-int(left.total_seconds()) // 60))
+        return 0
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def open_session(self, person: SourcedId, remember: bool) -> Session:
+        token = secrets.token_urlsafe(32)
+        if remember:
+            lifetime = timedelta(days=self._config.remembered_days)
+        else:
+            lifetime = timedelta(hours=self._config.session_hours)
+        self._store.add_session(token, person, self._now() + lifetime)
+        cookie = self._sessions.sign(token).decode()
+        return Session(cookie, int(lifetime.total_seconds()) if remember else None)
+
+    def session_person(self, cookie: str | None) -> SourcedId | None:
+        token = self._token(cookie)
+        return None if token is None else self._store.session_person(token, self._now())
+
+    def close_session(self, cookie: str | None) -> None:
+        token = self._token(cookie)
+        if token is not None:
+            self._store.drop_session(token)
+
+    def _token(self, cookie: str | None) -> str | None:
+        if not cookie:
+            return None
+        try:
+            return self._sessions.unsign(cookie).decode()
+        except BadSignature:
+            return None
+
+    # -- CSRF ---------------------------------------------------------------------------
+
+    @staticmethod
+    def new_csrf_cookie() -> str:
+        return secrets.token_urlsafe(24)
+
+    def csrf_field(self, cookie: str) -> str:
+        return self._csrf.sign(cookie).decode()
+
+    def csrf_ok(self, cookie: str | None, field: str | None) -> bool:
+        if not cookie or not field:
+            return False
+        try:
+            value = self._csrf.unsign(field).decode()
+        except BadSignature:
+            return False
+        return hmac.compare_digest(value.encode(), cookie.encode())
+
+    # -- password reset ------------------------------------------------------------------
+
+    def new_reset(self, person: SourcedId) -> str:
+        token = secrets.token_urlsafe(32)
+        expires = self._now() + timedelta(minutes=self._config.reset_minutes)
+        self._store.add_reset(token, person, expires)
+        return token
+
+    def reset_target(self, token: str) -> SourcedId | Refusal:
+        found = self._store.reset_person(token)
+        if found is None:
+            return Refusal("Ссылка для восстановления пароля недействительна")
+        person, expires, used = found
+        if used:
+            return Refusal("Эта ссылка уже использована. Запросите новую.")
+        if expires <= self._now():
+            return Refusal("Срок действия ссылки истёк. Запросите новую.")
+        return person
+
+    def reset_password(self, token: str, password: str) -> SourcedId | Refusal:
+        target = self.reset_target(token)
+        if isinstance(target, Refusal):
+            return target
+        if len(password) < MIN_PASSWORD:
+            return Refusal(f"Пароль должен быть не короче {MIN_PASSWORD} символов")
+        if not self._store.use_reset(token):
+            return Refusal("Эта ссылка уже использована. Запросите новую.")
+        self._store.set_password_hash(target, self.hash_password(password))
+        self._store.drop_sessions_of(target)
+        return target

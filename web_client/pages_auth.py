@@ -1,0 +1,131 @@
+"""«Вход в систему», «Выход», «Забыли пароль?» and the reset link."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from web_client.auth import SESSION_COOKIE, Refusal
+from web_client.context import DiaryContext, redirect, safe_next
+from web_client.errors import MailError
+from web_client.mail import reset_message
+
+logger = logging.getLogger(__name__)
+
+_SENT = (
+    "Если такой пользователь есть и у него указана электронная почта, "
+    "мы отправили на неё ссылку для восстановления пароля."
+)
+
+
+def routes(ctx: DiaryContext) -> list[Route]:
+    async def login_page(request: Request) -> Response:
+        if ctx.person_id(request) is not None:
+            return redirect("/diary")
+        return _login(ctx, request)
+
+    async def login(request: Request) -> Response:
+        form = await ctx.form(request)
+        name, password = str(form.get("login", "")), str(form.get("password", ""))
+        address = request.client.host if request.client else "unknown"
+        outcome = ctx.auth.sign_in(name, password, address)
+        if isinstance(outcome, Refusal):
+            logger.info("sign-in refused from %s", address)
+            return _login(ctx, request, error=outcome.message, login=name, status=401)
+        session = ctx.auth.open_session(outcome, remember=form.get("remember") == "on")
+        response = redirect(safe_next(str(form.get("next", ""))))
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.cookie,
+            max_age=session.max_age,
+            httponly=True,
+            samesite="lax",
+            secure=ctx.secure_cookies,
+            path="/",
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        await ctx.form(request)
+        ctx.auth.close_session(request.cookies.get(SESSION_COOKIE))
+        response = redirect("/login")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def forgot_page(request: Request) -> Response:
+        return ctx.render(request, "forgot.html")
+
+    async def forgot(request: Request) -> Response:
+        form = await ctx.form(request)
+        account = ctx.store.find_account(str(form.get("login", "")))
+        diary = ctx.store.diary()
+        person = diary.people.get(account.person_id) if diary and account else None
+        if account is not None and account.email and person is not None:
+            token = ctx.auth.new_reset(account.person_id)
+            link = f"{ctx.config.diary_url}/reset/{token}"
+            message = reset_message(
+                ctx.config.diary.mail.sender,
+                account.email,
+                person.given_name,
+                link,
+                ctx.config.diary.reset_minutes,
+            )
+            try:
+                ctx.sender.send(message)
+            except MailError as e:
+                logger.error("password reset mail not sent: %s", e)
+                return ctx.render(
+                    request, "forgot.html", error="Не удалось отправить письмо. Попробуйте позже."
+                )
+        # The same answer whether or not the account exists: no probing for logins.
+        return ctx.render(request, "forgot.html", notice=_SENT)
+
+    async def reset_page(request: Request) -> Response:
+        target = ctx.auth.reset_target(request.path_params["token"])
+        error = target.message if isinstance(target, Refusal) else None
+        return ctx.render(request, "reset.html", error=error, usable=error is None)
+
+    async def reset(request: Request) -> Response:
+        form = await ctx.form(request)
+        password = str(form.get("password", ""))
+        if password != str(form.get("password2", "")):
+            return ctx.render(request, "reset.html", error="Пароли не совпадают", usable=True)
+        outcome = ctx.auth.reset_password(request.path_params["token"], password)
+        if isinstance(outcome, Refusal):
+            return ctx.render(request, "reset.html", error=outcome.message, usable=True)
+        return _login(ctx, request, notice="Пароль изменён. Войдите с новым паролем.")
+
+    return [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/forgot", forgot_page, methods=["GET"]),
+        Route("/forgot", forgot, methods=["POST"]),
+        Route("/reset/{token}", reset_page, methods=["GET"]),
+        Route("/reset/{token}", reset, methods=["POST"]),
+    ]
+
+
+def _login(
+    ctx: DiaryContext,
+    request: Request,
+    error: str | None = None,
+    notice: str | None = None,
+    login: str = "",
+    status: int = 200,
+) -> Response:
+    diary = ctx.store.diary()
+    schools = sorted(s.name for s in diary.schools.values()) if diary else []
+    return ctx.render(
+        request,
+        "login.html",
+        status=status,
+        schools=schools,
+        error=error,
+        notice=notice,
+        login=login,
+        next=safe_next(request.query_params.get("next")),
+    )

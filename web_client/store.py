@@ -1,0 +1,391 @@
+"""The diary's own store: SQLite by default, PostgreSQL by configuration (one schema).
+
+It keeps the roster the sync read (as a snapshot) and the timetable, plus what only
+the diary knows: sign-in names and password hashes, sessions, failed sign-ins,
+password-reset tokens, distance lessons made in the journal and linked Matrix
+accounts. Secrets (session and reset tokens) are stored as SHA-256 digests only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from appservice.diary_sync.model import Diary
+from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
+from appservice.diary_sync.timetable import Slot, Timetable
+from parta.ids import SourcedId
+from web_client.errors import StoreError
+
+_meta = sa.MetaData()
+snapshots = sa.Table(
+    "snapshots",
+    _meta,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+)
+slots = sa.Table(
+    "slots",
+    _meta,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("class_id", sa.String(255), nullable=False),
+    sa.Column("start", sa.String(5), nullable=False),
+    sa.Column("end", sa.String(5), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("teacher_id", sa.String(255)),
+    sa.Column("room", sa.Text, nullable=False),
+    sa.Column("distance", sa.Boolean, nullable=False),
+    sa.Column("day", sa.Date),
+    sa.Column("weekday", sa.Integer),
+)
+accounts = sa.Table(
+    "accounts",
+    _meta,
+    sa.Column("person_id", sa.String(255), primary_key=True),
+    sa.Column("login", sa.String(255), nullable=False, unique=True),
+    sa.Column("phone", sa.String(32), unique=True),
+    sa.Column("email", sa.String(255)),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("matrix_user_id", sa.String(255), unique=True),
+)
+sessions = sa.Table(
+    "sessions",
+    _meta,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("person_id", sa.String(255), nullable=False, index=True),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+failures = sa.Table(
+    "login_failures",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(255), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+resets = sa.Table(
+    "password_resets",
+    _meta,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("person_id", sa.String(255), nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("used", sa.Boolean, nullable=False, default=False),
+)
+distance = sa.Table(
+    "distance_lessons",
+    _meta,
+    sa.Column("lesson_id", sa.String(255), primary_key=True),
+    sa.Column("class_id", sa.String(255), nullable=False),
+    sa.Column("starts_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("ends_at", sa.DateTime, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Account:
+    person_id: SourcedId
+    login: str
+    phone: str | None
+    email: str
+    password_hash: str | None
+    matrix_user_id: str | None
+
+
+@dataclass(frozen=True)
+class DistanceLesson:
+    lesson_id: str
+    class_id: SourcedId
+    starts_at: datetime
+    ends_at: datetime
+    subject: str
+    created_by: SourcedId
+
+
+def normalize_phone(value: str) -> str | None:
+    """``+7 (952) 841-23-74`` and ``89528412374`` are one number: ``+79528412374``."""
+    digits = "".join(c for c in value if c.isdigit())
+    if len(digits) == 11 and digits[0] in "78":
+        return f"+7{digits[1:]}"
+    return f"+{digits}" if len(digits) >= 10 else None
+
+
+class DiaryStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> DiaryStore:
+        try:
+            engine = sa.create_engine(url, future=True)
+            if engine.dialect.name == "sqlite":
+                sa.event.listen(engine, "connect", _sqlite_pragmas)
+            _meta.create_all(engine)
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"cannot open the diary store: {getattr(e, 'orig', None) or e}") from e
+        return cls(engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- the roster ---------------------------------------------------------------
+
+    def load(self, diary: Diary, timetable: Timetable) -> None:
+        """Replace the roster and timetable in one transaction; passwords and links stay."""
+        with self._engine.begin() as db:
+            db.execute(sa.delete(snapshots).where(snapshots.c.name == "diary"))
+            body = json.dumps(to_snapshot(diary), ensure_ascii=False)
+            db.execute(sa.insert(snapshots).values(name="diary", body=body))
+            db.execute(sa.delete(slots))
+            if timetable.slots:
+                db.execute(sa.insert(slots), [_slot_row(s) for s in timetable.slots])
+            self._load_accounts(db, diary)
+
+    def _load_accounts(self, db: Connection, diary: Diary) -> None:
+        known = {row.person_id: row for row in db.execute(sa.select(accounts))}
+        gone = set(known) - set(diary.people)
+        if gone:
+            db.execute(sa.delete(accounts).where(accounts.c.person_id.in_(gone)))
+            db.execute(sa.delete(sessions).where(sessions.c.person_id.in_(gone)))
+        phones_taken: set[str] = set()
+        for person in sorted(diary.people.values(), key=lambda p: p.id):
+            phone = normalize_phone(person.phone) if person.phone else None
+            if phone in phones_taken:
+                phone = None  # a shared family phone identifies nobody
+            if phone:
+                phones_taken.add(phone)
+            values = {"login": person.username or person.id, "phone": phone, "email": person.email}
+            if person.id in known:
+                db.execute(
+                    sa.update(accounts).where(accounts.c.person_id == person.id).values(**values)
+                )
+            else:
+                db.execute(sa.insert(accounts).values(person_id=person.id, **values))
+
+    def diary(self) -> Diary | None:
+        with self._engine.connect() as db:
+            body = db.scalar(sa.select(snapshots.c.body).where(snapshots.c.name == "diary"))
+        return None if body is None else from_snapshot(json.loads(body))
+
+    def timetable(self) -> Timetable:
+        with self._engine.connect() as db:
+            rows = db.execute(sa.select(slots).order_by(slots.c.id)).all()
+        return Timetable(tuple(_slot_of(row) for row in rows))
+
+    # -- accounts -----------------------------------------------------------------
+
+    def account(self, person_id: SourcedId) -> Account | None:
+        return self._account_where(accounts.c.person_id == person_id)
+
+    def find_account(self, name: str) -> Account | None:
+        """By login, phone or e-mail: whatever the person typed into «Логин»."""
+        name = name.strip()
+        if not name or "\0" in name:
+            return None
+        clauses = [sa.func.lower(accounts.c.login) == name.lower()]
+        phone = normalize_phone(name) if any(c.isdigit() for c in name) else None
+        if phone:
+            clauses.append(accounts.c.phone == phone)
+        if "@" in name:
+            clauses.append(sa.func.lower(accounts.c.email) == name.lower())
+        clause = sa.or_(*clauses)
+        return self._account_where(clause)
+
+    def _account_where(self, clause: sa.ColumnElement[bool]) -> Account | None:
+        with self._engine.connect() as db:
+            row = db.execute(sa.select(accounts).where(clause).limit(2)).all()
+        if len(row) != 1:
+            return None
+        r = row[0]
+        return Account(
+            SourcedId(r.person_id), r.login, r.phone, r.email, r.password_hash, r.matrix_user_id
+        )
+
+    def set_password_hash(self, person_id: SourcedId, password_hash: str) -> None:
+        with self._engine.begin() as db:
+            db.execute(
+                sa.update(accounts)
+                .where(accounts.c.person_id == person_id)
+                .values(password_hash=password_hash)
+            )
+
+    def set_phone(self, person_id: SourcedId, phone: str) -> None:
+        with self._engine.begin() as db:
+            db.execute(
+                sa.update(accounts).where(accounts.c.person_id == person_id).values(phone=phone)
+            )
+
+    def set_matrix_user(self, person_id: SourcedId, user_id: str) -> None:
+        with self._engine.begin() as db:
+            db.execute(
+                sa.update(accounts)
+                .where(accounts.c.person_id == person_id)
+                .values(matrix_user_id=user_id)
+            )
+
+    # -- sessions -----------------------------------------------------------------
+
+    def add_session(self, token: str, person_id: SourcedId, expires_at: datetime) -> None:
+        with self._engine.begin() as db:
+            db.execute(
+                sa.insert(sessions).values(
+                    digest=digest(token), person_id=person_id, expires_at=expires_at
+                )
+            )
+
+    def session_person(self, token: str, now: datetime) -> SourcedId | None:
+        with self._engine.connect() as db:
+            row = db.execute(
+                sa.select(sessions.c.person_id).where(
+                    sessions.c.digest == digest(token), sessions.c.expires_at > now
+                )
+            ).first()
+        return None if row is None else SourcedId(row.person_id)
+
+    def drop_session(self, token: str) -> None:
+        with self._engine.begin() as db:
+            db.execute(sa.delete(sessions).where(sessions.c.digest == digest(token)))
+
+    def drop_sessions_of(self, person_id: SourcedId) -> None:
+        with self._engine.begin() as db:
+            db.execute(sa.delete(sessions).where(sessions.c.person_id == person_id))
+
+    # -- failed sign-ins (the rate limit) -----------------------------------------
+
+    def note_failure(self, keys: Iterable[str], at: datetime) -> None:
+        with self._engine.begin() as db:
+            db.execute(sa.insert(failures), [{"key": key, "at": at} for key in keys])
+
+    def failures_since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many failures for ``key`` since ``since``, and the oldest of them."""
+        with self._engine.connect() as db:
+            row = db.execute(
+                sa.select(sa.func.count(), sa.func.min(failures.c.at)).where(
+                    failures.c.key == key, failures.c.at > since
+                )
+            ).one()
+        return int(row[0]), row[1]
+
+    def clear_failures(self, key: str) -> None:
+        with self._engine.begin() as db:
+            db.execute(sa.delete(failures).where(failures.c.key == key))
+
+    # -- password resets -----------------------------------------------------------
+
+    def add_reset(self, token: str, person_id: SourcedId, expires_at: datetime) -> None:
+        with self._engine.begin() as db:
+            db.execute(
+                sa.insert(resets).values(
+                    digest=digest(token), person_id=person_id, expires_at=expires_at, used=False
+                )
+            )
+
+    def reset_person(self, token: str) -> tuple[SourcedId, datetime, bool] | None:
+        with self._engine.connect() as db:
+            row = db.execute(sa.select(resets).where(resets.c.digest == digest(token))).first()
+        return None if row is None else (SourcedId(row.person_id), row.expires_at, row.used)
+
+    def use_reset(self, token: str) -> bool:
+        """Mark the token used; False when it already was (two tabs, one token)."""
+        with self._engine.begin() as db:
+            result = db.execute(
+                sa.update(resets)
+                .where(resets.c.digest == digest(token), resets.c.used.is_(False))
+                .values(used=True)
+            )
+        return result.rowcount == 1
+
+    # -- distance lessons ------------------------------------------------------------
+
+    def add_distance_lesson(self, lesson: DistanceLesson, now: datetime) -> bool:
+        """Idempotent: False when the lesson already was a distance lesson."""
+        with self._engine.begin() as db:
+            exists = db.scalar(
+                sa.select(distance.c.lesson_id).where(distance.c.lesson_id == lesson.lesson_id)
+            )
+            if exists is not None:
+                return False
+            db.execute(
+                sa.insert(distance).values(
+                    lesson_id=lesson.lesson_id,
+                    class_id=lesson.class_id,
+                    starts_at=lesson.starts_at,
+                    ends_at=lesson.ends_at,
+                    subject=lesson.subject,
+                    created_by=lesson.created_by,
+                    created_at=now,
+                )
+            )
+        return True
+
+    def distance_lessons(self, since: datetime, until: datetime) -> list[DistanceLesson]:
+        with self._engine.connect() as db:
+            rows = db.execute(
+                sa.select(distance)
+                .where(distance.c.starts_at >= since, distance.c.starts_at < until)
+                .order_by(distance.c.starts_at, distance.c.lesson_id)
+            ).all()
+        return [
+            DistanceLesson(
+                r.lesson_id,
+                SourcedId(r.class_id),
+                r.starts_at,
+                r.ends_at,
+                r.subject,
+                SourcedId(r.created_by),
+            )
+            for r in rows
+        ]
+
+    def distance_lesson_ids(self, first: date, days: int) -> set[str]:
+        since = datetime.combine(first, time.min)
+        return {d.lesson_id for d in self.distance_lessons(since, since + timedelta(days=days))}
+
+
+def _slot_row(slot: Slot) -> dict[str, object]:
+    return {
+        "id": slot.id,
+        "class_id": slot.class_id,
+        "start": slot.start.strftime("%H:%M"),
+        "end": slot.end.strftime("%H:%M"),
+        "subject": slot.subject,
+        "teacher_id": slot.teacher_id,
+        "room": slot.room,
+        "distance": slot.distance,
+        "day": slot.day,
+        "weekday": slot.weekday,
+    }
+
+
+def _slot_of(row: sa.Row[tuple[object, ...]]) -> Slot:
+    m = row._mapping
+    return Slot(
+        SourcedId(str(m["id"])),
+        SourcedId(str(m["class_id"])),
+        time.fromisoformat(str(m["start"])),
+        time.fromisoformat(str(m["end"])),
+        str(m["subject"]),
+        SourcedId(str(m["teacher_id"])) if m["teacher_id"] else None,
+        str(m["room"]),
+        bool(m["distance"]),
+        m["day"] if isinstance(m["day"], date) else None,
+        int(str(m["weekday"])) if m["weekday"] is not None else None,
+    )
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
