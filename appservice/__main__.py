@@ -6,15 +6,25 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import reactor
+from twisted.internet import asyncioreactor
 
-from appservice.server import AppserviceResource, make_site
-from appservice.store import Store
-from parta.config import ConfigError, load_config
-from parta.secrets import SecretError, read_secret_file
+asyncioreactor.install()  # type: ignore[no-untyped-call]  # before anything imports the reactor: linking runs on asyncio
+
+from twisted.internet import reactor  # noqa: E402
+
+from appservice.diary_sync.names import BY_LANGUAGE  # noqa: E402
+from appservice.linking import LinkResource  # noqa: E402
+from appservice.matrix import MatrixClient  # noqa: E402
+from appservice.school_sync import SchoolSync  # noqa: E402
+from appservice.server import AppserviceResource, make_site  # noqa: E402
+from appservice.store import Store  # noqa: E402
+from parta.config import ConfigError, SchoolConfig, load_config  # noqa: E402
+from parta.ids import ServerName, user_id  # noqa: E402
+from parta.secrets import SecretError, read_secret_file  # noqa: E402
 
 log = logging.getLogger("appservice")
 
@@ -27,18 +37,43 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         hs_token = read_secret_file(config.hs_token_file)
+        as_token = read_secret_file(config.as_token_file)
+        link_token = (
+            read_secret_file(config.link_token_file) if config.link_token_file.exists() else None
+        )
     except (ConfigError, SecretError) as e:
         print(f"parta appservice: {e}", file=sys.stderr)
         return 2
     store = Store.open(config.store_url(), now_ms=lambda: int(time.time() * 1000))
     resource_ = AppserviceResource(store, hs_token)
+    linker = None
+    if link_token is None:
+        log.warning("no %s: the diary cannot link profiles", config.link_token_file)
+    else:
+        linker = LinkResource(store, _school_sync(config, store, as_token), link_token)
     port = config.appservice.port
     the_reactor: Any = reactor  # the module is typed as a module, not as the reactor it is
-    the_reactor.listenTCP(port, make_site(resource_), interface=config.appservice.bind_host)
+    site = make_site(resource_, linker)
+    the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
     the_reactor.run()
     store.close()
     return 0
+
+
+def _school_sync(config: SchoolConfig, store: Store, as_token: str) -> Callable[[], SchoolSync]:
+    """The client is made on first use, inside the running asyncio loop."""
+    made: list[SchoolSync] = []
+
+    def school() -> SchoolSync:
+        if not made:
+            server = ServerName(config.server_name)
+            client = MatrixClient(config.homeserver_url, as_token)
+            bot = user_id(config.appservice.bot_localpart, server)
+            made.append(SchoolSync(client, store, server, bot, BY_LANGUAGE[config.language]))
+        return made[0]
+
+    return school
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
             ──GET /_matrix/app/v1/rooms/{alias}───────▶ 404 at once (rooms are made by the sync)
             ──POST /_matrix/app/v1/ping───────────────▶ 200 {}
     policy module ──GET /_parta/v1/may_join?room_id&user_id──▶ {"allowed": …, "reason": …}
+    diary ──POST /_parta/v1/link──▶ appservice.linking (its own token)
 
 A transaction is acknowledged only once it is durable, so a crash before the
 answer makes Synapse retry the same id, and a replay is recognised and dropped.
@@ -147,5 +148,24 @@ def _error(errcode: str, message: str) -> dict[str, Any]:
     return {"errcode": errcode, "error": message}
 
 
-def make_site(resource_: AppserviceResource) -> server.Site:
-    return server.Site(resource_)
+class _Root(resource.Resource):
+    """The homeserver's endpoints, and the diary's (``/_parta/v1/link``) beside them."""
+
+    isLeaf = True
+
+    def __init__(self, homeserver_side: resource.Resource, diary_side: resource.Resource) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._homeserver_side, self._diary_side = homeserver_side, diary_side
+
+    def render(self, request: server.Request) -> bytes | int:
+        if request.path == b"/_parta/v1/link":
+            result: bytes | int = self._diary_side.render(request)
+            return result
+        answer: bytes | int = self._homeserver_side.render(request)
+        return answer
+
+
+def make_site(
+    resource_: AppserviceResource, diary_side: resource.Resource | None = None
+) -> server.Site:
+    return server.Site(resource_ if diary_side is None else _Root(resource_, diary_side))

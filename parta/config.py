@@ -80,6 +80,9 @@ class DiaryConfig(_Model):
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     reset_minutes: int = Field(60, ge=5, le=24 * 60)
     mail: MailConfig = MailConfig()
+    homeservers: dict[str, str] = Field(default_factory=dict)
+    """Client URLs of other servers whose accounts adults may link (``server_name: url``);
+    others are found through ``https://<server>/.well-known/matrix/client``."""
 
 
 class SchoolConfig(_Model):
@@ -140,6 +143,16 @@ class SchoolConfig(_Model):
     @property
     def hs_token_file(self) -> Path:
         return self.secrets_dir / "hs_token"
+
+    @property
+    def link_token_file(self) -> Path:
+        """The diary's token for the appservice's ``/_parta/v1/link``."""
+        return self.secrets_dir / "link_token"
+
+    @property
+    def password_check_token_file(self) -> Path:
+        """The homeserver module's token for the diary's password check."""
+        return self.secrets_dir / "password_check_token"
 
     def store_url(self) -> str:
         if self.database.kind == "sqlite":

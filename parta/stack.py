@@ -143,6 +143,8 @@ class SchoolStack:
         self, module: str, probe: str, *, post: bool, timeout: float = 30.0
     ) -> subprocess.Popen[bytes]:
         """``python -m module -c config``, ready once ``probe`` answers at all."""
+        for shared in (self.config.link_token_file, self.config.password_check_token_file):
+            ensure_secret_file(shared)  # made here, once, before either reader starts
         log_path = self.config.state_dir / f"{module}.log"
         log = log_path.open("ab")
         self._logs.append(log)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Browser, Playwright
+from playwright.async_api import Browser, Page, Playwright
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -32,3 +32,10 @@ def chromium() -> str:
 
 async def launch(playwright: Playwright) -> Browser:
     return await playwright.chromium.launch(executable_path=chromium(), args=FLAGS)
+
+
+async def sign_in_at(page: Page, url: str, login: str, password: str) -> None:
+    await page.goto(f"{url}/login")
+    await page.get_by_label("Логин").fill(login)
+    await page.get_by_label("Пароль").fill(password)
+    await page.get_by_role("button", name="Войти").click()

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import uvicorn
 
 from parta.config import ConfigError, SchoolConfig, load_config
-from parta.secrets import SecretError, ensure_secret_file
+from parta.secrets import SecretError, ensure_secret_file, read_secret_file
 from web_client.app import build_app
 from web_client.auth import Auth
 from web_client.context import DiaryContext
 from web_client.errors import StoreError
+from web_client.linking import Linker
 from web_client.mail import make_sender
 from web_client.store import DiaryStore
 
@@ -51,11 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         ctx = build_context(config)
+        linker = Linker(
+            config.appservice_url,
+            read_secret_file(config.link_token_file),
+            config.server_name,
+            {config.server_name: config.homeserver_url, **config.diary.homeservers},
+        )
     except (ConfigError, SecretError, StoreError, ZoneInfoNotFoundError) as e:
         print(f"web_client: {e}", file=sys.stderr)
         return 2
     uvicorn.run(
-        build_app(ctx),
+        build_app(ctx, linker),
         host=config.diary.bind_host,
         port=config.diary.port,
         log_level="warning",

@@ -7,6 +7,7 @@ tracebacks.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -18,9 +19,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web_client import api, pages_auth, pages_diary
+from web_client import api, pages_auth, pages_chats, pages_diary
 from web_client.context import DiaryContext
+from web_client.linking import Linker
 
+logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 _HEADERS = {
     b"x-frame-options": b"DENY",
@@ -46,10 +49,11 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def build_app(ctx: DiaryContext) -> Starlette:
+def build_app(ctx: DiaryContext, linker: Linker) -> Starlette:
     routes: list[BaseRoute] = [
         *pages_auth.routes(ctx),
         *pages_diary.routes(ctx),
+        *pages_chats.routes(ctx, linker),
         *api.routes(ctx),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -66,6 +70,15 @@ def build_app(ctx: DiaryContext) -> Starlette:
             message=exc.detail,
         )
 
+    async def crash(request: Request, exc: Exception) -> Response:
+        logger.error("unhandled error on %s", request.url.path, exc_info=exc)
+        return ctx.render(
+            request,
+            "error.html",
+            status=500,
+            message="Что-то пошло не так. Мы уже знаем об ошибке; попробуйте ещё раз позже.",
+        )
+
     async def health(request: Request) -> Response:
         return PlainTextResponse("OK")
 
@@ -73,5 +86,5 @@ def build_app(ctx: DiaryContext) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: crash},
     )

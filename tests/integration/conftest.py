@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, Page, async_playwright
 
 from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync
 from appservice.store import Store
 from parta.config import AppserviceConfig, DiaryConfig, HomeserverConfig, SchoolConfig
 from parta.stack import SchoolStack
+from tests.browser import SCREENSHOTS, launch
 from tests.ports import free_port
 
 
@@ -54,3 +56,20 @@ def store(stack: SchoolStack) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def school(stack: SchoolStack, client: MatrixClient, store: Store) -> SchoolSync:
     return stack.school_sync(client, store)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        launched = await launch(playwright)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="ru-RU")
+    opened = await context.new_page()
+    yield opened
+    await context.close()

@@ -5,7 +5,7 @@ Screenshots of the main screens go to docs/screenshots/ (shown in the README).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from parta.stack import SchoolStack
-from tests.browser import SCREENSHOTS, launch
+from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import PASSWORD, DiarySite, next_school_day, running_diary
 
 pytestmark = pytest.mark.integration
@@ -28,28 +28,8 @@ def site(stack: SchoolStack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield running
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        launched = await launch(playwright)
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="ru-RU")
-    opened = await context.new_page()
-    yield opened
-    await context.close()
-
-
 async def sign_in(page: Page, site: DiarySite, login: str, password: str = PASSWORD) -> None:
-    await page.goto(f"{site.url}/login")
-    await page.get_by_label("Логин").fill(login)
-    await page.get_by_label("Пароль").fill(password)
-    await page.get_by_role("button", name="Войти").click()
+    await sign_in_at(page, site.url, login, password)
 
 
 async def test_a_wrong_password_is_refused_and_the_right_one_opens_the_diary(

@@ -1,0 +1,143 @@
+"""«Привязать учебный профиль»: prove a Matrix account is the person's, then link it.
+
+    existing account ──password login on its own homeserver──▶ whoami (proof)
+                      ──POST appservice /_parta/v1/link {person_id, user_id}──▶ invited
+                      ──join the invited rooms with that login──▶ logout (token dropped)
+    no account      ──POST appservice /_parta/v1/link {person_id}──▶ a school account, joined
+
+The password typed for the proof goes to the account's own homeserver only; it
+and the short-lived token are never stored or logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from web_client.errors import LinkError
+
+logger = logging.getLogger(__name__)
+_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+_LINK_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
+
+
+@dataclass(frozen=True)
+class Linked:
+    user_id: str
+    rooms: tuple[str, ...]
+    failed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A fresh login to the person's own account: used once, then logged out."""
+
+    user_id: str
+    base_url: str
+    access_token: str
+
+
+class Linker:
+    def __init__(
+        self,
+        appservice_url: str,
+        link_token: str,
+        server_name: str,
+        homeservers: Mapping[str, str],
+    ) -> None:
+        self._appservice_url, self._token = appservice_url, link_token
+        self._server_name = server_name
+        self._homeservers = dict(homeservers)
+
+    async def link(self, person_id: str, user_id: str | None = None) -> Linked:
+        body: dict[str, Any] = {"person_id": person_id}
+        if user_id:
+            body["user_id"] = user_id
+        try:
+            async with httpx.AsyncClient(timeout=_LINK_TIMEOUT) as http:
+                answer = await http.post(
+                    f"{self._appservice_url}/_parta/v1/link",
+                    json=body,
+                    headers={"Authorization": f"Bearer {self._token}"},
+                )
+        except httpx.HTTPError as e:
+            raise LinkError(
+                "Сервер чатов школы не отвечает. Попробуйте позже.", transient=True
+            ) from e
+        data = _json(answer)
+        if answer.status_code == 403:
+            raise LinkError(_refusal(str(data.get("error", ""))))
+        if answer.status_code != 200:
+            logger.warning("link of %s answered %s: %s", person_id, answer.status_code, data)
+            raise LinkError("Не удалось привязать профиль. Попробуйте позже.", transient=True)
+        return Linked(
+            str(data["user_id"]),
+            tuple(str(r) for r in data.get("rooms", [])),
+            tuple(str(f) for f in data.get("failed", [])),
+        )
+
+    async def prove(self, user_id: str, password: str) -> Proof:
+        """Sign in to ``user_id``'s own homeserver with its password."""
+        server = user_id.partition(":")[2]
+        if not user_id.startswith("@") or not server:
+            raise LinkError("Укажите Matrix ID целиком, например @ivanova:school14.example.org")
+        base = await self._client_url(server)
+        login = {
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user_id},
+            "password": password,
+            "initial_device_display_name": "Электронный дневник (привязка профиля)",
+        }
+        try:
+            async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
+                answer = await http.post(f"{base}/_matrix/client/v3/login", json=login)
+        except httpx.HTTPError as e:
+            raise LinkError(f"Сервер {server} не отвечает", transient=True) from e
+        data = _json(answer)
+        if answer.status_code != 200 or data.get("user_id") != user_id:
+            raise LinkError("Неверный Matrix ID или пароль")
+        return Proof(user_id, base, str(data["access_token"]))
+
+    async def accept(self, proof: Proof, rooms: tuple[str, ...]) -> None:
+        """Join the rooms the school invited the account to, then end that login."""
+        auth = {"Authorization": f"Bearer {proof.access_token}"}
+        async with httpx.AsyncClient(base_url=proof.base_url, timeout=_TIMEOUT) as http:
+            try:
+                for room in rooms:
+                    joined = await http.post(
+                        f"/_matrix/client/v3/join/{quote(room, safe='')}", json={}, headers=auth
+                    )
+                    if joined.status_code != 200:
+                        logger.warning("joining %s answered %s", room, joined.status_code)
+            finally:
+                await http.post("/_matrix/client/v3/logout", headers=auth)
+
+    async def _client_url(self, server: str) -> str:
+        if server in self._homeservers:
+            return self._homeservers[server].rstrip("/")
+        try:
+            async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
+                found = await http.get(f"https://{server}/.well-known/matrix/client")
+            url = str(_json(found).get("m.homeserver", {}).get("base_url", ""))
+        except (httpx.HTTPError, AttributeError):
+            url = ""
+        return (url or f"https://{server}").rstrip("/")
+
+
+def _json(answer: httpx.Response) -> dict[str, Any]:
+    try:
+        data = answer.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _refusal(reason: str) -> str:
+    if "student" in reason:
+        return "Учётная запись ученика может быть только на сервере своей школы"
+    return f"Привязка отклонена: {reason}"

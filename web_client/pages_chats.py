@@ -1,0 +1,149 @@
+"""«Чаты» (everyone) and «Управление → Чаты» (staff): the profile link and the chat list.
+
+The seed's three cases of «Привязать учебный профиль»:
+
+1. already linked — the tab shows the chats and how to open them in any client;
+2. a Matrix account but no school profile — prove it with its password, link it
+   (an adult's may live on any server; a student's only on the school's own);
+3. no account — the school makes one; the mobile phone becomes a login, with a
+   password the person sets (the same password as the diary's).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from appservice.diary_sync.layout import layout_diary
+from appservice.diary_sync.model import Diary, Person, Role
+from appservice.diary_sync.names import BY_LANGUAGE
+from web_client.auth import MIN_PASSWORD
+from web_client.context import DiaryContext, redirect
+from web_client.errors import LinkError
+from web_client.linking import Linked, Linker
+from web_client.store import normalize_phone
+
+logger = logging.getLogger(__name__)
+
+
+def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
+    def signed_in(request: Request) -> tuple[Diary, Person]:
+        person_id = ctx.person_id(request)
+        if person_id is None:
+            raise HTTPException(303, headers={"Location": f"/login?next={request.url.path}"})
+        diary = ctx.diary()
+        person = diary.people.get(person_id)
+        if person is None:
+            raise HTTPException(403, "Вашей учётной записи больше нет в дневнике школы")
+        return diary, person
+
+    async def chats(request: Request) -> Response:
+        diary, me = signed_in(request)
+        account = ctx.store.account(me.id)
+        names = BY_LANGUAGE[ctx.config.language]
+        rooms = [
+            spec.name
+            for layout in layout_diary(diary, names)
+            for spec in layout.rooms
+            if me.id in spec.members and not spec.is_space
+        ]
+        return ctx.render(
+            request,
+            "chats.html",
+            person=me,
+            account=account,
+            rooms=rooms,
+            homeserver=ctx.config.homeserver_url,
+            linked_now=request.query_params.get("linked") == "1",
+        )
+
+    async def link_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+        _diary, me = signed_in(request)
+        account = ctx.store.account(me.id)
+        if account is not None and account.matrix_user_id:
+            return redirect("/chats")
+        return ctx.render(
+            request,
+            "link.html",
+            status=status,
+            person=me,
+            error=error,
+            phone=account.phone if account else "",
+            server=ctx.config.server_name,
+            min_password=MIN_PASSWORD,
+        )
+
+    async def link_existing(request: Request) -> Response:
+        form = await ctx.form(request)
+        _diary, me = signed_in(request)
+        user_id = str(form.get("user_id", "")).strip()
+        try:
+            if me.role is Role.STUDENT and not user_id.endswith(f":{ctx.config.server_name}"):
+                raise LinkError("Учётная запись ученика может быть только на сервере своей школы")
+            proof = await linker.prove(user_id, str(form.get("password", "")))
+            linked = await linker.link(me.id, proof.user_id)
+            await linker.accept(proof, linked.rooms)
+        except LinkError as e:
+            return await link_page(request, e.reason, 400)
+        return _done(ctx, me, linked)
+
+    async def link_new(request: Request) -> Response:
+        form = await ctx.form(request)
+        _diary, me = signed_in(request)
+        phone = normalize_phone(str(form.get("phone", "")))
+        password = str(form.get("password", ""))
+        problem = _new_account_problem(ctx, me, phone, password, str(form.get("password2", "")))
+        if problem or phone is None:
+            return await link_page(request, problem or "Укажите номер телефона", 400)
+        try:
+            linked = await linker.link(me.id)
+        except LinkError as e:
+            return await link_page(request, e.reason, 400)
+        ctx.store.set_phone(me.id, phone)
+        ctx.store.set_password_hash(me.id, ctx.auth.hash_password(password))
+        return _done(ctx, me, linked)
+
+    async def link_known(request: Request) -> Response:
+        """Case 1: the appservice already knows the person's account; the diary learns it."""
+        await ctx.form(request)
+        _diary, me = signed_in(request)
+        try:
+            linked = await linker.link(me.id)
+        except LinkError as e:
+            return await link_page(request, e.reason, 400)
+        return _done(ctx, me, linked)
+
+    return [
+        Route("/chats", chats),
+        Route("/manage/chats", chats),
+        Route("/chats/link", link_page, methods=["GET"]),
+        Route("/chats/link/existing", link_existing, methods=["POST"]),
+        Route("/chats/link/new", link_new, methods=["POST"]),
+        Route("/chats/link/known", link_known, methods=["POST"]),
+    ]
+
+
+def _new_account_problem(
+    ctx: DiaryContext, me: Person, phone: str | None, password: str, again: str
+) -> str | None:
+    if phone is None:
+        return "Укажите номер мобильного телефона, например +7 900 123-45-67"
+    holder = ctx.store.find_account(phone)
+    if holder is not None and holder.person_id != me.id:
+        return "Этот номер уже используется другой учётной записью"
+    if len(password) < MIN_PASSWORD:
+        return f"Пароль должен быть не короче {MIN_PASSWORD} символов"
+    if password != again:
+        return "Пароли не совпадают"
+    return None
+
+
+def _done(ctx: DiaryContext, me: Person, linked: Linked) -> Response:
+    ctx.store.set_matrix_user(me.id, linked.user_id)
+    if linked.failed:
+        logger.warning("linking %s: %d action(s) failed", me.id, len(linked.failed))
+    return redirect("/chats?linked=1")
