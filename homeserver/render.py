@@ -213,6 +213,7 @@ def homeserver_context(
         "appservice_config_files": [str(path) for path in registrations],
         "rate_limits": TEST_RATE_LIMITS if settings.for_tests else SCHOOL_RATE_LIMITS,
         "modules": [{"module": m.module, "config": dict(m.config)} for m in settings.modules],
+        "oidc_providers": [settings.sso.synapse_config()] if settings.sso else [],
     }
 
 

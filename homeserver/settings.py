@@ -142,6 +142,49 @@ class ModuleSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OidcProvider:
+    """Single sign-on through the school diary (an OpenID Connect provider).
+
+    Users are mapped to the account the diary linked (``matrix_localpart`` claim),
+    which already exists: a school account or one the person linked.
+    """
+
+    idp_id: str
+    idp_name: str
+    issuer: str
+    client_id: str
+    client_secret_path: Path
+    skip_verification: bool = False
+    """Only for an ``http://`` issuer on loopback (development and tests)."""
+
+    def __post_init__(self) -> None:
+        if not self.issuer.startswith(("http://", "https://")):
+            raise SettingsError("oidc.issuer", f"{self.issuer!r} is not http(s)")
+        _check_absolute("oidc.client_secret_path", self.client_secret_path)
+
+    def synapse_config(self) -> dict[str, object]:
+        return {
+            "idp_id": self.idp_id,
+            "idp_name": self.idp_name,
+            "discover": True,
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "client_secret_path": str(self.client_secret_path),
+            "client_auth_method": "client_secret_post",
+            "scopes": ["openid", "profile"],
+            "skip_verification": self.skip_verification,
+            "allow_existing_users": True,
+            "user_mapping_provider": {
+                "config": {
+                    "subject_claim": "sub",
+                    "localpart_template": "{{ user.matrix_localpart }}",
+                    "display_name_template": "{{ user.name }}",
+                }
+            },
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class HomeserverSettings:
     """One Synapse instance.
 
@@ -161,6 +204,7 @@ class HomeserverSettings:
     federation_allowlist: tuple[ServerName, ...] = ()
     appservices: tuple[AppserviceRegistration, ...] = ()
     modules: tuple[ModuleSpec, ...] = ()
+    sso: OidcProvider | None = None
     enable_registration: bool = False
     for_tests: bool = False
 

@@ -13,6 +13,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+OIDC_CLIENT_ID = "synapse"
+"""The diary's one OpenID client: the school's own homeserver."""
+
 
 class ConfigError(Exception):
     """The configuration file is missing, unreadable or invalid."""
@@ -33,6 +36,8 @@ class DatabaseConfig(_Model):
 
 class HomeserverConfig(_Model):
     bind_host: str = "127.0.0.1"
+    public_url: str = ""
+    """How clients reach the homeserver (``https://…`` behind a proxy); default its listener."""
     client_port: int = Field(8008, ge=1, le=65535)
     federation_port: int | None = Field(None, ge=1, le=65535)
     federation_allowlist: tuple[str, ...] = ()
@@ -111,6 +116,19 @@ class SchoolConfig(_Model):
     @property
     def appservice_url(self) -> str:
         return f"http://{self.appservice.bind_host}:{self.appservice.port}"
+
+    @property
+    def homeserver_public_url(self) -> str:
+        return (self.homeserver.public_url or self.homeserver_url).rstrip("/")
+
+    @property
+    def diary_internal_url(self) -> str:
+        """Where the homeserver's modules reach the diary (its listener, not the proxy)."""
+        return f"http://{self.diary.bind_host}:{self.diary.port}"
+
+    @property
+    def oidc_client_secret_file(self) -> Path:
+        return self.secrets_dir / "oidc_client_secret"
 
     @property
     def diary_url(self) -> str:

@@ -32,11 +32,12 @@ from homeserver.settings import (
     AppserviceRegistration,
     HomeserverSettings,
     ModuleSpec,
+    OidcProvider,
     PostgresDatabase,
     SqliteDatabase,
 )
 from parta.children import die_with_parent
-from parta.config import SchoolConfig
+from parta.config import OIDC_CLIENT_ID, SchoolConfig
 from parta.ids import ServerName, UserID, user_id
 from parta.secrets import ensure_secret_file
 from web_client.store import DiaryStore
@@ -46,7 +47,7 @@ class StackError(Exception):
     """A component of the stack did not start."""
 
 
-def homeserver_settings(config: SchoolConfig) -> HomeserverSettings:
+def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> HomeserverSettings:
     server = ServerName(config.server_name)
     state = config.state_dir.resolve()
     registration = AppserviceRegistration(
@@ -65,6 +66,28 @@ def homeserver_settings(config: SchoolConfig) -> HomeserverSettings:
             "token_file": str(config.hs_token_file.resolve()),
         },
     )
+    modules = [policy]
+    sso = None
+    if with_diary:
+        modules.append(
+            ModuleSpec(
+                module="homeserver.diary_password.DiaryPassword",
+                config={
+                    "diary_url": config.diary_internal_url,
+                    "token_file": str(config.password_check_token_file.resolve()),
+                },
+            )
+        )
+        ensure_secret_file(config.password_check_token_file)
+        ensure_secret_file(config.oidc_client_secret_file)
+        sso = OidcProvider(
+            idp_id="diary",
+            idp_name="Электронный дневник",
+            issuer=config.diary_url,
+            client_id=OIDC_CLIENT_ID,
+            client_secret_path=config.oidc_client_secret_file.resolve(),
+            skip_verification=config.diary_url.startswith("http://"),
+        )
     database: SqliteDatabase | PostgresDatabase
     if config.database.kind == "sqlite":
         database = SqliteDatabase(path=state / "homeserver" / "homeserver.db")
@@ -85,7 +108,9 @@ def homeserver_settings(config: SchoolConfig) -> HomeserverSettings:
         federation_port=config.homeserver.federation_port,
         federation_allowlist=tuple(ServerName(s) for s in config.homeserver.federation_allowlist),
         appservices=(registration,),
-        modules=(policy,),
+        modules=tuple(modules),
+        sso=sso,
+        public_baseurl=config.homeserver_public_url + "/",
         for_tests=config.for_tests,
     )
 
@@ -121,14 +146,14 @@ class SchoolStack:
             ensure_database(self.config.database.dsn, self.config.synapse_db_name)
             ensure_database(self.config.database.dsn, self.config.store_db_name)
             ensure_database(self.config.database.dsn, self.config.diary_db_name)
-        self.rendered = render_homeserver(homeserver_settings(self.config))
+        self.rendered = render_homeserver(homeserver_settings(self.config, self.with_diary))
         Store.open(self.config.store_url(), now_ms=lambda: 0).close()  # schema before readers
         self._start_appservice()
+        if self.with_diary:
+            self.start_diary()  # before Synapse: it reads the diary's OpenID metadata at start
         self.synapse = SynapseProcess(self.rendered)
         self.synapse.start()
         self.synapse.wait_ready()
-        if self.with_diary:
-            self.start_diary()
 
     def _start_appservice(self) -> None:
         self.appservice = self._start_child(

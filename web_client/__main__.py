@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import uvicorn
 
-from parta.config import ConfigError, SchoolConfig, load_config
+from parta.config import OIDC_CLIENT_ID, ConfigError, SchoolConfig, load_config
 from parta.secrets import SecretError, ensure_secret_file, read_secret_file
 from web_client.app import build_app
 from web_client.auth import Auth
@@ -19,6 +20,8 @@ from web_client.context import DiaryContext
 from web_client.errors import StoreError
 from web_client.linking import Linker
 from web_client.mail import make_sender
+from web_client.oidc import Client, DiaryOidc, load_or_make_key, person_lookup
+from web_client.oidc_store import OidcStore
 from web_client.store import DiaryStore
 
 
@@ -41,6 +44,29 @@ def build_context(config: SchoolConfig) -> DiaryContext:
         utc_now=utc_now,
         local_now=local_now,
         api_token=ensure_secret_file(config.secrets_dir / "diary_api_token"),
+        password_check_token=ensure_secret_file(config.password_check_token_file),
+    )
+
+
+def build_oidc(config: SchoolConfig, ctx: DiaryContext) -> DiaryOidc:
+    if config.diary_url.startswith("http://"):
+        # Authlib refuses plain HTTP unless told; only development and tests run so.
+        logging.getLogger(__name__).warning("the OpenID provider runs on plain HTTP")
+        os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    key_file = config.secrets_dir / "oidc_signing_key.pem"
+    key, pem = load_or_make_key(key_file.read_bytes() if key_file.exists() else None)
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+    client = Client(
+        OIDC_CLIENT_ID,
+        ensure_secret_file(config.oidc_client_secret_file),
+        (f"{config.homeserver_public_url}/_synapse/client/oidc/callback",),
+    )
+    people = person_lookup(ctx.store, ctx.store.diary, config.server_name)
+    return DiaryOidc(
+        client, config.diary_url, key, OidcStore(ctx.store.engine), people, ctx.utc_now
     )
 
 
@@ -52,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         ctx = build_context(config)
+        oidc = build_oidc(config, ctx)
         linker = Linker(
             config.appservice_url,
             read_secret_file(config.link_token_file),
@@ -62,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"web_client: {e}", file=sys.stderr)
         return 2
     uvicorn.run(
-        build_app(ctx, linker),
+        build_app(ctx, linker, oidc),
         host=config.diary.bind_host,
         port=config.diary.port,
         log_level="warning",

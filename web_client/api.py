@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from parta.secrets import same_secret
+from web_client.auth import Refusal
 from web_client.context import DiaryContext
 
 _MAX_RANGE = timedelta(days=31)
@@ -62,7 +63,33 @@ def routes(ctx: DiaryContext) -> list[Route]:
         ]
         return JSONResponse({"timezone": ctx.config.diary.timezone, "lessons": body})
 
-    return [Route("/api/v1/distance-lessons", distance_lessons)]
+    async def check_password(request: Request) -> Response:
+        """The homeserver's password module asks: is this the person's password?"""
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not given or not same_secret(given, ctx.password_check_token):
+            return _error(401, "M_UNKNOWN_TOKEN", "a valid password-check token is required")
+        try:
+            body = await request.json()
+            password = str(body["password"])
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "M_BAD_JSON", "password and login or user_id are required")
+        account = None
+        if body.get("user_id"):
+            account = ctx.store.account_of_matrix_user(str(body["user_id"]))
+        elif body.get("login"):
+            account = ctx.store.find_account(str(body["login"]))
+        outcome = ctx.auth.sign_in(account.login if account else "", password, "matrix-login")
+        home = f":{ctx.config.server_name}"
+        if isinstance(outcome, Refusal) or account is None or not account.matrix_user_id:
+            return _error(403, "M_FORBIDDEN", "wrong login or password")
+        if not account.matrix_user_id.endswith(home):
+            return _error(403, "M_FORBIDDEN", "the account lives on another server")
+        return JSONResponse({"user_id": account.matrix_user_id})
+
+    return [
+        Route("/api/v1/distance-lessons", distance_lessons),
+        Route("/_parta/v1/check-password", check_password, methods=["POST"]),
+    ]
 
 
 def _error(status: int, errcode: str, error: str) -> Response:

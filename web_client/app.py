@@ -19,9 +19,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web_client import api, pages_auth, pages_chats, pages_diary
+from web_client import api, pages_auth, pages_chats, pages_diary, pages_oidc
 from web_client.context import DiaryContext
 from web_client.linking import Linker
+from web_client.oidc import DiaryOidc
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -49,11 +50,12 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def build_app(ctx: DiaryContext, linker: Linker) -> Starlette:
+def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
     routes: list[BaseRoute] = [
         *pages_auth.routes(ctx),
         *pages_diary.routes(ctx),
         *pages_chats.routes(ctx, linker),
+        *pages_oidc.routes(ctx, linker, oidc),
         *api.routes(ctx),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

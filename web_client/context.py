@@ -41,6 +41,7 @@ class DiaryContext:
     local_now: Callable[[], datetime]
     """Naive school-local time: the timetable's clock."""
     api_token: str
+    password_check_token: str
 
     def __post_init__(self) -> None:
         self.jinja = Environment(

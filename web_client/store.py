@@ -136,6 +136,10 @@ class DiaryStore:
             raise StoreError(f"cannot open the diary store: {getattr(e, 'orig', None) or e}") from e
         return cls(engine)
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -201,6 +205,9 @@ class DiaryStore:
             clauses.append(sa.func.lower(accounts.c.email) == name.lower())
         clause = sa.or_(*clauses)
         return self._account_where(clause)
+
+    def account_of_matrix_user(self, user_id: str) -> Account | None:
+        return self._account_where(accounts.c.matrix_user_id == user_id)
 
     def _account_where(self, clause: sa.ColumnElement[bool]) -> Account | None:
         with self._engine.connect() as db:
