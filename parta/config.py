@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -85,6 +86,16 @@ class DiaryConfig(_Model):
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     reset_minutes: int = Field(60, ge=5, le=24 * 60)
     mail: MailConfig = MailConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from e
+        return value
+
     homeservers: dict[str, str] = Field(default_factory=dict)
     """Client URLs of other servers whose accounts adults may link (``server_name: url``);
     others are found through ``https://<server>/.well-known/matrix/client``."""

@@ -141,6 +141,14 @@ async def test_a_student_cannot_open_a_journal_or_another_class_lesson(
     await expect(page.get_by_role("link", name="Журнал")).to_have_count(0)
 
 
+async def test_a_teacher_cannot_open_another_teachers_journal(page: Page, site: DiarySite) -> None:
+    await sign_in(page, site, "web-t4")  # teaches maths in 5А and 5Б, not physics in 6А
+    response = await page.goto(f"{site.url}/journal/class/{site.sid('6a-phys')}")
+    assert response is not None
+    assert response.status == 403
+    await expect(page.get_by_test_id("error")).to_have_text("Этот журнал вам недоступен")
+
+
 async def test_forms_without_the_csrf_field_are_refused(site: DiarySite) -> None:
     async with httpx.AsyncClient(base_url=site.url) as http:
         await http.get("/login")  # sets the CSRF cookie
