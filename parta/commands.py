@@ -25,6 +25,7 @@ from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import Action, DestructivePlanError, describe
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
+from appservice.diary_sync.state import Account
 from appservice.diary_sync.summary import format_summary, summarize
 from appservice.errors import AppserviceError
 from appservice.school_sync import SyncOptions, SyncResult, summary
@@ -181,12 +182,22 @@ def people_link(args: argparse.Namespace) -> int:
         diary = from_snapshot(stored)
         account = UserID(args.user_id) if args.user_id else None
         result = _run(_link(stack, store, diary, SourcedId(args.person), account))
-    except (AppserviceError, SecretError) as e:
+        _tell_the_diary(stack, SourcedId(args.person), store.accounts()[SourcedId(args.person)])
+    except (AppserviceError, SecretError, DiaryError) as e:
         return _fail(str(e))
     finally:
         store.close()
     _print_result(result, False, False)
     return _failures(result)
+
+
+def _tell_the_diary(stack: SchoolStack, person: SourcedId, account: Account) -> None:
+    """The diary's «Чаты» shows the profile as linked, whoever linked it."""
+    diary_store = stack.open_diary_store()
+    try:
+        diary_store.set_matrix_user(person, account.user_id)
+    finally:
+        diary_store.close()
 
 
 async def _link(

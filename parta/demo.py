@@ -91,6 +91,7 @@ async def set_up(
             _complete(await school.link(diary, demo.person, None, SyncOptions(eager=eager)))
             account = await _account(school, diary, demo)
             account.update(_diary_login(diary_store, demo.person))
+            diary_store.set_matrix_user(demo.person, str(account["user_id"]))
             accounts.append(account)
         return {
             "homeserver": stack.config.homeserver_url,

@@ -15,6 +15,7 @@ import pytest
 
 from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.store import Store
+from parta.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.ports import free_port
 
@@ -184,3 +185,28 @@ async def test_a_killed_demo_leaves_no_server_behind(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.05)
     assert _pids_running(str(state)) == []
+
+
+def test_sync_loads_the_diary_and_people_link_shows_in_its_chats_tab(
+    stack: SchoolStack, tmp_path: Path
+) -> None:
+    roster = tmp_path / "roster"
+    write_oneroster(
+        generate_school(20, seed=12, school_name="Школа командной строки", school_id="org-cli"),
+        roster,
+    )
+    synced = parta("sync", str(roster), "-c", str(stack.config_path))
+    assert synced.returncode == 0, synced.stderr
+    linked = parta("people", "link", "stu-0001", "-c", str(stack.config_path))
+    assert linked.returncode == 0, linked.stderr
+    diary = stack.open_diary_store()
+    try:
+        loaded = diary.diary()
+        assert loaded is not None
+        assert {s.name for s in loaded.schools.values()} == {"Школа командной строки"}
+        assert diary.timetable().slots  # timetable.csv came with the roster
+        account = diary.account(SourcedId("stu-0001"))
+    finally:
+        diary.close()
+    assert account is not None
+    assert account.matrix_user_id == f"@parta.stu-0001:{stack.config.server_name}"
