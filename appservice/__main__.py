@@ -19,6 +19,7 @@ from twisted.internet import reactor  # noqa: E402
 from appservice.diary_sync.names import BY_LANGUAGE  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
 from appservice.matrix import MatrixClient  # noqa: E402
+from appservice.safety_api import SafetyOracle, rules_of  # noqa: E402
 from appservice.school_sync import SchoolSync  # noqa: E402
 from appservice.server import AppserviceResource, make_site  # noqa: E402
 from appservice.store import Store  # noqa: E402
@@ -45,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"parta appservice: {e}", file=sys.stderr)
         return 2
     store = Store.open(config.store_url(), now_ms=lambda: int(time.time() * 1000))
-    resource_ = AppserviceResource(store, hs_token)
+    server_name = ServerName(config.server_name)
+    bot = user_id(config.appservice.bot_localpart, server_name)
+    safety = SafetyOracle(store, rules_of(config.safety), server_name, bot)
+    resource_ = AppserviceResource(store, hs_token, safety=safety)
     linker = None
     if link_token is None:
         log.warning("no %s: the diary cannot link profiles", config.link_token_file)
@@ -70,7 +74,9 @@ def _school_sync(config: SchoolConfig, store: Store, as_token: str) -> Callable[
             server = ServerName(config.server_name)
             client = MatrixClient(config.homeserver_url, as_token)
             bot = user_id(config.appservice.bot_localpart, server)
-            made.append(SchoolSync(client, store, server, bot, BY_LANGUAGE[config.language]))
+            names = BY_LANGUAGE[config.language]
+            network = config.region is not None
+            made.append(SchoolSync(client, store, server, bot, names, network))
         return made[0]
 
     return school

@@ -36,7 +36,7 @@ from appservice.diary_sync.plan import (
     SetPower,
     SetTopic,
 )
-from appservice.errors import AppserviceError, RoomInUse, RoomMissing, UserInUse
+from appservice.errors import AppserviceError, MatrixError, RoomInUse, RoomMissing, UserInUse
 from appservice.matrix import MatrixClient
 from appservice.store import Store
 from parta.ids import RoomID, ServerName, UserID, localpart_of, room_alias
@@ -65,7 +65,10 @@ class Executor:
         server: ServerName,
         concurrency: int = 8,
         progress: Callable[[int], None] = lambda _n: None,
+        closed_space: bool = False,
     ) -> None:
+        self._closed_space = closed_space
+        """Federating schools: the space is invite-only, so no other server can see into it."""
         self._client = client
         self._store = store
         self._server = server
@@ -120,7 +123,9 @@ class Executor:
                 await self._client.send_state(self._room(room), "m.room.topic", {"topic": topic})
             case SetPower(room, users):
                 await self._set_power(room, dict(users))
-            case Join(room, user):
+            case Join(room, user, is_space):
+                if is_space and self._closed_space:
+                    await self._invite_quietly(self._room(room), user)
                 await self._client.join(self._room(room), user)
             case Invite(room, user):
                 await self._client.invite(self._room(room), user)
@@ -128,6 +133,13 @@ class Executor:
             case Remove(room, user, _space, puppet):
                 await self._remove(self._room(room), user, puppet)
                 self._store.record_invite(room, user, present=False)
+
+    async def _invite_quietly(self, room: RoomID, user: UserID) -> None:
+        """An invite the join right after uses; already invited is fine (a re-run)."""
+        try:
+            await self._client.invite(room, user)
+        except MatrixError as e:
+            log.info("invite of %s to %s before joining: %s", user, room, e)
 
     def _room(self, key: RoomKey) -> RoomID:
         room = self._rooms.get(key)
@@ -147,7 +159,7 @@ class Executor:
         spec = action.spec
         alias = room_alias(spec.key, self._server)
         space = self._room(spec.parent) if spec.parent else None
-        body = create_room_body(spec, dict(action.power), space, self._server)
+        body = create_room_body(spec, dict(action.power), space, self._server, self._closed_space)
         room = await self._client.resolve_alias(alias)
         if room is None:
             try:

@@ -160,6 +160,11 @@ class MatrixClient:
     async def join(self, room: RoomID, user: UserID) -> None:
         await self.request("POST", f"{_CS}/join/{_q(room)}", {}, as_user=user)
 
+    async def join_alias(self, alias: RoomAlias, user: UserID) -> RoomID:
+        """Join by alias: the homeserver resolves it (over federation when remote)."""
+        data = await self.request("POST", f"{_CS}/join/{_q(alias)}", {}, as_user=user)
+        return RoomID(data["room_id"])
+
     async def leave(self, room: RoomID, user: UserID) -> None:
         await self.request("POST", f"{_CS}/rooms/{_q(room)}/leave", {}, as_user=user)
 

@@ -22,6 +22,7 @@ from appservice.diary_sync.layout import RoomKey, layout_diary, school_prefix
 from appservice.diary_sync.model import Diary, Role
 from appservice.diary_sync.names import RU, RoomNames
 from appservice.diary_sync.plan import Action, guard, plan
+from appservice.diary_sync.snapshot import to_snapshot
 from appservice.diary_sync.state import Account, Desired, resolve
 from appservice.errors import AppserviceError
 from appservice.executor import Executor, Report
@@ -31,6 +32,8 @@ from appservice.store import Store
 from parta.ids import ServerName, SourcedId, UserID, escape_localpart, server_of, user_id
 
 PUPPET_PREFIX = "parta."
+SNAPSHOT = "diary"
+"""The last diary applied: the base of the next delta import, and the policy's source."""
 
 
 class LinkError(AppserviceError):
@@ -61,6 +64,8 @@ class SchoolSync:
     server: ServerName
     bot: UserID
     names: RoomNames = RU
+    network: bool = False
+    """The school is in a region: add its «Сеть учителей» room (it federates)."""
 
     def puppet_id(self, person: SourcedId) -> UserID:
         return user_id(PUPPET_PREFIX + escape_localpart(person), self.server)
@@ -71,7 +76,7 @@ class SchoolSync:
         return {pid: known.get(pid) or Account(self.puppet_id(pid), True) for pid in diary.people}
 
     def desired(self, diary: Diary, eager: bool) -> Desired:
-        layouts = layout_diary(diary, self.names)
+        layouts = layout_diary(diary, self.names, self.network)
         accounts = self.accounts_for(diary)
         return resolve(layouts, accounts, self.store.linked(), eager, self.server)
 
@@ -102,10 +107,17 @@ class SchoolSync:
         if on_plan is not None:
             on_plan(actions)
         if not options.dry_run:
+            if only is None:  # the policy module answers from the diary being applied
+                self.store.save_snapshot(SNAPSHOT, to_snapshot(diary))
             allowed = {k: r.members for k, r in rooms.items()}
             self.store.set_allowed({**dict.fromkeys(orphans, frozenset()), **allowed})
             executor = Executor(
-                self.client, self.store, self.server, options.concurrency, progress or _ignore
+                self.client,
+                self.store,
+                self.server,
+                options.concurrency,
+                progress or _ignore,
+                closed_space=self.network,
             )
             result.report = await executor.execute(actions)
         result.timings["total_s"] = clock() - started

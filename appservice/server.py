@@ -9,7 +9,9 @@
             ──GET /_matrix/app/v1/users/{userId}──────▶ 200 if a puppet we made, else 404
             ──GET /_matrix/app/v1/rooms/{alias}───────▶ 404 at once (rooms are made by the sync)
             ──POST /_matrix/app/v1/ping───────────────▶ 200 {}
-    policy module ──GET /_parta/v1/may_join?room_id&user_id──▶ {"allowed": …, "reason": …}
+    policy module ──GET /_parta/v1/may_join?room_id&user_id&federates──▶ {"allowed": …, "reason": …}
+                  ──GET /_parta/v1/may_invite?inviter&invitee&federates──▶ (safe mode)
+                  ──GET /_parta/v1/may_create_room?user_id&direct──▶ (safe mode)
     diary ──POST /_parta/v1/link──▶ appservice.linking (its own token)
 
 A transaction is acknowledged only once it is durable, so a crash before the
@@ -27,6 +29,7 @@ from urllib.parse import unquote
 
 from twisted.web import resource, server
 
+from appservice.safety_api import SafetyOracle
 from appservice.store import ReceivedEvent, Store
 from parta.ids import RoomID, UserID
 from parta.secrets import same_secret
@@ -50,9 +53,11 @@ class AppserviceResource(resource.Resource):
         store: Store,
         hs_token: str,
         handlers: Sequence[EventHandler] = (),
+        safety: SafetyOracle | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._store = store
+        self._safety = safety
         self._hs_token = hs_token
         self._handlers = tuple(handlers)
 
@@ -81,6 +86,10 @@ class AppserviceResource(resource.Resource):
             return 200, {}
         if path == b"/_parta/v1/may_join" and method == b"GET":
             return self._may_join(request)
+        if path == b"/_parta/v1/may_invite" and method == b"GET":
+            return self._may_invite(request)
+        if path == b"/_parta/v1/may_create_room" and method == b"GET":
+            return self._may_create_room(request)
         return 404, _error("M_UNRECOGNIZED", "unknown endpoint")
 
     def _authorise(self, request: server.Request) -> tuple[int, dict[str, Any]] | None:
@@ -123,8 +132,38 @@ class AppserviceResource(resource.Resource):
         if not room or not user:
             return 400, _error("M_MISSING_PARAM", "room_id and user_id are required")
         decision = self._store.may_join(RoomID(room), UserID(user))
+        if decision.allowed and self._safety is not None:
+            safe = self._safety.may_join(UserID(user), _arg(request, b"federates") == "1")
+            if not safe.allowed:
+                return 200, {"allowed": False, "managed": decision.managed, "reason": safe.reason}
         reason = "" if decision.allowed else REFUSED_REASON
         return 200, {"allowed": decision.allowed, "managed": decision.managed, "reason": reason}
+
+    def _may_invite(self, request: server.Request) -> tuple[int, dict[str, Any]]:
+        inviter, invitee = _arg(request, b"inviter"), _arg(request, b"invitee")
+        if not inviter or not invitee:
+            return 400, _error("M_MISSING_PARAM", "inviter and invitee are required")
+        if self._safety is None:
+            return 200, {"allowed": True, "reason": ""}
+        federates = _arg(request, b"federates") == "1"
+        decision = self._safety.may_invite(UserID(inviter), UserID(invitee), federates)
+        return 200, {"allowed": decision.allowed, "reason": decision.reason}
+
+    def _may_create_room(self, request: server.Request) -> tuple[int, dict[str, Any]]:
+        creator = _arg(request, b"user_id")
+        if not creator:
+            return 400, _error("M_MISSING_PARAM", "user_id is required")
+        if self._safety is None:
+            return 200, {"allowed": True, "reason": "", "local_only": False}
+        direct = _arg(request, b"direct") == "1"
+        invitees = [UserID(i) for i in _arg(request, b"invitees").split(",") if i]
+        decision = self._safety.may_create_room(UserID(creator), direct)
+        local_only = self._safety.holds_a_student([UserID(creator), *invitees])
+        return 200, {
+            "allowed": decision.allowed,
+            "reason": decision.reason,
+            "local_only": local_only,
+        }
 
 
 def _tail(path: bytes, prefix: bytes) -> str:

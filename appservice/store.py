@@ -91,6 +91,24 @@ snapshots = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 
+generations = sa.Table(
+    "generations",
+    _meta,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+"""Bumped with the diary snapshot and the accounts: readers cache what they derive from them."""
+
+
+def _bump(c: Connection) -> None:
+    updated = c.execute(
+        generations.update()
+        .where(generations.c.name == "people")
+        .values(value=generations.c.value + 1)
+    )
+    if updated.rowcount == 0:
+        c.execute(generations.insert().values(name="people", value=1))
+
 
 @dataclass(frozen=True)
 class JoinDecision:
@@ -229,6 +247,7 @@ class Store:
                         linked=linked,
                     )
                 )
+            _bump(c)
 
     def puppets(self) -> dict[UserID, str]:
         with self._engine.connect() as c:
@@ -290,6 +309,15 @@ class Store:
         with self._engine.begin() as c:
             c.execute(snapshots.delete().where(snapshots.c.name == name))
             c.execute(snapshots.insert().values(name=name, body=body))
+            _bump(c)
+
+    def people_generation(self) -> int:
+        """Changes whenever the diary snapshot or an account does."""
+        with self._engine.connect() as c:
+            value = c.execute(
+                sa.select(generations.c.value).where(generations.c.name == "people")
+            ).scalar()
+        return int(value or 0)
 
 
 def engine_url(url: str) -> str:

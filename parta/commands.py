@@ -137,6 +137,10 @@ async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOpt
                 bar.update(n)
 
             result = await school.run(diary, options, progress=advance, on_plan=planned)
+        region = stack.region_sync(client, store)
+        if region is not None and not options.dry_run:
+            report = await region.run(diary)
+            result.timings["region_links"] = float(report.linked)
         if not options.dry_run:
             store.save_snapshot(SNAPSHOT, to_snapshot(diary))
         return result

@@ -57,6 +57,42 @@ class SyncConfig(_Model):
     max_removal_share: float = Field(0.2, gt=0, le=1)
 
 
+class SafetyOverride(_Model):
+    students_may_create_rooms: bool | None = None
+    students_may_invite: bool | None = None
+
+
+class SafetyConfig(_Model):
+    """Safe mode for students (the defaults are the safe ones); exceptions by class or person.
+
+    Whatever is set here, a student is reachable only by their school's staff, classmates
+    and own parents, and never joins a room that federates.
+    """
+
+    students_may_create_rooms: bool = False
+    students_may_invite: bool = True
+    classes: dict[str, SafetyOverride] = Field(default_factory=dict)
+    """By the class's sourcedId (a homeroom)."""
+    people: dict[str, SafetyOverride] = Field(default_factory=dict)
+    """By the person's sourcedId."""
+
+
+class RegionConfig(_Model):
+    """Schools of one region: they federate with each other only and share a teachers' network.
+
+    The network space lives on ``network_host``; every school's «Сеть учителей» room hangs in
+    it. Rooms that hold minors never federate, and never appear in it.
+    """
+
+    name: str = "Сеть учителей региона"
+    network_host: str
+    """The server name of the school that holds the network space."""
+    schools: tuple[str, ...]
+    """Server names of every school of the region, this one included."""
+    bot_localpart: str = "parta"
+    """The appservice user of every school (they add their rooms to the network space)."""
+
+
 class MailConfig(_Model):
     """Where password-reset messages go: a folder of files (default), the log, or SMTP."""
 
@@ -109,6 +145,8 @@ class SchoolConfig(_Model):
     appservice: AppserviceConfig = AppserviceConfig()
     sync: SyncConfig = SyncConfig()
     diary: DiaryConfig = DiaryConfig()
+    safety: SafetyConfig = SafetyConfig()
+    region: RegionConfig | None = None
     language: Literal["ru", "en"] = "ru"
     for_tests: bool = False
 

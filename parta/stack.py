@@ -23,6 +23,7 @@ import yaml
 
 from appservice.diary_sync.names import BY_LANGUAGE
 from appservice.matrix import MatrixClient
+from appservice.region_sync import RegionSync
 from appservice.school_sync import PUPPET_PREFIX, SchoolSync
 from appservice.store import Store
 from homeserver.postgres import ensure_database
@@ -106,13 +107,21 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         bind_host=config.homeserver.bind_host,
         client_port=config.homeserver.client_port,
         federation_port=config.homeserver.federation_port,
-        federation_allowlist=tuple(ServerName(s) for s in config.homeserver.federation_allowlist),
+        federation_allowlist=_allowlist(config),
         appservices=(registration,),
         modules=tuple(modules),
         sso=sso,
         public_baseurl=config.homeserver_public_url + "/",
         for_tests=config.for_tests,
     )
+
+
+def _allowlist(config: SchoolConfig) -> tuple[ServerName, ...]:
+    """As configured; in a region, by default the region's other schools."""
+    listed = config.homeserver.federation_allowlist
+    if not listed and config.region is not None:
+        listed = tuple(s for s in config.region.schools if s != config.server_name)
+    return tuple(ServerName(s) for s in listed)
 
 
 @dataclass
@@ -239,7 +248,15 @@ class SchoolStack:
 
     def school_sync(self, client: MatrixClient, store: Store) -> SchoolSync:
         names = BY_LANGUAGE[self.config.language]
-        return SchoolSync(client, store, ServerName(self.config.server_name), self.bot, names)
+        server = ServerName(self.config.server_name)
+        network = self.config.region is not None
+        return SchoolSync(client, store, server, self.bot, names, network)
+
+    def region_sync(self, client: MatrixClient, store: Store) -> RegionSync | None:
+        if self.config.region is None:
+            return None
+        server = ServerName(self.config.server_name)
+        return RegionSync(client, store, server, self.bot, self.config.region)
 
 
 def _stop(child: subprocess.Popen[bytes] | None) -> None:

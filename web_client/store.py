@@ -157,25 +157,39 @@ class DiaryStore:
             self._load_accounts(db, diary)
 
     def _load_accounts(self, db: Connection, diary: Diary) -> None:
+        """Rewrite the sign-in names from the roster, keeping passwords, phones set on
+        linking and linked accounts; a login or phone two people share goes to neither."""
         known = {row.person_id: row for row in db.execute(sa.select(accounts))}
         gone = set(known) - set(diary.people)
         if gone:
-            db.execute(sa.delete(accounts).where(accounts.c.person_id.in_(gone)))
             db.execute(sa.delete(sessions).where(sessions.c.person_id.in_(gone)))
-        phones_taken: set[str] = set()
-        for person in sorted(diary.people.values(), key=lambda p: p.id):
+        db.execute(sa.delete(accounts))
+        people = sorted(diary.people.values(), key=lambda p: p.id)
+        logins = _unique(p.username.lower() for p in people if p.username)
+        phones = _unique(normalize_phone(p.phone) for p in people if p.phone)
+        rows = []
+        used: set[str] = set()
+        for person in people:
+            old = known.get(person.id)
+            login = person.username if person.username.lower() in logins else person.id
+            if login.lower() in used:  # a username equal to somebody's id
+                login = f"{person.id}@{len(used)}"
+            used.add(login.lower())
             phone = normalize_phone(person.phone) if person.phone else None
-            if phone in phones_taken:
-                phone = None  # a shared family phone identifies nobody
-            if phone:
-                phones_taken.add(phone)
-            values = {"login": person.username or person.id, "phone": phone, "email": person.email}
-            if person.id in known:
-                db.execute(
-                    sa.update(accounts).where(accounts.c.person_id == person.id).values(**values)
-                )
-            else:
-                db.execute(sa.insert(accounts).values(person_id=person.id, **values))
+            if phone not in phones:
+                phone = old.phone if old is not None and old.phone not in phones else None
+            rows.append(
+                {
+                    "person_id": person.id,
+                    "login": login,
+                    "phone": phone,
+                    "email": person.email,
+                    "password_hash": old.password_hash if old is not None else None,
+                    "matrix_user_id": old.matrix_user_id if old is not None else None,
+                }
+            )
+        if rows:
+            db.execute(sa.insert(accounts), rows)
 
     def diary(self) -> Diary | None:
         with self._engine.connect() as db:
@@ -358,6 +372,16 @@ class DiaryStore:
     def distance_lesson_ids(self, first: date, days: int) -> set[str]:
         since = datetime.combine(first, time.min)
         return {d.lesson_id for d in self.distance_lessons(since, since + timedelta(days=days))}
+
+
+def _unique(values: Iterable[str | None]) -> set[str]:
+    """The values that occur exactly once."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for value in values:
+        if value is not None:
+            (twice if value in seen else seen).add(value)
+    return seen - twice
 
 
 def _slot_row(slot: Slot) -> dict[str, object]:

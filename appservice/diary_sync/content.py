@@ -59,6 +59,7 @@ def create_room_body(
     users: Mapping[UserID, int],
     space_id: RoomID | None,
     server: ServerName,
+    closed_space: bool = False,
 ) -> dict[str, Any]:
     creation: dict[str, Any] = {"m.federate": spec.federate}
     if spec.is_space:
@@ -68,9 +69,12 @@ def create_room_body(
         _state("m.room.guest_access", {"guest_access": "forbidden"}),
     ]
     if space_id is None:
-        # The space itself: joining is gated by the school policy module, which
-        # admits exactly the people the diary puts in the school.
-        state.append(_state("m.room.join_rules", {"join_rule": "public"}))
+        # The space itself: joining is gated by the school policy module, which admits
+        # exactly the people the diary puts in the school. A school that federates makes
+        # it invite-only: other servers are shown the summary of any public room, even
+        # one that does not federate.
+        rule = "invite" if closed_space and spec.is_space else "public"
+        state.append(_state("m.room.join_rules", {"join_rule": rule}))
     else:
         allow = [{"type": "m.room_membership", "room_id": space_id}]
         state.append(_state("m.room.join_rules", {"join_rule": "restricted", "allow": allow}))

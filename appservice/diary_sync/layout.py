@@ -51,6 +51,8 @@ class RoomKind(StrEnum):
     CLASS_PARENTS = "parents"
     GRADE_PARENTS = "grade-parents"
     SCHOOL_PARENTS = "school-parents"
+    NETWORK_STAFF = "network-staff"
+    """The school's teachers in the region's network: federates, outside the school space."""
 
     @property
     def holds_minors(self) -> bool:
@@ -137,15 +139,23 @@ def room_key(school_id: SourcedId, kind: RoomKind, qualifier: str = "") -> RoomK
     return RoomKey(".".join(parts))
 
 
-def layout_diary(diary: Diary, names: RoomNames = RU) -> tuple[SchoolLayout, ...]:
+def layout_diary(
+    diary: Diary, names: RoomNames = RU, network: bool = False
+) -> tuple[SchoolLayout, ...]:
+    """Every school's rooms; ``network`` adds each school's room in the region's network."""
     index = _Index.of(diary)
     return tuple(
-        layout_school(diary, school_id, names, index) for school_id in sorted(diary.schools)
+        layout_school(diary, school_id, names, index, network)
+        for school_id in sorted(diary.schools)
     )
 
 
 def layout_school(
-    diary: Diary, school_id: SourcedId, names: RoomNames = RU, index: _Index | None = None
+    diary: Diary,
+    school_id: SourcedId,
+    names: RoomNames = RU,
+    index: _Index | None = None,
+    network: bool = False,
 ) -> SchoolLayout:
     index = index or _Index.of(diary)
     people = {pid: p for pid, p in diary.people.items() if _belongs(diary, index, p, school_id)}
@@ -162,9 +172,26 @@ def layout_school(
         *_school_rooms(diary, school_id, people, index, space_key, names),
         *(r for c in homerooms for r in _class_rooms(diary, c, index, space_key, names)),
         *_grade_rooms(school_id, people, homerooms, index, space_key, names),
+        *([_network_staff(diary, school_id, people, names)] if network else []),
     ]
     space = _space(diary, school_id, people, space_key, names)
     return SchoolLayout(school_id, (space, *sorted(rooms, key=lambda r: r.key)), people)
+
+
+def _network_staff(
+    diary: Diary, school_id: SourcedId, people: Mapping[SourcedId, Person], names: RoomNames
+) -> RoomSpec:
+    """No parent here: it hangs in the region's network space, never in the school's."""
+    school = diary.schools[school_id].name
+    return _spec(
+        room_key(school_id, RoomKind.NETWORK_STAFF),
+        RoomKind.NETWORK_STAFF,
+        names.network_staff.format(school=school),
+        names.network_staff_topic.format(school=school),
+        [p for p, x in people.items() if x.role.is_staff],
+        _admins(people),
+        None,
+    )
 
 
 def _belongs(diary: Diary, index: _Index, person: Person, school_id: SourcedId) -> bool:

@@ -24,6 +24,10 @@ class RoomNames:
     class_parents_topic: str
     grade_parents: str
     grade_parents_topic: str
+    network_staff: str = "Сеть учителей: {school}"
+    network_staff_topic: str = (
+        "Учителя школы «{school}» в сети учителей региона: совместная и методическая работа"
+    )
 
 
 RU = RoomNames(
@@ -56,6 +60,10 @@ EN = RoomNames(
     class_parents_topic="Parents of class {title} and the class teacher",
     grade_parents="Parents of grade {grade}",
     grade_parents_topic="Meetings and announcements for parents of grade {grade}",
+    network_staff="Teachers' network: {school}",
+    network_staff_topic=(
+        "Teachers of «{school}» in the region's network: joint and methodology work"
+    ),
 )
 
 BY_LANGUAGE = {"ru": RU, "en": EN}

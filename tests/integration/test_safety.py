@@ -1,0 +1,86 @@
+"""Safe mode through a real Synapse: the policy module refuses with the school's reasons."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from appservice.diary_sync.safety import FEDERATED_ROOM, NO_ROOMS_FOR_STUDENTS, OUTSIDE_CIRCLE
+from appservice.matrix import login_as
+from appservice.school_sync import SchoolSync, SyncOptions
+from parta.ids import SourcedId
+from parta.stack import SchoolStack
+from tests.school import small_school
+
+pytestmark = pytest.mark.integration
+
+
+class Person:
+    def __init__(self, http: httpx.AsyncClient, user_id: str, token: str) -> None:
+        self.http, self.user_id = http, user_id
+        self.auth = {"Authorization": f"Bearer {token}"}
+
+    async def create(self, **body: object) -> httpx.Response:
+        return await self.http.post("/_matrix/client/v3/createRoom", json=body, headers=self.auth)
+
+    async def dm(self, other: Person) -> httpx.Response:
+        return await self.create(
+            is_direct=True, invite=[other.user_id], preset="trusted_private_chat"
+        )
+
+    async def join(self, room: str) -> httpx.Response:
+        return await self.http.post(f"/_matrix/client/v3/join/{room}", json={}, headers=self.auth)
+
+
+@pytest.fixture(scope="module")
+async def people(stack: SchoolStack, school: SchoolSync) -> AsyncIterator[dict[str, Person]]:
+    diary = small_school("sf")
+    await school.run(diary, SyncOptions(eager=True))
+    async with httpx.AsyncClient(base_url=stack.config.homeserver_url) as http:
+        found = {}
+        for local in ("s1", "s2", "s4", "t1", "t3", "p1", "p3"):
+            user = school.puppet_id(SourcedId(f"sf-{local}"))
+            found[local] = Person(http, user, await login_as(school.client, user))
+        yield found
+
+
+def refused_with(answer: httpx.Response, reason: str) -> bool:
+    return answer.status_code == 403 and answer.json().get("error") == reason
+
+
+async def test_a_stranger_cannot_start_a_direct_chat_with_a_student(
+    people: dict[str, Person],
+) -> None:
+    assert refused_with(await people["p3"].dm(people["s1"]), OUTSIDE_CIRCLE)  # 6А's parent
+    assert refused_with(await people["s4"].dm(people["s1"]), OUTSIDE_CIRCLE)  # a 5Б pupil
+
+
+async def test_the_class_teacher_own_parent_and_a_classmate_can(
+    people: dict[str, Person],
+) -> None:
+    for who in ("t1", "p1", "s2"):
+        answer = await people[who].dm(people["s1"])
+        assert answer.status_code == 200, (who, answer.text)
+
+
+async def test_a_student_cannot_create_a_group_room(people: dict[str, Person]) -> None:
+    answer = await people["s1"].create(name="Наш тайный чат")
+    assert refused_with(answer, NO_ROOMS_FOR_STUDENTS)
+
+
+async def test_a_student_is_never_invited_into_or_joins_a_room_that_federates(
+    people: dict[str, Person],
+) -> None:
+    federated = await people["t3"].create(name="Методобъединение", preset="public_chat")
+    assert federated.status_code == 200
+    room = federated.json()["room_id"]
+    invite = await people["t3"].http.post(
+        f"/_matrix/client/v3/rooms/{room}/invite",
+        json={"user_id": people["s1"].user_id},
+        headers=people["t3"].auth,
+    )
+    assert refused_with(invite, FEDERATED_ROOM)
+    assert refused_with(await people["s1"].join(room), FEDERATED_ROOM)
+    assert (await people["t1"].join(room)).status_code == 200  # adults may
