@@ -10,6 +10,7 @@
     parta run -c parta.yaml                        Synapse, appservice, diary in the foreground
     parta demo                                     a whole demo school (what `make demo` runs)
     parta bench sync --students N --json           the sync benchmark
+    parta bench federation --messages 50           latency between two schools' servers
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--appservice-port", type=int, help="default: the client port + 1000")
     demo.add_argument("--diary-port", type=int, help="default: the client port + 72 (8080)")
     demo.add_argument("--eager", action="store_true")
+    demo.add_argument(
+        "--schools", type=int, choices=[1, 2], default=1, help="2: a region, two federating schools"
+    )
     demo.add_argument("--exit", action="store_true", help="stop once set up (for scripts)")
     demo.set_defaults(run=commands.demo)
 
@@ -82,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     bsync.add_argument("--no-baseline", action="store_true")
     bsync.add_argument("--state", type=Path, default=Path("var/bench"))
     bsync.set_defaults(run=commands.bench_sync)
+    bfed = bench.add_parser("federation", help="message latency between two schools' servers")
+    bfed.add_argument("--messages", type=int, default=50)
+    bfed.add_argument("--json", action="store_true")
+    bfed.add_argument("--state", type=Path, default=Path("var/bench"))
+    bfed.set_defaults(run=commands.bench_federation)
     return parser
 
 

@@ -269,3 +269,9 @@ def bench_sync(args: argparse.Namespace) -> int:
     from parta.bench import run_bench
 
     return run_bench(args)
+
+
+def bench_federation(args: argparse.Namespace) -> int:
+    from parta.bench_federation import run_bench
+
+    return run_bench(args)

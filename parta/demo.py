@@ -85,6 +85,9 @@ async def set_up(
         school = stack.school_sync(client, store)
         _complete(await school.run(diary, SyncOptions(eager=eager)))
         store.save_snapshot(SNAPSHOT, to_snapshot(diary))
+        region = stack.region_sync(client, store)
+        if region is not None:
+            await region.run(diary)
         store_diary(diary_store, diary, timetable)
         accounts = []
         for demo in pick_demo_people(diary):
@@ -94,6 +97,7 @@ async def set_up(
             diary_store.set_matrix_user(demo.person, str(account["user_id"]))
             accounts.append(account)
         return {
+            "name": next(iter(diary.schools.values())).name,
             "homeserver": stack.config.homeserver_url,
             "server_name": stack.config.server_name,
             "diary": stack.config.diary_url,
@@ -147,6 +151,10 @@ def rooms_of(diary: Diary, person: SourcedId, server: ServerName) -> list[RoomAl
 def run_demo(args: argparse.Namespace) -> int:
     from parta.commands import wait_for_signal
 
+    if args.schools > 1:
+        from parta.demo_region import run_region_demo
+
+        return run_region_demo(args)
     try:
         diary = load_roster(args.roster)
         timetable = read_timetable(args.roster, diary)

@@ -210,3 +210,23 @@ def test_sync_loads_the_diary_and_people_link_shows_in_its_chats_tab(
         diary.close()
     assert account is not None
     assert account.matrix_user_id == f"@parta.stu-0001:{stack.config.server_name}"
+
+
+async def test_a_region_demo_starts_two_federating_schools(tmp_path: Path) -> None:
+    state = tmp_path / "region-demo"
+    base = 20000 + free_port() % 30000  # the demo derives its other ports from this one
+    command = [sys.executable, "-m", "parta", "demo", "--schools", "2", "--state", str(state)]
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "--port", str(base), "--exit"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((state / "demo.json").read_text(encoding="utf-8"))
+    schools = data["schools"]
+    assert [s["name"] for s in schools] == ["МАОУ лицей № 14", "МБОУ СОШ № 7"]
+    assert schools[0]["server_name"] != schools[1]["server_name"]
+    assert all(len(s["accounts"]) == 5 and s["diary"] for s in schools)
