@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,6 +12,12 @@ import pytest
 from appservice.diary_sync.layout import RoomKind, room_key
 from appservice.diary_sync.safety import FEDERATED_ROOM
 from appservice.region_sync import NETWORK_KEY
+from call_bridge.identity import (
+    FederationEndpoint,
+    IdentityRefused,
+    OpenIdToken,
+    OpenIdVerifier,
+)
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.integration.region import Member, provision, running_region
@@ -154,3 +161,33 @@ async def test_a_restarted_school_catches_up_within_seconds(
     a.synapse.wait_ready()
     waited = await members["a_teacher"].wait_for(room, "Пока вас не было", deadline_s=60)
     print(f"caught up {waited:.1f}s after the restart")  # a figure, not a check
+
+
+async def test_a_teacher_of_school_b_is_vouched_for_by_school_b_to_school_a_s_bridge(
+    region: tuple[SchoolStack, SchoolStack], members: dict[str, Member]
+) -> None:
+    """The identity half of a cross-school seminar call (the call itself is the calls issue)."""
+    a, b = region
+    assert a.rendered is not None
+    assert b.rendered is not None
+    endpoints = {
+        s.config.server_name: FederationEndpoint(
+            str(s.rendered.federation_url),
+            ssl.create_default_context(cafile=str(s.rendered.layout.tls_certificate)),
+        )
+        for s in (a, b)
+        if s.rendered is not None
+    }
+    bridge_of_a = OpenIdVerifier(endpoints)
+    teacher = members["b_teacher"]
+    minted = await teacher.call("POST", f"/user/{teacher.user_id}/openid/request_token", {})
+    assert minted.status_code == 200, minted.text
+    token = OpenIdToken.from_json(minted.json())
+    assert token.matrix_server_name == b.config.server_name
+    assert await bridge_of_a.user_of(token) == teacher.user_id
+    with pytest.raises(IdentityRefused, match="недействителен"):
+        await bridge_of_a.user_of(OpenIdToken("forged-token", b.config.server_name))
+    with pytest.raises(IdentityRefused, match="недействителен"):  # B's token is nothing to A
+        await bridge_of_a.user_of(OpenIdToken(token.access_token, a.config.server_name))
+    with pytest.raises(IdentityRefused, match="не входит в сеть"):
+        await bridge_of_a.user_of(OpenIdToken(token.access_token, "evil.example"))
