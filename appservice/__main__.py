@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from twisted.internet import asyncioreactor
 
 asyncioreactor.install()  # type: ignore[no-untyped-call]  # before anything imports the reactor: linking runs on asyncio
 
 from twisted.internet import reactor  # noqa: E402
+from twisted.internet.task import LoopingCall  # noqa: E402
 
 from appservice.diary_sync.names import BY_LANGUAGE  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
 from appservice.matrix import MatrixClient  # noqa: E402
+from appservice.quiet_hours import QuietHours  # noqa: E402
 from appservice.safety_api import SafetyOracle, rules_of  # noqa: E402
 from appservice.school_sync import SchoolSync  # noqa: E402
 from appservice.server import AppserviceResource, make_site  # noqa: E402
 from appservice.store import Store  # noqa: E402
-from parta.config import ConfigError, SchoolConfig, load_config  # noqa: E402
+from parta.config import ConfigError, SchoolConfig, load_config, parse_quiet_hours  # noqa: E402
 from parta.ids import ServerName, user_id  # noqa: E402
 from parta.secrets import SecretError, read_secret_file  # noqa: E402
 
@@ -60,9 +65,37 @@ def main(argv: list[str] | None = None) -> int:
     site = make_site(resource_, linker)
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
+    if config.safety.quiet_hours:
+        _every_minute(_quiet_hours(config, store, as_token))
     the_reactor.run()
     store.close()
     return 0
+
+
+def _quiet_hours(config: SchoolConfig, store: Store, as_token: str) -> Callable[[], QuietHours]:
+    assert config.safety.quiet_hours is not None  # noqa: S101 - checked by the caller
+    window = parse_quiet_hours(config.safety.quiet_hours)
+    zone = ZoneInfo(config.diary.timezone)
+    made: list[QuietHours] = []
+
+    def quiet() -> QuietHours:
+        if not made:
+            client = MatrixClient(config.homeserver_url, as_token)
+            made.append(QuietHours(client, store, window, lambda: datetime.now(zone)))
+        return made[0]
+
+    return quiet
+
+
+def _every_minute(quiet: Callable[[], QuietHours]) -> None:
+    async def tick() -> None:
+        try:
+            await quiet().tick()
+        except Exception:  # a homeserver hiccup: the next minute tries again
+            log.exception("quiet hours tick failed")
+
+    loop = LoopingCall(lambda: asyncio.ensure_future(tick()))
+    loop.start(60, now=True)
 
 
 def _school_sync(config: SchoolConfig, store: Store, as_token: str) -> Callable[[], SchoolSync]:

@@ -7,6 +7,7 @@ file is never rewritten.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -57,6 +58,19 @@ class SyncConfig(_Model):
     max_removal_share: float = Field(0.2, gt=0, le=1)
 
 
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    start, sep, end = value.partition("-")
+    try:
+        if not sep:
+            raise ValueError(value)
+        window = time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError as e:
+        raise ValueError(f"expected HH:MM-HH:MM, got {value!r}") from e
+    if window[0] == window[1]:
+        raise ValueError("the quiet hours start and end at the same time")
+    return window
+
+
 class SafetyOverride(_Model):
     students_may_create_rooms: bool | None = None
     students_may_invite: bool | None = None
@@ -75,6 +89,15 @@ class SafetyConfig(_Model):
     """By the class's sourcedId (a homeroom)."""
     people: dict[str, SafetyOverride] = Field(default_factory=dict)
     """By the person's sourcedId."""
+    quiet_hours: str | None = None
+    """``"21:00-07:00"``: no notifications to students then (the diary's time zone)."""
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_quiet_hours(value)
+        return value
 
 
 class RegionConfig(_Model):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from parta.ids import SourcedId, UserID
@@ -151,3 +152,11 @@ def may_join(school: School, user: UserID, federates: bool) -> Decision:
     if federates and school.is_student(user):
         return Decision(False, FEDERATED_ROOM)
     return ALLOW
+
+
+def in_quiet_hours(now: time, window: tuple[time, time]) -> bool:
+    """Whether ``now`` falls in ``[start, end)``; a window may run past midnight."""
+    start, end = window
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import httpx
 import pytest
 
 from appservice.diary_sync.safety import FEDERATED_ROOM, NO_ROOMS_FOR_STUDENTS, OUTSIDE_CIRCLE
+from appservice.errors import MatrixError
 from appservice.matrix import login_as
+from appservice.quiet_hours import RULE_ID, QuietHours
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.ids import SourcedId
+from parta.config import parse_quiet_hours
+from parta.ids import SourcedId, UserID
 from parta.stack import SchoolStack
 from tests.school import small_school
 
@@ -84,3 +88,41 @@ async def test_a_student_is_never_invited_into_or_joins_a_room_that_federates(
     assert refused_with(invite, FEDERATED_ROOM)
     assert refused_with(await people["s1"].join(room), FEDERATED_ROOM)
     assert (await people["t1"].join(room)).status_code == 200  # adults may
+
+
+async def test_quiet_hours_mute_linked_students_only_and_lift_after(
+    stack: SchoolStack, school: SchoolSync
+) -> None:
+    diary = small_school("qh")
+    await school.run(diary, SyncOptions())
+    for person in ("qh-s1", "qh-t1"):
+        await school.link(diary, SourcedId(person), None, SyncOptions())
+    clock = {"now": datetime(2026, 11, 30, 22, 30)}
+    quiet = QuietHours(
+        school.client, school.store, parse_quiet_hours("21:00-07:00"), lambda: clock["now"]
+    )
+    student, teacher = school.puppet_id(SourcedId("qh-s1")), school.puppet_id(SourcedId("qh-t1"))
+
+    async def rule_of(user: str) -> dict[str, object] | None:
+        try:
+            found = await school.client.request(
+                "GET",
+                f"/_matrix/client/v3/pushrules/global/override/{RULE_ID}",
+                as_user=UserID(user),
+            )
+        except MatrixError:
+            return None
+        return found
+
+    assert await quiet.tick() == 2  # the rule, then its state, for the one linked student
+    on = await rule_of(student)
+    assert on is not None
+    assert on["enabled"] is True
+    assert on["actions"] == ["dont_notify"]
+    assert await rule_of(teacher) is None
+    assert await quiet.tick() == 0  # nothing to change
+    clock["now"] = datetime(2026, 12, 1, 7, 0)
+    assert await quiet.tick() == 2
+    off = await rule_of(student)
+    assert off is not None
+    assert off["enabled"] is False

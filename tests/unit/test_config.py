@@ -24,6 +24,7 @@ def test_the_example_configuration_loads() -> None:
         ("server_name: s.example\nsurprise: 1\n", "surprise"),
         ("server_name: s.example\nsync: {concurrency: 0}\n", "sync.concurrency"),
         ("server_name: s.example\ndiary: {timezone: Mars/Olympus}\n", "diary.timezone"),
+        ("server_name: s.example\nsafety: {quiet_hours: '22:00'}\n", "safety.quiet_hours"),
         ("server_name: 'bad name/x'\n", "server_name"),
         ("server_name: [unclosed\n", "not valid YAML"),
     ],

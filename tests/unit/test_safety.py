@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 
 from appservice.diary_sync.safety import (
@@ -12,10 +14,12 @@ from appservice.diary_sync.safety import (
     Decision,
     Rules,
     School,
+    in_quiet_hours,
     may_create_room,
     may_invite,
     may_join,
 )
+from parta.config import parse_quiet_hours
 from parta.ids import SourcedId, UserID
 from tests.school import small_school
 
@@ -83,3 +87,27 @@ def test_students_never_join_rooms_that_federate() -> None:
     assert may_join(SCHOOL, u("s1"), False).allowed
     assert may_join(SCHOOL, u("t1"), True).allowed
     assert may_join(SCHOOL, UserID("@someone:other.example"), True).allowed
+
+
+@pytest.mark.parametrize(
+    ("now", "quiet"),
+    [
+        ("20:59", False),
+        ("21:00", True),
+        ("23:59", True),
+        ("00:00", True),
+        ("06:59", True),
+        ("07:00", False),
+        ("12:00", False),
+    ],
+)
+def test_quiet_hours_run_past_midnight(now: str, quiet: bool) -> None:
+    window = parse_quiet_hours("21:00-07:00")
+    assert in_quiet_hours(time.fromisoformat(now), window) is quiet
+    assert in_quiet_hours(time.fromisoformat(now), parse_quiet_hours("13:00-14:00")) is False
+
+
+@pytest.mark.parametrize("bad", ["21:00", "9pm-7am", "25:00-07:00", "08:00-08:00"])
+def test_malformed_quiet_hours_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"HH:MM|same time"):
+        parse_quiet_hours(bad)
