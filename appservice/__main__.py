@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
     if config.safety.quiet_hours:
-        _every_minute(_quiet_hours(config, store, as_token))
+        _every(config.safety.quiet_check_seconds, _quiet_hours(config, store, as_token))
     the_reactor.run()
     store.close()
     return 0
@@ -87,7 +87,7 @@ def _quiet_hours(config: SchoolConfig, store: Store, as_token: str) -> Callable[
     return quiet
 
 
-def _every_minute(quiet: Callable[[], QuietHours]) -> None:
+def _every(seconds: int, quiet: Callable[[], QuietHours]) -> None:
     async def tick() -> None:
         try:
             await quiet().tick()
@@ -95,7 +95,7 @@ def _every_minute(quiet: Callable[[], QuietHours]) -> None:
             log.exception("quiet hours tick failed")
 
     loop = LoopingCall(lambda: asyncio.ensure_future(tick()))
-    loop.start(60, now=True)
+    loop.start(seconds, now=True)
 
 
 def _school_sync(config: SchoolConfig, store: Store, as_token: str) -> Callable[[], SchoolSync]:

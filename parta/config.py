@@ -91,6 +91,7 @@ class SafetyConfig(_Model):
     """By the person's sourcedId."""
     quiet_hours: str | None = None
     """``"21:00-07:00"``: no notifications to students then (the diary's time zone)."""
+    quiet_check_seconds: int = Field(60, ge=1, le=3600)
 
     @field_validator("quiet_hours")
     @classmethod

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,9 +15,11 @@ from appservice.errors import MatrixError
 from appservice.matrix import login_as
 from appservice.quiet_hours import RULE_ID, QuietHours
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.config import parse_quiet_hours
+from parta.config import DiaryConfig, SafetyConfig, parse_quiet_hours
 from parta.ids import SourcedId, UserID
 from parta.stack import SchoolStack
+from tests.integration.conftest import school_config
+from tests.ports import free_port
 from tests.school import small_school
 
 pytestmark = pytest.mark.integration
@@ -126,3 +130,38 @@ async def test_quiet_hours_mute_linked_students_only_and_lift_after(
     off = await rule_of(student)
     assert off is not None
     assert off["enabled"] is False
+
+
+async def test_a_school_with_quiet_hours_mutes_a_student_as_soon_as_they_link(
+    tmp_path: Path,
+) -> None:
+    """The appservice's own clock: a window around now, checked every second."""
+    now = datetime.now(UTC)
+    window = f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
+    config = school_config(
+        tmp_path / "quiet",
+        diary=DiaryConfig(port=free_port(), timezone="UTC"),
+        safety=SafetyConfig(quiet_hours=window, quiet_check_seconds=1),
+    )
+    with SchoolStack.for_config(config, with_diary=False) as quiet_school:
+        client, store = quiet_school.client(), quiet_school.open_store()
+        try:
+            school = quiet_school.school_sync(client, store)
+            diary = small_school("qz")
+            await school.run(diary, SyncOptions())
+            await school.link(diary, SourcedId("qz-s2"), None, SyncOptions())
+            student = school.puppet_id(SourcedId("qz-s2"))
+            path = f"/_matrix/client/v3/pushrules/global/override/{RULE_ID}"
+            for _ in range(300):  # the appservice ticks every second; allow it 30 s
+                try:
+                    rule = await client.request("GET", path, as_user=student)
+                    if rule.get("enabled") is True:
+                        break
+                except MatrixError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the student's quiet-hours rule was never enabled")
+        finally:
+            store.close()
+            await client.aclose()
