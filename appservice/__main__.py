@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,13 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
     if config.safety.quiet_hours:
-        _every(config.safety.quiet_check_seconds, _quiet_hours(config, store, as_token))
+        quiet = _quiet_hours(config, store, as_token, safety)
+        _every(config.safety.quiet_check_seconds, quiet)
     the_reactor.run()
     store.close()
     return 0
 
 
-def _quiet_hours(config: SchoolConfig, store: Store, as_token: str) -> Callable[[], QuietHours]:
+def _quiet_hours(
+    config: SchoolConfig, store: Store, as_token: str, safety: SafetyOracle
+) -> Callable[[], QuietHours]:
     assert config.safety.quiet_hours is not None  # noqa: S101 - checked by the caller
     window = parse_quiet_hours(config.safety.quiet_hours)
     zone = ZoneInfo(config.diary.timezone)
@@ -81,7 +85,8 @@ def _quiet_hours(config: SchoolConfig, store: Store, as_token: str) -> Callable[
     def quiet() -> QuietHours:
         if not made:
             client = MatrixClient(config.homeserver_url, as_token)
-            made.append(QuietHours(client, store, window, lambda: datetime.now(zone)))
+            now = partial(datetime.now, zone)
+            made.append(QuietHours(client, store, window, now, safety.school))
         return made[0]
 
     return quiet

@@ -26,14 +26,13 @@ from twisted.web import resource, server
 from appservice.diary_sync.plan import describe
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.errors import AppserviceError
-from appservice.school_sync import LinkError, SchoolSync, SyncOptions
+from appservice.school_sync import SNAPSHOT, LinkError, SchoolSync, SyncOptions
 from appservice.store import Store
 from parta.ids import SourcedId, UserID
 from parta.secrets import same_secret
 
 log = logging.getLogger(__name__)
 LINK_PATH = b"/_parta/v1/link"
-SNAPSHOT = "diary"
 
 
 class LinkResource(resource.Resource):

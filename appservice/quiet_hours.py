@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from urllib.parse import quote
 
-from appservice.diary_sync.model import Role
-from appservice.diary_sync.safety import in_quiet_hours
-from appservice.diary_sync.snapshot import from_snapshot
+from appservice.diary_sync.safety import School, in_quiet_hours
 from appservice.matrix import MatrixClient
 from appservice.store import Store
 from parta.ids import UserID
@@ -31,7 +29,6 @@ from parta.ids import UserID
 log = logging.getLogger(__name__)
 RULE_ID = "parta.quiet_hours"  # a leading dot is reserved for the spec's own rules
 _RULE = f"/_matrix/client/v3/pushrules/global/override/{quote(RULE_ID)}"
-SNAPSHOT = "diary"
 
 
 @dataclass
@@ -40,6 +37,8 @@ class QuietHours:
     store: Store
     window: tuple[time, time]
     local_now: Callable[[], datetime]
+    school: Callable[[], School | None]
+    """The policy's cached view of the diary (re-read only when it changes)."""
     applied: dict[UserID, bool] = field(default_factory=dict)
 
     async def tick(self) -> int:
@@ -60,16 +59,12 @@ class QuietHours:
         return writes
 
     def _students(self) -> list[UserID]:
-        stored = self.store.snapshot(SNAPSHOT)
-        if stored is None:
+        school = self.school()
+        if school is None:
             return []
-        diary = from_snapshot(stored)
         accounts, linked = self.store.accounts(), self.store.linked()
         return sorted(
             accounts[pid].user_id
             for pid in linked
-            if pid in accounts
-            and accounts[pid].puppet
-            and pid in diary.people
-            and diary.people[pid].role is Role.STUDENT
+            if pid in accounts and accounts[pid].puppet and school.is_student(accounts[pid].user_id)
         )

@@ -16,12 +16,10 @@ from appservice.diary_sync.safety import (
     may_join,
 )
 from appservice.diary_sync.snapshot import from_snapshot
-from appservice.school_sync import PUPPET_PREFIX
+from appservice.school_sync import PUPPET_PREFIX, SNAPSHOT
 from appservice.store import Store
 from parta.config import SafetyConfig, SafetyOverride
 from parta.ids import ServerName, SourcedId, UserID, escape_localpart, user_id
-
-SNAPSHOT = "diary"
 
 
 def rules_of(config: SafetyConfig) -> Rules:

@@ -24,11 +24,11 @@ from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import Action, DestructivePlanError, describe
 from appservice.diary_sync.roster import RosterError, load_roster
-from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
+from appservice.diary_sync.snapshot import from_snapshot
 from appservice.diary_sync.state import Account
 from appservice.diary_sync.summary import format_summary, summarize
 from appservice.errors import AppserviceError
-from appservice.school_sync import SyncOptions, SyncResult, summary
+from appservice.school_sync import SNAPSHOT, SyncOptions, SyncResult, summary
 from appservice.store import Store
 from parta.config import ConfigError, load_config
 from parta.diary_load import read_timetable, store_diary
@@ -39,7 +39,6 @@ from web_client.auth import MIN_PASSWORD
 from web_client.errors import DiaryError
 
 T = TypeVar("T")
-SNAPSHOT = "diary"
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -141,8 +140,6 @@ async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOpt
         if region is not None and not options.dry_run:
             report = await region.run(diary)
             result.timings["region_links"] = float(report.linked)
-        if not options.dry_run:
-            store.save_snapshot(SNAPSHOT, to_snapshot(diary))
         return result
     finally:
         await client.aclose()

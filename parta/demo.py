@@ -21,7 +21,6 @@ from argon2 import PasswordHasher
 from appservice.diary_sync.layout import RoomKind, layout_diary
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import RosterError, load_roster
-from appservice.diary_sync.snapshot import to_snapshot
 from appservice.diary_sync.timetable import Timetable
 from appservice.matrix import login_as
 from appservice.school_sync import SchoolSync, SyncOptions, SyncResult
@@ -30,8 +29,6 @@ from parta.diary_load import read_timetable, store_diary
 from parta.ids import RoomAlias, ServerName, SourcedId, room_alias
 from parta.stack import SchoolStack, StackError
 from web_client.store import DiaryStore
-
-SNAPSHOT = "diary"
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,6 @@ async def set_up(
     try:
         school = stack.school_sync(client, store)
         _complete(await school.run(diary, SyncOptions(eager=eager)))
-        store.save_snapshot(SNAPSHOT, to_snapshot(diary))
         region = stack.region_sync(client, store)
         if region is not None:
             await region.run(diary)
@@ -166,9 +162,7 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         with SchoolStack.for_config(config) as stack:
             data = asyncio.run(set_up(stack, diary, timetable, args.eager))
-            out = args.state / "demo.json"
-            out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-            out.chmod(0o600)
+            out = write_demo_json(args.state, data)
             _print_welcome(data, out, diary)
             if not args.exit:
                 wait_for_signal()
@@ -177,6 +171,14 @@ def run_demo(args: argparse.Namespace) -> int:
         return 2
     print("Остановлено (stopped).")
     return 0
+
+
+def write_demo_json(state: Path, data: dict[str, Any]) -> Path:
+    """``state/demo.json``, readable by its owner only: it holds tokens and passwords."""
+    out = state / "demo.json"
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    out.chmod(0o600)
+    return out
 
 
 def _print_welcome(data: dict[str, Any], out: Path, diary: Diary) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from parta.config import (
     RegionConfig,
     SchoolConfig,
 )
-from parta.demo import set_up
+from parta.demo import set_up, write_demo_json
 from parta.diary_load import read_timetable
 from parta.stack import SchoolStack, StackError
 
@@ -83,11 +82,7 @@ def run_region_demo(args: argparse.Namespace) -> int:
             schools: list[dict[str, Any]] = []
             for stack, (diary, timetable) in zip(stacks, rosters, strict=True):
                 schools.append(asyncio.run(set_up(stack, diary, timetable, args.eager)))
-            out = args.state / "demo.json"
-            out.write_text(
-                json.dumps({"schools": schools}, ensure_ascii=False, indent=2), encoding="utf-8"
-            )
-            out.chmod(0o600)
+            out = write_demo_json(args.state, {"schools": schools})
             _print_region(schools, out)
             if not args.exit:
                 wait_for_signal()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
@@ -65,6 +66,17 @@ class DiaryContext:
 
     def person_id(self, request: Request) -> SourcedId | None:
         return self.auth.session_person(request.cookies.get(SESSION_COOKIE))
+
+    def signed_in(self, request: Request) -> tuple[Diary, Person]:
+        """The diary and the person signed in; else to «Вход в систему» and back here."""
+        person_id = self.person_id(request)
+        if person_id is None:
+            raise HTTPException(303, headers={"Location": f"/login?next={quote(request.url.path)}"})
+        diary = self.diary()
+        person = diary.people.get(person_id)
+        if person is None:
+            raise HTTPException(403, "Вашей учётной записи больше нет в дневнике школы")
+        return diary, person
 
     def render(
         self,

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from appservice.diary_sync.layout import layout_diary
-from appservice.diary_sync.model import Diary, Person, Role
+from appservice.diary_sync.model import Person, Role
 from appservice.diary_sync.names import BY_LANGUAGE
 from web_client.auth import MIN_PASSWORD
 from web_client.context import DiaryContext, redirect
@@ -31,15 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
-    def signed_in(request: Request) -> tuple[Diary, Person]:
-        person_id = ctx.person_id(request)
-        if person_id is None:
-            raise HTTPException(303, headers={"Location": f"/login?next={request.url.path}"})
-        diary = ctx.diary()
-        person = diary.people.get(person_id)
-        if person is None:
-            raise HTTPException(403, "Вашей учётной записи больше нет в дневнике школы")
-        return diary, person
+    signed_in = ctx.signed_in
 
     async def chats(request: Request) -> Response:
         diary, me = signed_in(request)

@@ -43,15 +43,7 @@ JOURNAL_WEEKS = 4
 
 
 def routes(ctx: DiaryContext) -> list[Route]:
-    def signed_in(request: Request) -> tuple[Diary, Person]:
-        person_id = ctx.person_id(request)
-        if person_id is None:
-            raise HTTPException(303, headers={"Location": f"/login?next={quote(request.url.path)}"})
-        diary = ctx.diary()
-        person = diary.people.get(person_id)
-        if person is None:
-            raise HTTPException(403, "Вашей учётной записи больше нет в дневнике школы")
-        return diary, person
+    signed_in = ctx.signed_in
 
     def lesson_for(request: Request, diary: Diary, person: Person) -> Lesson:
         lesson = ctx.timetable().lesson(request.path_params["lesson"])

@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Slot, Timetable
+from appservice.school_sync import SchoolSync, SyncOptions
 from parta.config import DiaryConfig, SchoolConfig
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
@@ -122,3 +123,16 @@ def running_diary(base: SchoolConfig, state: Path, prefix: str) -> Iterator[Diar
         yield DiarySite(config.diary_url, config, diary, timetable, prefix, now.date())
     finally:
         stack.stop()
+
+
+async def serve_school(stack: SchoolStack, school: SchoolSync, diary: Diary, password: str) -> None:
+    """Sync ``diary`` into the session's school and give every person a diary password."""
+    await school.run(diary, SyncOptions())  # also keeps it as the appservice's diary
+    diary_store = stack.open_diary_store()
+    try:
+        diary_store.load(diary, Timetable())
+        hashed = PasswordHasher().hash(password)
+        for person in diary.people:
+            diary_store.set_password_hash(person, hashed)
+    finally:
+        diary_store.close()

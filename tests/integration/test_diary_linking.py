@@ -11,19 +11,17 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from playwright.async_api import Page, expect
 
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Diary
-from appservice.diary_sync.snapshot import to_snapshot
-from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SchoolSync, SyncOptions
 from appservice.store import Store
 from parta.ids import SourcedId
 from parta.secrets import read_secret_file
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
+from tests.integration.diary_site import serve_school
 from tests.integration.test_linking import register_ordinary_user
 from tests.school import small_school
 
@@ -32,22 +30,13 @@ PASSWORD = "пароль-дневника"
 
 
 @pytest.fixture(scope="module")
-async def diary(stack: SchoolStack, school: SchoolSync, store: Store) -> Diary:
+async def diary(stack: SchoolStack, school: SchoolSync) -> Diary:
     base = small_school("lk")
     people = {
         pid: replace(p, email=f"{pid}@school.test", phone="") for pid, p in base.people.items()
     }
     diary = replace(base, people=people)
-    await school.run(diary, SyncOptions())
-    store.save_snapshot("diary", to_snapshot(diary))
-    diary_store = stack.open_diary_store()
-    try:
-        diary_store.load(diary, Timetable())
-        hashed = PasswordHasher().hash(PASSWORD)
-        for person in diary.people:
-            diary_store.set_password_hash(person, hashed)
-    finally:
-        diary_store.close()
+    await serve_school(stack, school, diary, PASSWORD)
     return diary
 
 

@@ -14,15 +14,12 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 
 from appservice.diary_sync.model import Diary
-from appservice.diary_sync.snapshot import to_snapshot
-from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SchoolSync, SyncOptions
-from appservice.store import Store
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
+from tests.integration.diary_site import serve_school
 from tests.school import small_school
 
 pytestmark = pytest.mark.integration
@@ -31,21 +28,12 @@ CLIENT = "http://client.example/after-login"
 
 
 @pytest.fixture(scope="module")
-async def diary(stack: SchoolStack, school: SchoolSync, store: Store) -> Diary:
+async def diary(stack: SchoolStack, school: SchoolSync) -> Diary:
     base = small_school("sso")
     phones = {"sso-p2": "+7 900 777-12-34"}
     people = {pid: replace(p, phone=phones.get(pid, "")) for pid, p in base.people.items()}
     diary = replace(base, people=people)
-    await school.run(diary, SyncOptions())
-    store.save_snapshot("diary", to_snapshot(diary))
-    diary_store = stack.open_diary_store()
-    try:
-        diary_store.load(diary, Timetable())
-        hashed = PasswordHasher().hash(PASSWORD)
-        for person in diary.people:
-            diary_store.set_password_hash(person, hashed)
-    finally:
-        diary_store.close()
+    await serve_school(stack, school, diary, PASSWORD)
     return diary
 
 

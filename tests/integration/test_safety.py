@@ -10,10 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from appservice.diary_sync.safety import FEDERATED_ROOM, NO_ROOMS_FOR_STUDENTS, OUTSIDE_CIRCLE
+from appservice.diary_sync.safety import (
+    FEDERATED_ROOM,
+    NO_ROOMS_FOR_STUDENTS,
+    OUTSIDE_CIRCLE,
+    Rules,
+)
 from appservice.errors import MatrixError
 from appservice.matrix import login_as
 from appservice.quiet_hours import RULE_ID, QuietHours
+from appservice.safety_api import SafetyOracle
 from appservice.school_sync import SchoolSync, SyncOptions
 from parta.config import DiaryConfig, SafetyConfig, parse_quiet_hours
 from parta.ids import SourcedId, UserID
@@ -102,8 +108,13 @@ async def test_quiet_hours_mute_linked_students_only_and_lift_after(
     for person in ("qh-s1", "qh-t1"):
         await school.link(diary, SourcedId(person), None, SyncOptions())
     clock = {"now": datetime(2026, 11, 30, 22, 30)}
+    oracle = SafetyOracle(school.store, Rules(), school.server, school.bot)
     quiet = QuietHours(
-        school.client, school.store, parse_quiet_hours("21:00-07:00"), lambda: clock["now"]
+        school.client,
+        school.store,
+        parse_quiet_hours("21:00-07:00"),
+        lambda: clock["now"],
+        oracle.school,
     )
     student, teacher = school.puppet_id(SourcedId("qh-s1")), school.puppet_id(SourcedId("qh-t1"))
 
