@@ -161,6 +161,45 @@ class DiaryConfig(_Model):
     others are found through ``https://<server>/.well-known/matrix/client``."""
 
 
+class IceServerConfig(_Model):
+    """One ICE server the call pages and the bridge use. Never a public STUN server."""
+
+    urls: tuple[str, ...]
+    username: str = ""
+    credential_file: Path | None = None
+    """A static TURN password, read from this file."""
+
+
+class RemoteServerConfig(_Model):
+    """How the bridge reaches another school's federation API (for OpenID checks)."""
+
+    url: str
+    ca_file: Path | None = None
+    """The CA (or self-signed certificate) its TLS is checked against; default the system's."""
+
+
+class CallBridgeConfig(_Model):
+    """The call bridge: one front (pages, placement) and a pool of forwarding processes."""
+
+    enabled: bool = True
+    bind_host: str = "127.0.0.1"
+    port: int = Field(8090, ge=1, le=65535)
+    """The front; worker ``i`` listens on ``port + 1 + i``."""
+    workers: int = Field(2, ge=1, le=64)
+    public_url: str = ""
+    """How browsers reach the front (``https://…`` behind a proxy); default ``http://host:port``."""
+    ice_servers: tuple[IceServerConfig, ...] = ()
+    """Empty: host candidates only (one LAN). Add a TURN server for the internet."""
+    turn_urls: tuple[str, ...] = ()
+    """coturn with ``use-auth-secret``: short-lived credentials per participant."""
+    turn_secret_file: Path | None = None
+    turn_ttl_seconds: int = Field(6 * 3600, ge=60, le=48 * 3600)
+    window_before_minutes: int = Field(10, ge=0, le=24 * 60)
+    window_after_minutes: int = Field(15, ge=0, le=24 * 60)
+    servers: dict[str, RemoteServerConfig] = Field(default_factory=dict)
+    """Other schools of the region whose teachers may join (server name → federation API)."""
+
+
 class SchoolConfig(_Model):
     server_name: str
     state_dir: Path = Path("var/school")
@@ -171,6 +210,7 @@ class SchoolConfig(_Model):
     diary: DiaryConfig = DiaryConfig()
     safety: SafetyConfig = SafetyConfig()
     region: RegionConfig | None = None
+    call_bridge: CallBridgeConfig = CallBridgeConfig()
     language: Literal["ru", "en"] = "ru"
     for_tests: bool = False
 
@@ -211,7 +251,21 @@ class SchoolConfig(_Model):
 
     @property
     def call_url(self) -> str:
-        return (self.diary.call_url or f"{self.diary_url}/calls").rstrip("/")
+        if self.diary.call_url:
+            return self.diary.call_url.rstrip("/")
+        if self.call_bridge.enabled:
+            return self.call_bridge_url
+        return f"{self.diary_url}/calls"
+
+    @property
+    def call_bridge_url(self) -> str:
+        bridge = self.call_bridge
+        return (bridge.public_url or f"http://{bridge.bind_host}:{bridge.port}").rstrip("/")
+
+    @property
+    def diary_api_token_file(self) -> Path:
+        """The bearer token of the diary's ``/api/v1`` (the bots and the bridge read it)."""
+        return self.secrets_dir / "diary_api_token"
 
     @property
     def diary_db_name(self) -> str:

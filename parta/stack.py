@@ -133,6 +133,7 @@ class SchoolStack:
     synapse: SynapseProcess | None = None
     appservice: subprocess.Popen[bytes] | None = None
     diary: subprocess.Popen[bytes] | None = None
+    bridge: subprocess.Popen[bytes] | None = None
     with_diary: bool = True
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -163,6 +164,23 @@ class SchoolStack:
         self.synapse = SynapseProcess(self.rendered)
         self.synapse.start()
         self.synapse.wait_ready()
+        if self.with_diary and self.config.call_bridge.enabled:
+            self.start_bridge()
+
+    def start_bridge(self) -> None:
+        """The call bridge: ready once its front sees every worker of its pool."""
+        url = f"http://{self.config.call_bridge.bind_host}:{self.config.call_bridge.port}/health"
+        self.bridge = self._start_child("call_bridge", url, post=False)
+        want = list(range(self.config.call_bridge.workers))
+        deadline = time.monotonic() + 30
+        with httpx.Client(timeout=5.0) as http:
+            while time.monotonic() < deadline:
+                if self.bridge.poll() is not None:
+                    break
+                if http.get(url).json().get("workers") == want:
+                    return
+                time.sleep(0.1)  # polling for readiness, bounded by the deadline
+        raise StackError(f"the call bridge's workers did not start; see {self.config.state_dir}")
 
     def _start_appservice(self) -> None:
         self.appservice = self._start_child(
@@ -177,7 +195,11 @@ class SchoolStack:
         self, module: str, probe: str, *, post: bool, timeout: float = 30.0
     ) -> subprocess.Popen[bytes]:
         """``python -m module -c config``, ready once ``probe`` answers at all."""
-        for shared in (self.config.link_token_file, self.config.password_check_token_file):
+        for shared in (
+            self.config.link_token_file,
+            self.config.password_check_token_file,
+            self.config.diary_api_token_file,
+        ):
             ensure_secret_file(shared)  # made here, once, before either reader starts
         log_path = self.config.state_dir / f"{module}.log"
         log = log_path.open("ab")
@@ -213,6 +235,8 @@ class SchoolStack:
     def stop(self) -> None:
         if self.synapse is not None:
             self.synapse.stop()
+        _stop(self.bridge)
+        self.bridge = None
         _stop(self.diary)
         self.diary = None
         self.stop_appservice()

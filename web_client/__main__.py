@@ -43,7 +43,7 @@ def build_context(config: SchoolConfig) -> DiaryContext:
         sender=make_sender(config.diary.mail, config.state_dir),
         utc_now=utc_now,
         local_now=local_now,
-        api_token=ensure_secret_file(config.secrets_dir / "diary_api_token"),
+        api_token=ensure_secret_file(config.diary_api_token_file),
         password_check_token=ensure_secret_file(config.password_check_token_file),
     )
 

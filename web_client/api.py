@@ -4,7 +4,9 @@
 ``Authorization: Bearer <diary api token>`` (a secret file in the state folder)
 answers every distance lesson starting in ``[from, to)`` — made in the journal or
 marked in the timetable — in school-local time, with the stable page the call
-opens on, so the lesson bot can post «Дистанционный урок: … — Присоединиться».
+opens on, so the lesson bot can post «Дистанционный урок: … — Присоединиться»,
+and the alias of the class chat it is held in (the call bridge checks membership
+there).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from appservice.diary_sync.layout import lesson_room
+from appservice.diary_sync.model import Diary
+from parta.ids import SourcedId
 from parta.secrets import same_secret
 from web_client.auth import Refusal
 from web_client.context import DiaryContext
@@ -56,6 +61,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
                 "starts_at": starts.isoformat(timespec="minutes"),
                 "ends_at": ends.isoformat(timespec="minutes"),
                 "call_url": f"{ctx.config.call_url}/lesson/{quote(lesson_id)}",
+                "room_alias": _room_alias(diary, class_id, ctx.config.server_name),
             }
             for lesson_id, (class_id, subject, starts, ends) in sorted(
                 found.items(), key=lambda item: (item[1][2], item[0])
@@ -90,6 +96,12 @@ def routes(ctx: DiaryContext) -> list[Route]:
         Route("/api/v1/distance-lessons", distance_lessons),
         Route("/_parta/v1/check-password", check_password, methods=["POST"]),
     ]
+
+
+def _room_alias(diary: Diary | None, class_id: SourcedId, server: str) -> str | None:
+    """The class chat the lesson is held in (the call's room), as its alias."""
+    key = lesson_room(diary, class_id) if diary is not None else None
+    return f"#{key}:{server}" if key else None
 
 
 def _error(status: int, errcode: str, error: str) -> Response:

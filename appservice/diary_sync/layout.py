@@ -373,3 +373,27 @@ def _grade_rooms(
             )
         )
     return rooms
+
+
+def lesson_room(diary: Diary, class_id: SourcedId) -> RoomKey | None:
+    """The class chat a lesson of ``class_id`` is held in.
+
+    A homeroom's own chat; for a scheduled class (5А Математика), the chat of the
+    homeroom that shares the most of its students (ties: the first by id).
+    """
+    klass = diary.classes.get(class_id)
+    if klass is None:
+        return None
+    if klass.kind is ClassKind.HOMEROOM:
+        return room_key(klass.school_id, RoomKind.CLASS, klass.id)
+    index = _Index.of(diary)
+    students = index.students.get(class_id, frozenset())
+    shared = [
+        (len(students & index.students.get(c.id, frozenset())), c.id)
+        for c in diary.classes.values()
+        if c.kind is ClassKind.HOMEROOM and c.school_id == klass.school_id
+    ]
+    best = max(sorted(shared, key=lambda x: x[1]), key=lambda x: x[0], default=None)
+    if best is None or best[0] == 0:
+        return None
+    return room_key(klass.school_id, RoomKind.CLASS, best[1])

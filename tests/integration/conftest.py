@@ -11,10 +11,16 @@ from playwright.async_api import Browser, Page, async_playwright
 from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync
 from appservice.store import Store
-from parta.config import AppserviceConfig, DiaryConfig, HomeserverConfig, SchoolConfig
+from parta.config import (
+    AppserviceConfig,
+    CallBridgeConfig,
+    DiaryConfig,
+    HomeserverConfig,
+    SchoolConfig,
+)
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, launch
-from tests.ports import free_port
+from tests.ports import free_port, free_port_block
 
 
 def school_config(state: Path, **overrides: object) -> SchoolConfig:
@@ -26,6 +32,7 @@ def school_config(state: Path, **overrides: object) -> SchoolConfig:
             "homeserver": HomeserverConfig(client_port=port),
             "appservice": AppserviceConfig(port=free_port()),
             "diary": DiaryConfig(port=free_port()),
+            "call_bridge": CallBridgeConfig(port=free_port_block(3), workers=2),
             "for_tests": True,
             **overrides,
         }

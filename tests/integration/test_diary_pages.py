@@ -107,7 +107,7 @@ async def test_a_teacher_creates_a_distance_lesson_through_the_journal(
     await expect(
         page.locator(f'tr[data-lesson="{lesson_id}"]').get_by_test_id("distance-icon")
     ).to_be_visible()
-    token = (site.config.secrets_dir / "diary_api_token").read_text().strip()
+    token = site.config.diary_api_token_file.read_text().strip()
     start = site.day.isoformat()
     end = (school_day + timedelta(days=1)).isoformat()
     async with httpx.AsyncClient() as http:

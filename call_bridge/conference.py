@@ -1,0 +1,302 @@
+"""Calls in one bridge process: participants, their peer connections and who sees whom.
+
+Each participant has one ``RTCPeerConnection`` with the bridge. Negotiation has one
+direction after the start, so offers never collide (no glare):
+
+1. the client offers once, with its three sending slots (``audio``, ``camera``,
+   ``screen``; a slot may have no track yet — the camera or the screen is switched on
+   later with ``replaceTrack``, which needs no renegotiation);
+2. from then on only the bridge offers: when a publisher's source sends its first
+   frame, every other participant gets a receiving slot for it — a freed slot of the
+   same kind is reused without renegotiating, else one is added and the bridge sends a
+   new offer, one at a time per participant.
+
+Nothing is decoded: see :mod:`call_bridge.forward`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+
+from call_bridge.forward import EncodedSource, ForwardTrack
+from call_bridge.gate import Admission
+from call_bridge.rules import CallId
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("audio", "camera", "screen")
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Slot:
+    transceiver: RTCRtpTransceiver
+    track: ForwardTrack
+    owner: tuple[str, str] | None = None
+    """(publisher id, source) it carries now, or None when free."""
+
+
+@dataclass
+class Participant:
+    pid: str
+    admission: Admission
+    send: Send
+    pc: RTCPeerConnection
+    joined_at: float = field(default_factory=time.time)
+    sources: dict[str, EncodedSource] = field(default_factory=dict)
+    slots: dict[str, Slot] = field(default_factory=dict)
+    """By mid: the bridge's sending transceivers towards this participant."""
+    publish: dict[str, str] = field(default_factory=dict)
+    """mid → source name, as the client declared in its offer."""
+    muted_audio: bool = False
+    muted_video: bool = False
+    hand: bool = False
+    answer: asyncio.Future[str] | None = None
+    negotiating: asyncio.Lock = field(default_factory=asyncio.Lock)
+    needs_offer: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.pid,
+            "user": self.admission.user,
+            "name": self.admission.name,
+            "moderator": self.admission.moderator,
+            "muted_audio": self.muted_audio,
+            "muted_video": self.muted_video,
+            "hand": self.hand,
+            "sharing": "screen" in self.sources and self.sources["screen"].live,
+        }
+
+    def streams(self) -> dict[str, dict[str, str] | None]:
+        return {
+            mid: {"participant": s.owner[0], "source": s.owner[1]} if s.owner else None
+            for mid, s in self.slots.items()
+        }
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One stay of one person in one call, for attendance."""
+
+    user: str
+    name: str
+    joined_at: float
+    left_at: float
+
+
+class Conference:
+    def __init__(
+        self,
+        call: CallId,
+        ice_servers: list[RTCIceServer],
+        on_empty: Callable[[Conference], None] = lambda c: None,
+    ) -> None:
+        self.call = call
+        self._ice = ice_servers
+        self._on_empty = on_empty
+        self.participants: dict[str, Participant] = {}
+        self.visits: list[Visit] = []
+        self.ended = False
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- arrivals and departures -------------------------------------------------------------
+
+    async def join(self, admission: Admission, send: Send) -> Participant:
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=list(self._ice), bundlePolicy="max-bundle")  # type: ignore[arg-type]
+        )
+        me = Participant(secrets.token_urlsafe(8), admission, send, pc)
+        self.participants[me.pid] = me
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._on_track(me, track)
+
+        return me
+
+    async def leave(self, me: Participant) -> None:
+        if self.participants.pop(me.pid, None) is None:
+            return
+        self.visits.append(Visit(me.admission.user, me.admission.name, me.joined_at, time.time()))
+        for source in me.sources.values():
+            source.stop()
+        for other in self.participants.values():
+            for slot in other.slots.values():
+                if slot.owner is not None and slot.owner[0] == me.pid:
+                    slot.owner = None
+            await self._safe_send(other, {"type": "streams", "streams": other.streams()})
+        if me.answer is not None and not me.answer.done():
+            me.answer.cancel()
+        await me.pc.close()
+        await self.broadcast_participants()
+        if not self.participants:
+            self._on_empty(self)
+
+    async def end(self, by: Participant) -> None:
+        """A moderator ends the call for everyone."""
+        self.ended = True
+        for other in list(self.participants.values()):
+            await self._safe_send(other, {"type": "ended", "by": by.admission.name})
+            await self.leave(other)
+
+    # -- negotiation -------------------------------------------------------------------------
+
+    async def client_offer(self, me: Participant, sdp: str, publish: dict[str, str]) -> str:
+        """The client's one offer: its sending slots. Returns the bridge's answer."""
+        if me.pc.remoteDescription is not None:
+            raise ValueError("the client offers once; later offers come from the bridge")
+        me.publish = {mid: s for mid, s in publish.items() if s in SOURCES}
+        await me.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        answer = await me.pc.createAnswer()
+        await me.pc.setLocalDescription(answer)
+        self._spawn(self._catch_up(me))
+        return str(me.pc.localDescription.sdp)
+
+    async def _catch_up(self, me: Participant) -> None:
+        """A newcomer subscribes to what is already being sent."""
+        await self.broadcast_participants()
+        for other in list(self.participants.values()):
+            if other is me:
+                continue
+            for name, source in other.sources.items():
+                if source.frames_in > 0 and source.live:
+                    self._give_slot(me, other.pid, name, source)
+        await self._renegotiate(me)
+
+    def client_answer(self, me: Participant, sdp: str) -> None:
+        if me.answer is not None and not me.answer.done():
+            me.answer.set_result(sdp)
+
+    def _on_track(self, me: Participant, track: MediaStreamTrack) -> None:
+        mid = next(
+            (t.mid for t in me.pc.getTransceivers() if t.receiver.track is track),
+            None,
+        )
+        name = me.publish.get(mid or "", "audio" if track.kind == "audio" else "camera")
+        receiver = next(t.receiver for t in me.pc.getTransceivers() if t.receiver.track is track)
+
+        def request_keyframe() -> None:
+            for ssrc in receiver.getSynchronizationSources():
+                self._spawn(receiver._send_rtcp_pli(ssrc.source))
+
+        def first_frame(source: EncodedSource) -> None:
+            self._spawn(self._source_started(me, name, source))
+
+        me.sources[name] = EncodedSource(track, track.kind, request_keyframe, first_frame)
+        self.apply_mutes(me)
+
+    async def _source_started(self, me: Participant, name: str, source: EncodedSource) -> None:
+        await self.broadcast_participants()
+        for other in list(self.participants.values()):
+            if other is not me and other.pc.remoteDescription is not None:
+                self._give_slot(other, me.pid, name, source)
+                await self._renegotiate(other)
+
+    def _give_slot(
+        self, who: Participant, publisher: str, name: str, source: EncodedSource
+    ) -> None:
+        owner = (publisher, name)
+        if any(s.owner == owner for s in who.slots.values()):
+            return
+        free = next(
+            (s for s in who.slots.values() if s.owner is None and s.track.kind == source.kind),
+            None,
+        )
+        if free is None:
+            track = ForwardTrack(source.kind)
+            transceiver = who.pc.addTransceiver(track, direction="sendonly")
+            free = Slot(transceiver, track)
+            who.needs_offer = True
+            who.slots[f"pending-{id(free)}"] = free
+        free.owner = owner
+        free.track.attach(source)
+
+    async def _renegotiate(self, who: Participant) -> None:
+        """Send the bridge's offer if slots were added; else tell the client the new owners."""
+        async with who.negotiating:
+            if who.pid not in self.participants:
+                return
+            if not who.needs_offer:
+                await self._safe_send(who, {"type": "streams", "streams": who.streams()})
+                return
+            who.needs_offer = False
+            offer = await who.pc.createOffer()
+            await who.pc.setLocalDescription(offer)
+            pending = {k: s for k, s in who.slots.items() if k.startswith("pending-")}
+            for key, slot in pending.items():
+                del who.slots[key]
+                who.slots[str(slot.transceiver.mid)] = slot
+            loop = asyncio.get_event_loop()
+            who.answer = loop.create_future()
+            sent = await self._safe_send(
+                who,
+                {"type": "offer", "sdp": who.pc.localDescription.sdp, "streams": who.streams()},
+            )
+            if not sent:
+                return
+            try:
+                sdp = await asyncio.wait_for(who.answer, timeout=20)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("participant %s did not answer the bridge's offer", who.pid)
+                return
+            await who.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    def apply_mutes(self, who: Participant) -> None:
+        """Muted means not sending: the bridge forwards nothing of a muted source either."""
+        for name, source in who.sources.items():
+            source.paused = (name == "audio" and who.muted_audio) or (
+                name == "camera" and who.muted_video
+            )
+
+    # -- the call's shared state -------------------------------------------------------------
+
+    async def broadcast(self, message: dict[str, Any]) -> None:
+        for other in list(self.participants.values()):
+            await self._safe_send(other, message)
+
+    async def broadcast_participants(self) -> None:
+        await self.broadcast(
+            {
+                "type": "participants",
+                "participants": [p.public() for p in self.participants.values()],
+            }
+        )
+
+    async def _safe_send(self, who: Participant, message: dict[str, Any]) -> bool:
+        try:
+            await who.send(message)
+        except Exception as e:  # a closed socket: that participant is leaving anyway
+            log.info("could not reach participant %s: %r", who.pid, e)
+            return False
+        return True
+
+    def stats(self) -> dict[str, int]:
+        frames_in = sum(s.frames_in for p in self.participants.values() for s in p.sources.values())
+        frames_out = sum(
+            s.track.frames_out for p in self.participants.values() for s in p.slots.values()
+        )
+        return {
+            "participants": len(self.participants),
+            "frames_in": frames_in,
+            "frames_out": frames_out,
+        }

@@ -1,0 +1,148 @@
+"""The bridge's front: the call page, and which worker process serves which call.
+
+::
+
+    browser ─GET /lesson/<id>───────────▶ front: the call page
+            ─GET /api/v1/place?call=…───▶ front: asks each worker what it holds;
+                                           a call already held stays where it is,
+                                           a new one goes to the worker with the
+                                           fewest calls (one call per process while
+                                           there are enough processes)
+            ─WebSocket ws_url───────────▶ that worker (signalling and media)
+
+Placements are remembered for a minute, so two people opening a new call at the
+same moment land on the same worker.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from call_bridge.rules import CallId, Refused
+from parta.config import SchoolConfig
+
+RESERVATION_S = 60.0
+_HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Worker:
+    index: int
+    url: str
+    """Where the front reaches it (its own listener)."""
+    ws_url: str
+    """Where browsers reach its WebSocket."""
+
+
+def workers_of(config: SchoolConfig) -> list[Worker]:
+    bridge = config.call_bridge
+    public = urlsplit(config.call_bridge_url)
+    found = []
+    for i in range(bridge.workers):
+        port = bridge.port + 1 + i
+        url = f"http://{bridge.bind_host}:{port}"
+        if bridge.public_url:  # behind the proxy: /w/<i>/ws is routed to worker i
+            scheme = "wss" if public.scheme == "https" else "ws"
+            ws = f"{scheme}://{public.netloc}{public.path.rstrip('/')}/w/{i}/ws"
+        else:
+            ws = f"ws://{bridge.bind_host}:{port}/ws"
+        found.append(Worker(i, url, ws))
+    return found
+
+
+class Placement:
+    def __init__(self, workers: list[Worker]) -> None:
+        self._workers = workers
+        self._reserved: dict[str, tuple[int, float]] = {}
+
+    async def loads(self) -> dict[int, dict[str, Any]]:
+        found: dict[int, dict[str, Any]] = {}
+        async with httpx.AsyncClient(timeout=2) as http:
+            for w in self._workers:
+                try:
+                    found[w.index] = (await http.get(f"{w.url}/calls")).json()
+                except (httpx.HTTPError, ValueError):
+                    continue  # down: not a candidate
+        return found
+
+    async def place(self, call: CallId) -> Worker:
+        key = str(call)
+        loads = await self.loads()
+        for index, status in loads.items():
+            if key in status.get("calls", {}):
+                return self._workers[index]
+        now = time.monotonic()
+        self._reserved = {k: v for k, v in self._reserved.items() if v[1] > now}
+        if key in self._reserved and self._reserved[key][0] in loads:
+            return self._workers[self._reserved[key][0]]
+        if not loads:
+            raise Refused("сервер звонков сейчас недоступен, попробуйте через минуту")
+        held = {i: len(s.get("calls", {})) for i, s in loads.items()}
+        for index, _ in self._reserved.values():
+            if index in held:
+                held[index] += 1
+        chosen = min(held, key=lambda i: (held[i], i))
+        self._reserved[key] = (chosen, now + RESERVATION_S)
+        return self._workers[chosen]
+
+
+def build_front(config: SchoolConfig) -> Starlette:
+    placement = Placement(workers_of(config))
+    templates = Environment(
+        loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape()
+    )
+
+    async def page(request: Request) -> Response:
+        try:
+            call = CallId.parse(f"{request.path_params['kind']}/{request.path_params['key']}")
+        except Refused as e:
+            return HTMLResponse(templates.get_template("refused.html").render(reason=e.reason), 404)
+        html = templates.get_template("call.html").render(
+            call=str(call),
+            homeserver=config.homeserver_public_url,
+            server_name=config.server_name,
+            diary_url=config.diary_url,
+        )
+        return HTMLResponse(html, headers=_HEADERS)
+
+    async def place(request: Request) -> Response:
+        try:
+            call = CallId.parse(request.query_params.get("call", ""))
+            worker = await placement.place(call)
+        except Refused as e:
+            return JSONResponse({"error": e.reason}, status_code=503)
+        return JSONResponse({"ws_url": worker.ws_url, "worker": worker.index})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"workers": sorted(await placement.loads())})
+
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/api/v1/place", place),
+            Route("/{kind:str}/{key:path}", page),
+            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+        ]
+    )
+
+
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self' ws: wss: http: https:; "
+        "img-src 'self' data: blob:; media-src 'self' blob:; frame-ancestors *"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
+}

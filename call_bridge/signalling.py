@@ -1,0 +1,200 @@
+"""One WebSocket per participant: the call's signalling, state and chat (a worker's app).
+
+Messages are JSON objects with a ``type``. The client speaks first::
+
+    → join       {call, token: {access_token, matrix_server_name}}
+    ← welcome    {you, moderator, ice_servers, participants, title}   or   ← refused {reason}
+    → offer      {sdp, publish: {mid: audio|camera|screen}}           (once)
+    ← answer     {sdp}
+    ← offer      {sdp, streams}  → answer {sdp}                        (the bridge adds slots)
+    ← streams    {streams: {mid: {participant, source} | null}}        (slots reassigned)
+    ← participants {participants: [...]}
+    → state      {muted_audio, muted_video}      → hand {raised}      → chat {text}
+    → moderate   {action: mute|mute_all|lower_hand|end, target?}
+    ← mute       {by}         ← chat {from, name, text, ts}         ← ended {by}
+    → leave
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCIceServer
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from call_bridge.conference import Conference, Participant
+from call_bridge.gate import Admission, Gate
+from call_bridge.identity import IdentityRefused, OpenIdToken
+from call_bridge.rules import CallId, Refused
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT = 30.0
+MAX_CHAT = 2000
+
+
+class Calls:
+    """The calls this process serves, created on first join and dropped when empty."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        ice_for: Callable[[Admission], list[RTCIceServer]],
+        on_chat: Callable[[Admission, str], None] = lambda who, text: None,
+    ) -> None:
+        self.gate = gate
+        self._ice_for = ice_for
+        self._on_chat = on_chat
+        self.calls: dict[CallId, Conference] = {}
+        self.finished: list[Conference] = []
+
+    def _conference(self, call: CallId, ice: list[RTCIceServer]) -> Conference:
+        conference = self.calls.get(call)
+        if conference is None:
+            conference = Conference(call, ice, on_empty=self._drop)
+            self.calls[call] = conference
+        return conference
+
+    def _drop(self, conference: Conference) -> None:
+        if self.calls.get(conference.call) is conference:
+            del self.calls[conference.call]
+            self.finished.append(conference)
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        lock = asyncio.Lock()
+
+        async def send(message: dict[str, Any]) -> None:
+            async with lock:
+                await websocket.send_text(json.dumps(message, ensure_ascii=False))
+
+        try:
+            first = json.loads(await asyncio.wait_for(websocket.receive_text(), JOIN_TIMEOUT))
+            if not isinstance(first, dict) or first.get("type") != "join":
+                raise Refused("сначала нужно войти в звонок (join)")
+            call = CallId.parse(str(first.get("call", "")))
+            token = OpenIdToken.from_json(first.get("token") or {})
+            admission = await self.gate.admit(call, token)
+        except (Refused, IdentityRefused) as e:
+            await send({"type": "refused", "reason": e.reason})
+            await websocket.close(code=4403)
+            return
+        except (TimeoutError, ValueError, WebSocketDisconnect):
+            await websocket.close(code=4400)
+            return
+        ice = self._ice_for(admission)
+        conference = self._conference(call, ice)
+        me = await conference.join(admission, send)
+        try:
+            await send(
+                {
+                    "type": "welcome",
+                    "you": me.pid,
+                    "moderator": admission.moderator,
+                    "ice_servers": [_ice_json(s) for s in ice],
+                    "title": _title(admission),
+                    "participants": [p.public() for p in conference.participants.values()],
+                }
+            )
+            while True:
+                message = json.loads(await websocket.receive_text())
+                if not isinstance(message, dict):
+                    continue
+                if message.get("type") == "leave" or conference.ended:
+                    break
+                await self._handle(conference, me, message, send)
+        except (WebSocketDisconnect, ValueError, RuntimeError) as e:
+            log.info("participant %s gone: %r", me.pid, e)
+        finally:
+            await conference.leave(me)
+            if websocket.client_state.name == "CONNECTED":
+                await websocket.close()
+
+    async def _handle(
+        self,
+        conference: Conference,
+        me: Participant,
+        message: dict[str, Any],
+        send: Callable[[dict[str, Any]], Any],
+    ) -> None:
+        kind = message.get("type")
+        if kind == "offer":
+            publish = message.get("publish") or {}
+            answer = await conference.client_offer(me, str(message["sdp"]), dict(publish))
+            await send({"type": "answer", "sdp": answer})
+        elif kind == "answer":
+            conference.client_answer(me, str(message["sdp"]))
+        elif kind == "state":
+            me.muted_audio = bool(message.get("muted_audio", me.muted_audio))
+            me.muted_video = bool(message.get("muted_video", me.muted_video))
+            conference.apply_mutes(me)
+            await conference.broadcast_participants()
+        elif kind == "hand":
+            me.hand = bool(message.get("raised"))
+            await conference.broadcast_participants()
+        elif kind == "chat":
+            text = str(message.get("text", "")).strip()[:MAX_CHAT]
+            if text:
+                await conference.broadcast(
+                    {
+                        "type": "chat",
+                        "from": me.pid,
+                        "name": me.admission.name,
+                        "text": text,
+                        "ts": int(time.time() * 1000),
+                    }
+                )
+                self._on_chat(me.admission, text)
+        elif kind == "moderate":
+            await self._moderate(conference, me, message)
+
+    async def _moderate(
+        self, conference: Conference, me: Participant, message: dict[str, Any]
+    ) -> None:
+        if not me.admission.moderator:
+            await me.send({"type": "error", "reason": "это может только ведущий звонка"})
+            return
+        action = message.get("action")
+        target = conference.participants.get(str(message.get("target", "")))
+        if action == "end":
+            await conference.end(me)
+            return
+        targets = (
+            [p for p in conference.participants.values() if p is not me]
+            if action in ("mute_all", "lower_hands")
+            else [target]
+            if target is not None
+            else []
+        )
+        for who in targets:
+            if action in ("mute", "mute_all"):
+                who.muted_audio = True
+                conference.apply_mutes(who)
+                await who.send({"type": "mute", "by": me.admission.name})
+            elif action in ("lower_hand", "lower_hands"):
+                who.hand = False
+        await conference.broadcast_participants()
+
+
+def _title(admission: Admission) -> str:
+    lesson = admission.lesson
+    if lesson is None:
+        return "Звонок"
+    window = lesson.window
+    return (
+        f"Дистанционный урок: {lesson.subject} {window.starts_at:%H:%M}–{window.ends_at:%H:%M}"
+        + (f", {lesson.class_title}" if lesson.class_title else "")
+    )
+
+
+def _ice_json(server: RTCIceServer) -> dict[str, Any]:
+    body: dict[str, Any] = {"urls": server.urls}
+    if server.username:
+        body["username"] = server.username
+        body["credential"] = server.credential
+    return body

@@ -1,0 +1,153 @@
+"""One forwarding process of the pool: ``python -m call_bridge.worker -c parta.yaml -i N``.
+
+One Python process forwards about 12–14k packets/s on one core (field notes), so
+the front starts a pool of these and places each call on the least busy one.
+Worker ``N`` listens on ``call_bridge.port + 1 + N``. It serves:
+
+- ``/ws`` — the participants' WebSockets (:mod:`call_bridge.signalling`);
+- ``/calls`` — the calls it holds and its own CPU and memory, for placement and the
+  benchmarks (no secrets; bound to the bridge's listener address).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import logging
+import resource
+import ssl
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from aiortc import RTCIceServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from call_bridge.forward import install_passthrough
+from call_bridge.gate import TOKEN_LIFETIME, Admission, Gate, Lessons, RoomView
+from call_bridge.identity import FederationEndpoint, OpenIdVerifier
+from call_bridge.replay import UsedTokens
+from call_bridge.signalling import Calls
+from parta.config import CallBridgeConfig, SchoolConfig, load_config
+from parta.secrets import read_secret_file
+
+log = logging.getLogger(__name__)
+
+
+def worker_port(bridge: CallBridgeConfig, index: int) -> int:
+    return bridge.port + 1 + index
+
+
+def endpoints(config: SchoolConfig) -> dict[str, FederationEndpoint]:
+    """The school's own server (its client listener serves ``openid``), then the region's."""
+    found = {config.server_name: FederationEndpoint(config.homeserver_url)}
+    for name, server in config.call_bridge.servers.items():
+        verify: ssl.SSLContext | bool = True
+        if server.ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(server.ca_file))
+        found[name] = FederationEndpoint(server.url, verify)
+    return found
+
+
+def ice_servers(
+    bridge: CallBridgeConfig, now: Callable[[], float] = time.time
+) -> Callable[[Admission], list[RTCIceServer]]:
+    """Configured servers, plus TURN with a short-lived credential per participant.
+
+    coturn's ``use-auth-secret``: the user name is ``<expiry>:<user>`` and the
+    password ``base64(HMAC-SHA1(secret, user name))``.
+    """
+    static = [
+        RTCIceServer(
+            urls=list(s.urls),
+            username=s.username or None,
+            credential=read_secret_file(s.credential_file) if s.credential_file else None,
+        )
+        for s in bridge.ice_servers
+    ]
+    secret = read_secret_file(bridge.turn_secret_file) if bridge.turn_secret_file else None
+
+    def for_admission(admission: Admission) -> list[RTCIceServer]:
+        if secret is None or not bridge.turn_urls:
+            return list(static)
+        name = f"{int(now()) + bridge.turn_ttl_seconds}:{admission.user}"
+        digest = hmac.new(secret.encode(), name.encode(), hashlib.sha1).digest()
+        turn = RTCIceServer(
+            urls=list(bridge.turn_urls),
+            username=name,
+            credential=base64.b64encode(digest).decode(),
+        )
+        return [*static, turn]
+
+    return for_admission
+
+
+def make_app(config: SchoolConfig, index: int) -> Starlette:
+    install_passthrough()
+    bridge = config.call_bridge
+    rooms = RoomView(config.homeserver_url, read_secret_file(config.as_token_file))
+    lessons = Lessons(
+        config.diary_internal_url,
+        read_secret_file(config.diary_api_token_file),
+        ZoneInfo(config.diary.timezone),
+        rooms,
+        timedelta(minutes=bridge.window_before_minutes),
+        timedelta(minutes=bridge.window_after_minutes),
+    )
+    zone = ZoneInfo(config.diary.timezone)
+    used = UsedTokens(config.state_dir / "call_bridge" / "used_tokens.db", TOKEN_LIFETIME)
+    gate = Gate(OpenIdVerifier(endpoints(config)), rooms, lessons, lambda: datetime.now(zone), used)
+    calls = Calls(gate, ice_servers(bridge))
+    started = time.monotonic()
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"worker": index})
+
+    async def status(request: Request) -> Response:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return JSONResponse(
+            {
+                "worker": index,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "wall_s": time.monotonic() - started,
+                "rss_mb": usage.ru_maxrss / 1024,
+                "calls": {str(c): conf.stats() for c, conf in calls.calls.items()},
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/calls", status),
+            WebSocketRoute("/ws", calls.serve),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m call_bridge.worker")
+    parser.add_argument("-c", "--config", type=Path, required=True)
+    parser.add_argument("-i", "--index", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = load_config(args.config)
+    port = worker_port(config.call_bridge, args.index)
+    uvicorn.run(
+        make_app(config, args.index),
+        host=config.call_bridge.bind_host,
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""A participant of a call made of a real aiortc peer: it joins through the bridge's
+signalling, publishes a camera whose frames carry its own brightness, and decodes
+what it receives, so a test can tell whose frames arrived."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import websockets
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
+
+
+class ShadeTrack(VideoStreamTrack):
+    """A 320x180 camera of one flat brightness (luma ``shade``), 30 frames a second."""
+
+    def __init__(self, shade: int) -> None:
+        super().__init__()
+        self.shade = shade
+        self.sent = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame(320, 180, "yuv420p")
+        for plane, value in zip(frame.planes, (self.shade, 128, 128), strict=True):
+            plane.update(bytes([value]) * plane.buffer_size)
+        frame.pts, frame.time_base = pts, time_base
+        self.sent += 1
+        return frame
+
+
+def _mean_luma(frame: av.VideoFrame) -> int:
+    plane = frame.planes[0]
+    data, stride = bytes(plane), plane.line_size
+    rows = [data[y * stride : y * stride + frame.width] for y in range(frame.height)]
+    return sum(sum(row) for row in rows) // (frame.width * frame.height)
+
+
+@dataclass
+class Received:
+    frames: int = 0
+    first_at: float | None = None
+    shades: list[int] = field(default_factory=list)
+
+
+class Refused(Exception):
+    pass
+
+
+class CallPeer:
+    def __init__(self, ws_url: str, call: str, token: dict[str, str]) -> None:
+        self._ws_url, self._call, self._token = ws_url, call, token
+        self._ws: Any = None
+        self.pc: RTCPeerConnection | None = None
+        self.welcome: dict[str, Any] = {}
+        self.streams: dict[str, dict[str, str] | None] = {}
+        self.received: dict[str, Received] = {}
+        """By mid."""
+        self.messages: list[dict[str, Any]] = []
+        self.participants: list[dict[str, Any]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._answered = asyncio.Event()
+        self.camera: ShadeTrack | None = None
+
+    async def join(self) -> dict[str, Any]:
+        self._ws = await websockets.connect(self._ws_url)
+        await self._send({"type": "join", "call": self._call, "token": self._token})
+        first: dict[str, Any] = json.loads(await self._ws.recv())
+        if first["type"] == "refused":
+            await self._ws.close()
+            raise Refused(first["reason"])
+        assert first["type"] == "welcome", first
+        self.welcome = first
+        ice = [RTCIceServer(**s) for s in first["ice_servers"]]
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice, bundlePolicy="max-bundle"))  # type: ignore[arg-type]
+        self.pc.on("track", self._on_track)
+        self._tasks.append(asyncio.ensure_future(self._read()))
+        return first
+
+    async def publish(self, shade: int | None) -> None:
+        """Offer the three sending slots; the camera sends ``shade`` frames when given."""
+        assert self.pc is not None
+        self.pc.addTransceiver("audio", direction="sendonly")
+        self.camera = ShadeTrack(shade) if shade is not None else None
+        publish = {}
+        for name, track in (("camera", self.camera), ("screen", None)):
+            t = self.pc.addTransceiver(track or "video", direction="sendonly")
+            vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "VP8"]
+            t.setCodecPreferences(vp8)
+            publish[name] = t
+        offer = await self.pc.createOffer()
+        await self.pc.setLocalDescription(offer)
+        mids = {str(t.mid): name for name, t in publish.items()}
+        mids[str(self.pc.getTransceivers()[0].mid)] = "audio"
+        await self._send({"type": "offer", "sdp": self.pc.localDescription.sdp, "publish": mids})
+        await asyncio.wait_for(self._answered.wait(), 20)
+
+    async def _read(self) -> None:
+        assert self.pc is not None
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self._ws:
+                message = json.loads(raw)
+                self.messages.append(message)
+                kind = message["type"]
+                if kind == "answer":
+                    await self.pc.setRemoteDescription(
+                        RTCSessionDescription(sdp=message["sdp"], type="answer")
+                    )
+                    self._answered.set()
+                elif kind == "offer":
+                    self.streams = message["streams"]
+                    await self.pc.setRemoteDescription(
+                        RTCSessionDescription(sdp=message["sdp"], type="offer")
+                    )
+                    answer = await self.pc.createAnswer()
+                    await self.pc.setLocalDescription(answer)
+                    await self._send({"type": "answer", "sdp": self.pc.localDescription.sdp})
+                elif kind == "streams":
+                    self.streams = message["streams"]
+                elif kind == "participants":
+                    self.participants = message["participants"]
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        assert self.pc is not None
+        mid = next(str(t.mid) for t in self.pc.getTransceivers() if t.receiver.track is track)
+        self._tasks.append(asyncio.ensure_future(self._consume(mid, track)))
+
+    async def _consume(self, mid: str, track: MediaStreamTrack) -> None:
+        seen = self.received.setdefault(mid, Received())
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                seen.frames += 1
+                if seen.first_at is None:
+                    seen.first_at = time.monotonic()
+                if isinstance(frame, av.VideoFrame) and seen.frames % 10 == 1:
+                    seen.shades.append(_mean_luma(frame))
+
+    def video_from(self, participant: str) -> Received | None:
+        """What arrived from ``participant``'s camera (decoded here)."""
+        for mid, owner in self.streams.items():
+            if owner and owner["participant"] == participant and owner["source"] == "camera":
+                return self.received.get(mid)
+        return None
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._ws.send(json.dumps(message))
+
+    async def say(self, message: dict[str, Any]) -> None:
+        await self._send(message)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._send({"type": "leave"})
+        if self._ws is not None:
+            await self._ws.close()
+        for task in self._tasks:
+            task.cancel()
+        if self.pc is not None:
+            await self.pc.close()

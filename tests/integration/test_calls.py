@@ -1,0 +1,279 @@
+"""Calls through the real bridge: its front, its worker processes, Synapse and the diary.
+
+Every participant is a real aiortc peer that decodes what it receives; each camera
+has its own brightness, so a frame is traced back to whoever sent it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from appservice.diary_sync.model import Diary
+from appservice.diary_sync.timetable import Timetable
+from appservice.matrix import MatrixClient, login_as
+from appservice.school_sync import SchoolSync, SyncOptions
+from parta.ids import SourcedId
+from parta.stack import SchoolStack
+from tests.call_peer import CallPeer, Received, Refused
+from tests.school import small_school
+from web_client.store import DistanceLesson
+
+PREFIX = "call"
+
+
+@dataclass(frozen=True)
+class Lessons:
+    diary: Diary
+    open_5a: str
+    open_5b: str
+    later_5a: str
+
+
+def _sid(local: str) -> SourcedId:
+    return SourcedId(f"{PREFIX}-{local}")
+
+
+@pytest.fixture(scope="module")
+async def lessons(stack: SchoolStack, school: SchoolSync) -> Lessons:
+    diary = small_school(PREFIX)
+    await school.run(diary, SyncOptions(eager=True))
+    now = datetime.now(ZoneInfo(stack.config.diary.timezone)).replace(tzinfo=None, microsecond=0)
+    store = stack.open_diary_store()
+
+    def add(name: str, class_id: str, start: timedelta) -> str:
+        starts = now + start
+        lesson_id = f"{_sid(name)}@{starts.date().isoformat()}"
+        lesson = DistanceLesson(
+            lesson_id,
+            _sid(class_id),
+            starts,
+            starts + timedelta(minutes=45),
+            "Математика",
+            _sid("t4"),
+        )
+        store.add_distance_lesson(lesson, now)
+        return lesson_id
+
+    try:
+        store.load(diary, Timetable())
+        found = Lessons(
+            diary,
+            add("open-5a", "5a-math", timedelta(minutes=-5)),
+            add("open-5b", "5b-math", timedelta(minutes=-5)),
+            add("later-5a", "5a-math", timedelta(hours=2)),
+        )
+    finally:
+        store.close()
+    return found
+
+
+@pytest.fixture
+async def http(stack: SchoolStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.config.homeserver_url, timeout=30) as opened:
+        yield opened
+
+
+async def openid(
+    client: MatrixClient, school: SchoolSync, http: httpx.AsyncClient, person: str
+) -> dict[str, str]:
+    """What the call page does: the person's own homeserver mints an OpenID token."""
+    user = school.puppet_id(_sid(person))
+    token = await login_as(client, user)
+    minted = await http.post(
+        f"/_matrix/client/v3/user/{user}/openid/request_token",
+        json={},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert minted.status_code == 200, minted.text
+    body: dict[str, str] = minted.json()
+    return body
+
+
+async def place(stack: SchoolStack, call: str) -> tuple[str, int]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(
+            f"{stack.config.call_bridge_url}/api/v1/place", params={"call": call}
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["ws_url"], answer.json()["worker"]
+
+
+async def until(check: object, deadline_s: float = 20.0) -> float:
+    """Waits for ``check()`` to hold; returns how long it took (bounded, not a sleep)."""
+    started = time.monotonic()
+    while not check():  # type: ignore[operator]
+        if time.monotonic() - started > deadline_s:
+            raise AssertionError(f"not within {deadline_s}s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+async def test_a_teacher_and_a_student_receive_each_other_s_camera_decoded(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+) -> None:
+    call = f"lesson/{lessons.open_5a}"
+    ws_url, _ = await place(stack, call)
+    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
+    student = CallPeer(ws_url, call, await openid(client, school, http, "s1"))
+    try:
+        welcome = await teacher.join()
+        assert welcome["moderator"] is True
+        assert welcome["title"].startswith("Дистанционный урок: Математика")
+        await teacher.publish(shade=200)
+        assert (await student.join())["moderator"] is False
+        await student.publish(shade=60)
+        t_id, s_id = teacher.welcome["you"], student.welcome["you"]
+
+        def both_see() -> bool:
+            a, b = student.video_from(t_id), teacher.video_from(s_id)
+            return bool(a and b and len(a.shades) >= 3 and len(b.shades) >= 3)
+
+        await until(both_see)
+        from_teacher = student.video_from(t_id)
+        from_student = teacher.video_from(s_id)
+        assert from_teacher is not None
+        assert from_student is not None
+        assert all(abs(s - 200) < 12 for s in from_teacher.shades), from_teacher.shades
+        assert all(abs(s - 60) < 12 for s in from_student.shades), from_student.shades
+        names = {p["name"] for p in student.participants}
+        assert len(names) == 2
+    finally:
+        await student.close()
+        await teacher.close()
+
+
+async def test_a_late_joiner_gets_a_keyframe_within_two_seconds(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+) -> None:
+    """The teacher's encoder makes a keyframe every 3000 frames: only a forwarded PLI helps."""
+    call = f"lesson/{lessons.open_5a}"
+    ws_url, _ = await place(stack, call)
+    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
+    late = CallPeer(ws_url, call, await openid(client, school, http, "s2"))
+    try:
+        await teacher.join()
+        await teacher.publish(shade=180)
+        assert teacher.camera is not None
+        camera = teacher.camera
+        await until(lambda: camera.sent > 60)  # two seconds of video before the late joiner
+        await late.join()
+        joined = time.monotonic()
+        await late.publish(shade=None)
+        t_id = teacher.welcome["you"]
+
+        def first_frame() -> Received | None:
+            seen = late.video_from(t_id)
+            return seen if seen and seen.first_at else None
+
+        await until(first_frame, deadline_s=10)
+        seen = first_frame()
+        assert seen is not None
+        assert seen.first_at is not None
+        waited = seen.first_at - joined
+        print(f"late joiner's first decoded frame {waited:.2f}s after joining")
+        assert waited < 2.0
+    finally:
+        await late.close()
+        await teacher.close()
+
+
+async def test_two_lessons_at_once_land_on_two_worker_processes_and_both_deliver(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+) -> None:
+    calls = [f"lesson/{lessons.open_5a}", f"lesson/{lessons.open_5b}"]
+    pairs = []
+    try:
+        for call, (teacher, student) in zip(calls, (("t1", "s3"), ("t2", "s4")), strict=True):
+            ws_url, worker = await place(stack, call)
+            a = CallPeer(ws_url, call, await openid(client, school, http, teacher))
+            b = CallPeer(ws_url, call, await openid(client, school, http, student))
+            await a.join()
+            await a.publish(shade=150)
+            await b.join()
+            await b.publish(shade=None)
+            pairs.append((worker, a, b))
+        assert {worker for worker, _, _ in pairs} == {0, 1}
+        for _, a, b in pairs:
+            t_id = a.welcome["you"]
+            await until(lambda b=b, t_id=t_id: bool((r := b.video_from(t_id)) and r.frames > 30))
+        async with httpx.AsyncClient(timeout=10) as status:
+            for worker, a, _ in pairs:
+                port = stack.config.call_bridge.port + 1 + worker
+                held = (await status.get(f"http://127.0.0.1:{port}/calls")).json()["calls"]
+                assert list(held) == [str(calls[pairs.index((worker, a, _))])]
+    finally:
+        for _, a, b in pairs:
+            await b.close()
+            await a.close()
+
+
+@pytest.mark.parametrize(
+    ("who", "lesson", "token_change", "reason"),
+    [
+        ("s4", "open_5a", None, "не участник"),  # a student of 5Б at 5А's lesson
+        ("s1", "later_5a", None, "Урок еще не начался"),
+        ("s1", "open_5a", "forged", "недействителен"),
+        ("s1", "open_5a", "other-server", "не входит в сеть"),
+    ],
+)
+async def test_who_is_refused_and_why(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+    who: str,
+    lesson: str,
+    token_change: str | None,
+    reason: str,
+) -> None:
+    call = f"lesson/{getattr(lessons, lesson)}"
+    ws_url, _ = await place(stack, call)
+    token = await openid(client, school, http, who)
+    if token_change == "forged":
+        token = {**token, "access_token": "forged" + token["access_token"][6:]}
+    elif token_change == "other-server":
+        token = {**token, "matrix_server_name": "evil.example"}
+    peer = CallPeer(ws_url, call, token)
+    with pytest.raises(Refused, match=reason):
+        await peer.join()
+
+
+async def test_a_used_token_does_not_open_another_room_s_call(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+) -> None:
+    """Each token opens one door once: replayed, or carried to another call, it is refused."""
+    token = await openid(client, school, http, "t4")  # t4 teaches both 5А and 5Б
+    first = f"lesson/{lessons.open_5a}"
+    ws_url, _ = await place(stack, first)
+    peer = CallPeer(ws_url, first, token)
+    await peer.join()
+    await peer.close()
+    other = f"lesson/{lessons.open_5b}"
+    ws_url, _ = await place(stack, other)
+    with pytest.raises(Refused, match="уже использован"):
+        await CallPeer(ws_url, other, token).join()
