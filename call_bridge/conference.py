@@ -3,13 +3,17 @@
 Each participant has one ``RTCPeerConnection`` with the bridge. Negotiation has one
 direction after the start, so offers never collide (no glare):
 
-1. the client offers once, with its three sending slots (``audio``, ``camera``,
-   ``screen``; a slot may have no track yet — the camera or the screen is switched on
-   later with ``replaceTrack``, which needs no renegotiation);
-2. from then on only the bridge offers: when a publisher's source sends its first
-   frame, every other participant gets a receiving slot for it — a freed slot of the
-   same kind is reused without renegotiating, else one is added and the bridge sends a
-   new offer, one at a time per participant.
+only the bridge offers (its header-extension ids and its codecs, VP8 and Opus, stay
+the same in every offer), one offer at a time per participant.
+
+1. The first offer holds the participant's three sending slots (``audio``, ``camera``,
+   ``screen``: the message's ``publish`` maps each mid to its source); the client
+   answers ``sendonly`` on them, with a track or none yet — the camera or the screen
+   is switched on later with ``replaceTrack``, which needs no renegotiation.
+2. When a publisher's source sends its first frame, every other participant gets a
+   receiving slot for it: a freed slot of the same kind is reused without
+   renegotiating (a ``streams`` message says who is in it now), else one is added and
+   the bridge sends a new offer.
 
 Nothing is decoded: see :mod:`call_bridge.forward`.
 """
@@ -28,10 +32,10 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpReceiver,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import MediaStreamTrack
 
 from call_bridge.forward import EncodedSource, ForwardTrack
 from call_bridge.gate import Admission
@@ -61,11 +65,12 @@ class Participant:
     sources: dict[str, EncodedSource] = field(default_factory=dict)
     slots: dict[str, Slot] = field(default_factory=dict)
     """By mid: the bridge's sending transceivers towards this participant."""
-    publish: dict[str, str] = field(default_factory=dict)
-    """mid → source name, as the client declared in its offer."""
+    receiving: dict[str, RTCRtpTransceiver] = field(default_factory=dict)
+    """Source name → the bridge's receiving transceiver (the client's sending slot)."""
     muted_audio: bool = False
     muted_video: bool = False
     hand: bool = False
+    sharing: bool = False
     answer: asyncio.Future[str] | None = None
     negotiating: asyncio.Lock = field(default_factory=asyncio.Lock)
     needs_offer: bool = False
@@ -79,7 +84,7 @@ class Participant:
             "muted_audio": self.muted_audio,
             "muted_video": self.muted_video,
             "hand": self.hand,
-            "sharing": "screen" in self.sources and self.sources["screen"].live,
+            "sharing": self.sharing,
         }
 
     def streams(self) -> dict[str, dict[str, str] | None]:
@@ -126,13 +131,16 @@ class Conference:
             RTCConfiguration(iceServers=list(self._ice), bundlePolicy="max-bundle")  # type: ignore[arg-type]
         )
         me = Participant(secrets.token_urlsafe(8), admission, send, pc)
+        for name in SOURCES:
+            me.receiving[name] = pc.addTransceiver(
+                "audio" if name == "audio" else "video", direction="recvonly"
+            )
         self.participants[me.pid] = me
-
-        @pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            self._on_track(me, track)
-
         return me
+
+    def start(self, me: Participant) -> None:
+        """After the welcome: the first offer (sending slots, and what is already sent)."""
+        self._spawn(self._catch_up(me))
 
     async def leave(self, me: Participant) -> None:
         if self.participants.pop(me.pid, None) is None:
@@ -161,17 +169,6 @@ class Conference:
 
     # -- negotiation -------------------------------------------------------------------------
 
-    async def client_offer(self, me: Participant, sdp: str, publish: dict[str, str]) -> str:
-        """The client's one offer: its sending slots. Returns the bridge's answer."""
-        if me.pc.remoteDescription is not None:
-            raise ValueError("the client offers once; later offers come from the bridge")
-        me.publish = {mid: s for mid, s in publish.items() if s in SOURCES}
-        await me.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        answer = await me.pc.createAnswer()
-        await me.pc.setLocalDescription(answer)
-        self._spawn(self._catch_up(me))
-        return str(me.pc.localDescription.sdp)
-
     async def _catch_up(self, me: Participant) -> None:
         """A newcomer subscribes to what is already being sent."""
         await self.broadcast_participants()
@@ -181,36 +178,37 @@ class Conference:
             for name, source in other.sources.items():
                 if source.frames_in > 0 and source.live:
                     self._give_slot(me, other.pid, name, source)
-        await self._renegotiate(me)
+        me.needs_offer = True
+        if await self._renegotiate(me):
+            self._listen(me)
+
+    def _listen(self, me: Participant) -> None:
+        """Once the client has answered the first offer: its three sources go live."""
+        for name, transceiver in me.receiving.items():
+            receiver = transceiver.receiver
+
+            def request_keyframe(receiver: RTCRtpReceiver = receiver) -> None:
+                for ssrc in receiver.getSynchronizationSources():
+                    self._spawn(receiver._send_rtcp_pli(ssrc.source))
+
+            def first_frame(source: EncodedSource, name: str = name) -> None:
+                self._spawn(self._source_started(me, name, source))
+
+            me.sources[name] = EncodedSource(
+                receiver.track, receiver.track.kind, request_keyframe, first_frame
+            )
+        self.apply_mutes(me)
 
     def client_answer(self, me: Participant, sdp: str) -> None:
         if me.answer is not None and not me.answer.done():
             me.answer.set_result(sdp)
 
-    def _on_track(self, me: Participant, track: MediaStreamTrack) -> None:
-        mid = next(
-            (t.mid for t in me.pc.getTransceivers() if t.receiver.track is track),
-            None,
-        )
-        name = me.publish.get(mid or "", "audio" if track.kind == "audio" else "camera")
-        receiver = next(t.receiver for t in me.pc.getTransceivers() if t.receiver.track is track)
-
-        def request_keyframe() -> None:
-            for ssrc in receiver.getSynchronizationSources():
-                self._spawn(receiver._send_rtcp_pli(ssrc.source))
-
-        def first_frame(source: EncodedSource) -> None:
-            self._spawn(self._source_started(me, name, source))
-
-        me.sources[name] = EncodedSource(track, track.kind, request_keyframe, first_frame)
-        self.apply_mutes(me)
-
     async def _source_started(self, me: Participant, name: str, source: EncodedSource) -> None:
         await self.broadcast_participants()
         for other in list(self.participants.values()):
-            if other is not me and other.pc.remoteDescription is not None:
+            if other is not me:
                 self._give_slot(other, me.pid, name, source)
-                await self._renegotiate(other)
+                self._spawn(self._renegotiate(other))
 
     def _give_slot(
         self, who: Participant, publisher: str, name: str, source: EncodedSource
@@ -231,14 +229,16 @@ class Conference:
         free.owner = owner
         free.track.attach(source)
 
-    async def _renegotiate(self, who: Participant) -> None:
-        """Send the bridge's offer if slots were added; else tell the client the new owners."""
+    async def _renegotiate(self, who: Participant) -> bool:
+        """Send the bridge's offer if slots were added; else tell the client the new owners.
+
+        True once the client's answer is applied.
+        """
         async with who.negotiating:
             if who.pid not in self.participants:
-                return
+                return False
             if not who.needs_offer:
-                await self._safe_send(who, {"type": "streams", "streams": who.streams()})
-                return
+                return await self._safe_send(who, {"type": "streams", "streams": who.streams()})
             who.needs_offer = False
             offer = await who.pc.createOffer()
             await who.pc.setLocalDescription(offer)
@@ -248,18 +248,22 @@ class Conference:
                 who.slots[str(slot.transceiver.mid)] = slot
             loop = asyncio.get_event_loop()
             who.answer = loop.create_future()
-            sent = await self._safe_send(
-                who,
-                {"type": "offer", "sdp": who.pc.localDescription.sdp, "streams": who.streams()},
-            )
-            if not sent:
-                return
+            publish = {str(t.mid): name for name, t in who.receiving.items()}
+            offer_message = {
+                "type": "offer",
+                "sdp": who.pc.localDescription.sdp,
+                "streams": who.streams(),
+                "publish": publish,
+            }
+            if not await self._safe_send(who, offer_message):
+                return False
             try:
                 sdp = await asyncio.wait_for(who.answer, timeout=20)
             except (TimeoutError, asyncio.CancelledError):
                 log.warning("participant %s did not answer the bridge's offer", who.pid)
-                return
+                return False
             await who.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            return True
 
     def apply_mutes(self, who: Participant) -> None:
         """Muted means not sending: the bridge forwards nothing of a muted source either."""

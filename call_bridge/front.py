@@ -110,10 +110,12 @@ def build_front(config: SchoolConfig) -> Starlette:
         except Refused as e:
             return HTMLResponse(templates.get_template("refused.html").render(reason=e.reason), 404)
         html = templates.get_template("call.html").render(
-            call=str(call),
-            homeserver=config.homeserver_public_url,
-            server_name=config.server_name,
-            diary_url=config.diary_url,
+            config={
+                "call": str(call),
+                "homeserver": config.homeserver_public_url,
+                "server_name": config.server_name,
+                "diary_url": config.diary_url,
+            }
         )
         return HTMLResponse(html, headers=_HEADERS)
 
@@ -132,8 +134,8 @@ def build_front(config: SchoolConfig) -> Starlette:
         routes=[
             Route("/health", health),
             Route("/api/v1/place", place),
-            Route("/{kind:str}/{key:path}", page),
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+            Route("/{kind:str}/{key:path}", page),
         ]
     )
 

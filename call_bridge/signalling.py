@@ -4,12 +4,12 @@ Messages are JSON objects with a ``type``. The client speaks first::
 
     → join       {call, token: {access_token, matrix_server_name}}
     ← welcome    {you, moderator, ice_servers, participants, title}   or   ← refused {reason}
-    → offer      {sdp, publish: {mid: audio|camera|screen}}           (once)
-    ← answer     {sdp}
-    ← offer      {sdp, streams}  → answer {sdp}                        (the bridge adds slots)
+    ← offer      {sdp, publish: {mid: audio|camera|screen}, streams}   → answer {sdp}
+                 (only the bridge offers: first its sending slots, then whenever it adds
+                 receiving slots; the client answers sendonly on the ``publish`` mids)
     ← streams    {streams: {mid: {participant, source} | null}}        (slots reassigned)
     ← participants {participants: [...]}
-    → state      {muted_audio, muted_video}      → hand {raised}      → chat {text}
+    → state      {muted_audio, muted_video, sharing}      → hand {raised}      → chat {text}
     → moderate   {action: mute|mute_all|lower_hand|end, target?}
     ← mute       {by}         ← chat {from, name, text, ts}         ← ended {by}
     → leave
@@ -101,6 +101,7 @@ class Calls:
                     "participants": [p.public() for p in conference.participants.values()],
                 }
             )
+            conference.start(me)
             while True:
                 message = json.loads(await websocket.receive_text())
                 if not isinstance(message, dict):
@@ -123,15 +124,12 @@ class Calls:
         send: Callable[[dict[str, Any]], Any],
     ) -> None:
         kind = message.get("type")
-        if kind == "offer":
-            publish = message.get("publish") or {}
-            answer = await conference.client_offer(me, str(message["sdp"]), dict(publish))
-            await send({"type": "answer", "sdp": answer})
-        elif kind == "answer":
+        if kind == "answer":
             conference.client_answer(me, str(message["sdp"]))
         elif kind == "state":
             me.muted_audio = bool(message.get("muted_audio", me.muted_audio))
             me.muted_video = bool(message.get("muted_video", me.muted_video))
+            me.sharing = bool(message.get("sharing", me.sharing))
             conference.apply_mutes(me)
             await conference.broadcast_participants()
         elif kind == "hand":

@@ -13,13 +13,7 @@ from typing import Any
 
 import av
 import websockets
-from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-)
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
 
@@ -72,6 +66,7 @@ class CallPeer:
         self.participants: list[dict[str, Any]] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._answered = asyncio.Event()
+        self._publish_ready = asyncio.Event()
         self.camera: ShadeTrack | None = None
 
     async def join(self) -> dict[str, Any]:
@@ -90,21 +85,9 @@ class CallPeer:
         return first
 
     async def publish(self, shade: int | None) -> None:
-        """Offer the three sending slots; the camera sends ``shade`` frames when given."""
-        assert self.pc is not None
-        self.pc.addTransceiver("audio", direction="sendonly")
+        """Answer the bridge's first offer: the camera sends ``shade`` frames when given."""
         self.camera = ShadeTrack(shade) if shade is not None else None
-        publish = {}
-        for name, track in (("camera", self.camera), ("screen", None)):
-            t = self.pc.addTransceiver(track or "video", direction="sendonly")
-            vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "VP8"]
-            t.setCodecPreferences(vp8)
-            publish[name] = t
-        offer = await self.pc.createOffer()
-        await self.pc.setLocalDescription(offer)
-        mids = {str(t.mid): name for name, t in publish.items()}
-        mids[str(self.pc.getTransceivers()[0].mid)] = "audio"
-        await self._send({"type": "offer", "sdp": self.pc.localDescription.sdp, "publish": mids})
+        self._publish_ready.set()
         await asyncio.wait_for(self._answered.wait(), 20)
 
     async def _read(self) -> None:
@@ -114,19 +97,22 @@ class CallPeer:
                 message = json.loads(raw)
                 self.messages.append(message)
                 kind = message["type"]
-                if kind == "answer":
-                    await self.pc.setRemoteDescription(
-                        RTCSessionDescription(sdp=message["sdp"], type="answer")
-                    )
-                    self._answered.set()
-                elif kind == "offer":
+                if kind == "offer":
+                    await self._publish_ready.wait()
                     self.streams = message["streams"]
                     await self.pc.setRemoteDescription(
                         RTCSessionDescription(sdp=message["sdp"], type="offer")
                     )
+                    for t in self.pc.getTransceivers():
+                        source = message["publish"].get(str(t.mid))
+                        if source is not None:
+                            t.direction = "sendonly"
+                            if source == "camera" and self.camera is not None:
+                                t.sender.replaceTrack(self.camera)
                     answer = await self.pc.createAnswer()
                     await self.pc.setLocalDescription(answer)
                     await self._send({"type": "answer", "sdp": self.pc.localDescription.sdp})
+                    self._answered.set()
                 elif kind == "streams":
                     self.streams = message["streams"]
                 elif kind == "participants":

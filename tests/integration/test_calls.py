@@ -7,6 +7,7 @@ has its own brightness, so a frame is traced back to whoever sent it.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.async_api import Browser, Page, expect
 
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Timetable
@@ -22,6 +24,7 @@ from appservice.matrix import MatrixClient, login_as
 from appservice.school_sync import SchoolSync, SyncOptions
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
+from tests.browser import SCREENSHOTS
 from tests.call_peer import CallPeer, Received, Refused
 from tests.school import small_school
 from web_client.store import DistanceLesson
@@ -277,3 +280,98 @@ async def test_a_used_token_does_not_open_another_room_s_call(
     ws_url, _ = await place(stack, other)
     with pytest.raises(Refused, match="уже использован"):
         await CallPeer(ws_url, other, token).join()
+
+
+async def _page_signed_in(
+    browser: Browser, stack: SchoolStack, client: MatrixClient, school: SchoolSync, person: str
+) -> Page:
+    """A page whose tab holds the person's Matrix session (what the SSO round trip leaves)."""
+    user = school.puppet_id(_sid(person))
+    session = {
+        "homeserver": stack.config.homeserver_public_url,
+        "user_id": user,
+        "access_token": await login_as(client, user),
+    }
+    context = await browser.new_context(viewport={"width": 1280, "height": 760}, locale="ru-RU")
+    await context.add_init_script(
+        f"sessionStorage.setItem('parta.matrix', {json.dumps(json.dumps(session))})"
+    )
+    return await context.new_page()
+
+
+async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+    browser: Browser,
+) -> None:
+    call = f"lesson/{lessons.open_5a}"
+    ws_url, _ = await place(stack, call)
+    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
+    page = await _page_signed_in(browser, stack, client, school, "s3")
+    try:
+        await teacher.join()
+        await teacher.publish(shade=200)
+        await page.goto(f"{stack.config.call_bridge_url}/{call}")
+        await page.get_by_role("button", name="Присоединиться с видео").click()
+        await expect(page.get_by_test_id("room")).to_be_visible()
+        await expect(page.get_by_test_id("title")).to_contain_text("Дистанционный урок")
+        teacher_id = teacher.welcome["you"]
+        await page.wait_for_function(
+            """(id) => {
+                const v = document.querySelector(`[data-participant="${id}"] video`);
+                return v && v.videoWidth > 0 && v.currentTime > 0.5;
+            }""",
+            arg=teacher_id,
+            timeout=20000,
+        )
+        student_user = school.puppet_id(_sid("s3"))
+
+        def student_video() -> Received | None:
+            pid = next((p["id"] for p in teacher.participants if p["user"] == student_user), "")
+            seen = teacher.video_from(pid)
+            return seen if seen and seen.frames > 15 else None
+
+        await until(student_video)
+        for control in (
+            "Чат",
+            "Демонстрировать экран",
+            "Поднять руку",
+            "Камера",
+            "Микрофон",
+            "Выйти",
+            "Участники",
+            "Отображение участников",
+            "Настройки",
+            "Свернуть звонок",
+            "Развернуть звонок",
+        ):  # the seed's eleven controls, each a labelled button
+            await expect(page.get_by_role("button", name=control, exact=True)).to_be_visible()
+        await page.get_by_role("button", name="Поднять руку", exact=True).click()
+        await until(lambda: any(p["hand"] for p in teacher.participants))
+        await page.get_by_role("button", name="Чат", exact=True).click()
+        await page.get_by_label("Сообщение").fill("Здравствуйте!")
+        await page.get_by_role("button", name="Отправить").click()
+        await until(lambda: any(m.get("text") == "Здравствуйте!" for m in teacher.messages))
+        await page.screenshot(path=SCREENSHOTS / "call-lesson.png")
+    finally:
+        await page.context.close()
+        await teacher.close()
+
+
+async def test_the_page_shows_the_seed_s_words_before_the_lesson(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    browser: Browser,
+) -> None:
+    page = await _page_signed_in(browser, stack, client, school, "s1")
+    try:
+        await page.goto(f"{stack.config.call_bridge_url}/lesson/{lessons.later_5a}")
+        await page.get_by_role("button", name="Присоединиться с аудио").click()
+        await expect(page.get_by_role("alert")).to_contain_text("Внимание! Урок еще не начался")
+    finally:
+        await page.context.close()
