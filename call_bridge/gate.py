@@ -26,9 +26,11 @@ import httpx
 from call_bridge.identity import IdentityRefused, OpenIdToken
 from call_bridge.replay import UsedTokens
 from call_bridge.rules import CallId, CallKind, LessonWindow, MemberView, Refused, admit_member
-from parta.ids import RoomID, UserID
+from parta.ids import RoomID, UserID, server_of
 
 TOKEN_LIFETIME = 3600.0
+CREATOR_POWER = 1000
+_CREATOR_VERSIONS = frozenset({"12"})
 """Synapse's OpenID tokens live an hour; a used one is remembered that long."""
 
 
@@ -60,36 +62,96 @@ class Identities(Protocol):
 
 
 class RoomView:
-    """The call's room as the school's homeserver sees it (the appservice's token)."""
+    """The call's room as the school's homeserver sees it (the appservice's token).
 
-    def __init__(self, homeserver_url: str, as_token: str) -> None:
+    The school's bot reads the room when it is in it (every synced room). In a chat
+    made by people, the bot is not there: a local caller's own view is read instead
+    (the appservice may act as its people), and the bot is invited by that caller, so
+    that the call's guests from other schools can be checked too.
+    """
+
+    def __init__(self, homeserver_url: str, as_token: str, bot: UserID) -> None:
         self._url = homeserver_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {as_token}"}
+        self._bot = bot
 
-    async def _get(self, http: httpx.AsyncClient, path: str) -> dict[str, Any] | None:
-        answer = await http.get(f"{self._url}/_matrix/client/v3{path}", headers=self._headers)
+    async def _call(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        path: str,
+        as_user: UserID | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        answer = await http.request(
+            method,
+            f"{self._url}/_matrix/client/v3{path}",
+            headers=self._headers,
+            params={"user_id": as_user} if as_user else None,
+            json=body,
+        )
         if answer.status_code in (403, 404):
             return None
         answer.raise_for_status()
-        body = answer.json()
-        return body if isinstance(body, dict) else None
+        found = answer.json()
+        return found if isinstance(found, dict) else None
 
-    async def member(self, room: RoomID, user: UserID) -> MemberView:
-        async with httpx.AsyncClient(timeout=15) as http:
-            event = await self._get(http, f"/rooms/{_q(room)}/state/m.room.member/{_q(user)}")
-            levels = await self._get(http, f"/rooms/{_q(room)}/state/m.room.power_levels/")
-        levels = levels or {}
-        users = levels.get("users", {})
-        power = users.get(user, levels.get("users_default", 0))
+    async def _view(
+        self, http: httpx.AsyncClient, room: RoomID, user: UserID, as_user: UserID | None
+    ) -> MemberView | None:
+        """None when the reader cannot see the room at all."""
+        levels = await self._call(
+            http, "GET", f"/rooms/{_q(room)}/state/m.room.power_levels/", as_user
+        )
+        if levels is None:
+            return None
+        event = await self._call(
+            http, "GET", f"/rooms/{_q(room)}/state/m.room.member/{_q(user)}", as_user
+        )
+        power = levels.get("users", {}).get(user, levels.get("users_default", 0))
+        if user in await self._creators(http, room, as_user):
+            power = CREATOR_POWER
         return MemberView(
             membership=(event or {}).get("membership"),
             power=power if isinstance(power, int) else 0,
             display_name=(event or {}).get("displayname"),
         )
 
+    async def _creators(
+        self, http: httpx.AsyncClient, room: RoomID, as_user: UserID | None
+    ) -> set[str]:
+        """Room version 12 and later: creators outrank every power level and are not listed."""
+        params = {"format": "event", **({"user_id": as_user} if as_user else {})}
+        answer = await http.get(
+            f"{self._url}/_matrix/client/v3/rooms/{_q(room)}/state/m.room.create/",
+            headers=self._headers,
+            params=params,
+        )
+        if answer.status_code != 200:
+            return set()
+        event = answer.json()
+        content = event.get("content", {}) if isinstance(event, dict) else {}
+        if str(content.get("room_version", "1")) not in _CREATOR_VERSIONS:
+            return set()
+        extra = content.get("additional_creators", [])
+        return {str(event.get("sender")), *(str(u) for u in extra if isinstance(u, str))}
+
+    async def member(self, room: RoomID, user: UserID) -> MemberView:
+        async with httpx.AsyncClient(timeout=15) as http:
+            view = await self._view(http, room, user, None)
+            if view is None and server_of(user) == server_of(self._bot):
+                view = await self._view(http, room, user, user)
+                if view is not None and view.membership == "join":
+                    invited = await self._call(
+                        http, "POST", f"/rooms/{_q(room)}/invite", user, {"user_id": self._bot}
+                    )
+                    if invited is not None:
+                        await self._call(http, "POST", f"/join/{_q(room)}", None, {})
+        return view or MemberView(membership=None, power=0, display_name=None)
+
     async def resolve(self, alias: str) -> RoomID | None:
         async with httpx.AsyncClient(timeout=15) as http:
-            body = await self._get(http, f"/directory/room/{quote(alias, safe='')}")
+            body = await self._call(http, "GET", f"/directory/room/{_q(alias)}")
         room = (body or {}).get("room_id")
         return RoomID(room) if isinstance(room, str) else None
 

@@ -45,7 +45,7 @@ class CallId:
         kind, _, key = unquote(text).strip("/").partition("/")
         if kind == CallKind.LESSON and "@" in key and "/" not in key:
             return cls(CallKind.LESSON, key)
-        if kind == CallKind.ROOM and key.startswith("!") and ":" in key:
+        if kind == CallKind.ROOM and key.startswith("!") and len(key) > 1 and "/" not in key:
             return cls(CallKind.ROOM, key)
         raise Refused("такого звонка нет: неверная ссылка")
 

@@ -37,6 +37,7 @@ from call_bridge.identity import FederationEndpoint, OpenIdVerifier
 from call_bridge.replay import UsedTokens
 from call_bridge.signalling import Calls
 from parta.config import CallBridgeConfig, SchoolConfig, load_config
+from parta.ids import ServerName, user_id
 from parta.secrets import read_secret_file
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,8 @@ def ice_servers(
 def make_app(config: SchoolConfig, index: int) -> Starlette:
     install_passthrough()
     bridge = config.call_bridge
-    rooms = RoomView(config.homeserver_url, read_secret_file(config.as_token_file))
+    bot = user_id(config.appservice.bot_localpart, ServerName(config.server_name))
+    rooms = RoomView(config.homeserver_url, read_secret_file(config.as_token_file), bot)
     lessons = Lessons(
         config.diary_internal_url,
         read_secret_file(config.diary_api_token_file),

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
+import httpx
 import websockets
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
+
+from parta.stack import SchoolStack
 
 
 class ShadeTrack(VideoStreamTrack):
@@ -156,3 +159,23 @@ class CallPeer:
             task.cancel()
         if self.pc is not None:
             await self.pc.close()
+
+
+async def place(stack: SchoolStack, call: str) -> tuple[str, int]:
+    """Where the bridge's front puts ``call``: its worker's WebSocket and the worker's index."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(
+            f"{stack.config.call_bridge_url}/api/v1/place", params={"call": call}
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["ws_url"], answer.json()["worker"]
+
+
+async def until(check: object, deadline_s: float = 20.0) -> float:
+    """Waits for ``check()`` to hold; returns how long it took (bounded, not a sleep)."""
+    started = time.monotonic()
+    while not check():  # type: ignore[operator]
+        if time.monotonic() - started > deadline_s:
+            raise AssertionError(f"not within {deadline_s}s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started

@@ -16,20 +16,34 @@ from appservice.matrix import login_as
 from appservice.school_sync import SyncOptions
 from parta.config import (
     AppserviceConfig,
+    CallBridgeConfig,
     DiaryConfig,
     HomeserverConfig,
     RegionConfig,
+    RemoteServerConfig,
     SchoolConfig,
 )
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
-from tests.ports import free_port
+from tests.ports import free_port, free_port_block
 
 
 def region_configs(state: Path, names: tuple[str, str]) -> tuple[SchoolConfig, SchoolConfig]:
     ports = (free_port(), free_port())
     servers = tuple(f"localhost:{p}" for p in ports)
     region = RegionConfig(network_host=servers[0], schools=servers)
+
+    def others(me: str) -> dict[str, RemoteServerConfig]:
+        """The bridge reaches the other school's federation API, trusting its own certificate."""
+        return {
+            server: RemoteServerConfig(
+                url=f"https://127.0.0.1:{port}",
+                ca_file=state / name / "homeserver" / "tls" / "federation.crt",
+            )
+            for name, server, port in zip(names, servers, ports, strict=True)
+            if server != me
+        }
+
     return tuple(  # type: ignore[return-value]
         SchoolConfig(
             server_name=server,
@@ -37,6 +51,9 @@ def region_configs(state: Path, names: tuple[str, str]) -> tuple[SchoolConfig, S
             homeserver=HomeserverConfig(client_port=free_port(), federation_port=port),
             appservice=AppserviceConfig(port=free_port()),
             diary=DiaryConfig(port=free_port()),
+            call_bridge=CallBridgeConfig(
+                port=free_port_block(2), workers=1, servers=others(server)
+            ),
             region=region,
             for_tests=True,
         )

@@ -6,7 +6,6 @@ has its own brightness, so a frame is traced back to whoever sent it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -25,7 +24,7 @@ from appservice.school_sync import SchoolSync, SyncOptions
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS
-from tests.call_peer import CallPeer, Received, Refused
+from tests.call_peer import CallPeer, Received, Refused, place, until
 from tests.school import small_school
 from web_client.store import DistanceLesson
 
@@ -98,25 +97,6 @@ async def openid(
     assert minted.status_code == 200, minted.text
     body: dict[str, str] = minted.json()
     return body
-
-
-async def place(stack: SchoolStack, call: str) -> tuple[str, int]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.get(
-            f"{stack.config.call_bridge_url}/api/v1/place", params={"call": call}
-        )
-    assert answer.status_code == 200, answer.text
-    return answer.json()["ws_url"], answer.json()["worker"]
-
-
-async def until(check: object, deadline_s: float = 20.0) -> float:
-    """Waits for ``check()`` to hold; returns how long it took (bounded, not a sleep)."""
-    started = time.monotonic()
-    while not check():  # type: ignore[operator]
-        if time.monotonic() - started > deadline_s:
-            raise AssertionError(f"not within {deadline_s}s")
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
 
 
 async def test_a_teacher_and_a_student_receive_each_other_s_camera_decoded(

@@ -20,6 +20,7 @@ from call_bridge.identity import (
 )
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
+from tests.call_peer import CallPeer, Refused, place, until
 from tests.integration.region import Member, provision, running_region
 from tests.school import small_school
 
@@ -191,3 +192,49 @@ async def test_a_teacher_of_school_b_is_vouched_for_by_school_b_to_school_a_s_br
         await bridge_of_a.user_of(OpenIdToken(token.access_token, a.config.server_name))
     with pytest.raises(IdentityRefused, match="не входит в сеть"):
         await bridge_of_a.user_of(OpenIdToken(token.access_token, "evil.example"))
+
+
+async def _openid(member: Member) -> dict[str, str]:
+    minted = await member.call("POST", f"/user/{member.user_id}/openid/request_token", {})
+    assert minted.status_code == 200, minted.text
+    body: dict[str, str] = minted.json()
+    return body
+
+
+async def test_a_teacher_of_school_b_joins_a_seminar_call_on_school_a_s_bridge(
+    region: tuple[SchoolStack, SchoolStack], members: dict[str, Member]
+) -> None:
+    """D7: school A's bridge asks school B's server who the guest is, then A's own server
+    whether that account is in the seminar's room; both decode each other's camera."""
+    a, _ = region
+    a.start_bridge()
+    room = await shared_room(members, "Семинар: подготовка к олимпиаде")
+    call = f"room/{room}"
+    ws_url, _ = await place(a, call)
+    host = CallPeer(ws_url, call, await _openid(members["a_teacher"]))
+    guest = CallPeer(ws_url, call, await _openid(members["b_teacher"]))
+    try:
+        assert (await host.join())["moderator"] is True  # the room's creator
+        await host.publish(shade=210)
+        welcome = await guest.join()
+        assert welcome["moderator"] is False
+        await guest.publish(shade=40)
+        host_id, guest_id = host.welcome["you"], welcome["you"]
+
+        def both() -> bool:
+            seen, shown = guest.video_from(host_id), host.video_from(guest_id)
+            return bool(seen and shown and len(seen.shades) >= 2 and len(shown.shades) >= 2)
+
+        await until(both)
+        from_host, from_guest = guest.video_from(host_id), host.video_from(guest_id)
+        assert from_host is not None
+        assert from_guest is not None
+        assert all(abs(s - 210) < 12 for s in from_host.shades)
+        assert all(abs(s - 40) < 12 for s in from_guest.shades)
+        users = {p["user"] for p in host.participants}
+        assert users == {members["a_teacher"].user_id, members["b_teacher"].user_id}
+        with pytest.raises(Refused, match="не участник"):  # a student of A: not in the room
+            await CallPeer(ws_url, call, await _openid(members["a_student"])).join()
+    finally:
+        await guest.close()
+        await host.close()
