@@ -37,9 +37,11 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from call_bridge.attendance import Visit
 from call_bridge.forward import EncodedSource, ForwardTrack
 from call_bridge.gate import Admission
 from call_bridge.rules import CallId
+from parta.ids import RoomID
 
 log = logging.getLogger(__name__)
 
@@ -94,28 +96,24 @@ class Participant:
         }
 
 
-@dataclass(frozen=True)
-class Visit:
-    """One stay of one person in one call, for attendance."""
-
-    user: str
-    name: str
-    joined_at: float
-    left_at: float
-
-
 class Conference:
     def __init__(
         self,
         call: CallId,
         ice_servers: list[RTCIceServer],
         on_empty: Callable[[Conference], None] = lambda c: None,
+        on_visit: Callable[[Conference, Visit], None] = lambda c, v: None,
     ) -> None:
         self.call = call
         self._ice = ice_servers
         self._on_empty = on_empty
+        self._on_visit = on_visit
         self.participants: dict[str, Participant] = {}
         self.visits: list[Visit] = []
+        self.room = RoomID("")
+        self.title = "Звонок"
+        self.hosts: set[str] = set()
+        """Moderators who came: the widget is put in their name where the bot may not."""
         self.ended = False
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -145,7 +143,9 @@ class Conference:
     async def leave(self, me: Participant) -> None:
         if self.participants.pop(me.pid, None) is None:
             return
-        self.visits.append(Visit(me.admission.user, me.admission.name, me.joined_at, time.time()))
+        visit = Visit(me.admission.user, me.admission.name, me.joined_at, time.time())
+        self.visits.append(visit)
+        self._on_visit(self, visit)
         for source in me.sources.values():
             source.stop()
         for other in self.participants.values():

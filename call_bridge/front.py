@@ -30,8 +30,11 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from call_bridge.attendance import AttendanceBook, summarise
 from call_bridge.rules import CallId, Refused
+from call_bridge.worker import attendance_path
 from parta.config import SchoolConfig
+from parta.secrets import read_secret_file, same_secret
 
 RESERVATION_S = 60.0
 _HERE = Path(__file__).parent
@@ -127,6 +130,35 @@ def build_front(config: SchoolConfig) -> Starlette:
             return JSONResponse({"error": e.reason}, status_code=503)
         return JSONResponse({"ws_url": worker.ws_url, "worker": worker.index})
 
+    api_token = read_secret_file(config.diary_api_token_file)
+    book = AttendanceBook(attendance_path(config))
+
+    async def attendance(request: Request) -> Response:
+        """``GET /api/v1/attendance?call=lesson/<id>`` for the diary (its API token)."""
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not given or not same_secret(given, api_token):
+            return JSONResponse({"error": "a valid diary API token is required"}, 401)
+        try:
+            call = CallId.parse(request.query_params.get("call", ""))
+        except Refused as e:
+            return JSONResponse({"error": e.reason}, 400)
+        presence = summarise(book.visits(str(call)))
+        return JSONResponse(
+            {
+                "call": str(call),
+                "attendance": [
+                    {
+                        "user_id": p.user,
+                        "name": p.name,
+                        "first_joined": int(p.first_joined * 1000),
+                        "last_left": int(p.last_left * 1000),
+                        "seconds": p.seconds,
+                    }
+                    for p in presence
+                ],
+            }
+        )
+
     async def health(request: Request) -> Response:
         return JSONResponse({"workers": sorted(await placement.loads())})
 
@@ -134,6 +166,7 @@ def build_front(config: SchoolConfig) -> Starlette:
         routes=[
             Route("/health", health),
             Route("/api/v1/place", place),
+            Route("/api/v1/attendance", attendance),
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
             Route("/{kind:str}/{key:path}", page),
         ]

@@ -21,21 +21,36 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiortc import RTCIceServer
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from call_bridge.attendance import AttendanceBook, Visit, report, summarise
 from call_bridge.conference import Conference, Participant
 from call_bridge.gate import Admission, Gate
 from call_bridge.identity import IdentityRefused, OpenIdToken
-from call_bridge.rules import CallId, Refused
+from call_bridge.matrix_room import CallRoom
+from call_bridge.rules import CallId, CallKind, Refused
 
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 30.0
 MAX_CHAT = 2000
+
+
+@dataclass
+class Traces:
+    """What calls leave behind: Matrix (widget, chat, reports) and the attendance book."""
+
+    room: CallRoom
+    book: AttendanceBook
+    page_url: Callable[[CallId], str]
+    worker: int
+    zone: ZoneInfo
 
 
 class Calls:
@@ -45,25 +60,60 @@ class Calls:
         self,
         gate: Gate,
         ice_for: Callable[[Admission], list[RTCIceServer]],
-        on_chat: Callable[[Admission, str], None] = lambda who, text: None,
+        traces: Traces | None = None,
     ) -> None:
         self.gate = gate
         self._ice_for = ice_for
-        self._on_chat = on_chat
+        self._traces = traces
         self.calls: dict[CallId, Conference] = {}
-        self.finished: list[Conference] = []
+        self._tasks: set[asyncio.Future[Any]] = set()
 
-    def _conference(self, call: CallId, ice: list[RTCIceServer]) -> Conference:
-        conference = self.calls.get(call)
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _conference(self, admission: Admission, ice: list[RTCIceServer]) -> Conference:
+        conference = self.calls.get(admission.call)
         if conference is None:
-            conference = Conference(call, ice, on_empty=self._drop)
-            self.calls[call] = conference
+            conference = Conference(admission.call, ice, on_empty=self._drop, on_visit=self._visit)
+            conference.room, conference.title = admission.room, _title(admission)
+            self.calls[admission.call] = conference
+            if self._traces is not None:
+                t = self._traces
+                hosts = [str(admission.user)] if admission.moderator else []
+                self._spawn(
+                    t.room.announce(
+                        admission.room,
+                        t.page_url(admission.call),
+                        conference.title,
+                        t.worker,
+                        hosts,
+                    )
+                )
+        if admission.moderator:
+            conference.hosts.add(admission.user)
         return conference
 
+    def _visit(self, conference: Conference, visit: Visit) -> None:
+        if self._traces is not None:
+            self._traces.book.record(str(conference.call), visit)
+
     def _drop(self, conference: Conference) -> None:
-        if self.calls.get(conference.call) is conference:
-            del self.calls[conference.call]
-            self.finished.append(conference)
+        if self.calls.get(conference.call) is not conference:
+            return
+        del self.calls[conference.call]
+        if self._traces is not None:
+            self._spawn(self._wrap_up(conference, self._traces))
+
+    async def _wrap_up(self, conference: Conference, traces: Traces) -> None:
+        hosts = sorted(conference.hosts)
+        await traces.room.finish(conference.room, conference.title, hosts)
+        if conference.call.kind is CallKind.LESSON:
+            presence = summarise(traces.book.visits(str(conference.call)))
+            text = report(conference.title, presence, traces.zone)
+            for host in hosts:
+                await traces.room.tell(host, text)
 
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -88,7 +138,7 @@ class Calls:
             await websocket.close(code=4400)
             return
         ice = self._ice_for(admission)
-        conference = self._conference(call, ice)
+        conference = self._conference(admission, ice)
         me = await conference.join(admission, send)
         try:
             await send(
@@ -147,7 +197,9 @@ class Calls:
                         "ts": int(time.time() * 1000),
                     }
                 )
-                self._on_chat(me.admission, text)
+                if self._traces is not None:
+                    who = me.admission
+                    self._spawn(self._traces.room.mirror(conference.room, who.user, who.name, text))
         elif kind == "moderate":
             await self._moderate(conference, me, message)
 

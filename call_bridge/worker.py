@@ -31,16 +31,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from call_bridge.attendance import AttendanceBook
 from call_bridge.forward import install_passthrough
 from call_bridge.gate import TOKEN_LIFETIME, Admission, Gate, Lessons, RoomView
 from call_bridge.identity import FederationEndpoint, OpenIdVerifier
+from call_bridge.matrix_room import CallRoom
 from call_bridge.replay import UsedTokens
-from call_bridge.signalling import Calls
+from call_bridge.signalling import Calls, Traces
 from parta.config import CallBridgeConfig, SchoolConfig, load_config
 from parta.ids import ServerName, user_id
 from parta.secrets import read_secret_file
 
 log = logging.getLogger(__name__)
+
+
+def attendance_path(config: SchoolConfig) -> Path:
+    return config.state_dir / "call_bridge" / "attendance.db"
 
 
 def worker_port(bridge: CallBridgeConfig, index: int) -> int:
@@ -107,7 +113,14 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
     zone = ZoneInfo(config.diary.timezone)
     used = UsedTokens(config.state_dir / "call_bridge" / "used_tokens.db", TOKEN_LIFETIME)
     gate = Gate(OpenIdVerifier(endpoints(config)), rooms, lessons, lambda: datetime.now(zone), used)
-    calls = Calls(gate, ice_servers(bridge))
+    traces = Traces(
+        room=CallRoom(config.homeserver_url, read_secret_file(config.as_token_file), bot),
+        book=AttendanceBook(attendance_path(config)),
+        page_url=lambda call: f"{config.call_bridge_url}/{call.path}",
+        worker=index,
+        zone=zone,
+    )
+    calls = Calls(gate, ice_servers(bridge), traces)
     started = time.monotonic()
 
     async def health(request: Request) -> Response:

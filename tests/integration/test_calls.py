@@ -11,17 +11,23 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from appservice.diary_sync.layout import lesson_room
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Timetable
+from appservice.errors import MatrixError
 from appservice.matrix import MatrixClient, login_as
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.ids import SourcedId
+from call_bridge.matrix_room import DM_TAG, WIDGET_KEY, WIDGET_TYPE
+from call_bridge.rules import CallId
+from parta.ids import RoomAlias, SourcedId
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS
 from tests.call_peer import CallPeer, Received, Refused, place, until
@@ -37,6 +43,7 @@ class Lessons:
     open_5a: str
     open_5b: str
     later_5a: str
+    attended_5b: str
 
 
 def _sid(local: str) -> SourcedId:
@@ -71,6 +78,7 @@ async def lessons(stack: SchoolStack, school: SchoolSync) -> Lessons:
             add("open-5a", "5a-math", timedelta(minutes=-5)),
             add("open-5b", "5b-math", timedelta(minutes=-5)),
             add("later-5a", "5a-math", timedelta(hours=2)),
+            add("attended-5b", "5b-math", timedelta(minutes=-10)),
         )
     finally:
         store.close()
@@ -355,3 +363,96 @@ async def test_the_page_shows_the_seed_s_words_before_the_lesson(
         await expect(page.get_by_role("alert")).to_contain_text("Внимание! Урок еще не начался")
     finally:
         await page.context.close()
+
+
+def _body(event: dict[str, Any]) -> str:
+    return str(event.get("content", {}).get("body", ""))
+
+
+async def _report_chats(client: MatrixClient, bot: str) -> dict[str, str]:
+    """The bot's private chats with teachers, as it keeps them in its account data."""
+    try:
+        found = await client.request(
+            "GET", f"/_matrix/client/v3/user/{quote(bot, safe='')}/account_data/{DM_TAG}"
+        )
+    except MatrixError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()}
+
+
+async def _messages(client: MatrixClient, room: str) -> list[dict[str, Any]]:
+    found = await client.request(
+        "GET", f"/_matrix/client/v3/rooms/{quote(room, safe='')}/messages?dir=b&limit=30"
+    )
+    return [e for e in found.get("chunk", []) if e.get("type") == "m.room.message"]
+
+
+async def test_a_lesson_leaves_its_widget_chat_and_attendance_in_matrix(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+) -> None:
+    call = f"lesson/{lessons.attended_5b}"
+    room = await client.resolve_alias(
+        RoomAlias(f"#{lesson_room(lessons.diary, _sid('5b-math'))}:{stack.config.server_name}")
+    )
+    assert room is not None
+    ws_url, _ = await place(stack, call)
+    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t2"))
+    student = CallPeer(ws_url, call, await openid(client, school, http, "s5"))
+    await teacher.join()
+    await teacher.publish(shade=100)
+    await student.join()
+    await student.publish(shade=None)
+    widget: dict[str, object] = {}
+
+    async def widget_now() -> dict[str, object]:
+        return await client.state_event_or_empty(room, WIDGET_TYPE, WIDGET_KEY)
+
+    deadline = time.monotonic() + 20
+    while not widget and time.monotonic() < deadline:
+        widget = await widget_now()
+    assert str(widget["url"]).endswith(CallId.parse(call).path)  # Element opens the call page
+    await student.say({"type": "chat", "text": "Можно вопрос про задачу 5?"})
+    student_user = school.puppet_id(_sid("s5"))
+    deadline = time.monotonic() + 20
+    mirrored: list[dict[str, Any]] = []
+    while not mirrored and time.monotonic() < deadline:
+        mirrored = [
+            e
+            for e in await _messages(client, room)
+            if e["sender"] == student_user and _body(e) == "Можно вопрос про задачу 5?"
+        ]
+    assert mirrored, "the call's chat is in the class chat, said by the student"
+    await student.close()
+    await teacher.close()
+    deadline = time.monotonic() + 20
+    while widget and time.monotonic() < deadline:
+        widget = await widget_now()
+    assert widget == {}  # the call is over: no join button left behind
+    teacher_user = school.puppet_id(_sid("t2"))
+    report_text = ""
+    deadline = time.monotonic() + 20
+    while not report_text and time.monotonic() < deadline:
+        chats = await _report_chats(client, school.bot)
+        if teacher_user in chats:
+            bodies = [_body(e) for e in await _messages(client, chats[teacher_user])]
+            report_text = next((b for b in bodies if b.startswith("Посещаемость")), "")
+    assert "Учитель-t2 Анна" in report_text
+    assert "Ученик" in report_text
+    token = stack.config.diary_api_token_file.read_text().strip()
+    async with httpx.AsyncClient(timeout=10) as diary_side:
+        answer = await diary_side.get(
+            f"{stack.config.call_bridge_url}/api/v1/attendance",
+            params={"call": call},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        refused = await diary_side.get(
+            f"{stack.config.call_bridge_url}/api/v1/attendance", params={"call": call}
+        )
+    assert refused.status_code == 401
+    people = {a["user_id"]: a for a in answer.json()["attendance"]}
+    assert set(people) == {teacher_user, student_user}
+    assert all(a["last_left"] >= a["first_joined"] for a in people.values())
