@@ -38,7 +38,7 @@ from aiortc import (
 )
 
 from call_bridge.attendance import Visit
-from call_bridge.forward import EncodedSource, ForwardTrack
+from call_bridge.forward import EncodedSource, ForwardTrack, Source, SourceFactory
 from call_bridge.gate import Admission
 from call_bridge.rules import CallId
 from parta.ids import RoomID
@@ -64,7 +64,7 @@ class Participant:
     send: Send
     pc: RTCPeerConnection
     joined_at: float = field(default_factory=time.time)
-    sources: dict[str, EncodedSource] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
     slots: dict[str, Slot] = field(default_factory=dict)
     """By mid: the bridge's sending transceivers towards this participant."""
     receiving: dict[str, RTCRtpTransceiver] = field(default_factory=dict)
@@ -90,9 +90,11 @@ class Participant:
         }
 
     def streams(self) -> dict[str, dict[str, str] | None]:
+        """Slots the client knows of (those in an offer already), by mid."""
         return {
             mid: {"participant": s.owner[0], "source": s.owner[1]} if s.owner else None
             for mid, s in self.slots.items()
+            if not mid.startswith("pending-")
         }
 
 
@@ -103,7 +105,9 @@ class Conference:
         ice_servers: list[RTCIceServer],
         on_empty: Callable[[Conference], None] = lambda c: None,
         on_visit: Callable[[Conference, Visit], None] = lambda c, v: None,
+        source: SourceFactory = EncodedSource,
     ) -> None:
+        self._source = source
         self.call = call
         self._ice = ice_servers
         self._on_empty = on_empty
@@ -191,10 +195,10 @@ class Conference:
                 for ssrc in receiver.getSynchronizationSources():
                     self._spawn(receiver._send_rtcp_pli(ssrc.source))
 
-            def first_frame(source: EncodedSource, name: str = name) -> None:
+            def first_frame(source: Source, name: str = name) -> None:
                 self._spawn(self._source_started(me, name, source))
 
-            me.sources[name] = EncodedSource(
+            me.sources[name] = self._source(
                 receiver.track, receiver.track.kind, request_keyframe, first_frame
             )
         self.apply_mutes(me)
@@ -203,16 +207,14 @@ class Conference:
         if me.answer is not None and not me.answer.done():
             me.answer.set_result(sdp)
 
-    async def _source_started(self, me: Participant, name: str, source: EncodedSource) -> None:
+    async def _source_started(self, me: Participant, name: str, source: Source) -> None:
         await self.broadcast_participants()
         for other in list(self.participants.values()):
             if other is not me:
                 self._give_slot(other, me.pid, name, source)
                 self._spawn(self._renegotiate(other))
 
-    def _give_slot(
-        self, who: Participant, publisher: str, name: str, source: EncodedSource
-    ) -> None:
+    def _give_slot(self, who: Participant, publisher: str, name: str, source: Source) -> None:
         owner = (publisher, name)
         if any(s.owner == owner for s in who.slots.values()):
             return
@@ -244,6 +246,9 @@ class Conference:
             await who.pc.setLocalDescription(offer)
             pending = {k: s for k, s in who.slots.items() if k.startswith("pending-")}
             for key, slot in pending.items():
+                if slot.transceiver.mid is None:  # added while this offer was being made
+                    who.needs_offer = True
+                    continue
                 del who.slots[key]
                 who.slots[str(slot.transceiver.mid)] = slot
             loop = asyncio.get_event_loop()
@@ -293,6 +298,13 @@ class Conference:
             log.info("could not reach participant %s: %r", who.pid, e)
             return False
         return True
+
+    def sources(self) -> dict[str, dict[str, int]]:
+        """Frames received per participant and source (the benchmark reads it)."""
+        return {
+            p.pid: {name: s.frames_in for name, s in p.sources.items()}
+            for p in self.participants.values()
+        }
 
     def stats(self) -> dict[str, int]:
         frames_in = sum(s.frames_in for p in self.participants.values() for s in p.sources.values())

@@ -26,10 +26,12 @@ import asyncio
 import contextlib
 import fractions
 import logging
+import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from aioice import ice
 from aiortc import rtcrtpreceiver, rtcrtpsender
 from aiortc.codecs import CODECS
 from aiortc.codecs.base import Decoder
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 KEYFRAME_REQUEST_INTERVAL = 1.0
 """At most one keyframe request per publisher per second, however many subscribers ask."""
+SOCKET_BUFFER = 4 * 1024 * 1024
+"""Per UDP socket (capped by ``net.core.rmem_max``): the default ~200 KB overflows when the
+bridge falls behind for a moment, and the kernel drops what does not fit."""
 MAX_QUEUED_FRAMES = 120
 """A subscriber further behind than this skips to the next keyframe instead of growing."""
 
@@ -99,12 +104,51 @@ def install_passthrough() -> None:
             track.keyframe_wanted()
 
     setattr(rtcrtpsender.RTCRtpSender, "_send_keyframe", send_keyframe)  # noqa: B010
+
+    made: Callable[[ice.StunProtocol, asyncio.BaseTransport], None] = (
+        ice.StunProtocol.connection_made
+    )
+
+    def connection_made(protocol: ice.StunProtocol, transport: asyncio.BaseTransport) -> None:
+        made(protocol, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # a burst of keyframes must wait in the kernel, not be dropped
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+
+    setattr(ice.StunProtocol, "connection_made", connection_made)  # noqa: B010
     _installed = True
 
 
 def is_vp8_keyframe(payload: bytes) -> bool:
     """RFC 6386 §9.1: bit 0 of the frame tag is 0 for a key frame."""
     return bool(payload) and payload[0] & 0x01 == 0
+
+
+class Source(Protocol):
+    """A published track that slots can attach to."""
+
+    kind: str
+    frames_in: int
+    paused: bool
+
+    @property
+    def live(self) -> bool: ...
+
+    def add(self, sink: ForwardTrack) -> None: ...
+
+    def remove(self, sink: ForwardTrack) -> None: ...
+
+    def keyframe_wanted(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+SourceFactory = Callable[
+    [MediaStreamTrack, str, Callable[[], None], Callable[["Source"], None]], Source
+]
+"""(track, kind, request_keyframe, on_first_frame) → a source."""
 
 
 class EncodedSource:
@@ -115,7 +159,7 @@ class EncodedSource:
         track: MediaStreamTrack,
         kind: str,
         request_keyframe: Callable[[], None],
-        on_first_frame: Callable[[EncodedSource], None] | None = None,
+        on_first_frame: Callable[[Source], None] | None = None,
     ) -> None:
         self.kind = kind
         self._track = track
@@ -208,15 +252,15 @@ class ForwardTrack(MediaStreamTrack):
     def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
-        self.source: EncodedSource | None = None
-        self._queue: asyncio.Queue[Encoded] = asyncio.Queue()
+        self.source: Source | None = None
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._waiting_for_keyframe = kind == "video"
         self._rebase = True
         self._offset = 0
         self._last_pts: int | None = None
         self.frames_out = 0
 
-    def attach(self, source: EncodedSource) -> None:
+    def attach(self, source: Source) -> None:
         self.detach()
         self.source = source
         self._waiting_for_keyframe = self.kind == "video"
@@ -229,7 +273,7 @@ class ForwardTrack(MediaStreamTrack):
             self.source = None
         self._drain()
 
-    def offer(self, frame: Encoded, keyframe: bool) -> None:
+    def offer(self, frame: Any, keyframe: bool) -> None:
         if self._waiting_for_keyframe:
             if not keyframe:
                 return
@@ -255,6 +299,9 @@ class ForwardTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         frame = await self._queue.get()
+        if not isinstance(frame, Encoded):  # a decoded frame (the baseline's relay)
+            self.frames_out += 1
+            return frame
         if self._rebase:
             start = 0 if self._last_pts is None else self._last_pts + _STEP.get(self.kind, 0)
             self._offset = start - frame.pts

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from aiortc import RTCIceServer
@@ -31,7 +31,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from call_bridge.attendance import AttendanceBook, Visit, report, summarise
 from call_bridge.conference import Conference, Participant
-from call_bridge.gate import Admission, Gate
+from call_bridge.forward import EncodedSource, SourceFactory
+from call_bridge.gate import Admission
 from call_bridge.identity import IdentityRefused, OpenIdToken
 from call_bridge.matrix_room import CallRoom
 from call_bridge.rules import CallId, CallKind, Refused
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 30.0
 MAX_CHAT = 2000
+
+
+class Doorkeeper(Protocol):
+    async def admit(self, call: CallId, token: OpenIdToken) -> Admission: ...
 
 
 @dataclass
@@ -58,11 +63,13 @@ class Calls:
 
     def __init__(
         self,
-        gate: Gate,
+        gate: Doorkeeper,
         ice_for: Callable[[Admission], list[RTCIceServer]],
         traces: Traces | None = None,
+        source: SourceFactory = EncodedSource,
     ) -> None:
         self.gate = gate
+        self._source = source
         self._ice_for = ice_for
         self._traces = traces
         self.calls: dict[CallId, Conference] = {}
@@ -76,7 +83,9 @@ class Calls:
     def _conference(self, admission: Admission, ice: list[RTCIceServer]) -> Conference:
         conference = self.calls.get(admission.call)
         if conference is None:
-            conference = Conference(admission.call, ice, on_empty=self._drop, on_visit=self._visit)
+            conference = Conference(
+                admission.call, ice, on_empty=self._drop, on_visit=self._visit, source=self._source
+            )
             conference.room, conference.title = admission.room, _title(admission)
             self.calls[admission.call] = conference
             if self._traces is not None:

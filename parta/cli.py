@@ -11,6 +11,7 @@
     parta demo                                     a whole demo school (what `make demo` runs)
     parta bench sync --students N --json           the sync benchmark
     parta bench federation --messages 50           latency between two schools' servers
+    parta bench calls --participants 30 --json     a class's lesson through the call bridge
 """
 
 from __future__ import annotations
@@ -91,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     bfed.add_argument("--json", action="store_true")
     bfed.add_argument("--state", type=Path, default=Path("var/bench"))
     bfed.set_defaults(run=commands.bench_federation)
+    bcalls = bench.add_parser("calls", help="a class's lesson through the call bridge")
+    bcalls.add_argument("--participants", type=int, default=30)
+    bcalls.add_argument("--warmup", type=float, default=4.0)
+    bcalls.add_argument("--window", type=float, default=15.0)
+    bcalls.add_argument("--json", action="store_true")
+    bcalls.add_argument("--no-baseline", action="store_true")
+    bcalls.set_defaults(run=commands.bench_calls)
     return parser
 
 

@@ -272,3 +272,9 @@ def bench_federation(args: argparse.Namespace) -> int:
     from parta.bench_federation import run_bench
 
     return run_bench(args)
+
+
+def bench_calls(args: argparse.Namespace) -> int:
+    from parta.bench_calls import main
+
+    return main(args)
