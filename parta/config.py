@@ -200,6 +200,18 @@ class CallBridgeConfig(_Model):
     """Other schools of the region whose teachers may join (server name → federation API)."""
 
 
+class BotsConfig(_Model):
+    """The school's bots (lesson links and reminders)."""
+
+    enabled: bool = True
+    bind_host: str = "127.0.0.1"
+    port: int = Field(8089, ge=1, le=65535)
+    """Status only (``/health``: reconciliations run so far)."""
+    poll_seconds: float = Field(30.0, gt=0, le=3600)
+    remind_minutes: int = Field(15, ge=0, le=24 * 60)
+    horizon_days: int = Field(7, ge=1, le=31)
+
+
 class SchoolConfig(_Model):
     server_name: str
     state_dir: Path = Path("var/school")
@@ -211,6 +223,7 @@ class SchoolConfig(_Model):
     safety: SafetyConfig = SafetyConfig()
     region: RegionConfig | None = None
     call_bridge: CallBridgeConfig = CallBridgeConfig()
+    bots: BotsConfig = BotsConfig()
     language: Literal["ru", "en"] = "ru"
     for_tests: bool = False
 

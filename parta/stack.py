@@ -134,6 +134,7 @@ class SchoolStack:
     appservice: subprocess.Popen[bytes] | None = None
     diary: subprocess.Popen[bytes] | None = None
     bridge: subprocess.Popen[bytes] | None = None
+    bots: subprocess.Popen[bytes] | None = None
     with_diary: bool = True
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -166,6 +167,16 @@ class SchoolStack:
         self.synapse.wait_ready()
         if self.with_diary and self.config.call_bridge.enabled:
             self.start_bridge()
+        if self.with_diary and self.config.bots.enabled:
+            self.start_bots()
+
+    def start_bots(self) -> None:
+        url = f"http://{self.config.bots.bind_host}:{self.config.bots.port}/health"
+        self.bots = self._start_child("bots", url, post=False)
+
+    def stop_bots(self) -> None:
+        _stop(self.bots)
+        self.bots = None
 
     def start_bridge(self) -> None:
         """The call bridge: ready once its front sees every worker of its pool."""
@@ -235,6 +246,7 @@ class SchoolStack:
     def stop(self) -> None:
         if self.synapse is not None:
             self.synapse.stop()
+        self.stop_bots()
         _stop(self.bridge)
         self.bridge = None
         _stop(self.diary)

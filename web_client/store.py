@@ -350,6 +350,22 @@ class DiaryStore:
             )
         return True
 
+    def move_distance_lesson(self, lesson_id: str, starts_at: datetime, ends_at: datetime) -> bool:
+        """A journal-made lesson at another time (the bot edits its message)."""
+        with self._engine.begin() as db:
+            done = db.execute(
+                sa.update(distance)
+                .where(distance.c.lesson_id == lesson_id)
+                .values(starts_at=starts_at, ends_at=ends_at)
+            )
+        return done.rowcount == 1
+
+    def cancel_distance_lesson(self, lesson_id: str) -> bool:
+        """No longer a distance lesson (the bot marks its message cancelled)."""
+        with self._engine.begin() as db:
+            done = db.execute(sa.delete(distance).where(distance.c.lesson_id == lesson_id))
+        return done.rowcount == 1
+
     def distance_lessons(self, since: datetime, until: datetime) -> list[DistanceLesson]:
         with self._engine.connect() as db:
             rows = db.execute(

@@ -13,6 +13,7 @@ from appservice.school_sync import SchoolSync
 from appservice.store import Store
 from parta.config import (
     AppserviceConfig,
+    BotsConfig,
     CallBridgeConfig,
     DiaryConfig,
     HomeserverConfig,
@@ -33,6 +34,7 @@ def school_config(state: Path, **overrides: object) -> SchoolConfig:
             "appservice": AppserviceConfig(port=free_port()),
             "diary": DiaryConfig(port=free_port()),
             "call_bridge": CallBridgeConfig(port=free_port_block(3), workers=2),
+            "bots": BotsConfig(port=free_port(), poll_seconds=0.5),
             "for_tests": True,
             **overrides,
         }

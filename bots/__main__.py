@@ -1,0 +1,93 @@
+"""The school's bots: ``python -m bots -c parta.yaml``.
+
+The lesson bot reconciles every ``bots.poll_seconds``; ``/health`` answers how many
+reconciliations have run and what the last one did (for the stack and the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from nio import AsyncClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bots.lesson_bot import LessonBot, PostBook
+from parta.config import SchoolConfig, load_config
+from parta.ids import ServerName, user_id
+from parta.secrets import read_secret_file
+
+log = logging.getLogger("bots")
+
+
+def build(config: SchoolConfig) -> tuple[LessonBot, AsyncClient]:
+    bot = user_id(config.appservice.bot_localpart, ServerName(config.server_name))
+    matrix = AsyncClient(config.homeserver_url, user=bot)
+    matrix.access_token = read_secret_file(config.as_token_file)  # the appservice's own user
+    matrix.user_id = bot
+    zone = ZoneInfo(config.diary.timezone)
+    lessons = LessonBot(
+        matrix,
+        config.diary_internal_url,
+        read_secret_file(config.diary_api_token_file),
+        PostBook(config.state_dir / "bots" / "bots.db"),
+        lambda: datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0),
+        timedelta(minutes=config.bots.remind_minutes),
+        timedelta(days=config.bots.horizon_days),
+    )
+    return lessons, matrix
+
+
+async def serve(config: SchoolConfig) -> None:
+    lessons, matrix = build(config)
+    status: dict[str, Any] = {"runs": 0, "last": [], "error": None}
+
+    async def loop() -> None:
+        while True:
+            try:
+                done = await lessons.once()
+                status["last"] = [type(a).__name__ for a in done]
+                status["error"] = None
+            except Exception as e:  # the diary or the homeserver is down: try again later
+                log.warning("lesson bot run failed: %r", e)
+                status["error"] = repr(e)
+            status["runs"] += 1
+            await asyncio.sleep(config.bots.poll_seconds)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(status)
+
+    app = Starlette(routes=[Route("/health", health)])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=config.bots.bind_host, port=config.bots.port, log_level="warning")
+    )
+    task = asyncio.ensure_future(loop())
+    try:
+        await server.serve()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await matrix.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bots")
+    parser.add_argument("-c", "--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(load_config(args.config)))
+
+
+if __name__ == "__main__":
+    main()

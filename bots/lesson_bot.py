@@ -1,0 +1,187 @@
+"""The lesson bot's adapters: the diary's API in, matrix-nio out, SQLite to remember.
+
+::
+
+    every poll: GET diary /api/v1/distance-lessons (now − 1 day … now + horizon)
+        ─▶ plan(lessons, posted, now)           (bots.lesson_posts, pure)
+        ─▶ each action: one Matrix request as the school's bot (its appservice token),
+           with a transaction id derived from the action, then remembered
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nio import AsyncClient, RoomResolveAliasResponse, RoomSendResponse
+
+from bots.lesson_posts import (
+    Action,
+    Cancel,
+    Edit,
+    Lesson,
+    Post,
+    Posted,
+    Remind,
+    cancelled_text,
+    plan,
+    reminder_text,
+    transaction,
+)
+
+log = logging.getLogger(__name__)
+
+
+class PostBook:
+    """What the bot has posted, one row per lesson."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS lesson_posts (lesson_id TEXT PRIMARY KEY,"
+            " room_id TEXT NOT NULL, event_id TEXT NOT NULL, text TEXT NOT NULL,"
+            " reminded INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0)"
+        )
+
+    def all(self) -> dict[str, Posted]:
+        rows = self._db.execute(
+            "SELECT lesson_id, room_id, event_id, text, reminded, cancelled FROM lesson_posts"
+        ).fetchall()
+        return {r[0]: Posted(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows}
+
+    def save(self, posted: Posted) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO lesson_posts VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                posted.lesson_id,
+                posted.room_id,
+                posted.event_id,
+                posted.text,
+                int(posted.reminded),
+                int(posted.cancelled),
+            ),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def lessons_from(body: dict[str, Any]) -> list[Lesson]:
+    return [
+        Lesson(
+            lesson_id=str(item["lesson_id"]),
+            subject=str(item["subject"]),
+            class_title=str(item.get("class_title", "")),
+            starts_at=datetime.fromisoformat(item["starts_at"]),
+            ends_at=datetime.fromisoformat(item["ends_at"]),
+            room_alias=str(item["room_alias"]),
+            call_url=str(item["call_url"]),
+        )
+        for item in body.get("lessons", [])
+        if item.get("room_alias")
+    ]
+
+
+class LessonBot:
+    def __init__(
+        self,
+        matrix: AsyncClient,
+        diary_url: str,
+        diary_token: str,
+        book: PostBook,
+        now: Callable[[], datetime],
+        remind: timedelta,
+        horizon: timedelta,
+    ) -> None:
+        self._matrix, self._diary_url, self._diary_token = matrix, diary_url, diary_token
+        self._book, self._now, self._remind, self._horizon = book, now, remind, horizon
+
+    async def lessons(self, now: datetime) -> list[Lesson]:
+        params = {
+            "from": (now - timedelta(days=1)).isoformat(timespec="minutes"),
+            "to": (now + self._horizon).isoformat(timespec="minutes"),
+        }
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.get(
+                f"{self._diary_url}/api/v1/distance-lessons",
+                params=params,
+                headers={"Authorization": f"Bearer {self._diary_token}"},
+            )
+        answer.raise_for_status()
+        return lessons_from(answer.json())
+
+    async def once(self) -> list[Action]:
+        """One reconciliation; returns what it did."""
+        now = self._now()
+        actions = plan(await self.lessons(now), self._book.all(), now, self._remind, self._horizon)
+        done = []
+        for action in actions:
+            try:
+                await self._apply(action)
+                done.append(action)
+            except BotError as e:
+                log.warning("lesson bot: %s", e)
+        return done
+
+    async def _apply(self, action: Action) -> None:
+        if isinstance(action, Post):
+            lesson = action.lesson
+            room = await self._room(lesson.room_alias)
+            content = {
+                "msgtype": "m.text",
+                "body": lesson.text(),
+                "format": "org.matrix.custom.html",
+                "formatted_body": lesson.html(),
+                "org.parta.lesson": {"lesson_id": lesson.lesson_id, "call_url": lesson.call_url},
+            }
+            event = await self._send(room, content, transaction("post", lesson.lesson_id))
+            self._book.save(Posted(lesson.lesson_id, room, event, lesson.text(), False, False))
+        elif isinstance(action, Edit):
+            p = action.posted
+            await self._edit(p, action.text, action.html)
+            self._book.save(
+                Posted(p.lesson_id, p.room_id, p.event_id, action.text, p.reminded, False)
+            )
+        elif isinstance(action, Remind):
+            p = action.posted
+            content = {"msgtype": "m.notice", "body": reminder_text(action.lesson)}
+            await self._send(p.room_id, content, transaction("remind", p.lesson_id, p.text))
+            self._book.save(Posted(p.lesson_id, p.room_id, p.event_id, p.text, True, p.cancelled))
+        elif isinstance(action, Cancel):
+            p = action.posted
+            text = cancelled_text(p)
+            await self._edit(p, text, text)
+            self._book.save(Posted(p.lesson_id, p.room_id, p.event_id, p.text, p.reminded, True))
+
+    async def _edit(self, posted: Posted, text: str, html: str) -> None:
+        new = {"msgtype": "m.text", "body": text, "format": "org.matrix.custom.html",
+               "formatted_body": html}  # fmt: skip
+        content = {
+            **new,
+            "body": f"* {text}",
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": posted.event_id},
+        }
+        await self._send(posted.room_id, content, transaction("edit", posted.lesson_id, text))
+
+    async def _room(self, alias: str) -> str:
+        found = await self._matrix.room_resolve_alias(alias)
+        if not isinstance(found, RoomResolveAliasResponse):
+            raise BotError(f"no room {alias}: {found}")
+        return str(found.room_id)
+
+    async def _send(self, room: str, content: dict[str, Any], txn: str) -> str:
+        sent = await self._matrix.room_send(room, "m.room.message", content, tx_id=txn)
+        if not isinstance(sent, RoomSendResponse):
+            raise BotError(f"could not post in {room}: {sent}")
+        return str(sent.event_id)
+
+
+class BotError(Exception):
+    pass
