@@ -18,6 +18,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -52,6 +53,16 @@ class FederationEndpoint:
 
     url: str
     verify: ssl.SSLContext | bool = True
+    ca_file: Path | None = None
+    """Read at each check (the other school may make its certificate after we start)."""
+
+    def tls(self) -> ssl.SSLContext | bool:
+        if self.ca_file is None:
+            return self.verify
+        try:
+            return ssl.create_default_context(cafile=str(self.ca_file))
+        except OSError as e:
+            raise IdentityRefused("сервер другой школы ещё не готов") from e
 
 
 class OpenIdVerifier:
@@ -66,7 +77,7 @@ class OpenIdVerifier:
         if endpoint is None:
             raise IdentityRefused(f"сервер {server} не входит в сеть школ региона")
         try:
-            async with httpx.AsyncClient(verify=endpoint.verify, timeout=15) as http:
+            async with httpx.AsyncClient(verify=endpoint.tls(), timeout=15) as http:
                 answer = await http.get(
                     f"{endpoint.url.rstrip('/')}/_matrix/federation/v1/openid/userinfo",
                     params={"access_token": token.access_token},

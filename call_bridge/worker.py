@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import logging
 import resource
-import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -57,10 +56,7 @@ def endpoints(config: SchoolConfig) -> dict[str, FederationEndpoint]:
     """The school's own server (its client listener serves ``openid``), then the region's."""
     found = {config.server_name: FederationEndpoint(config.homeserver_url)}
     for name, server in config.call_bridge.servers.items():
-        verify: ssl.SSLContext | bool = True
-        if server.ca_file is not None:
-            verify = ssl.create_default_context(cafile=str(server.ca_file))
-        found[name] = FederationEndpoint(server.url, verify)
+        found[name] = FederationEndpoint(server.url, ca_file=server.ca_file)
     return found
 
 

@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8008, help="the homeserver's client port")
     demo.add_argument("--appservice-port", type=int, help="default: the client port + 1000")
     demo.add_argument("--diary-port", type=int, help="default: the client port + 72 (8080)")
+    demo.add_argument(
+        "--bridge-port", type=int, help="the call bridge's front (default: client port + 1082)"
+    )
+    demo.add_argument(
+        "--bots-port", type=int, help="the bots' status (default: client port + 1081)"
+    )
     demo.add_argument("--eager", action="store_true")
     demo.add_argument(
         "--schools", type=int, choices=[1, 2], default=1, help="2: a region, two federating schools"

@@ -13,22 +13,32 @@ import asyncio
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 
-from appservice.diary_sync.layout import RoomKind, layout_diary
+from appservice.diary_sync.layout import RoomKind, layout_diary, lesson_room
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.timetable import Timetable
 from appservice.matrix import login_as
 from appservice.school_sync import SchoolSync, SyncOptions, SyncResult
-from parta.config import AppserviceConfig, DiaryConfig, HomeserverConfig, SchoolConfig
+from parta.config import (
+    AppserviceConfig,
+    BotsConfig,
+    CallBridgeConfig,
+    DiaryConfig,
+    HomeserverConfig,
+    SchoolConfig,
+)
 from parta.diary_load import read_timetable, store_diary
 from parta.ids import RoomAlias, ServerName, SourcedId, room_alias
 from parta.stack import SchoolStack, StackError
-from web_client.store import DiaryStore
+from web_client.store import DiaryStore, DistanceLesson
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,12 @@ def pick_demo_people(diary: Diary) -> list[DemoPerson]:
 
 
 def demo_config(
-    state: Path, port: int, appservice_port: int | None, diary_port: int | None = None
+    state: Path,
+    port: int,
+    appservice_port: int | None,
+    diary_port: int | None = None,
+    bridge_port: int | None = None,
+    bots_port: int | None = None,
 ) -> SchoolConfig:
     return SchoolConfig(
         server_name=f"localhost:{port}",
@@ -69,7 +84,46 @@ def demo_config(
         homeserver=HomeserverConfig(client_port=port),
         appservice=AppserviceConfig(port=appservice_port or port + 1000),
         diary=DiaryConfig(port=diary_port or port + 72),
+        call_bridge=CallBridgeConfig(port=bridge_port or port + BRIDGE_OFFSET),
+        bots=BotsConfig(port=bots_port or port + BOTS_OFFSET, poll_seconds=10),
     )
+
+
+BRIDGE_OFFSET = 1082
+"""The call bridge's front at the client port + 1082 (9090), its workers next to it."""
+BOTS_OFFSET = 1081
+
+
+def demo_lesson(diary: Diary, people: list[DemoPerson], now: datetime) -> DistanceLesson | None:
+    """A distance lesson of the demo student's class, open right now (for the call page)."""
+    student = next((d.person for d in people if d.role == "student"), None)
+    classes = sorted(
+        e.class_id
+        for e in diary.enrollments
+        if e.person_id == student
+        and e.role is EnrollmentRole.STUDENT
+        and diary.classes[e.class_id].kind is ClassKind.SCHEDULED
+    )
+    for class_id in classes:
+        teacher = next(
+            (
+                e.person_id
+                for e in sorted(diary.enrollments, key=lambda e: e.person_id)
+                if e.class_id == class_id and e.role is not EnrollmentRole.STUDENT
+            ),
+            None,
+        )
+        if teacher is not None and lesson_room(diary, class_id) is not None:
+            starts = now.replace(second=0, microsecond=0) - timedelta(minutes=5)
+            return DistanceLesson(
+                f"demo-{class_id}@{starts.date().isoformat()}",
+                class_id,
+                starts,
+                starts + timedelta(minutes=45),
+                diary.classes[class_id].subject or diary.classes[class_id].title,
+                teacher,
+            )
+    return None
 
 
 async def set_up(
@@ -86,7 +140,26 @@ async def set_up(
             await region.run(diary)
         store_diary(diary_store, diary, timetable)
         accounts = []
-        for demo in pick_demo_people(diary):
+        people = pick_demo_people(diary)
+        zone = ZoneInfo(stack.config.diary.timezone)
+        lesson = demo_lesson(diary, people, datetime.now(zone).replace(tzinfo=None))
+        lessons = []
+        if lesson is not None:
+            diary_store.add_distance_lesson(lesson, lesson.starts_at)
+            room = lesson_room(diary, lesson.class_id)
+            lessons.append(
+                {
+                    "class": diary.classes[lesson.class_id].title,
+                    "subject": lesson.subject,
+                    "start": lesson.starts_at.isoformat(timespec="minutes"),
+                    "end": lesson.ends_at.isoformat(timespec="minutes"),
+                    "room": room_alias(room, ServerName(stack.config.server_name))
+                    if room
+                    else None,
+                    "join_url": f"{stack.config.call_url}/lesson/{quote(lesson.lesson_id)}",
+                }
+            )
+        for demo in people:
             _complete(await school.link(diary, demo.person, None, SyncOptions(eager=eager)))
             account = await _account(school, diary, demo)
             account.update(_diary_login(diary_store, demo.person))
@@ -97,6 +170,8 @@ async def set_up(
             "homeserver": stack.config.homeserver_url,
             "server_name": stack.config.server_name,
             "diary": stack.config.diary_url,
+            "call_bridge": stack.config.call_bridge_url,
+            "lessons": lessons,
             "accounts": accounts,
         }
     finally:
@@ -158,7 +233,14 @@ def run_demo(args: argparse.Namespace) -> int:
         for problem in e.problems:
             print(problem)
         return 1
-    config = demo_config(args.state.resolve(), args.port, args.appservice_port, args.diary_port)
+    config = demo_config(
+        args.state.resolve(),
+        args.port,
+        args.appservice_port,
+        args.diary_port,
+        args.bridge_port,
+        args.bots_port,
+    )
     try:
         with SchoolStack.for_config(config) as stack:
             data = asyncio.run(set_up(stack, diary, timetable, args.eager))
@@ -191,6 +273,11 @@ def _print_welcome(data: dict[str, Any], out: Path, diary: Diary) -> None:
         print(
             f"  - {account['role']:<14} {account['name']:<28} "
             f"{account['login']} / {account['password']}   {account['user_id']}"
+        )
+    for lesson in data.get("lessons", []):
+        print(
+            f"  Урок идёт сейчас (a lesson now): {lesson['subject']}, {lesson['class']} — "
+            f"{lesson['join_url']}"
         )
     print(f"  Учётные записи и токены (accounts and tokens): {out}")
     print("Подключите любой Matrix-клиент к homeserver с токеном из demo.json.")

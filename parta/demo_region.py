@@ -21,12 +21,15 @@ from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.timetable import Timetable
 from parta.config import (
     AppserviceConfig,
+    BotsConfig,
+    CallBridgeConfig,
     DiaryConfig,
     HomeserverConfig,
     RegionConfig,
+    RemoteServerConfig,
     SchoolConfig,
 )
-from parta.demo import set_up, write_demo_json
+from parta.demo import BOTS_OFFSET, BRIDGE_OFFSET, set_up, write_demo_json
 from parta.diary_load import read_timetable
 from parta.stack import SchoolStack, StackError
 
@@ -45,6 +48,18 @@ def region_demo_configs(state: Path, port: int) -> tuple[SchoolConfig, ...]:
             homeserver=HomeserverConfig(client_port=port + 10 * n, federation_port=fed),
             appservice=AppserviceConfig(port=port + 1000 + 10 * n),
             diary=DiaryConfig(port=port + 72 + 10 * n),
+            call_bridge=CallBridgeConfig(
+                port=port + BRIDGE_OFFSET + 10 * n,
+                servers={
+                    other: RemoteServerConfig(
+                        url=f"https://127.0.0.1:{other_fed}",
+                        ca_file=state / f"school-{m}" / "homeserver" / "tls" / "federation.crt",
+                    )
+                    for m, (other, other_fed) in enumerate(zip(servers, federation, strict=True))
+                    if m != n
+                },
+            ),
+            bots=BotsConfig(port=port + BOTS_OFFSET + 10 * n, poll_seconds=10),
             region=region,
             for_tests=True,  # loopback federation with self-signed certificates
         )

@@ -17,7 +17,7 @@ from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.store import Store
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
-from tests.ports import free_port
+from tests.ports import free_port, free_port_block
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +57,7 @@ async def test_the_demo_writes_working_accounts_and_stops_cleanly(tmp_path: Path
     demo = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "parta", *args, "--appservice-port", str(free_port())],
         *["--diary-port", str(free_port())],
+        *["--bridge-port", str(free_port_block(3)), "--bots-port", str(free_port())],
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -82,6 +83,12 @@ async def test_the_demo_writes_working_accounts_and_stops_cleanly(tmp_path: Path
         for account in data["accounts"]:
             async with httpx.AsyncClient(base_url=data["diary"]) as diary:
                 await _signs_in_to_the_diary(diary, account)
+        (lesson,) = data["lessons"]  # one lesson in its window now, with its call page
+        assert lesson["join_url"].startswith(data["call_bridge"])
+        async with httpx.AsyncClient() as http:
+            page = await http.get(lesson["join_url"])
+        assert page.status_code == 200
+        assert 'data-testid="call-page"' in page.text
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGTERM)
@@ -168,6 +175,7 @@ async def test_a_killed_demo_leaves_no_server_behind(tmp_path: Path) -> None:
     demo = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "parta", *args, "--appservice-port", str(free_port())],
         *["--diary-port", str(free_port())],
+        *["--bridge-port", str(free_port_block(3)), "--bots-port", str(free_port())],
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
@@ -177,7 +185,7 @@ async def test_a_killed_demo_leaves_no_server_behind(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.05)
     children = _pids_running(str(state))
-    assert len(children) >= 3  # Synapse, the appservice and the diary
+    assert len(children) >= 7  # Synapse, appservice, diary, bots, the bridge and its 2 workers
     demo.kill()  # SIGKILL: no clean-up code runs in the parent
     await demo.wait()
     for _ in range(400):  # children get SIGTERM from the kernel and stop on their own
