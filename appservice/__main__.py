@@ -21,6 +21,7 @@ asyncioreactor.install()  # type: ignore[no-untyped-call]  # before anything imp
 from twisted.internet import reactor  # noqa: E402
 from twisted.internet.task import LoopingCall  # noqa: E402
 
+from appservice.commands_api import CommandsResource  # noqa: E402
 from appservice.diary_sync.names import BY_LANGUAGE  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
 from appservice.matrix import MatrixClient  # noqa: E402
@@ -63,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         linker = LinkResource(store, _school_sync(config, store, as_token), link_token)
     port = config.appservice.port
     the_reactor: Any = reactor  # the module is typed as a module, not as the reactor it is
-    site = make_site(resource_, linker)
+    commands = None
+    if config.bots_token_file.exists():
+        commands = CommandsResource(store, read_secret_file(config.bots_token_file))
+    site = make_site(resource_, linker, commands)
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
     if config.safety.quiet_hours:

@@ -188,23 +188,31 @@ def _error(errcode: str, message: str) -> dict[str, Any]:
 
 
 class _Root(resource.Resource):
-    """The homeserver's endpoints, and the diary's (``/_parta/v1/link``) beside them."""
+    """The homeserver's endpoints, and ours beside them (``/_parta/v1/link`` for the diary,
+    ``/_parta/v1/commands`` for the bots)."""
 
     isLeaf = True
 
-    def __init__(self, homeserver_side: resource.Resource, diary_side: resource.Resource) -> None:
+    def __init__(
+        self, homeserver_side: resource.Resource, ours: dict[bytes, resource.Resource]
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self._homeserver_side, self._diary_side = homeserver_side, diary_side
+        self._homeserver_side, self._ours = homeserver_side, ours
 
     def render(self, request: server.Request) -> bytes | int:
-        if request.path == b"/_parta/v1/link":
-            result: bytes | int = self._diary_side.render(request)
-            return result
-        answer: bytes | int = self._homeserver_side.render(request)
+        side = self._ours.get(request.path, self._homeserver_side)
+        answer: bytes | int = side.render(request)
         return answer
 
 
 def make_site(
-    resource_: AppserviceResource, diary_side: resource.Resource | None = None
+    resource_: AppserviceResource,
+    diary_side: resource.Resource | None = None,
+    bots_side: resource.Resource | None = None,
 ) -> server.Site:
-    return server.Site(resource_ if diary_side is None else _Root(resource_, diary_side))
+    ours = {
+        path: side
+        for path, side in ((b"/_parta/v1/link", diary_side), (b"/_parta/v1/commands", bots_side))
+        if side is not None
+    }
+    return server.Site(_Root(resource_, ours) if ours else resource_)

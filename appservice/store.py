@@ -289,6 +289,26 @@ class Store:
             )
         return TransactionOutcome(new=True, stored=fresh, rejected=len(bad))
 
+    def commands_since(self, since_ms: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
+        """Messages received at or after ``since_ms`` whose text starts with ``!`` (bot commands),
+        oldest first, with the time their transaction arrived (the reader's next cursor)."""
+        query = (
+            sa.select(transactions.c.received_ms, events.c.body)
+            .join(transactions, transactions.c.txn_key == events.c.txn_key)
+            .where(events.c.type == "m.room.message", transactions.c.received_ms >= since_ms)
+            .order_by(transactions.c.received_ms, events.c.event_id)
+        )
+        found: list[tuple[int, dict[str, Any]]] = []
+        with self._engine.connect() as c:
+            for received, body in c.execute(query):
+                event = json.loads(body)
+                text = event.get("content", {}).get("body")
+                if isinstance(text, str) and text.lstrip().startswith("!"):
+                    found.append((int(received), event))
+                    if len(found) >= limit:
+                        break
+        return found
+
     def event_count(self) -> int:
         with self._engine.connect() as c:
             return int(c.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())

@@ -1,7 +1,8 @@
 """The school's bots: ``python -m bots -c parta.yaml``.
 
-The lesson bot reconciles every ``bots.poll_seconds``; ``/health`` answers how many
-reconciliations have run and what the last one did (for the stack and the tests).
+The lesson bot reconciles every ``bots.poll_seconds`` (and sends due meeting
+reminders); the command listener reads ``!собрание`` from the appservice. ``/health``
+answers how many reconciliations and syncs have run (for the stack and the tests).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bots.commands import Commands, MeetingBook
 from bots.lesson_bot import LessonBot, PostBook
 from parta.config import SchoolConfig, load_config
 from parta.ids import ServerName, user_id
@@ -30,7 +32,7 @@ from parta.secrets import read_secret_file
 log = logging.getLogger("bots")
 
 
-def build(config: SchoolConfig) -> tuple[LessonBot, AsyncClient]:
+def build(config: SchoolConfig) -> tuple[LessonBot, Commands, AsyncClient]:
     bot = user_id(config.appservice.bot_localpart, ServerName(config.server_name))
     matrix = AsyncClient(config.homeserver_url, user=bot)
     matrix.access_token = read_secret_file(config.as_token_file)  # the appservice's own user
@@ -45,17 +47,26 @@ def build(config: SchoolConfig) -> tuple[LessonBot, AsyncClient]:
         timedelta(minutes=config.bots.remind_minutes),
         timedelta(days=config.bots.horizon_days),
     )
-    return lessons, matrix
+    commands = Commands(
+        matrix,
+        MeetingBook(config.state_dir / "bots" / "meetings.db"),
+        config.call_bridge_url,
+        lambda: datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0),
+        timedelta(minutes=config.bots.remind_minutes),
+        (config.appservice_url, read_secret_file(config.bots_token_file)),
+    )
+    return lessons, commands, matrix
 
 
 async def serve(config: SchoolConfig) -> None:
-    lessons, matrix = build(config)
-    status: dict[str, Any] = {"runs": 0, "last": [], "error": None}
+    lessons, commands, matrix = build(config)
+    status: dict[str, Any] = {"runs": 0, "last": [], "error": None, "syncs": 0, "commands": 0}
 
     async def loop() -> None:
         while True:
             try:
                 done = await lessons.once()
+                await commands.reminders()
                 status["last"] = [type(a).__name__ for a in done]
                 status["error"] = None
             except Exception as e:  # the diary or the homeserver is down: try again later
@@ -64,6 +75,15 @@ async def serve(config: SchoolConfig) -> None:
             status["runs"] += 1
             await asyncio.sleep(config.bots.poll_seconds)
 
+    async def listen() -> None:
+        while True:
+            try:
+                status["commands"] += await commands.once()
+            except Exception as e:  # the appservice is down: try again later
+                log.warning("reading commands failed: %r", e)
+            status["syncs"] += 1
+            await asyncio.sleep(min(config.bots.poll_seconds, 2.0))
+
     async def health(request: Request) -> Response:
         return JSONResponse(status)
 
@@ -71,13 +91,14 @@ async def serve(config: SchoolConfig) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.bots.bind_host, port=config.bots.port, log_level="warning")
     )
-    task = asyncio.ensure_future(loop())
+    tasks = [asyncio.ensure_future(loop()), asyncio.ensure_future(listen())]
     try:
         await server.serve()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await matrix.close()
 
 

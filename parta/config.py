@@ -308,6 +308,11 @@ class SchoolConfig(_Model):
         return self.secrets_dir / "link_token"
 
     @property
+    def bots_token_file(self) -> Path:
+        """The bots' token for the appservice's ``/_parta/v1/commands``."""
+        return self.secrets_dir / "bots_token"
+
+    @property
     def password_check_token_file(self) -> Path:
         """The homeserver module's token for the diary's password check."""
         return self.secrets_dir / "password_check_token"

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from appservice.diary_sync.layout import lesson_room
+from appservice.diary_sync.layout import RoomKind, lesson_room, room_key
 from appservice.diary_sync.timetable import Timetable
 from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync, SyncOptions
+from bots.lesson_posts import MONTHS
 from parta.ids import RoomAlias, RoomID, SourcedId
 from parta.stack import SchoolStack
 from tests.school import small_school
@@ -128,3 +129,83 @@ async def test_the_lesson_bot_posts_once_across_a_restart_and_follows_moves_and_
         assert len([e for e in events if "m.new_content" not in e["content"]]) == 1
     finally:
         store.close()
+
+
+async def _bot_messages(client: MatrixClient, room: RoomID, bot: str) -> list[dict[str, Any]]:
+    found = await client.request(
+        "GET", f"/_matrix/client/v3/rooms/{quote(room, safe='')}/messages?dir=b&limit=50"
+    )
+    return [
+        e
+        for e in found.get("chunk", [])
+        if e.get("type") == "m.room.message" and e.get("sender") == bot
+    ]
+
+
+async def test_a_meeting_invitation_lands_in_the_right_parents_room_for_each_kind(
+    stack: SchoolStack, client: MatrixClient, school: SchoolSync
+) -> None:
+    prefix = "mtg"
+    diary = small_school(prefix)
+    await school.run(diary, SyncOptions(eager=True))
+    org = SourcedId(f"{prefix}-org")
+
+    async def room_of(kind: RoomKind, qualifier: str = "") -> RoomID:
+        key = room_key(org, kind, qualifier)
+        found = await client.resolve_alias(RoomAlias(f"#{key}:{stack.config.server_name}"))
+        assert found is not None
+        return found
+
+    rooms = {
+        "school": await room_of(RoomKind.SCHOOL_PARENTS),
+        "grade": await room_of(RoomKind.GRADE_PARENTS, "5"),
+        "class": await room_of(RoomKind.CLASS_PARENTS, f"{prefix}-5a"),
+    }
+    zone = ZoneInfo(stack.config.diary.timezone)
+    day = (datetime.now(zone) + timedelta(days=1)).strftime("%d.%m")
+
+    async def say(person: str, room: RoomID, body: str) -> None:
+        user = school.puppet_id(SourcedId(f"{prefix}-{person}"))
+        path = (
+            f"/_matrix/client/v3/rooms/{quote(room, safe='')}/send/m.room.message/{time.time_ns()}"
+        )
+        await client.request("PUT", path, {"msgtype": "m.text", "body": body}, as_user=user)
+
+    await say("a1", rooms["school"], f"!собрание {day} 18:00 Итоги четверти")
+    await say("a1", rooms["grade"], f"!собрание {day} 19:00 60 Подготовка к экзаменам")
+    await say("t1", rooms["class"], f"!собрание {day} 17:30 Поездка в музей")
+    await say("p1", rooms["class"], f"!собрание {day} 20:00 Родители решили сами")
+    await say("t1", rooms["class"], "!собрание завтра вечером")
+    expected = {
+        "school": f"Итоги четверти, {_day_words(day)}, 18:00–18:45",
+        "grade": f"Подготовка к экзаменам, {_day_words(day)}, 19:00–20:00",
+        "class": f"Поездка в музей, {_day_words(day)}, 17:30–18:15",
+    }
+    deadline = time.monotonic() + 30
+    found: dict[str, list[str]] = {}
+    while time.monotonic() < deadline:
+        found = {
+            kind: [_text(e) for e in await _bot_messages(client, room, school.bot)]
+            for kind, room in rooms.items()
+        }
+        if all(len(found[k]) >= (3 if k == "class" else 1) for k in rooms):
+            break
+        await asyncio.sleep(0.2)
+    for kind, room in rooms.items():
+        invitations = [t for t in found[kind] if t.startswith("Родительское собрание:")]
+        assert invitations == [
+            f"Родительское собрание: {expected[kind]} — Присоединиться: "
+            f"{stack.config.call_bridge_url}/room/{room}"
+        ], found[kind]
+    refusals = [t for t in found["class"] if not t.startswith("Родительское собрание:")]
+    assert any("могут учителя и администрация" in t for t in refusals)  # a parent may not
+    assert any(t.startswith("Как назначить собрание") for t in refusals)  # a bad date
+
+
+def _text(event: dict[str, Any]) -> str:
+    return str(event.get("content", {}).get("body", ""))
+
+
+def _day_words(day: str) -> str:
+    d, m = (int(x) for x in day.split("."))
+    return f"{d} {MONTHS[m - 1]}"

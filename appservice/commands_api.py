@@ -1,0 +1,51 @@
+"""``GET /_parta/v1/commands?since=<ms>``: the bots read commands people wrote to them.
+
+The homeserver sends the appservice every event of its rooms (the bots' user cannot
+``/sync``: Synapse refuses appservice users there); the appservice stored them
+durably before answering. The bots ask with their own token for the messages that
+start with ``!`` since a cursor, oldest first::
+
+    bots ──GET /_parta/v1/commands?since=1795…──▶ {"events": [{"received_ms", "event"}…],
+                                                   "next": <cursor for the next call>}
+
+The cursor is inclusive (two transactions can share a millisecond): the bots skip
+commands they have handled already.
+"""
+
+from __future__ import annotations
+
+import json
+
+from twisted.web import resource, server
+
+from appservice.store import Store
+from parta.secrets import same_secret
+
+COMMANDS_PATH = b"/_parta/v1/commands"
+
+
+class CommandsResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, store: Store, token: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._store, self._token = store, token
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"Content-Type", b"application/json")
+        header = request.getHeader(b"Authorization") or b""
+        given = header.removeprefix(b"Bearer ").decode("utf-8", "replace")
+        if not header.startswith(b"Bearer ") or not same_secret(given, self._token):
+            request.setResponseCode(403)
+            return json.dumps({"errcode": "M_FORBIDDEN", "error": "bad bots token"}).encode()
+        try:
+            since = int((request.args or {}).get(b"since", [b"0"])[0])
+        except ValueError:
+            request.setResponseCode(400)
+            return json.dumps({"errcode": "M_INVALID_PARAM", "error": "since: ms"}).encode()
+        found = self._store.commands_since(since)
+        body = {
+            "events": [{"received_ms": ms, "event": event} for ms, event in found],
+            "next": max((ms for ms, _ in found), default=since),
+        }
+        return json.dumps(body, ensure_ascii=False).encode()

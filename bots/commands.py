@@ -1,0 +1,199 @@
+"""Commands written to the school's bot in its chats.
+
+Synapse refuses ``/sync`` to appservice users, so the bots read what the appservice
+received and stored (``/_parta/v1/commands``, see :mod:`appservice.commands_api`).
+Only what arrives after the bots first started is read; the cursor is saved after
+each batch, and each command is remembered by its event id, so a restart neither
+loses nor repeats one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from nio import AsyncClient, RoomGetStateEventResponse, RoomSendResponse
+
+from bots.lesson_posts import transaction
+from bots.meetings import CommandError, Meeting, is_command, parse
+
+log = logging.getLogger(__name__)
+
+STAFF_POWER = 50
+"""Teachers (60), class teachers (80), the administration (95) of the sync."""
+
+
+class MeetingBook:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS meetings (command_event TEXT PRIMARY KEY,"
+            " room_id TEXT NOT NULL, title TEXT NOT NULL, starts_at TEXT NOT NULL,"
+            " ends_at TEXT NOT NULL, url TEXT NOT NULL, reminded INTEGER NOT NULL DEFAULT 0)"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS sync (id INTEGER PRIMARY KEY, token TEXT)")
+
+    def token(self) -> str | None:
+        row = self._db.execute("SELECT token FROM sync WHERE id = 1").fetchone()
+        return str(row[0]) if row else None
+
+    def save_token(self, token: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO sync VALUES (1, ?)", (token,))
+
+    def seen(self, command_event: str) -> bool:
+        found = self._db.execute(
+            "SELECT 1 FROM meetings WHERE command_event = ?", (command_event,)
+        ).fetchone()
+        return found is not None
+
+    def add(self, command_event: str, room: str, meeting: Meeting, url: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO meetings VALUES (?, ?, ?, ?, ?, ?, 0)",
+            (
+                command_event,
+                room,
+                meeting.title,
+                meeting.starts_at.isoformat(),
+                meeting.ends_at.isoformat(),
+                url,
+            ),
+        )
+
+    def due(self, now: datetime, before: timedelta) -> list[tuple[str, str, Meeting, str]]:
+        rows = self._db.execute(
+            "SELECT command_event, room_id, title, starts_at, ends_at, url FROM meetings"
+            " WHERE reminded = 0"
+        ).fetchall()
+        found = []
+        for event, room, title, starts, ends, url in rows:
+            meeting = Meeting(title, datetime.fromisoformat(starts), datetime.fromisoformat(ends))
+            if meeting.starts_at - before <= now < meeting.ends_at:
+                found.append((str(event), str(room), meeting, str(url)))
+        return found
+
+    def reminded(self, command_event: str) -> None:
+        self._db.execute(
+            "UPDATE meetings SET reminded = 1 WHERE command_event = ?", (command_event,)
+        )
+
+
+@dataclass(frozen=True)
+class Command:
+    event_id: str
+    room_id: str
+    sender: str
+    body: str
+
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> Command | None:
+        content = event.get("content", {})
+        if event.get("type") != "m.room.message" or content.get("msgtype") != "m.text":
+            return None
+        fields = [event.get(k) for k in ("event_id", "room_id", "sender")] + [content.get("body")]
+        if not all(isinstance(x, str) for x in fields):
+            return None
+        return cls(*(str(x) for x in fields))
+
+
+class Commands:
+    def __init__(
+        self,
+        matrix: AsyncClient,
+        book: MeetingBook,
+        bridge_url: str,
+        now: Callable[[], datetime],
+        remind: timedelta,
+        appservice: tuple[str, str],
+    ) -> None:
+        self._matrix, self._book, self._bridge = matrix, book, bridge_url.rstrip("/")
+        self._appservice, self._token = appservice
+        self._now, self._remind = now, remind
+
+    async def once(self) -> int:
+        """Read new commands from the appservice; returns how many it handled."""
+        since = self._book.token()
+        if since is None:  # first start: no history, only what comes from now on
+            self._book.save_token(str(int(time.time() * 1000)))
+            return 0
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.get(
+                f"{self._appservice}/_parta/v1/commands",
+                params={"since": since},
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
+        if answer.status_code != 200:
+            raise RuntimeError(f"commands: {answer.status_code} {answer.text[:200]}")
+        body = answer.json()
+        handled = 0
+        for item in body.get("events", []):
+            command = Command.of(item["event"])
+            if (
+                command is not None
+                and command.sender != self._matrix.user_id
+                and is_command(command.body)
+                and not self._book.seen(command.event_id)
+            ):
+                await self._meeting(command.room_id, command)
+                handled += 1
+        self._book.save_token(str(body.get("next", since)))
+        return handled
+
+    async def reminders(self) -> None:
+        for event, room, meeting, url in self._book.due(self._now(), self._remind):
+            content = {"msgtype": "m.notice", "body": f"Скоро начнётся: {meeting.text(url)}"}
+            await self._send(room, content, transaction("meeting-remind", event))
+            self._book.reminded(event)
+
+    async def _meeting(self, room: str, event: Command) -> None:
+        if await self._power(room, event.sender) < STAFF_POWER:
+            await self._reply(room, event, "Назначать собрания могут учителя и администрация школы")
+            return
+        try:
+            meeting = parse(event.body, self._now())
+        except CommandError as e:
+            await self._reply(room, event, str(e))
+            return
+        url = f"{self._bridge}/room/{quote(room, safe='!:')}"
+        content = {
+            "msgtype": "m.text",
+            "body": meeting.text(url),
+            "format": "org.matrix.custom.html",
+            "formatted_body": meeting.html(url),
+            "org.parta.meeting": {
+                "starts_at": meeting.starts_at.isoformat(),
+                "ends_at": meeting.ends_at.isoformat(),
+                "call_url": url,
+            },
+        }
+        await self._send(room, content, transaction("meeting", event.event_id))
+        self._book.add(event.event_id, room, meeting, url)
+
+    async def _reply(self, room: str, event: Command, text: str) -> None:
+        content = {
+            "msgtype": "m.notice",
+            "body": text,
+            "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}},
+        }
+        await self._send(room, content, transaction("reply", event.event_id))
+
+    async def _power(self, room: str, user: str) -> int:
+        found = await self._matrix.room_get_state_event(room, "m.room.power_levels")
+        if not isinstance(found, RoomGetStateEventResponse):
+            return 0
+        levels: dict[str, Any] = found.content
+        power = levels.get("users", {}).get(user, levels.get("users_default", 0))
+        return power if isinstance(power, int) else 0
+
+    async def _send(self, room: str, content: dict[str, Any], txn: str) -> None:
+        sent = await self._matrix.room_send(room, "m.room.message", content, tx_id=txn)
+        if not isinstance(sent, RoomSendResponse):
+            raise RuntimeError(f"could not post in {room}: {sent}")

@@ -1,0 +1,83 @@
+"""Parents' meetings (D6), decided purely: the ``!собрание`` command and its messages.
+
+A member of staff writes in the parents' chat the meeting is for — the school's
+parents' chat (school-wide), a grade's (per grade) or a class's (per class)::
+
+    !собрание 30.11 18:00 Итоги четверти
+    !собрание 30.11.2026 18:00 60 Подготовка к экзаменам      (60 minutes; default 45)
+
+and the school's bot answers in that chat with the invitation and the join link (the
+call of that chat), and reminds before the start.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+
+from bots.lesson_posts import MONTHS
+
+COMMAND = "!собрание"
+DEFAULT_MINUTES = 45
+_PATTERN = re.compile(
+    r"^!собрание\s+(?P<day>\d{1,2})\.(?P<month>\d{1,2})(?:\.(?P<year>\d{4}))?\s+"
+    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?:\s+(?P<minutes>\d{1,3}))?(?:\s+(?P<title>.+))?$",
+    re.DOTALL,
+)
+USAGE = (
+    "Как назначить собрание: !собрание ДД.ММ ЧЧ:ММ [минут] [тема], "
+    "например: !собрание 30.11 18:00 Итоги четверти"
+)
+
+
+class CommandError(Exception):
+    """Shown to the person who wrote the command, as it is."""
+
+
+@dataclass(frozen=True)
+class Meeting:
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+
+    def when(self) -> str:
+        day = f"{self.starts_at.day} {MONTHS[self.starts_at.month - 1]}"
+        return f"{day}, {self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
+
+    def text(self, url: str) -> str:
+        return f"Родительское собрание: {self.title}, {self.when()} — Присоединиться: {url}"
+
+    def html(self, url: str) -> str:
+        return (
+            f"<b>Родительское собрание: {escape(self.title)}</b>, {escape(self.when())} — "
+            f'<a href="{escape(url)}">Присоединиться</a>'
+        )
+
+
+def parse(text: str, now: datetime) -> Meeting:
+    """``now`` is the school's local time; the meeting must be ahead of it."""
+    found = _PATTERN.match(text.strip())
+    if not found:
+        raise CommandError(USAGE)
+    year = int(found["year"] or now.year)
+    try:
+        starts = datetime(
+            year, int(found["month"]), int(found["day"]), int(found["hour"]), int(found["minute"])
+        )
+    except ValueError as e:
+        raise CommandError(f"Такой даты или времени нет. {USAGE}") from e
+    if found["year"] is None and starts < now - timedelta(days=1):
+        starts = starts.replace(year=year + 1)  # «30.01» written in December
+    if starts < now:
+        raise CommandError("Это время уже прошло: собрание можно назначить только на будущее")
+    minutes = int(found["minutes"] or DEFAULT_MINUTES)
+    if not 5 <= minutes <= 240:
+        raise CommandError("Собрание может длиться от 5 до 240 минут")
+    title = " ".join((found["title"] or "").split()) or "собрание"
+    return Meeting(title[:200], starts, starts + timedelta(minutes=minutes))
+
+
+def is_command(body: str) -> bool:
+    return body.strip().startswith(COMMAND)

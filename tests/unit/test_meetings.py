@@ -1,0 +1,42 @@
+"""``!собрание``: what a member of staff may write, and what they are told otherwise."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from bots.meetings import CommandError, Meeting, parse
+
+NOW = datetime(2026, 11, 28, 12, 0)
+
+
+def test_a_meeting_in_the_same_year_with_the_default_length() -> None:
+    meeting = parse("!собрание 30.11 18:00 Итоги четверти", NOW)
+    assert meeting == Meeting("Итоги четверти", datetime(2026, 11, 30, 18, 0),
+                              datetime(2026, 11, 30, 18, 45))  # fmt: skip
+    assert meeting.text("https://calls/room/!r") == (
+        "Родительское собрание: Итоги четверти, 30 ноября, 18:00–18:45 — "
+        "Присоединиться: https://calls/room/!r"
+    )
+
+
+def test_a_length_a_year_and_a_date_early_next_year() -> None:
+    assert parse("!собрание 30.11.2026 18:00 60 Экзамены", NOW).ends_at == datetime(
+        2026, 11, 30, 19, 0
+    )
+    assert parse("!собрание 15.01 18:00", NOW).starts_at == datetime(2027, 1, 15, 18, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("!собрание завтра", "Как назначить собрание"),
+        ("!собрание 31.02 18:00", "Такой даты"),
+        ("!собрание 28.11 11:00", "уже прошло"),
+        ("!собрание 30.11 18:00 300 Долго", "от 5 до 240"),
+    ],
+)
+def test_bad_commands_are_explained(text: str, reason: str) -> None:
+    with pytest.raises(CommandError, match=reason):
+        parse(text, NOW)
