@@ -24,6 +24,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bots.commands import Commands, MeetingBook
+from bots.invites import InviteBook
+from bots.invites_api import InviteDoor
+from bots.invites_api import routes as invite_routes
 from bots.lesson_bot import LessonBot, PostBook
 from parta.config import SchoolConfig, load_config
 from parta.ids import ServerName, user_id
@@ -32,7 +35,7 @@ from parta.secrets import read_secret_file
 log = logging.getLogger("bots")
 
 
-def build(config: SchoolConfig) -> tuple[LessonBot, Commands, AsyncClient]:
+def build(config: SchoolConfig) -> tuple[LessonBot, Commands, InviteDoor, AsyncClient]:
     bot = user_id(config.appservice.bot_localpart, ServerName(config.server_name))
     matrix = AsyncClient(config.homeserver_url, user=bot)
     matrix.access_token = read_secret_file(config.as_token_file)  # the appservice's own user
@@ -47,6 +50,15 @@ def build(config: SchoolConfig) -> tuple[LessonBot, Commands, AsyncClient]:
         timedelta(minutes=config.bots.remind_minutes),
         timedelta(days=config.bots.horizon_days),
     )
+    invites = InviteBook(config.state_dir / "bots" / "invites.db")
+    local_now = lambda: datetime.now(zone).replace(tzinfo=None)  # noqa: E731
+    door = InviteDoor(
+        invites,
+        config.homeserver_url,
+        read_secret_file(config.as_token_file),
+        config.server_name,
+        local_now,
+    )
     commands = Commands(
         matrix,
         MeetingBook(config.state_dir / "bots" / "meetings.db"),
@@ -54,12 +66,14 @@ def build(config: SchoolConfig) -> tuple[LessonBot, Commands, AsyncClient]:
         lambda: datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0),
         timedelta(minutes=config.bots.remind_minutes),
         (config.appservice_url, read_secret_file(config.bots_token_file)),
+        invites,
+        config.diary_url,
     )
-    return lessons, commands, matrix
+    return lessons, commands, door, matrix
 
 
 async def serve(config: SchoolConfig) -> None:
-    lessons, commands, matrix = build(config)
+    lessons, commands, door, matrix = build(config)
     status: dict[str, Any] = {"runs": 0, "last": [], "error": None, "syncs": 0, "commands": 0}
 
     async def loop() -> None:
@@ -87,7 +101,8 @@ async def serve(config: SchoolConfig) -> None:
     async def health(request: Request) -> Response:
         return JSONResponse(status)
 
-    app = Starlette(routes=[Route("/health", health)])
+    invite_token = read_secret_file(config.invite_token_file)
+    app = Starlette(routes=[Route("/health", health), *invite_routes(door, invite_token)])
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.bots.bind_host, port=config.bots.port, log_level="warning")
     )

@@ -9,6 +9,7 @@ loses nor repeats one.
 
 from __future__ import annotations
 
+import io
 import logging
 import sqlite3
 import time
@@ -20,12 +21,31 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from nio import AsyncClient, RoomGetStateEventResponse, RoomSendResponse
+import segno
+from nio import AsyncClient, RoomGetStateEventResponse, RoomSendResponse, UploadResponse
 
+from bots.invites import (
+    CHAT_COMMAND,
+    CHAT_POWER,
+    REVOKE_COMMAND,
+    Invite,
+    InviteBook,
+    chat_name,
+    expiry,
+    new_token,
+)
 from bots.lesson_posts import transaction
 from bots.meetings import CommandError, Meeting, is_command, parse
 
 log = logging.getLogger(__name__)
+
+
+def qr_png(url: str) -> bytes:
+    """The link as a QR code image (segno)."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=8, border=2)
+    return buffer.getvalue()
+
 
 STAFF_POWER = 50
 """Teachers (60), class teachers (80), the administration (95) of the sync."""
@@ -113,9 +133,12 @@ class Commands:
         now: Callable[[], datetime],
         remind: timedelta,
         appservice: tuple[str, str],
+        invites: InviteBook,
+        diary_url: str,
     ) -> None:
         self._matrix, self._book, self._bridge = matrix, book, bridge_url.rstrip("/")
         self._appservice, self._token = appservice
+        self._invites, self._diary = invites, diary_url.rstrip("/")
         self._now, self._remind = now, remind
 
     async def once(self) -> int:
@@ -136,14 +159,18 @@ class Commands:
         handled = 0
         for item in body.get("events", []):
             command = Command.of(item["event"])
-            if (
-                command is not None
-                and command.sender != self._matrix.user_id
-                and is_command(command.body)
-                and not self._book.seen(command.event_id)
-            ):
+            if command is None or command.sender == self._matrix.user_id:
+                continue
+            if is_command(command.body) and not self._book.seen(command.event_id):
                 await self._meeting(command.room_id, command)
-                handled += 1
+            elif command.body.strip().split(" ", 1)[0] == CHAT_COMMAND:
+                if self._invites.made(command.event_id) is None:
+                    await self._chat(command)
+            elif command.body.strip() == REVOKE_COMMAND:
+                await self._revoke(command)
+            else:
+                continue
+            handled += 1
         self._book.save_token(str(body.get("next", since)))
         return handled
 
@@ -176,6 +203,81 @@ class Commands:
         }
         await self._send(room, content, transaction("meeting", event.event_id))
         self._book.add(event.event_id, room, meeting, url)
+
+    async def _chat(self, event: Command) -> None:
+        """``!чат Название``: a new chat, its teacher in it, a link and its QR code."""
+        if await self._power(event.room_id, event.sender) < STAFF_POWER:
+            await self._reply(event.room_id, event, "Создавать чаты могут учителя и администрация")
+            return
+        name = chat_name(event.body)
+        if name is None:
+            await self._reply(event.room_id, event, "Как создать чат: !чат Название чата")
+            return
+        made = await self._as(
+            "POST",
+            "/createRoom",
+            {
+                "name": name,
+                "room_version": "12",  # its creator (the bot) is not listed in power levels
+                "preset": "private_chat",
+                "creation_content": {"m.federate": False},  # it may hold students
+                "invite": [event.sender],
+                "power_level_content_override": {"users": {event.sender: CHAT_POWER}},
+                "initial_state": [
+                    {
+                        "type": "m.room.history_visibility",
+                        "state_key": "",
+                        "content": {"history_visibility": "shared"},
+                    }
+                ],
+            },
+        )
+        room = str(made["room_id"])
+        self._invites.remember_made(event.event_id, room)
+        await self._as("POST", f"/join/{quote(room, safe='')}", {}, as_user=event.sender)
+        token, expires = new_token(), expiry(self._now())
+        self._invites.add(token, Invite(room, name, event.sender, expires, False))
+        url = f"{self._diary}/join/{token}"
+        text = (
+            f"Чат «{name}» создан. Ссылка для вступления (действует до {expires:%d.%m.%Y}): {url}"
+        )
+        await self._reply(event.room_id, event, text)
+        png = qr_png(url)
+        uploaded, _keys = await self._matrix.upload(
+            io.BytesIO(png), content_type="image/png", filename="qr.png", filesize=len(png)
+        )
+        if isinstance(uploaded, UploadResponse):
+            content = {
+                "msgtype": "m.image",
+                "body": f"QR-код для вступления в чат «{name}»",
+                "url": uploaded.content_uri,
+                "info": {"mimetype": "image/png", "size": len(png)},
+            }
+            await self._send(event.room_id, content, transaction("qr", event.event_id))
+
+    async def _revoke(self, event: Command) -> None:
+        if await self._power(event.room_id, event.sender) < STAFF_POWER:
+            await self._reply(event.room_id, event, "Отзывать ссылки могут учителя и администрация")
+            return
+        count = self._invites.revoke_room(event.room_id)
+        await self._reply(event.room_id, event, f"Ссылки на этот чат отозваны: {count}")
+
+    async def _as(
+        self, method: str, path: str, body: dict[str, Any], as_user: str | None = None
+    ) -> dict[str, Any]:
+        """A client-server request as the bot, or as one of the school's people."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.request(
+                method,
+                f"{self._matrix.homeserver}/_matrix/client/v3{path}",
+                json=body,
+                params={"user_id": as_user} if as_user else None,
+                headers={"Authorization": f"Bearer {self._matrix.access_token}"},
+            )
+        if answer.status_code != 200:
+            raise RuntimeError(f"{method} {path}: {answer.status_code} {answer.text[:200]}")
+        found: dict[str, Any] = answer.json()
+        return found
 
     async def _reply(self, room: str, event: Command, text: str) -> None:
         content = {

@@ -308,6 +308,15 @@ class SchoolConfig(_Model):
         return self.secrets_dir / "link_token"
 
     @property
+    def invite_token_file(self) -> Path:
+        """The diary's token for the bots' ``/_parta/v1/invites``."""
+        return self.secrets_dir / "invite_token"
+
+    @property
+    def bots_url(self) -> str:
+        return f"http://{self.bots.bind_host}:{self.bots.port}"
+
+    @property
     def bots_token_file(self) -> Path:
         """The bots' token for the appservice's ``/_parta/v1/commands``."""
         return self.secrets_dir / "bots_token"

@@ -45,6 +45,7 @@ def build_context(config: SchoolConfig) -> DiaryContext:
         local_now=local_now,
         api_token=ensure_secret_file(config.diary_api_token_file),
         password_check_token=ensure_secret_file(config.password_check_token_file),
+        invite_token=ensure_secret_file(config.invite_token_file),
     )
 
 

@@ -43,6 +43,8 @@ class DiaryContext:
     """Naive school-local time: the timetable's clock."""
     api_token: str
     password_check_token: str
+    invite_token: str = ""
+    """The diary's token for the bots' invite links (empty: joining by link is off)."""
 
     def __post_init__(self) -> None:
         self.jinja = Environment(

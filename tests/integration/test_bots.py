@@ -10,18 +10,22 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
+from argon2 import PasswordHasher
+from playwright.async_api import Page, expect
 
 from appservice.diary_sync.layout import RoomKind, lesson_room, room_key
 from appservice.diary_sync.timetable import Timetable
 from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync, SyncOptions
 from bots.lesson_posts import MONTHS
-from parta.ids import RoomAlias, RoomID, SourcedId
+from parta.ids import RoomAlias, RoomID, SourcedId, UserID
 from parta.stack import SchoolStack
+from tests.browser import sign_in_at
 from tests.school import small_school
 from web_client.store import DistanceLesson
 
 PREFIX = "bot"
+PASSWORD = "пароль-для-тестов-чатов"
 
 
 def _sid(local: str) -> SourcedId:
@@ -209,3 +213,94 @@ def _text(event: dict[str, Any]) -> str:
 def _day_words(day: str) -> str:
     d, m = (int(x) for x in day.split("."))
     return f"{d} {MONTHS[m - 1]}"
+
+
+async def test_an_invite_link_joins_a_user_and_a_revoked_one_does_not(
+    stack: SchoolStack, client: MatrixClient, school: SchoolSync, page: Page
+) -> None:
+    prefix = "inv"
+    diary = small_school(prefix)
+    await school.run(diary, SyncOptions(eager=True))
+    store = stack.open_diary_store()
+    try:
+        store.load(diary, Timetable())
+        for person in ("s1", "s2"):
+            pid = SourcedId(f"{prefix}-{person}")
+            store.set_password_hash(pid, PasswordHasher().hash(PASSWORD))
+            store.set_matrix_user(pid, school.puppet_id(pid))
+        login = store.account(SourcedId(f"{prefix}-s1"))
+        assert login is not None
+    finally:
+        store.close()
+    klass = await client.resolve_alias(
+        RoomAlias(f"#{room_key(SourcedId(f'{prefix}-org'), RoomKind.CLASS, f'{prefix}-5a')}"
+                  f":{stack.config.server_name}")
+    )  # fmt: skip
+    assert klass is not None
+    teacher = school.puppet_id(SourcedId(f"{prefix}-t1"))
+    await _say(client, teacher, klass, "!чат Кружок робототехники")
+    reply = await _wait_for_bot(client, klass, school.bot, "Чат «Кружок робототехники» создан")
+    link = reply.rsplit(" ", 1)[-1]
+    assert link.startswith(f"{stack.config.diary_url}/join/")
+    qr = await _wait_for_bot(client, klass, school.bot, "QR-код для вступления в чат")
+    assert qr == "QR-код для вступления в чат «Кружок робототехники»"
+    images = [e for e in await _bot_messages(client, klass, school.bot)
+              if e["content"].get("msgtype") == "m.image"]  # fmt: skip
+    assert images[0]["content"]["url"].startswith("mxc://")  # the QR code, uploaded
+
+    await sign_in_at(page, stack.config.diary_url, login.login, PASSWORD)
+    await page.goto(link)
+    await expect(page.get_by_role("heading")).to_contain_text("Кружок робототехники")
+    await page.get_by_role("button", name="Вступить в чат").click()
+    await expect(page.get_by_test_id("joined")).to_be_visible()
+    student = school.puppet_id(SourcedId(f"{prefix}-s1"))
+    token = link.rsplit("/", 1)[-1]
+    async with httpx.AsyncClient(timeout=15) as http:
+        info = await http.get(
+            f"{stack.config.bots_url}/_parta/v1/invites/{token}",
+            headers={
+                "Authorization": f"Bearer {stack.config.invite_token_file.read_text().strip()}"
+            },
+        )
+    assert info.json()["name"] == "Кружок робототехники"
+    rooms = await client.request("GET", "/_matrix/client/v3/joined_rooms", as_user=student)
+    names = {r: await _name(client, r) for r in rooms["joined_rooms"]}
+    chat = next(r for r, name in names.items() if name == "Кружок робототехники")
+    await _say(client, teacher, chat, "!отозвать")
+    await _wait_for_bot(client, chat, school.bot, "Ссылки на этот чат отозваны: 1")
+    other = school.puppet_id(SourcedId(f"{prefix}-s2"))
+    async with httpx.AsyncClient(timeout=15) as http:
+        refused = await http.post(
+            f"{stack.config.bots_url}/_parta/v1/invites/{token}/join",
+            json={"user_id": other},
+            headers={
+                "Authorization": f"Bearer {stack.config.invite_token_file.read_text().strip()}"
+            },
+        )
+    assert refused.status_code == 410
+    assert "отозвана" in refused.json()["reason"]
+    members = await client.request(
+        "GET", f"/_matrix/client/v3/rooms/{quote(chat, safe='')}/joined_members"
+    )
+    assert student in members["joined"]
+    assert other not in members["joined"]
+
+
+async def _name(client: MatrixClient, room: str) -> str:
+    state = await client.state_event_or_empty(RoomID(room), "m.room.name")
+    return str(state.get("name", ""))
+
+
+async def _say(client: MatrixClient, user: str, room: str, body: str) -> None:
+    path = f"/_matrix/client/v3/rooms/{quote(room, safe='')}/send/m.room.message/{time.time_ns()}"
+    await client.request("PUT", path, {"msgtype": "m.text", "body": body}, as_user=UserID(user))
+
+
+async def _wait_for_bot(client: MatrixClient, room: str, bot: str, start: str) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for event in await _bot_messages(client, RoomID(room), bot):
+            if _text(event).startswith(start):
+                return _text(event)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the bot did not say {start!r}")
