@@ -116,7 +116,10 @@ def test_without_a_federation_port_nobody_is_federated_with(tmp_path: Path) -> N
     config = _load(render_homeserver(_settings(tmp_path)).config_path)
 
     assert config["federation_domain_whitelist"] == []
-    assert [r["names"] for li in config["listeners"] for r in li["resources"]] == [["client"]]
+    # ``openid`` serves only /_matrix/federation/v1/openid/userinfo (the call bridge's check
+    # of a caller's token), not federation
+    names = [r["names"] for li in config["listeners"] for r in li["resources"]]
+    assert names == [["client", "openid"]]
     assert "ip_range_whitelist" not in config
 
 
