@@ -3,7 +3,7 @@
 The homeserver sends the appservice every event of its rooms (the bots' user cannot
 ``/sync``: Synapse refuses appservice users there); the appservice stored them
 durably before answering. The bots ask with their own token for the messages that
-start with ``!`` since a cursor, oldest first::
+start with ``!``, and the files sent in reply to a message, since a cursor, oldest first::
 
     bots ──GET /_parta/v1/commands?since=1795…──▶ {"events": [{"received_ms", "event"}…],
                                                    "next": <cursor for the next call>}

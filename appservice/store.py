@@ -132,6 +132,9 @@ class TransactionOutcome:
     rejected: int
 
 
+_FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
+
+
 def _txn_key(txn_id: str, raw_events: list[object]) -> str:
     """Transaction ids restart at 1 with a fresh homeserver database: key by content too."""
     ids = sorted(str(e.get("event_id", "")) for e in raw_events if isinstance(e, dict))
@@ -290,8 +293,9 @@ class Store:
         return TransactionOutcome(new=True, stored=fresh, rejected=len(bad))
 
     def commands_since(self, since_ms: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
-        """Messages received at or after ``since_ms`` whose text starts with ``!`` (bot commands),
-        oldest first, with the time their transaction arrived (the reader's next cursor)."""
+        """Messages for the bots received at or after ``since_ms``, oldest first, with the time
+        their transaction arrived (the reader's next cursor): text starting with ``!`` (a
+        command) and files sent in reply to a message (homework handed in)."""
         query = (
             sa.select(transactions.c.received_ms, events.c.body)
             .join(transactions, transactions.c.txn_key == events.c.txn_key)
@@ -302,8 +306,13 @@ class Store:
         with self._engine.connect() as c:
             for received, body in c.execute(query):
                 event = json.loads(body)
-                text = event.get("content", {}).get("body")
-                if isinstance(text, str) and text.lstrip().startswith("!"):
+                content = event.get("content", {})
+                text = content.get("body")
+                command = isinstance(text, str) and text.lstrip().startswith("!")
+                reply = content.get("msgtype") in _FILE_TYPES and isinstance(
+                    content.get("m.relates_to", {}).get("m.in_reply_to"), dict
+                )
+                if command or reply:
                     found.append((int(received), event))
                     if len(found) >= limit:
                         break

@@ -24,6 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bots.commands import Commands, MeetingBook
+from bots.homework import HomeworkBook
+from bots.homework_api import routes as homework_routes
 from bots.invites import InviteBook
 from bots.invites_api import InviteDoor
 from bots.invites_api import routes as invite_routes
@@ -35,7 +37,9 @@ from parta.secrets import read_secret_file
 log = logging.getLogger("bots")
 
 
-def build(config: SchoolConfig) -> tuple[LessonBot, Commands, InviteDoor, AsyncClient]:
+def build(
+    config: SchoolConfig,
+) -> tuple[LessonBot, Commands, InviteDoor, HomeworkBook, AsyncClient]:
     bot = user_id(config.appservice.bot_localpart, ServerName(config.server_name))
     matrix = AsyncClient(config.homeserver_url, user=bot)
     matrix.access_token = read_secret_file(config.as_token_file)  # the appservice's own user
@@ -51,6 +55,7 @@ def build(config: SchoolConfig) -> tuple[LessonBot, Commands, InviteDoor, AsyncC
         timedelta(days=config.bots.horizon_days),
     )
     invites = InviteBook(config.state_dir / "bots" / "invites.db")
+    homework = HomeworkBook(config.state_dir / "bots" / "homework.db")
     local_now = lambda: datetime.now(zone).replace(tzinfo=None)  # noqa: E731
     door = InviteDoor(
         invites,
@@ -68,12 +73,13 @@ def build(config: SchoolConfig) -> tuple[LessonBot, Commands, InviteDoor, AsyncC
         (config.appservice_url, read_secret_file(config.bots_token_file)),
         invites,
         config.diary_url,
+        homework,
     )
-    return lessons, commands, door, matrix
+    return lessons, commands, door, homework, matrix
 
 
 async def serve(config: SchoolConfig) -> None:
-    lessons, commands, door, matrix = build(config)
+    lessons, commands, door, homework, matrix = build(config)
     status: dict[str, Any] = {"runs": 0, "last": [], "error": None, "syncs": 0, "commands": 0}
 
     async def loop() -> None:
@@ -102,7 +108,13 @@ async def serve(config: SchoolConfig) -> None:
         return JSONResponse(status)
 
     invite_token = read_secret_file(config.invite_token_file)
-    app = Starlette(routes=[Route("/health", health), *invite_routes(door, invite_token)])
+    app = Starlette(
+        routes=[
+            Route("/health", health),
+            *invite_routes(door, invite_token),
+            *homework_routes(homework, invite_token),
+        ]
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.bots.bind_host, port=config.bots.port, log_level="warning")
     )

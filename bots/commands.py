@@ -24,6 +24,16 @@ import httpx
 import segno
 from nio import AsyncClient, RoomGetStateEventResponse, RoomSendResponse, UploadResponse
 
+from bots.homework import (
+    FILE_TYPES,
+    LIST_COMMAND,
+    SET_COMMAND,
+    HandedIn,
+    Homework,
+    HomeworkBook,
+    task_text,
+)
+from bots.homework import report as homework_report
 from bots.invites import (
     CHAT_COMMAND,
     CHAT_POWER,
@@ -124,6 +134,32 @@ class Command:
         return cls(*(str(x) for x in fields))
 
 
+@dataclass(frozen=True)
+class FileReply:
+    """A file, photo or video sent in reply to a message (homework handed in)."""
+
+    event_id: str
+    room_id: str
+    sender: str
+    in_reply_to: str
+    filename: str
+    ts: int
+
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> FileReply | None:
+        content = event.get("content", {})
+        target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+        if event.get("type") != "m.room.message" or content.get("msgtype") not in FILE_TYPES:
+            return None
+        fields = [event.get(k) for k in ("event_id", "room_id", "sender")] + [target]
+        if not all(isinstance(x, str) for x in fields):
+            return None
+        event_id, room_id, sender, target_id = (str(x) for x in fields)
+        name = str(content.get("filename") or content.get("body") or "файл")
+        ts = int(event.get("origin_server_ts", 0))
+        return cls(event_id, room_id, sender, target_id, name, ts)
+
+
 class Commands:
     def __init__(
         self,
@@ -135,7 +171,9 @@ class Commands:
         appservice: tuple[str, str],
         invites: InviteBook,
         diary_url: str,
+        homework: HomeworkBook,
     ) -> None:
+        self._homework = homework
         self._matrix, self._book, self._bridge = matrix, book, bridge_url.rstrip("/")
         self._appservice, self._token = appservice
         self._invites, self._diary = invites, diary_url.rstrip("/")
@@ -158,6 +196,10 @@ class Commands:
         body = answer.json()
         handled = 0
         for item in body.get("events", []):
+            handed = FileReply.of(item["event"])
+            if handed is not None:
+                await self._hand_in(handed)
+                continue
             command = Command.of(item["event"])
             if command is None or command.sender == self._matrix.user_id:
                 continue
@@ -168,6 +210,11 @@ class Commands:
                     await self._chat(command)
             elif command.body.strip() == REVOKE_COMMAND:
                 await self._revoke(command)
+            elif command.body.strip().split(" ", 1)[0] == SET_COMMAND:
+                if not self._homework.was_set(command.event_id):
+                    await self._set_homework(command)
+            elif command.body.strip() == LIST_COMMAND:
+                await self._list_homework(command)
             else:
                 continue
             handled += 1
@@ -255,6 +302,52 @@ class Commands:
             }
             await self._send(event.room_id, content, transaction("qr", event.event_id))
 
+    async def _set_homework(self, event: Command) -> None:
+        if await self._power(event.room_id, event.sender) < STAFF_POWER:
+            await self._reply(event.room_id, event, "Задавать домашние задания могут учителя")
+            return
+        text = task_text(event.body)
+        if text is None:
+            await self._reply(event.room_id, event, "Как задать: !дз текст задания")
+            return
+        content = {
+            "msgtype": "m.text",
+            "body": f"Домашнее задание: {text}\nЧтобы сдать, ответьте на это сообщение файлом.",
+            "org.parta.homework": {"set_by": event.sender},
+        }
+        posted = await self._send(event.room_id, content, transaction("homework", event.event_id))
+        homework = Homework(posted, event.room_id, text, event.sender, int(time.time() * 1000))
+        self._homework.set(homework, event.event_id)
+
+    async def _hand_in(self, reply: FileReply) -> None:
+        homework = self._homework.get(reply.in_reply_to)
+        if homework is None or await self._power(reply.room_id, reply.sender) >= STAFF_POWER:
+            return  # not an answer to homework, or not a student's
+        self._homework.hand_in(
+            homework.event_id, HandedIn(reply.sender, reply.event_id, reply.filename, reply.ts)
+        )
+
+    async def _list_homework(self, event: Command) -> None:
+        if await self._power(event.room_id, event.sender) < STAFF_POWER:
+            return
+        given = self._homework.of_room(event.room_id)
+        if not given:
+            await self._reply(event.room_id, event, "В этом чате ещё не задавали домашних заданий")
+            return
+        latest = given[-1]
+        students = await self._students(event.room_id)
+        text = homework_report(latest, self._homework.handed_in(latest.event_id), students)
+        await self._reply(event.room_id, event, text)
+
+    async def _students(self, room: str) -> dict[str, str]:
+        """Members below staff level (the bot aside), by display name."""
+        members = await self._as("GET", f"/rooms/{quote(room, safe='')}/joined_members", {})
+        found = {}
+        for user, profile in members.get("joined", {}).items():
+            if user != self._matrix.user_id and await self._power(room, user) < STAFF_POWER:
+                found[user] = str((profile or {}).get("display_name") or user)
+        return found
+
     async def _revoke(self, event: Command) -> None:
         if await self._power(event.room_id, event.sender) < STAFF_POWER:
             await self._reply(event.room_id, event, "Отзывать ссылки могут учителя и администрация")
@@ -295,7 +388,8 @@ class Commands:
         power = levels.get("users", {}).get(user, levels.get("users_default", 0))
         return power if isinstance(power, int) else 0
 
-    async def _send(self, room: str, content: dict[str, Any], txn: str) -> None:
+    async def _send(self, room: str, content: dict[str, Any], txn: str) -> str:
         sent = await self._matrix.room_send(room, "m.room.message", content, tx_id=txn)
         if not isinstance(sent, RoomSendResponse):
             raise RuntimeError(f"could not post in {room}: {sent}")
+        return str(sent.event_id)

@@ -304,3 +304,69 @@ async def _wait_for_bot(client: MatrixClient, room: str, bot: str, start: str) -
                 return _text(event)
         await asyncio.sleep(0.2)
     raise AssertionError(f"the bot did not say {start!r}")
+
+
+async def test_a_homework_file_is_recorded_for_the_right_student(
+    stack: SchoolStack, client: MatrixClient, school: SchoolSync
+) -> None:
+    prefix = "hw"
+    diary = small_school(prefix)
+    await school.run(diary, SyncOptions(eager=True))
+    klass = await client.resolve_alias(
+        RoomAlias(f"#{room_key(SourcedId(f'{prefix}-org'), RoomKind.CLASS, f'{prefix}-5a')}"
+                  f":{stack.config.server_name}")
+    )  # fmt: skip
+    assert klass is not None
+    teacher = school.puppet_id(SourcedId(f"{prefix}-t1"))
+    await _say(client, teacher, klass, "!дз Упражнение 5 на с. 34")
+    await _wait_for_bot(client, klass, school.bot, "Домашнее задание: Упражнение 5 на с. 34")
+    task = next(
+        e["event_id"]
+        for e in await _bot_messages(client, klass, school.bot)
+        if _text(e).startswith("Домашнее задание: Упражнение 5")
+    )
+    student = school.puppet_id(SourcedId(f"{prefix}-s1"))
+    token = stack.config.as_token_file.read_text().strip()
+    async with httpx.AsyncClient(base_url=stack.config.homeserver_url, timeout=30) as http:
+        uploaded = await http.post(
+            "/_matrix/media/v3/upload",
+            params={"user_id": student, "filename": "упр5.jpg"},
+            content=b"\xff\xd8\xff\xe0 homework photo",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"},
+        )
+    assert uploaded.status_code == 200, uploaded.text
+    reply = {"m.in_reply_to": {"event_id": task}}
+    path = f"/_matrix/client/v3/rooms/{quote(klass, safe='')}/send/m.room.message/{time.time_ns()}"
+    await client.request(
+        "PUT",
+        path,
+        {"msgtype": "m.image", "body": "упр5.jpg", "url": uploaded.json()["content_uri"],
+         "m.relates_to": reply},
+        as_user=student,
+    )  # fmt: skip
+    other = school.puppet_id(SourcedId(f"{prefix}-s2"))
+    await client.request(  # words, not a file: not handed in
+        "PUT",
+        f"{path}-2",
+        {"msgtype": "m.text", "body": "Я забыл тетрадь", "m.relates_to": reply},
+        as_user=other,
+    )
+    await _say(client, teacher, klass, "!сдали")
+    listing = await _wait_for_bot(client, klass, school.bot, "Домашнее задание: Упражнение 5")
+    deadline = time.monotonic() + 30
+    while "Сдали (1)" not in listing and time.monotonic() < deadline:
+        texts = [_text(e) for e in await _bot_messages(client, klass, school.bot)]
+        listing = next((t for t in texts if "Сдали (" in t), listing)
+        await asyncio.sleep(0.2)
+    names = {p.id: p.display_name for p in diary.people.values()}
+    assert f"Сдали (1): {names[SourcedId(f'{prefix}-s1')]}" in listing
+    assert "Не сдали (2)" in listing
+    diary_token = stack.config.invite_token_file.read_text().strip()
+    async with httpx.AsyncClient(timeout=15) as http:
+        seen = await http.get(
+            f"{stack.config.bots_url}/_parta/v1/homework",
+            params={"room": klass},
+            headers={"Authorization": f"Bearer {diary_token}"},
+        )
+    (given,) = seen.json()["homework"]
+    assert [(h["student"], h["file"]) for h in given["handed_in"]] == [(student, "упр5.jpg")]

@@ -1,0 +1,43 @@
+"""``GET /_parta/v1/homework?room=<room id>``: the diary reads homework and who handed it in.
+
+With the diary's token for the bots (the same as for invite links).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bots.homework import HomeworkBook
+from parta.secrets import same_secret
+
+
+def routes(book: HomeworkBook, token: str) -> list[Route]:
+    async def homework(request: Request) -> Response:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not given or not same_secret(given, token):
+            return JSONResponse({"reason": "a valid diary token is required"}, 401)
+        room = request.query_params.get("room", "")
+        if not room:
+            return JSONResponse({"reason": "room is required"}, 400)
+        return JSONResponse(
+            {
+                "room_id": room,
+                "homework": [
+                    {
+                        "event_id": h.event_id,
+                        "text": h.text,
+                        "set_by": h.set_by,
+                        "set_at": h.set_at_ms,
+                        "handed_in": [
+                            {"student": i.student, "file": i.filename, "at": i.at_ms}
+                            for i in book.handed_in(h.event_id)
+                        ],
+                    }
+                    for h in book.of_room(room)
+                ],
+            }
+        )
+
+    return [Route("/_parta/v1/homework", homework)]
