@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -220,9 +222,29 @@ def test_sync_loads_the_diary_and_people_link_shows_in_its_chats_tab(
     assert account.matrix_user_id == f"@parta.stu-0001:{stack.config.server_name}"
 
 
+def _free_region_base() -> int:
+    """A client port whose derived ports (both schools) are all free right now."""
+    offsets = [
+        school + offset
+        for school in (0, 10)
+        for offset in (0, 72, 440, 1000, 1081, 1082, 1083, 1084)
+    ]
+    for _ in range(100):
+        base = 20000 + free_port() % 30000
+        try:
+            with contextlib.ExitStack() as held:
+                for offset in offsets:
+                    probe = held.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no free set of ports for the region demo")
+
+
 async def test_a_region_demo_starts_two_federating_schools(tmp_path: Path) -> None:
     state = tmp_path / "region-demo"
-    base = 20000 + free_port() % 30000  # the demo derives its other ports from this one
+    base = _free_region_base()  # the demo derives its other ports from this one
     command = [sys.executable, "-m", "parta", "demo", "--schools", "2", "--state", str(state)]
     result = await asyncio.to_thread(
         subprocess.run,
