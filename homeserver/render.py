@@ -214,6 +214,7 @@ def homeserver_context(
         "rate_limits": TEST_RATE_LIMITS if settings.for_tests else SCHOOL_RATE_LIMITS,
         "modules": [{"module": m.module, "config": dict(m.config)} for m in settings.modules],
         "oidc_providers": [settings.sso.synapse_config()] if settings.sso else [],
+        "sso_clients": list(settings.sso_clients),
     }
 
 

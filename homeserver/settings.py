@@ -205,6 +205,8 @@ class HomeserverSettings:
     appservices: tuple[AppserviceRegistration, ...] = ()
     modules: tuple[ModuleSpec, ...] = ()
     sso: OidcProvider | None = None
+    sso_clients: tuple[str, ...] = ()
+    """Pages single sign-on may return to without asking (the call bridge's call page)."""
     enable_registration: bool = False
     for_tests: bool = False
 

@@ -111,6 +111,9 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         appservices=(registration,),
         modules=tuple(modules),
         sso=sso,
+        sso_clients=(config.call_bridge_url + "/",)
+        if with_diary and config.call_bridge.enabled
+        else (),
         public_baseurl=config.homeserver_public_url + "/",
         for_tests=config.for_tests,
     )

@@ -200,6 +200,14 @@ def test_open_registration_is_declared_without_verification(tmp_path: Path) -> N
     assert config["enable_registration_without_verification"] is True
 
 
+def test_the_call_page_may_receive_a_login_without_a_confirmation_page(tmp_path: Path) -> None:
+    plain = _load(render_homeserver(_settings(tmp_path / "a")).config_path)
+    assert "sso" not in plain
+    page = "http://127.0.0.1:9090/"
+    config = _load(render_homeserver(_settings(tmp_path / "b", sso_clients=(page,))).config_path)
+    assert config["sso"] == {"client_whitelist": [page]}
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
