@@ -230,7 +230,8 @@ def _free_region_base() -> int:
         for offset in (0, 72, 440, 1000, 1081, 1082, 1083, 1084)
     ]
     for _ in range(100):
-        base = 20000 + free_port() % 30000
+        # below the kernel's ephemeral range (32768+), where outgoing connections take ports
+        base = 20000 + free_port() % 11000
         try:
             with contextlib.ExitStack() as held:
                 for offset in offsets:
