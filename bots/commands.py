@@ -342,11 +342,12 @@ class Commands:
     async def _students(self, room: str) -> dict[str, str]:
         """Members below staff level (the bot aside), by display name."""
         members = await self._as("GET", f"/rooms/{quote(room, safe='')}/joined_members", {})
-        found = {}
-        for user, profile in members.get("joined", {}).items():
-            if user != self._matrix.user_id and await self._power(room, user) < STAFF_POWER:
-                found[user] = str((profile or {}).get("display_name") or user)
-        return found
+        levels = await self._levels(room)  # once, not once per member
+        return {
+            user: str((profile or {}).get("display_name") or user)
+            for user, profile in members.get("joined", {}).items()
+            if user != self._matrix.user_id and _power_of(levels, user) < STAFF_POWER
+        }
 
     async def _revoke(self, event: Command) -> None:
         if await self._power(event.room_id, event.sender) < STAFF_POWER:
@@ -380,16 +381,20 @@ class Commands:
         }
         await self._send(room, content, transaction("reply", event.event_id))
 
-    async def _power(self, room: str, user: str) -> int:
+    async def _levels(self, room: str) -> dict[str, Any]:
         found = await self._matrix.room_get_state_event(room, "m.room.power_levels")
-        if not isinstance(found, RoomGetStateEventResponse):
-            return 0
-        levels: dict[str, Any] = found.content
-        power = levels.get("users", {}).get(user, levels.get("users_default", 0))
-        return power if isinstance(power, int) else 0
+        return found.content if isinstance(found, RoomGetStateEventResponse) else {}
+
+    async def _power(self, room: str, user: str) -> int:
+        return _power_of(await self._levels(room), user)
 
     async def _send(self, room: str, content: dict[str, Any], txn: str) -> str:
         sent = await self._matrix.room_send(room, "m.room.message", content, tx_id=txn)
         if not isinstance(sent, RoomSendResponse):
             raise RuntimeError(f"could not post in {room}: {sent}")
         return str(sent.event_id)
+
+
+def _power_of(levels: dict[str, Any], user: str) -> int:
+    power = levels.get("users", {}).get(user, levels.get("users_default", 0))
+    return power if isinstance(power, int) else 0

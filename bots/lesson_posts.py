@@ -27,6 +27,11 @@ MONTHS = (
 )  # fmt: skip
 
 
+def span(starts: datetime, ends: datetime) -> str:
+    """«30 ноября, 18:15–18:55»: how the bots name a time."""
+    return f"{starts.day} {MONTHS[starts.month - 1]}, {starts:%H:%M}–{ends:%H:%M}"
+
+
 @dataclass(frozen=True)
 class Lesson:
     lesson_id: str
@@ -38,8 +43,7 @@ class Lesson:
     call_url: str
 
     def when(self) -> str:
-        day = f"{self.starts_at.day} {MONTHS[self.starts_at.month - 1]}"
-        return f"{day}, {self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
+        return span(self.starts_at, self.ends_at)
 
     def text(self) -> str:
         return f"Дистанционный урок: {self.subject} {self.when()} — Присоединиться: {self.call_url}"

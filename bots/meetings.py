@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 
-from bots.lesson_posts import MONTHS
+from bots.lesson_posts import span
 
 COMMAND = "!собрание"
 DEFAULT_MINUTES = 45
@@ -43,8 +43,7 @@ class Meeting:
     ends_at: datetime
 
     def when(self) -> str:
-        day = f"{self.starts_at.day} {MONTHS[self.starts_at.month - 1]}"
-        return f"{day}, {self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
+        return span(self.starts_at, self.ends_at)
 
     def text(self, url: str) -> str:
         return f"Родительское собрание: {self.title}, {self.when()} — Присоединиться: {url}"

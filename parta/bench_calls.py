@@ -29,6 +29,7 @@ import math
 import os
 import resource
 import secrets
+import socket
 import statistics
 import struct
 import subprocess
@@ -352,8 +353,6 @@ async def _ready(url: str, worker: subprocess.Popen[bytes]) -> None:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
