@@ -9,6 +9,10 @@ The full ``/state`` of a room grows with every member event (~3 s for a
     per room:   /joined_members + power_levels ──▶ members, powers
     store:      invites the sync sent (Synapse lists invites only with every member)
 
+A partial run (linking one person: a handful of rooms) skips the hierarchy, which
+lists the whole school: the space's name and topic are read one by one and its
+children are asked about just for the rooms at hand (``m.space.child`` each).
+
 Rooms are read in parallel. A desired room the store does not know is looked up
 by alias: a run that crashed after ``createRoom`` but before recording the id
 must adopt the room, not create a second one. A room missing from its space's
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from appservice.diary_sync.layout import RoomKey
@@ -45,18 +49,23 @@ async def read_actual(
     keys: Iterable[RoomKey],
     spaces: Iterable[RoomKey] = (),
     concurrency: int = 8,
+    partial: bool = False,
 ) -> Actual:
     known = await _room_ids(client, store, server, sorted(set(keys)))
     summaries: dict[RoomID, _Summary] = {}
-    for space in spaces:
-        if space in known:
-            summaries.update(_summaries(await client.hierarchy(known[space])))
+    space_ids = [known[space] for space in spaces if space in known]
+    if not partial:
+        for space in space_ids:
+            summaries.update(_summaries(await client.hierarchy(space)))
     invites = store.invites()
     gate = asyncio.Semaphore(concurrency)
 
     async def one(key: RoomKey) -> tuple[RoomKey, ActualRoom]:
         async with gate:
             room = await read_room(client, known[key], bot, summaries.get(known[key]))
+            if partial and room.room_id in space_ids:
+                others = [r for r in known.values() if r != room.room_id]
+                room = replace(room, children=await _children_among(client, room.room_id, others))
         pending = {u: Membership.INVITE for u in invites.get(key, ()) if u not in room.members}
         return key, ActualRoom(
             room.room_id,
@@ -88,6 +97,15 @@ async def _room_ids(
         if room is not None:
             known[key] = room
     return known
+
+
+async def _children_among(
+    client: MatrixClient, space: RoomID, rooms: list[RoomID]
+) -> frozenset[RoomID]:
+    found = await asyncio.gather(
+        *(client.state_event_or_empty(space, "m.space.child", room) for room in rooms)
+    )
+    return frozenset(room for room, content in zip(rooms, found, strict=True) if content.get("via"))
 
 
 def _summaries(rooms: list[JsonDict]) -> dict[RoomID, _Summary]:

@@ -7,6 +7,7 @@ The diary and accounts are re-read only when the store's generation moves.
 
 from __future__ import annotations
 
+from appservice.diary_sync.model import Diary
 from appservice.diary_sync.safety import (
     Decision,
     Rules,
@@ -43,15 +44,20 @@ class SafetyOracle:
     def __init__(self, store: Store, rules: Rules, server: ServerName, bot: UserID) -> None:
         self._store, self._rules, self._server, self._bot = store, rules, server, bot
         self._cached: tuple[int, School] | None = None
+        self._diary: tuple[int, Diary] | None = None
 
     def school(self) -> School | None:
-        generation = self._store.people_generation()
+        """Rebuilt when the people move; the snapshot is parsed again only when it changed
+        (linking one person moves an account, not the diary)."""
+        diary_generation, generation = self._store.generations()
         if self._cached is not None and self._cached[0] == generation:
             return self._cached[1]
-        stored = self._store.snapshot(SNAPSHOT)
-        if stored is None:
-            return None
-        diary = from_snapshot(stored)
+        if self._diary is None or self._diary[0] != diary_generation:
+            stored = self._store.snapshot(SNAPSHOT)
+            if stored is None:
+                return None
+            self._diary = (diary_generation, from_snapshot(stored))
+        diary = self._diary[1]
         known = self._store.accounts()
         accounts = {
             pid: known[pid].user_id

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from appservice.diary_sync.layout import RoomKey, layout_diary, school_prefix
+from appservice.diary_sync.layout import RoomKey, SchoolLayout, layout_diary, school_prefix
 from appservice.diary_sync.model import Diary, Role
 from appservice.diary_sync.names import RU, RoomNames
 from appservice.diary_sync.plan import Action, guard, plan
@@ -57,6 +57,13 @@ class SyncResult:
     requests: int = 0
 
 
+@dataclass
+class _Derived:
+    diary: Diary | None = None
+    layouts: tuple[SchoolLayout, ...] = ()
+    puppets: dict[SourcedId, Account] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class SchoolSync:
     client: MatrixClient
@@ -66,6 +73,9 @@ class SchoolSync:
     names: RoomNames = RU
     network: bool = False
     """The school is in a region: add its «Сеть учителей» room (it federates)."""
+    _last: _Derived = field(default_factory=lambda: _Derived(), compare=False, repr=False)
+    """What the last diary gave (its layouts, its puppet accounts): a diary is immutable, so
+    linking one person after another does not lay the whole school out each time."""
 
     def puppet_id(self, person: SourcedId) -> UserID:
         return user_id(PUPPET_PREFIX + escape_localpart(person), self.server)
@@ -73,12 +83,21 @@ class SchoolSync:
     def accounts_for(self, diary: Diary) -> dict[SourcedId, Account]:
         """Stored accounts, plus a puppet id for everybody who has none yet."""
         known = self.store.accounts()
-        return {pid: known.get(pid) or Account(self.puppet_id(pid), True) for pid in diary.people}
+        puppets = self._of(diary)[1]
+        return {pid: known.get(pid) or puppets[pid] for pid in diary.people}
 
     def desired(self, diary: Diary, eager: bool) -> Desired:
-        layouts = layout_diary(diary, self.names, self.network)
+        layouts = self._of(diary)[0]
         accounts = self.accounts_for(diary)
         return resolve(layouts, accounts, self.store.linked(), eager, self.server)
+
+    def _of(self, diary: Diary) -> tuple[tuple[SchoolLayout, ...], dict[SourcedId, Account]]:
+        last = self._last
+        if last.diary is not diary:
+            last.layouts = layout_diary(diary, self.names, self.network)
+            last.puppets = {pid: Account(self.puppet_id(pid), True) for pid in diary.people}
+            last.diary = diary
+        return last.layouts, last.puppets
 
     async def run(
         self,
@@ -87,17 +106,25 @@ class SchoolSync:
         only: Callable[[RoomKey], bool] | None = None,
         progress: Callable[[int], None] | None = None,
         on_plan: Callable[[list[Action]], None] | None = None,
+        desired: Desired | None = None,
     ) -> SyncResult:
         clock = time.perf_counter
         started, requests_before = clock(), self.client.requests
-        desired = self.desired(diary, options.eager)
+        desired = desired or self.desired(diary, options.eager)
         rooms = {k: r for k, r in desired.rooms.items() if only is None or only(k)}
         desired = Desired(rooms, desired.puppets, desired.invitees)
         orphans = self._orphans(diary, desired) if only is None else set()
         keys = rooms.keys() | orphans
         spaces = [k for k, r in rooms.items() if r.spec.is_space]
         actual = await read_actual(
-            self.client, self.store, self.server, self.bot, keys, spaces, options.concurrency
+            self.client,
+            self.store,
+            self.server,
+            self.bot,
+            keys,
+            spaces,
+            options.concurrency,
+            partial=only is not None,
         )
         read_done = clock()
         actions = plan(desired, actual)
@@ -148,7 +175,7 @@ class SchoolSync:
         self.store.save_accounts({person: chosen}, linked=True)
         desired = self.desired(diary, options.eager)
         theirs = {k for k, r in desired.rooms.items() if chosen.user_id in r.members}
-        return await self.run(diary, options, only=theirs.__contains__)
+        return await self.run(diary, options, only=theirs.__contains__, desired=desired)
 
 
 def _ignore(_n: int) -> None:

@@ -97,17 +97,20 @@ generations = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
-"""Bumped with the diary snapshot and the accounts: readers cache what they derive from them."""
+"""``people`` moves with the diary snapshot and the accounts, ``diary`` with the snapshot
+only: readers cache what they derive from each (parsing a snapshot costs far more than
+re-reading the accounts)."""
 
 
-def _bump(c: Connection) -> None:
-    updated = c.execute(
-        generations.update()
-        .where(generations.c.name == "people")
-        .values(value=generations.c.value + 1)
-    )
-    if updated.rowcount == 0:
-        c.execute(generations.insert().values(name="people", value=1))
+def _bump(c: Connection, *names: str) -> None:
+    for name in names:
+        updated = c.execute(
+            generations.update()
+            .where(generations.c.name == name)
+            .values(value=generations.c.value + 1)
+        )
+        if updated.rowcount == 0:
+            c.execute(generations.insert().values(name=name, value=1))
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,10 @@ class Store:
         """Set who may join each of these rooms, in one transaction, writing only changes."""
         with self._engine.begin() as c:
             current: dict[str, set[str]] = {}
-            for key, user in c.execute(sa.select(allowed.c.room_key, allowed.c.user_id)):
+            query = sa.select(allowed.c.room_key, allowed.c.user_id)
+            if len(members) < 50:  # linking one person: a few rooms, not the whole school
+                query = query.where(allowed.c.room_key.in_(sorted(members)))
+            for key, user in c.execute(query):
                 current.setdefault(key, set()).add(user)
             for key, users in members.items():
                 have = current.get(key, set())
@@ -250,7 +256,7 @@ class Store:
                         linked=linked,
                     )
                 )
-            _bump(c)
+            _bump(c, "people")
 
     def puppets(self) -> dict[UserID, str]:
         with self._engine.connect() as c:
@@ -338,15 +344,14 @@ class Store:
         with self._engine.begin() as c:
             c.execute(snapshots.delete().where(snapshots.c.name == name))
             c.execute(snapshots.insert().values(name=name, body=body))
-            _bump(c)
+            _bump(c, "people", "diary")
 
-    def people_generation(self) -> int:
-        """Changes whenever the diary snapshot or an account does."""
+    def generations(self) -> tuple[int, int]:
+        """(diary, people): the snapshot's generation, and the snapshot-or-accounts one."""
         with self._engine.connect() as c:
-            value = c.execute(
-                sa.select(generations.c.value).where(generations.c.name == "people")
-            ).scalar()
-        return int(value or 0)
+            rows = c.execute(sa.select(generations.c.name, generations.c.value))
+            found = {str(name): int(value) for name, value in rows}
+        return found.get("diary", 0), found.get("people", 0)
 
 
 def engine_url(url: str) -> str:

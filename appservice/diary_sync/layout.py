@@ -104,15 +104,19 @@ class _Index:
     teachers: Mapping[SourcedId, frozenset[SourcedId]]
     primary: Mapping[SourcedId, SourcedId]
     parents: Mapping[SourcedId, frozenset[SourcedId]]
+    classes_of: Mapping[SourcedId, frozenset[SourcedId]]
+    """Each student's classes."""
 
     @classmethod
     def of(cls, diary: Diary) -> _Index:
         students: dict[SourcedId, set[SourcedId]] = defaultdict(set)
         teachers: dict[SourcedId, set[SourcedId]] = defaultdict(set)
+        classes_of: dict[SourcedId, set[SourcedId]] = defaultdict(set)
         primary: dict[SourcedId, SourcedId] = {}
         for e in sorted(diary.enrollments, key=lambda e: (e.class_id, e.person_id)):
             if e.role is EnrollmentRole.STUDENT:
                 students[e.class_id].add(e.person_id)
+                classes_of[e.person_id].add(e.class_id)
             else:
                 teachers[e.class_id].add(e.person_id)
                 if e.primary:
@@ -120,7 +124,9 @@ class _Index:
         parents: dict[SourcedId, set[SourcedId]] = defaultdict(set)
         for g in diary.guardianships:
             parents[g.student_id].add(g.parent_id)
-        return cls(_freeze(students), _freeze(teachers), primary, _freeze(parents))
+        return cls(
+            _freeze(students), _freeze(teachers), primary, _freeze(parents), _freeze(classes_of)
+        )
 
 
 def _freeze(groups: Mapping[SourcedId, set[SourcedId]]) -> dict[SourcedId, frozenset[SourcedId]]:
@@ -297,13 +303,14 @@ def _class_teachers(diary: Diary, school_id: SourcedId, index: _Index) -> list[S
 def _subject_teachers(diary: Diary, homeroom: SchoolClass, index: _Index) -> set[SourcedId]:
     """Teachers of scheduled classes that share a student with the homeroom."""
     students = index.students.get(homeroom.id, frozenset())
+    shared = {c for s in students for c in index.classes_of.get(s, ())}
     return {
         teacher
-        for c in diary.classes.values()
-        if c.kind is ClassKind.SCHEDULED
+        for class_id in shared
+        if (c := diary.classes.get(class_id)) is not None
+        and c.kind is ClassKind.SCHEDULED
         and c.school_id == homeroom.school_id
-        and students & index.students.get(c.id, frozenset())
-        for teacher in index.teachers.get(c.id, frozenset())
+        for teacher in index.teachers.get(class_id, frozenset())
     }
 
 
