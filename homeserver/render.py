@@ -204,6 +204,7 @@ def homeserver_context(
         "bind_host": settings.bind_host,
         "client_port": settings.client_port,
         "federation_port": settings.federation_port,
+        "behind_proxy": settings.behind_proxy,
         "tls_certificate_path": str(layout.tls_certificate),
         "tls_private_key_path": str(layout.tls_private_key),
         "database": database_config(settings.database, layout),

@@ -208,6 +208,9 @@ class HomeserverSettings:
     sso_clients: tuple[str, ...] = ()
     """Pages single sign-on may return to without asking (the call bridge's call page)."""
     enable_registration: bool = False
+    behind_proxy: bool = False
+    """A reverse proxy terminates TLS: the client listener trusts ``X-Forwarded-For`` and also
+    serves federation (the proxy forwards ``/_matrix/federation`` and ``/_matrix/key`` to it)."""
     for_tests: bool = False
 
     def __post_init__(self) -> None:

@@ -9,6 +9,7 @@
     parta diary password LOGIN -c parta.yaml       set a diary password (read from stdin)
     parta run -c parta.yaml                        Synapse, appservice, diary in the foreground
     parta demo                                     a whole demo school (what `make demo` runs)
+    parta deploy prepare -c parta.yaml             secrets, databases, homeserver files (Ansible)
     parta bench sync --students N --json           the sync benchmark
     parta bench federation --messages 50           latency between two schools' servers
     parta bench calls --participants 30 --json     a class's lesson through the call bridge
@@ -84,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--exit", action="store_true", help="stop once set up (for scripts)")
     demo.set_defaults(run=commands.demo)
+
+    deploy = sub.add_parser("deploy", help="for the Ansible roles").add_subparsers(required=True)
+    prepare = deploy.add_parser("prepare", help="secrets, databases, homeserver files (idempotent)")
+    _config_arg(prepare)
+    prepare.add_argument("--part", action="append", choices=["secrets", "databases", "homeserver"])
+    prepare.add_argument("--group", help="the components' group: it may read what is written")
+    prepare.set_defaults(run=commands.deploy_prepare)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(required=True)
     bsync = bench.add_parser("sync", help="provision a synthetic school, print figures")

@@ -30,6 +30,7 @@ from appservice.diary_sync.summary import format_summary, summarize
 from appservice.errors import AppserviceError
 from appservice.school_sync import SNAPSHOT, SyncOptions, SyncResult, summary
 from appservice.store import Store
+from homeserver.errors import HomeserverError
 from parta.config import ConfigError, load_config
 from parta.diary_load import read_timetable, store_diary
 from parta.ids import SourcedId, UserID
@@ -260,6 +261,18 @@ def demo(args: argparse.Namespace) -> int:
     from parta.demo import run_demo
 
     return run_demo(args)
+
+
+def deploy_prepare(args: argparse.Namespace) -> int:
+    from parta.deploy import PARTS, prepare
+
+    try:
+        config = load_config(args.config)
+        changed = prepare(config, args.part or PARTS, args.group)
+    except (ConfigError, AppserviceError, HomeserverError, SecretError, OSError, KeyError) as e:
+        return _fail(f"parta deploy prepare: {e}")
+    print(json.dumps({"changed": changed}, ensure_ascii=False))
+    return 0
 
 
 def bench_sync(args: argparse.Namespace) -> int:

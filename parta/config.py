@@ -43,6 +43,8 @@ class HomeserverConfig(_Model):
     client_port: int = Field(8008, ge=1, le=65535)
     federation_port: int | None = Field(None, ge=1, le=65535)
     federation_allowlist: tuple[str, ...] = ()
+    behind_proxy: bool = False
+    """A reverse proxy (nginx) terminates TLS and forwards federation to the client listener."""
 
 
 class AppserviceConfig(_Model):
@@ -342,16 +344,39 @@ class SchoolConfig(_Model):
 
 
 def load_config(path: Path) -> SchoolConfig:
+    """``path``, and beside it the fragments ``<stem>.d/*.yaml`` (each adds top-level keys).
+
+    A deployment writes one fragment per component (``parta.d/bots.yaml``…), so changing
+    one component's settings changes one file and restarts one service. A key set in two
+    files is refused with both files' names.
+    """
+    raw = _read_yaml(path)
+    origin = dict.fromkeys(raw, path)
+    fragments = path.parent / f"{path.stem}.d"
+    for fragment in sorted(fragments.glob("*.yaml")) if fragments.is_dir() else ():
+        for key, value in _read_yaml(fragment).items():
+            if key in origin:
+                raise ConfigError(f"{fragment}: '{key}' is already set in {origin[key]}")
+            raw[key], origin[key] = value, fragment
+    try:
+        return SchoolConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()
+        )
+        files = ", ".join(str(f) for f in dict.fromkeys(origin.values())) or str(path)
+        raise ConfigError(f"{files}: {problems}") from e
+
+
+def _read_yaml(path: Path) -> dict[str, object]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
-    try:
-        return SchoolConfig.model_validate(raw or {})
-    except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from e
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return raw

@@ -107,6 +107,7 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         bind_host=config.homeserver.bind_host,
         client_port=config.homeserver.client_port,
         federation_port=config.homeserver.federation_port,
+        behind_proxy=config.homeserver.behind_proxy,
         federation_allowlist=_allowlist(config),
         appservices=(registration,),
         modules=tuple(modules),
