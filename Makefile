@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test lint typecheck unit bench clean browser
+.PHONY: install demo test lint typecheck unit bench clean browser wheel
 
 install: $(STAMP)
 
@@ -26,6 +26,15 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/yamllint -s ansible .yamllint
+	cd ansible && PATH=$(CURDIR)/$(BIN):$$PATH ./../$(BIN)/ansible-lint -q
+	cd ansible && for inventory in inventories/*/hosts.yml; do \
+		../$(BIN)/ansible-playbook --syntax-check -i $$inventory site.yml || exit 1; done
+
+# The wheel the Ansible roles install on a school's host (dist/).
+wheel: install
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+	rm -rf build
 
 typecheck: install
 	$(BIN)/mypy .
@@ -44,4 +53,4 @@ bench: install
 	$(BIN)/parta bench sync --students 1000 --json
 
 clean:
-	rm -rf var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf var .mypy_cache .ruff_cache .pytest_cache build dist

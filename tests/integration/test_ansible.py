@@ -1,0 +1,255 @@
+"""The `school` inventory applied to this machine, into a throwaway prefix, for real.
+
+The playbook installs parta from a freshly built wheel into a new virtualenv, makes the
+PostgreSQL role and databases, Debian's nginx and coturn, the users and the supervisord
+programs (CI has no systemd). Then the test starts supervisord from the files the playbook
+wrote, and checks through nginx that the homeserver answers, that a school syncs, and that
+the appservice receives Synapse's transactions. A second run must change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.ports import free_port_block
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSIBLE = ROOT / "ansible"
+BIN = Path(sys.executable).parent
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SERVER = "school.test"
+
+
+def _postgres_or_skip() -> None:
+    try:
+        psycopg.connect(ADMIN_DSN, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        if os.environ.get("PARTA_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required here (PARTA_REQUIRE_POSTGRES) but unreachable")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+
+
+def _playbook(extra_vars: Path) -> str:
+    """Run the playbook as an operator would (here: on this machine); its output."""
+    result = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            "inventories/school/hosts.yml",
+            "site.yml",
+            "--connection=local",
+            "-e",
+            f"@{extra_vars}",
+        ],
+        cwd=ANSIBLE,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _changed(output: str) -> int:
+    recap = re.search(r"PLAY RECAP \*+\n(.*)", output, re.S)
+    assert recap is not None, output[-3000:]
+    counts = re.findall(r"changed=(\d+)", recap.group(1))
+    assert counts, recap.group(1)
+    return sum(int(c) for c in counts)
+
+
+def _changed_tasks(output: str) -> list[str]:
+    """The tasks that reported a change, for the failure message."""
+    tasks = re.split(r"\n(?=TASK \[|RUNNING HANDLER \[)", output)
+    return [t.splitlines()[0] for t in tasks if re.search(r"^changed:", t, re.M)]
+
+
+def _drop(database_prefix: str) -> None:
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as db:
+        for suffix in ("synapse", "appservice", "diary"):
+            name = sql.Identifier(f"{database_prefix}_{suffix}")
+            db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        db.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(database_prefix)))
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Poll ``check`` (a callable returning true when ready) until the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, psycopg.Error) as e:
+            last = e
+        time.sleep(0.5)  # polling real services for readiness, bounded by the deadline
+    raise AssertionError(f"{what} not ready within {timeout:.0f}s (last error: {last!r})")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    extra_vars: Path
+    ports: dict[str, int]
+    prefix: Path
+    database: str
+    supervisor: Path
+    venv: Path
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    if os.geteuid() != 0:
+        pytest.skip("the converge creates system users and runs services as them: needs root")
+    _postgres_or_skip()
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [str(BIN / "pip"), "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(ROOT)],
+        cwd=tmp_path,
+        check=True,
+        timeout=300,
+    )
+    wheel = next(dist.glob("parta-*.whl"))
+    base = 20000 + free_port_block(1) % 11000  # below the ephemeral range (see test_cli)
+    ports = {
+        name: base + i
+        for i, name in enumerate(
+            ["public", "synapse", "appservice", "diary", "bots", "bridge", "w1", "w2", "turn"]
+        )
+    }
+    # The services' users must reach the prefix: pytest's own folders are root's alone.
+    prefix = Path(tempfile.mkdtemp(prefix="parta-converge-", dir="/tmp"))
+    prefix.chmod(0o755)
+    database = f"parta_cv{secrets.token_hex(3)}"
+    extra = {
+        "parta_server_name": SERVER,
+        "parta_wheel": str(wheel),
+        "parta_prefix": str(prefix),
+        "parta_python": "/usr/bin/python3",  # Debian's, as on a school's host
+        "parta_service_manager": "supervisor",
+        "parta_public_port": ports["public"],
+        # Synapse reads the diary's OpenID metadata at start: the test has no DNS for
+        # dnevnik.school.test, so the diary's own address stands in for its public one.
+        "parta_diary_public_url": f"http://127.0.0.1:{ports['diary']}",
+        "parta_database_user": database,
+        "parta_database_prefix": database,
+        "postgresql_install": False,
+        "postgresql_manage_service": False,
+        "postgresql_admin_become": False,
+        "postgresql_admin_args": ["-h", "127.0.0.1", "-U", "postgres"],
+        "synapse_client_port": ports["synapse"],
+        "parta_appservice_port": ports["appservice"],
+        "parta_web_client_port": ports["diary"],
+        "parta_bots_port": ports["bots"],
+        "parta_bots_poll_seconds": 2,
+        "parta_call_bridge_port": ports["bridge"],
+        "coturn_listening_port": ports["turn"],
+        "coturn_listening_ip": "127.0.0.1",
+        "coturn_min_port": 40000,
+        "coturn_max_port": 40100,
+        "nginx_listen_address": "127.0.0.1",
+    }
+    extra_vars = tmp_path / "vars.json"
+    extra_vars.write_text(json.dumps(extra), encoding="utf-8")
+    supervisor = prefix / "etc" / "parta" / "supervisord.conf"
+    venv = prefix / "opt" / "parta" / "venv" / "bin"
+    try:
+        yield Deployment(extra_vars, ports, prefix, database, supervisor, venv)
+    finally:
+        if (prefix / "run" / "parta" / "supervisor.sock").exists():
+            subprocess.run(
+                [str(venv / "supervisorctl"), "-c", str(supervisor), "shutdown"],
+                timeout=120,
+                check=False,
+                capture_output=True,
+            )
+        _drop(database)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_the_school_inventory_converges_serves_and_syncs(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    extra_vars, ports = deployment.extra_vars, deployment.ports
+    prefix, venv = deployment.prefix, deployment.venv
+
+    first = _playbook(extra_vars)
+    assert _changed(first) > 0
+    second = _playbook(extra_vars)
+    assert _changed(second) == 0, _changed_tasks(second)
+
+    subprocess.run(
+        [str(venv / "supervisord"), "-c", str(deployment.supervisor)], check=True, timeout=30
+    )
+    public = f"https://127.0.0.1:{ports['public']}"
+    via_nginx = httpx.Client(base_url=public, verify=False, timeout=10.0)  # self-signed  # noqa: S501
+
+    def homeserver_up() -> bool:
+        answer = via_nginx.get("/_matrix/client/versions", headers={"Host": SERVER})
+        return answer.status_code == 200 and "v1.11" in answer.json()["versions"]
+
+    _until("Synapse through nginx", homeserver_up, timeout=180)
+    well_known = via_nginx.get("/.well-known/matrix/server", headers={"Host": SERVER}).json()
+    assert well_known == {"m.server": f"{SERVER}:{ports['public']}"}
+    diary = via_nginx.get("/health", headers={"Host": f"dnevnik.{SERVER}"})
+    assert diary.status_code == 200
+    _until(
+        "the call bridge through nginx",
+        lambda: via_nginx.get("/health", headers={"Host": f"call.{SERVER}"}).status_code == 200,
+    )
+
+    state = prefix / "var" / "lib" / "parta"
+    config = prefix / "etc" / "parta" / "parta.yaml"
+    env = {**os.environ, "PGPASSFILE": str(state / "postgresql" / "pgpass")}
+    roster = tmp_path / "roster"
+    subprocess.run(
+        [str(venv / "parta"), "school", "generate", "--students", "20", "--out", str(roster)],
+        check=True,
+        timeout=60,
+    )
+    synced = subprocess.run(
+        [str(venv / "parta"), "sync", str(roster), "-c", str(config), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
+    assert json.loads(synced.stdout)["actions"]["CreateRoom"] > 5
+
+    token = (state / "secrets" / "as_token").read_text(encoding="utf-8").strip()
+    rooms = via_nginx.get(
+        "/_matrix/client/v3/joined_rooms",
+        headers={"Host": SERVER, "Authorization": f"Bearer {token}"},
+    )
+    assert rooms.status_code == 200
+    assert len(rooms.json()["joined_rooms"]) > 5
+
+    store = f"postgresql://postgres@127.0.0.1:5432/{deployment.database}_appservice"
+
+    def transactions_received() -> bool:
+        with psycopg.connect(store) as db:
+            row = db.execute("SELECT count(*) FROM events").fetchone()
+        return row is not None and row[0] > 0
+
+    _until("the appservice's first transaction", transactions_received)
