@@ -31,6 +31,7 @@ from homeserver.settings import (
     HomeserverSettings,
     PostgresDatabase,
     SqliteDatabase,
+    SynapseWorkers,
 )
 from parta.ids import ServerName
 from parta.secrets import ensure_secret_file, read_secret_file
@@ -130,6 +131,26 @@ class StateLayout:
     def registration(self, appservice_id: str) -> Path:
         return self.root / "appservices" / f"{appservice_id}.yaml"
 
+    def worker_config(self, name: str) -> Path:
+        return self.root / "workers" / f"{name}.yaml"
+
+    def worker_log_config(self, name: str) -> Path:
+        return self.root / "workers" / f"{name}.log.yaml"
+
+    def worker_log(self, name: str) -> Path:
+        return self.root / f"homeserver-{name}.log"
+
+
+@dataclass(frozen=True)
+class RenderedWorker:
+    """One Synapse worker: ``python -m synapse.app.generic_worker -c homeserver.yaml -c
+    <config_path>``; a generic worker serves client and federation reads on ``port``."""
+
+    name: str
+    config_path: Path
+    port: int
+    generic: bool
+
 
 @dataclass(frozen=True)
 class RenderedHomeserver:
@@ -140,6 +161,7 @@ class RenderedHomeserver:
     client_url: str
     federation_url: str | None
     registration_paths: tuple[Path, ...]
+    workers: tuple[RenderedWorker, ...] = ()
 
     @property
     def config_path(self) -> Path:
@@ -161,8 +183,9 @@ def render_homeserver(settings: HomeserverSettings) -> RenderedHomeserver:
     _write_yaml(layout.log_config, log_config)
     context = homeserver_context(settings, layout, registrations)
     _write_yaml(layout.config, environment.get_template("homeserver.yaml.j2").render(context))
+    workers = _write_workers(environment, settings, layout)
     logger.info("rendered Synapse config for %s into %s", settings.server_name, layout.root)
-    return _rendered(settings, layout, registrations)
+    return _rendered(settings, layout, registrations, workers)
 
 
 def _ensure_key_material(settings: HomeserverSettings, layout: StateLayout) -> None:
@@ -175,7 +198,10 @@ def _ensure_key_material(settings: HomeserverSettings, layout: StateLayout) -> N
 
 
 def _rendered(
-    settings: HomeserverSettings, layout: StateLayout, registrations: tuple[Path, ...]
+    settings: HomeserverSettings,
+    layout: StateLayout,
+    registrations: tuple[Path, ...],
+    workers: tuple[RenderedWorker, ...] = (),
 ) -> RenderedHomeserver:
     host = _reachable_host(settings.bind_host)
     federation_port = settings.federation_port
@@ -185,6 +211,7 @@ def _rendered(
         client_url=_url("http", host, settings.client_port),
         federation_url=None if federation_port is None else _url("https", host, federation_port),
         registration_paths=registrations,
+        workers=workers,
     )
 
 
@@ -216,7 +243,55 @@ def homeserver_context(
         "modules": [{"module": m.module, "config": dict(m.config)} for m in settings.modules],
         "oidc_providers": [settings.sso.synapse_config()] if settings.sso else [],
         "sso_clients": list(settings.sso_clients),
+        "workers": _workers_context(settings.workers),
     }
+
+
+def _workers_context(workers: SynapseWorkers | None) -> dict[str, object] | None:
+    if workers is None or not workers.names:
+        return None
+    instances = {"main": {"host": "127.0.0.1", "port": workers.first_port}}
+    instances |= {name: {"host": "127.0.0.1", "port": workers.port(name)} for name in workers.names}
+    main = "main"
+    return {
+        "replication_port": workers.first_port,
+        "instance_map": instances,
+        "stream_writers": {"events": list(workers.persisters) or [main]},
+        "redis": {
+            "enabled": True,
+            "host": workers.redis_host,
+            "port": workers.redis_port,
+            "dbid": workers.redis_dbid,
+        },
+    }
+
+
+def _write_workers(
+    environment: jinja2.Environment, settings: HomeserverSettings, layout: StateLayout
+) -> tuple[RenderedWorker, ...]:
+    workers = settings.workers
+    if workers is None:
+        return ()
+    out = []
+    for name in workers.names:
+        generic = name in workers.generic
+        log_config = environment.get_template("log.yaml.j2").render(
+            log_path=str(layout.worker_log(name)),
+            max_bytes=_LOG_MAX_BYTES,
+            backup_count=_LOG_BACKUPS,
+        )
+        _write_yaml(layout.worker_log_config(name), log_config)
+        text = environment.get_template("worker.yaml.j2").render(
+            name=name,
+            port=workers.port(name),
+            bind_host=settings.bind_host if generic else "127.0.0.1",
+            resources=["client", "federation"] if generic else ["replication"],
+            behind_proxy=settings.behind_proxy,
+            log_config_path=str(layout.worker_log_config(name)),
+        )
+        _write_yaml(layout.worker_config(name), text)
+        out.append(RenderedWorker(name, layout.worker_config(name), workers.port(name), generic))
+    return tuple(out)
 
 
 def database_config(

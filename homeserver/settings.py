@@ -185,6 +185,46 @@ class OidcProvider:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SynapseWorkers:
+    """Synapse's own way to use more than one core: event persisters sharing the event
+    stream, generic workers for client and federation reads, Redis between them.
+
+    Ports: the main process's replication listener is ``first_port``; worker ``k`` (the
+    persisters first, then the generic workers) listens on ``first_port + 1 + k``.
+    PostgreSQL only (Synapse's workers cannot share SQLite).
+    """
+
+    event_persisters: int = 0
+    generic_workers: int = 0
+    first_port: int = 8100
+    redis_host: str = "127.0.0.1"
+    redis_port: int = 6379
+    redis_dbid: int = 0
+
+    def __post_init__(self) -> None:
+        if self.event_persisters < 0 or self.generic_workers < 0:
+            raise SettingsError("workers", "counts cannot be negative")
+        _check_port("workers.first_port", self.first_port)
+        _check_port("workers.first_port", self.first_port + len(self.names))
+        _check_port("workers.redis_port", self.redis_port)
+
+    @property
+    def persisters(self) -> tuple[str, ...]:
+        return tuple(f"persister{i + 1}" for i in range(self.event_persisters))
+
+    @property
+    def generic(self) -> tuple[str, ...]:
+        return tuple(f"generic{i + 1}" for i in range(self.generic_workers))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.persisters + self.generic
+
+    def port(self, name: str) -> int:
+        return self.first_port + 1 + self.names.index(name)
+
+
+@dataclass(frozen=True, kw_only=True)
 class HomeserverSettings:
     """One Synapse instance.
 
@@ -211,9 +251,17 @@ class HomeserverSettings:
     behind_proxy: bool = False
     """A reverse proxy terminates TLS: the client listener trusts ``X-Forwarded-For`` and also
     serves federation (the proxy forwards ``/_matrix/federation`` and ``/_matrix/key`` to it)."""
+    workers: SynapseWorkers | None = None
     for_tests: bool = False
 
     def __post_init__(self) -> None:
+        if self.workers is not None and self.workers.names:
+            if not isinstance(self.database, PostgresDatabase):
+                raise SettingsError("workers", "Synapse's workers need PostgreSQL")
+            if self.client_port in range(
+                self.workers.first_port, self.workers.first_port + len(self.workers.names) + 1
+            ):
+                raise SettingsError("workers.first_port", "its ports overlap client_port")
         _check_server_name("server_name", self.server_name)
         _check_absolute("state_dir", self.state_dir)
         _check_ip("bind_host", self.bind_host)
@@ -229,7 +277,7 @@ class HomeserverSettings:
         for peer in self.federation_allowlist:
             _check_server_name("federation_allowlist", peer)
         if self.federation_port is None:
-            if self.federation_allowlist:
+            if self.federation_allowlist and not self.behind_proxy:
                 raise SettingsError("federation_allowlist", "set, but federation_port is not")
             return
         _check_port("federation_port", self.federation_port)

@@ -36,6 +36,19 @@ class DatabaseConfig(_Model):
     name_prefix: str = "parta"
 
 
+class SynapseWorkersConfig(_Model):
+    """Synapse's workers (PostgreSQL and Redis): event persisters and generic workers.
+    None by default; the main process's replication port is ``first_port``, worker ``k``
+    listens on ``first_port + 1 + k``."""
+
+    event_persisters: int = Field(0, ge=0, le=16)
+    generic_workers: int = Field(0, ge=0, le=16)
+    first_port: int = Field(8100, ge=1, le=65000)
+    redis_host: str = "127.0.0.1"
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_dbid: int = Field(0, ge=0, le=15)
+
+
 class HomeserverConfig(_Model):
     bind_host: str = "127.0.0.1"
     public_url: str = ""
@@ -45,6 +58,7 @@ class HomeserverConfig(_Model):
     federation_allowlist: tuple[str, ...] = ()
     behind_proxy: bool = False
     """A reverse proxy (nginx) terminates TLS and forwards federation to the client listener."""
+    workers: SynapseWorkersConfig = SynapseWorkersConfig()
 
 
 class AppserviceConfig(_Model):

@@ -36,6 +36,7 @@ from homeserver.settings import (
     OidcProvider,
     PostgresDatabase,
     SqliteDatabase,
+    SynapseWorkers,
 )
 from parta.children import die_with_parent
 from parta.config import OIDC_CLIENT_ID, SchoolConfig
@@ -108,6 +109,9 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         client_port=config.homeserver.client_port,
         federation_port=config.homeserver.federation_port,
         behind_proxy=config.homeserver.behind_proxy,
+        workers=SynapseWorkers(**config.homeserver.workers.model_dump())
+        if config.homeserver.workers.event_persisters or config.homeserver.workers.generic_workers
+        else None,
         federation_allowlist=_allowlist(config),
         appservices=(registration,),
         modules=tuple(modules),

@@ -81,7 +81,7 @@ def _changed(output: str) -> int:
 def _changed_tasks(output: str) -> list[str]:
     """The tasks that reported a change, for the failure message."""
     tasks = re.split(r"\n(?=TASK \[|RUNNING HANDLER \[)", output)
-    return [t.splitlines()[0] for t in tasks if re.search(r"^changed:", t, re.M)]
+    return [t.splitlines()[0].rstrip("* ") for t in tasks if re.search(r"^changed:", t, re.M)]
 
 
 def _drop(database_prefix: str) -> None:
@@ -133,7 +133,10 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     ports = {
         name: base + i
         for i, name in enumerate(
-            ["public", "synapse", "appservice", "diary", "bots", "bridge", "w1", "w2", "turn"]
+            [
+                *("public", "synapse", "appservice", "diary", "bots"),
+                *("bridge", "w1", "w2", "turn", "replication", "persister", "generic"),
+            ]
         )
     }
     # The services' users must reach the prefix: pytest's own folders are root's alone.
@@ -157,6 +160,11 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "postgresql_admin_become": False,
         "postgresql_admin_args": ["-h", "127.0.0.1", "-U", "postgres"],
         "synapse_client_port": ports["synapse"],
+        # one event persister and one generic worker, on the machine's own Redis
+        "synapse_event_persisters": 1,
+        "synapse_generic_workers": 1,
+        "synapse_workers_first_port": ports["replication"],
+        "synapse_redis_install": False,
         "parta_appservice_port": ports["appservice"],
         "parta_web_client_port": ports["diary"],
         "parta_bots_port": ports["bots"],
@@ -170,6 +178,9 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     }
     extra_vars = tmp_path / "vars.json"
     extra_vars.write_text(json.dumps(extra), encoding="utf-8")
+    (tmp_path / "changed.json").write_text(
+        json.dumps({**extra, "parta_bots_poll_seconds": 3}), encoding="utf-8"
+    )
     supervisor = prefix / "etc" / "parta" / "supervisord.conf"
     venv = prefix / "opt" / "parta" / "venv" / "bin"
     try:
@@ -253,3 +264,30 @@ def test_the_school_inventory_converges_serves_and_syncs(
         return row is not None and row[0] > 0
 
     _until("the appservice's first transaction", transactions_received)
+    synapse_db = f"postgresql://postgres@127.0.0.1:5432/{deployment.database}_synapse"
+    with psycopg.connect(synapse_db) as db:
+        writers = {row[0] for row in db.execute("SELECT DISTINCT instance_name FROM events")}
+    assert writers == {"persister1"}  # the worker persists, not the main process
+
+    # One variable of one component: that component's file and that service, nothing else.
+    before = _pids(deployment)
+    third = _playbook(tmp_path / "changed.json")
+    changed = _changed_tasks(third)
+    assert changed[0] == "TASK [parta_bots : Write the bots' settings]", changed
+    assert len(changed) == 2, changed
+    assert changed[1].endswith("Restart with supervisord: parta-bots]"), changed
+    after = _pids(deployment)
+    assert {name for name in before if before[name] != after.get(name)} == {"parta-bots"}
+
+
+def _pids(deployment: Deployment) -> dict[str, str]:
+    status = subprocess.run(
+        [str(deployment.venv / "supervisorctl"), "-c", str(deployment.supervisor), "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    found = dict(re.findall(r"^(\S+)\s+RUNNING\s+pid (\d+)", status.stdout, re.M))
+    assert len(found) == 9, status.stdout  # every program runs
+    return found

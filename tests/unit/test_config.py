@@ -60,3 +60,34 @@ def test_secrets_compare_by_content() -> None:
     assert same_secret("a" * 20, "a" * 20)
     assert not same_secret("a" * 20, "a" * 19 + "b")
     assert not same_secret("", "a")
+
+
+def test_component_fragments_beside_the_file_add_their_sections(tmp_path: Path) -> None:
+    path = tmp_path / "parta.yaml"
+    path.write_text("server_name: s.example\n", encoding="utf-8")
+    (tmp_path / "parta.d").mkdir()
+    (tmp_path / "parta.d" / "bots.yaml").write_text("bots: {poll_seconds: 3}\n", "utf-8")
+    (tmp_path / "parta.d" / "diary.yaml").write_text("diary: {port: 8181}\n", "utf-8")
+    config = load_config(path)
+    assert (config.bots.poll_seconds, config.diary.port) == (3, 8181)
+
+
+def test_a_section_set_twice_names_both_files(tmp_path: Path) -> None:
+    path = tmp_path / "parta.yaml"
+    path.write_text("server_name: s.example\nbots: {port: 9000}\n", encoding="utf-8")
+    (tmp_path / "parta.d").mkdir()
+    fragment = tmp_path / "parta.d" / "bots.yaml"
+    fragment.write_text("bots: {poll_seconds: 3}\n", "utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert str(fragment) in str(refused.value)
+    assert str(path) in str(refused.value)
+
+
+def test_a_bad_value_in_a_fragment_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "parta.yaml"
+    path.write_text("server_name: s.example\n", encoding="utf-8")
+    (tmp_path / "parta.d").mkdir()
+    (tmp_path / "parta.d" / "bots.yaml").write_text("bots: {poll_seconds: -1}\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"bots\.poll_seconds"):
+        load_config(path)

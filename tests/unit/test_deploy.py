@@ -1,0 +1,50 @@
+"""`parta deploy prepare`: what the Ansible roles run on a host, idempotent and private."""
+
+from __future__ import annotations
+
+import grp
+import os
+import stat
+from pathlib import Path
+
+from parta.config import SchoolConfig
+from parta.deploy import prepare
+
+
+def _config(state: Path) -> SchoolConfig:
+    return SchoolConfig.model_validate(
+        {
+            "server_name": "school.test",
+            "state_dir": str(state),
+            "homeserver": {"behind_proxy": True, "federation_allowlist": ["other.test"]},
+        }
+    )
+
+
+def test_a_second_prepare_changes_nothing_and_keeps_every_secret(tmp_path: Path) -> None:
+    config = _config(tmp_path / "state")
+    first = prepare(config, ["secrets", "homeserver"], None)
+    assert any(path.endswith("homeserver.yaml") for path in first)
+    assert any(path.endswith("as_token") for path in first)
+    token = config.as_token_file.read_text(encoding="utf-8")
+    assert prepare(config, ["secrets", "homeserver"], None) == []
+    assert config.as_token_file.read_text(encoding="utf-8") == token
+
+
+def test_secrets_are_readable_by_the_group_and_nobody_else(tmp_path: Path) -> None:
+    config = _config(tmp_path / "state")
+    group = grp.getgrgid(os.getgid()).gr_name
+    prepare(config, ["secrets", "homeserver"], group)
+    for path in (config.as_token_file, config.secrets_dir / "oidc_signing_key.pem"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == 0o640, (path, oct(mode))
+        assert path.stat().st_gid == os.getgid()
+
+
+def test_behind_a_proxy_the_client_listener_serves_federation(tmp_path: Path) -> None:
+    config = _config(tmp_path / "state")
+    prepare(config, ["secrets", "homeserver"], None)
+    text = (config.state_dir / "homeserver" / "homeserver.yaml").read_text(encoding="utf-8")
+    assert 'names: ["client", "openid", "federation"]' in text
+    assert "x_forwarded: true" in text
+    assert 'federation_domain_whitelist: ["other.test"]' in text
