@@ -273,6 +273,11 @@ class SchoolConfig(_Model):
         return self.secrets_dir / "oidc_client_secret"
 
     @property
+    def oidc_signing_key_file(self) -> Path:
+        """The diary's OpenID Connect signing key (PEM)."""
+        return self.secrets_dir / "oidc_signing_key.pem"
+
+    @property
     def diary_url(self) -> str:
         return (self.diary.public_url or f"http://{self.diary.bind_host}:{self.diary.port}").rstrip(
             "/"

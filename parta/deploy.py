@@ -30,7 +30,7 @@ from homeserver.render import render_homeserver
 from parta.config import SchoolConfig
 from parta.secrets import ensure_secret_file
 from parta.stack import homeserver_settings
-from web_client.oidc import load_or_make_key
+from web_client.oidc import ensure_signing_key_file
 from web_client.store import DiaryStore
 
 PARTS = ("secrets", "databases", "homeserver")
@@ -72,12 +72,7 @@ def _secrets(config: SchoolConfig) -> None:
     ensure_secret_file(config.secrets_dir / "diary_session_key", 48)
     if config.call_bridge.turn_secret_file is not None:
         ensure_secret_file(config.call_bridge.turn_secret_file)
-    key_file = config.secrets_dir / "oidc_signing_key.pem"
-    if not key_file.exists():
-        _key, pem = load_or_make_key(None)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
+    ensure_signing_key_file(config.oidc_signing_key_file)
 
 
 def _databases(config: SchoolConfig) -> list[str]:

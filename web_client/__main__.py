@@ -20,7 +20,7 @@ from web_client.context import DiaryContext
 from web_client.errors import StoreError
 from web_client.linking import Linker
 from web_client.mail import make_sender
-from web_client.oidc import Client, DiaryOidc, load_or_make_key, person_lookup
+from web_client.oidc import Client, DiaryOidc, ensure_signing_key_file, person_lookup
 from web_client.oidc_store import OidcStore
 from web_client.store import DiaryStore
 
@@ -54,12 +54,7 @@ def build_oidc(config: SchoolConfig, ctx: DiaryContext) -> DiaryOidc:
         # Authlib refuses plain HTTP unless told; only development and tests run so.
         logging.getLogger(__name__).warning("the OpenID provider runs on plain HTTP")
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
-    key_file = config.secrets_dir / "oidc_signing_key.pem"
-    key, pem = load_or_make_key(key_file.read_bytes() if key_file.exists() else None)
-    if not key_file.exists():
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
+    key = ensure_signing_key_file(config.oidc_signing_key_file)
     client = Client(
         OIDC_CLIENT_ID,
         ensure_secret_file(config.oidc_client_secret_file),

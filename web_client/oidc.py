@@ -15,11 +15,13 @@ spot) an account on this homeserver; one linked on another server signs in there
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
@@ -251,6 +253,16 @@ def person_lookup(
         return Person(person_id, known.people[person_id].display_name, account.login, localpart)
 
     return find
+
+
+def ensure_signing_key_file(path: Path) -> RSAKey:
+    """The diary's signing key from ``path``, made there (mode 0600) the first time."""
+    key, pem = load_or_make_key(path.read_bytes() if path.exists() else None)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+    return key
 
 
 def load_or_make_key(pem: bytes | None) -> tuple[RSAKey, bytes]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync
 from appservice.store import Store
+from homeserver.postgres import drop_database, ensure_database
 from parta.config import (
     AppserviceConfig,
     BotsConfig,
@@ -22,6 +26,28 @@ from parta.config import (
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, launch
 from tests.ports import free_port, free_port_block
+
+POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+def require_postgres() -> None:
+    """Fail where CI demands PostgreSQL (PARTA_REQUIRE_POSTGRES), else skip visibly."""
+    try:
+        psycopg.connect(POSTGRES_ADMIN_DSN, connect_timeout=3).close()
+    except psycopg.OperationalError as e:
+        if os.environ.get("PARTA_REQUIRE_POSTGRES"):
+            pytest.fail(f"PARTA_REQUIRE_POSTGRES is set but PostgreSQL is unreachable: {e}")
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {e}")
+
+
+@pytest.fixture
+def postgres_dbname() -> Iterator[str]:
+    """A fresh C-collated database for one test, dropped afterwards."""
+    require_postgres()
+    name = f"parta_test_{uuid.uuid4().hex[:12]}"
+    ensure_database(POSTGRES_ADMIN_DSN, name)
+    yield name
+    drop_database(POSTGRES_ADMIN_DSN, name)
 
 
 def school_config(state: Path, **overrides: object) -> SchoolConfig:

@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.integration.conftest import require_postgres
 from tests.ports import free_port_block
 
 pytestmark = pytest.mark.integration
@@ -36,15 +37,6 @@ ANSIBLE = ROOT / "ansible"
 BIN = Path(sys.executable).parent
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SERVER = "school.test"
-
-
-def _postgres_or_skip() -> None:
-    try:
-        psycopg.connect(ADMIN_DSN, connect_timeout=3).close()
-    except psycopg.OperationalError:
-        if os.environ.get("PARTA_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is required here (PARTA_REQUIRE_POSTGRES) but unreachable")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
 
 
 def _playbook(extra_vars: Path) -> str:
@@ -120,7 +112,7 @@ class Deployment:
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     if os.geteuid() != 0:
         pytest.skip("the converge creates system users and runs services as them: needs root")
-    _postgres_or_skip()
+    require_postgres()
     dist = tmp_path / "dist"
     subprocess.run(
         [str(BIN / "pip"), "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(ROOT)],

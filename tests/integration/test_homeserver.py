@@ -6,9 +6,7 @@ pay for their own processes, and only once.
 
 from __future__ import annotations
 
-import os
 import ssl
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import psycopg
 import pytest
 
 from homeserver.errors import SynapseExited
-from homeserver.postgres import drop_database, ensure_database
+from homeserver.postgres import ensure_database
 from homeserver.process import SynapseProcess
 from homeserver.render import RenderedHomeserver, render_homeserver
 from homeserver.settings import (
@@ -127,20 +125,6 @@ def test_a_synapse_that_exits_on_start_is_reported_with_its_log(tmp_path: Path) 
     finally:
         synapse.stop()
     assert raised.value.returncode != 0
-
-
-@pytest.fixture
-def postgres_dbname() -> Iterator[str]:
-    try:
-        psycopg.connect(ADMIN_DSN, connect_timeout=3).close()
-    except psycopg.OperationalError as e:
-        if os.environ.get("PARTA_REQUIRE_POSTGRES"):
-            pytest.fail(f"PARTA_REQUIRE_POSTGRES is set but PostgreSQL is unreachable: {e}")
-        pytest.skip(f"PostgreSQL is not reachable at {ADMIN_DSN}: {e}")
-    dbname = f"parta_test_synapse_{uuid.uuid4().hex[:12]}"
-    ensure_database(ADMIN_DSN, dbname)
-    yield dbname
-    drop_database(ADMIN_DSN, dbname)
 
 
 @pytest.mark.postgres

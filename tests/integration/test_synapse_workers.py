@@ -7,19 +7,15 @@ by room), and the generic worker must answer client reads.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from homeserver.postgres import drop_database, ensure_database
 from homeserver.process import SynapseProcess
 from homeserver.render import RenderedHomeserver, RenderedWorker, render_homeserver
 from homeserver.settings import (
@@ -37,20 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 ROOMS = 12
-
-
-@pytest.fixture
-def dbname() -> Iterator[str]:
-    try:
-        psycopg.connect(ADMIN_DSN, connect_timeout=3).close()
-    except psycopg.OperationalError as e:
-        if os.environ.get("PARTA_REQUIRE_POSTGRES"):
-            pytest.fail(f"PARTA_REQUIRE_POSTGRES is set but PostgreSQL is unreachable: {e}")
-        pytest.skip(f"PostgreSQL is not reachable: {e}")
-    name = f"parta_test_workers_{uuid.uuid4().hex[:10]}"
-    ensure_database(ADMIN_DSN, name)
-    yield name
-    drop_database(ADMIN_DSN, name)
 
 
 def _settings(state: Path, dbname: str) -> HomeserverSettings:
@@ -111,8 +93,9 @@ def _wait_healthy(worker: RenderedWorker, process: subprocess.Popen[bytes]) -> N
 
 
 def test_two_persisters_share_the_event_stream_and_a_worker_serves_reads(
-    tmp_path: Path, dbname: str
+    tmp_path: Path, postgres_dbname: str
 ) -> None:
+    dbname = postgres_dbname
     settings = _settings(tmp_path / "state", dbname)
     rendered = render_homeserver(settings)
     assert [w.name for w in rendered.workers] == ["persister1", "persister2", "generic1"]

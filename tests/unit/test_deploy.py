@@ -35,7 +35,7 @@ def test_secrets_are_readable_by_the_group_and_nobody_else(tmp_path: Path) -> No
     config = _config(tmp_path / "state")
     group = grp.getgrgid(os.getgid()).gr_name
     prepare(config, ["secrets", "homeserver"], group)
-    for path in (config.as_token_file, config.secrets_dir / "oidc_signing_key.pem"):
+    for path in (config.as_token_file, config.oidc_signing_key_file):
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == 0o640, (path, oct(mode))
         assert path.stat().st_gid == os.getgid()
