@@ -8,8 +8,12 @@ DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
 CHROMIUM := /usr/bin/chromium
+# The messenger in «Чаты»: matrix-js-sdk from the npm registry, bundled by esbuild.
+JS := web_client/js
+BUNDLE := web_client/static/messenger.js
+JS_DEPS := $(JS)/node_modules/.package-lock.json
 
-.PHONY: install demo test lint typecheck unit bench clean browser wheel
+.PHONY: install demo test lint typecheck unit bench clean browser wheel messenger
 
 install: $(STAMP)
 
@@ -19,7 +23,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: install
+$(JS_DEPS): $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_DEPS)
+
+$(BUNDLE): $(JS_DEPS) $(wildcard $(JS)/src/*.js)
+	cd $(JS) && npm run --silent build
+
+messenger: $(BUNDLE)
+
+demo: install messenger
 	$(BIN)/parta demo $(DEMO_ARGS)
 
 lint: install
@@ -32,7 +45,7 @@ lint: install
 		../$(BIN)/ansible-playbook --syntax-check -i $$inventory site.yml || exit 1; done
 
 # The wheel the Ansible roles install on a school's host (dist/).
-wheel: install
+wheel: install messenger
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 	rm -rf build
 
@@ -43,7 +56,8 @@ typecheck: install
 browser:
 	test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: lint typecheck browser
+test: lint typecheck browser messenger
+	cd $(JS) && npm test --silent
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: install
@@ -53,4 +67,4 @@ bench: install
 	$(BIN)/parta bench sync --students 1000 --json
 
 clean:
-	rm -rf var .mypy_cache .ruff_cache .pytest_cache build dist
+	rm -rf var .mypy_cache .ruff_cache .pytest_cache build dist $(JS)/node_modules $(BUNDLE) $(BUNDLE).map

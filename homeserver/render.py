@@ -175,7 +175,8 @@ def render_homeserver(settings: HomeserverSettings) -> RenderedHomeserver:
     _ensure_key_material(settings, layout)
     environment = _environment()
     registrations = tuple(
-        _write_registration(environment, layout, service) for service in settings.appservices
+        _write_registration(environment, layout, service, settings.enable_registration)
+        for service in settings.appservices
     )
     log_config = environment.get_template("log.yaml.j2").render(
         log_path=str(layout.log), max_bytes=_LOG_MAX_BYTES, backup_count=_LOG_BACKUPS
@@ -314,8 +315,15 @@ def database_config(
 
 
 def _write_registration(
-    environment: jinja2.Environment, layout: StateLayout, service: AppserviceRegistration
+    environment: jinja2.Environment,
+    layout: StateLayout,
+    service: AppserviceRegistration,
+    open_registration: bool = False,
 ) -> Path:
+    """People's accounts live in the service's user namespace. Synapse evaluates no push
+    rules — so keeps no unread counts and sends no notifications — for users of an
+    *exclusive* namespace; it is exclusive only when anybody may register (then a stranger
+    could take a person's name), at the cost of those counts."""
     path = layout.registration(service.id)
     text = environment.get_template("registration.yaml.j2").render(
         id=service.id,
@@ -326,6 +334,7 @@ def _write_registration(
         rate_limited=service.rate_limited,
         user_regex=service.user_regex,
         alias_regex=service.alias_regex,
+        exclusive_users=open_registration,
     )
     _write_yaml(path, text)
     return path

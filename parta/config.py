@@ -7,6 +7,7 @@ file is never rewritten.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 OIDC_CLIENT_ID = "synapse"
+OIDC_IDP_ID = "diary"
+"""Synapse names the provider ``oidc-<this>`` in its login flows."""
 """The diary's one OpenID client: the school's own homeserver."""
 
 
@@ -145,6 +148,24 @@ class MailConfig(_Model):
     smtp_password_file: Path | None = None
 
 
+class SupportConfig(_Model):
+    """«Поддержка» in the messenger (C5): who answers questions about chats and the diary."""
+
+    user_id: str = ""
+    """A Matrix account to write to; default: the school's first linked administrator."""
+    text: str = ""
+    """What the support dialog says; default: the messenger's own words."""
+    email: str = ""
+    phone: str = ""
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str) -> str:
+        if value and not re.fullmatch(r"@[^:\s]+:[^\s]+", value):
+            raise ValueError(f"{value!r} is not a Matrix user id (@name:server)")
+        return value
+
+
 class DiaryConfig(_Model):
     """The diary (web_client): its address, its clock and its sign-in rules."""
 
@@ -162,6 +183,7 @@ class DiaryConfig(_Model):
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     reset_minutes: int = Field(60, ge=5, le=24 * 60)
     mail: MailConfig = MailConfig()
+    support: SupportConfig = SupportConfig()
 
     @field_validator("timezone")
     @classmethod

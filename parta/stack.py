@@ -39,7 +39,7 @@ from homeserver.settings import (
     SynapseWorkers,
 )
 from parta.children import die_with_parent
-from parta.config import OIDC_CLIENT_ID, SchoolConfig
+from parta.config import OIDC_CLIENT_ID, OIDC_IDP_ID, SchoolConfig
 from parta.ids import ServerName, UserID, user_id
 from parta.secrets import ensure_secret_file
 from web_client.store import DiaryStore
@@ -83,7 +83,7 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         ensure_secret_file(config.password_check_token_file)
         ensure_secret_file(config.oidc_client_secret_file)
         sso = OidcProvider(
-            idp_id="diary",
+            idp_id=OIDC_IDP_ID,
             idp_name="Электронный дневник",
             issuer=config.diary_url,
             client_id=OIDC_CLIENT_ID,
@@ -116,12 +116,19 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         appservices=(registration,),
         modules=tuple(modules),
         sso=sso,
-        sso_clients=(config.call_bridge_url + "/",)
-        if with_diary and config.call_bridge.enabled
-        else (),
+        sso_clients=_sso_clients(config) if with_diary else (),
         public_baseurl=config.homeserver_public_url + "/",
         for_tests=config.for_tests,
     )
+
+
+def _sso_clients(config: SchoolConfig) -> tuple[str, ...]:
+    """Pages that sign in through the diary without Synapse's "continue?" page: the
+    messenger in «Чаты» and the call bridge's pages."""
+    clients = [config.diary_url + "/"]
+    if config.call_bridge.enabled:
+        clients.append(config.call_bridge_url + "/")
+    return tuple(clients)
 
 
 def _allowlist(config: SchoolConfig) -> tuple[ServerName, ...]:

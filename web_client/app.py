@@ -31,7 +31,7 @@ _HEADERS = {
     b"x-content-type-options": b"nosniff",
     b"referrer-policy": b"no-referrer",
     b"content-security-policy": b"default-src 'self'; img-src 'self' data: blob:; "
-    b"connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'",
+    b"media-src 'self' blob:; connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'",
 }
 
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Person, Role
 from appservice.diary_sync.names import BY_LANGUAGE
+from parta.config import OIDC_IDP_ID
+from parta.ids import SourcedId
 from web_client.auth import MIN_PASSWORD
+from web_client.contacts import contacts_of, support_contact
 from web_client.context import DiaryContext, redirect
 from web_client.errors import LinkError
 from web_client.linking import Linked, Linker
@@ -42,14 +45,46 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
             for spec in layout.rooms
             if me.id in spec.members and not spec.is_space
         ]
+        user = account.matrix_user_id if account else None
         return ctx.render(
             request,
             "chats.html",
             person=me,
             account=account,
             rooms=rooms,
-            homeserver=ctx.config.homeserver_url,
+            homeserver=ctx.config.homeserver_public_url,
+            diary_url=ctx.config.diary_url,
+            idp=f"oidc-{OIDC_IDP_ID}",
+            language=ctx.config.language,
+            # The messenger signs in through the school's own Synapse (single sign-on);
+            # an account on another server is used from that server's clients.
+            messenger=bool(user and user.endswith(f":{ctx.config.server_name}")),
             linked_now=request.query_params.get("linked") == "1",
+        )
+
+    def account_of(person_id: SourcedId) -> str | None:
+        found = ctx.store.account(person_id)
+        return found.matrix_user_id if found and found.matrix_user_id else None
+
+    async def contacts(request: Request) -> Response:
+        """«Контакты» and «Поддержка» for the messenger (same origin, the diary's session)."""
+        diary, me = signed_in(request)
+        names = BY_LANGUAGE[ctx.config.language]
+        found = contacts_of(diary, me, names, account_of, ctx.config.language)
+        support = ctx.config.diary.support
+        support_user, support_name = support_contact(diary, support.user_id, account_of)
+        return JSONResponse(
+            {
+                "contacts": [{"name": c.name, "role": c.role, "user_id": c.user_id} for c in found],
+                "support": {
+                    "user_id": support_user,
+                    "name": support_name,
+                    "text": support.text,
+                    "email": support.email,
+                    "phone": support.phone,
+                },
+            },
+            headers={"Cache-Control": "no-store"},
         )
 
     async def link_page(request: Request, error: str | None = None, status: int = 200) -> Response:
@@ -111,6 +146,7 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
     return [
         Route("/chats", chats),
         Route("/manage/chats", chats),
+        Route("/chats/contacts", contacts),
         Route("/chats/link", link_page, methods=["GET"]),
         Route("/chats/link/existing", link_existing, methods=["POST"]),
         Route("/chats/link/new", link_new, methods=["POST"]),

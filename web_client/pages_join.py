@@ -61,7 +61,10 @@ def routes(ctx: DiaryContext) -> list[Route]:
         except (httpx.HTTPError, ValueError):
             return await page(request, {"error": "Сервис чатов школы не отвечает"})
         if answer.status_code == 200:
-            return await page(request, {"joined": str(body.get("name", ""))})
+            return await page(
+                request,
+                {"joined": str(body.get("name", "")), "room_id": str(body.get("room_id", ""))},
+            )
         return await page(request, {"error": str(body.get("reason", "Не удалось вступить"))})
 
     return [

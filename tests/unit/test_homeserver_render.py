@@ -86,7 +86,8 @@ def test_appservice_registration_is_unlimited_and_holds_the_tokens_from_the_file
     assert registration["rate_limited"] is False
     assert registration["as_token"] == (tmp_path / "as_token").read_text()
     assert registration["hs_token"] == (tmp_path / "hs_token").read_text()
-    assert registration["namespaces"]["users"][0]["exclusive"] is True
+    # people's accounts: Synapse keeps unread counts only outside exclusive namespaces
+    assert registration["namespaces"]["users"][0]["exclusive"] is False
     assert _load(rendered.config_path)["app_service_config_files"] == [str(path)]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -194,10 +195,13 @@ def test_modules_and_postgres_are_rendered_as_given(tmp_path: Path) -> None:
 
 
 def test_open_registration_is_declared_without_verification(tmp_path: Path) -> None:
-    config = _load(render_homeserver(_settings(tmp_path, enable_registration=True)).config_path)
+    rendered = render_homeserver(_settings(tmp_path, enable_registration=True))
+    config = _load(rendered.config_path)
 
     assert config["enable_registration"] is True
     assert config["enable_registration_without_verification"] is True
+    # a stranger must not take a person's name
+    assert _load(rendered.registration_paths[0])["namespaces"]["users"][0]["exclusive"] is True
 
 
 def test_the_call_page_may_receive_a_login_without_a_confirmation_page(tmp_path: Path) -> None:

@@ -1,0 +1,549 @@
+"""The messenger inside the diary's «Чаты» tab, in Debian's Chromium, against the real Synapse.
+
+Each test signs a person in to the diary; the page signs in to Matrix through Synapse's
+single sign-on (the diary is its OpenID provider) and works with matrix-js-sdk. What the
+page does is read back by a second client — matrix-nio, as another person or as the same
+account on another device — never from the page itself.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import nio
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from appservice.diary_sync.layout import RoomKind, room_key
+from appservice.diary_sync.model import Diary
+from appservice.matrix import MatrixClient
+from appservice.school_sync import SchoolSync, SyncOptions
+from parta.ids import RoomAlias, RoomID, SourcedId, UserID
+from parta.stack import SchoolStack
+from tests.browser import SCREENSHOTS, sign_in_at
+from tests.integration.diary_site import serve_school
+from tests.school import small_school
+
+pytestmark = pytest.mark.integration
+PREFIX = "msg"
+PASSWORD = "пароль-мессенджера"
+CLASS_CHAT = "5А — класс"
+
+
+def sid(local: str) -> SourcedId:
+    return SourcedId(f"{PREFIX}-{local}")
+
+
+@dataclass(frozen=True)
+class Site:
+    stack: SchoolStack
+    school: SchoolSync
+    diary: Diary
+    logins: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.stack.config.diary_url
+
+    @property
+    def hs(self) -> str:
+        return self.stack.config.homeserver_url
+
+    def user(self, local: str) -> UserID:
+        return self.school.puppet_id(sid(local))
+
+
+@pytest.fixture(scope="module")
+async def site(stack: SchoolStack, school: SchoolSync) -> Site:
+    diary = small_school(PREFIX)
+    await serve_school(stack, school, diary, PASSWORD)
+    logins: dict[str, str] = {}
+    store = stack.open_diary_store()
+    try:
+        for local in ("s1", "s2", "s3", "t1", "t4", "p1", "a1"):
+            await school.link(diary, sid(local), None, SyncOptions())
+            store.set_matrix_user(sid(local), school.puppet_id(sid(local)))
+            account = store.account(sid(local))
+            assert account is not None
+            logins[local] = account.login
+    finally:
+        store.close()
+    return Site(stack, school, diary, logins)
+
+
+async def class_room(site: Site, client: MatrixClient) -> RoomID:
+    key = room_key(sid("org"), RoomKind.CLASS, f"{PREFIX}-5a")
+    found = await client.resolve_alias(RoomAlias(f"#{key}:{site.stack.config.server_name}"))
+    assert found is not None
+    return found
+
+
+async def messenger(page: Page, site: Site, who: str) -> None:
+    """Sign in to the diary, open «Чаты», and wait until the messenger has synced."""
+    said: list[str] = []
+    page.on("console", lambda m: said.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: said.append(f"error: {e}"))
+    await sign_in_at(page, site.url, site.logins[who], PASSWORD)
+    await page.get_by_role("navigation").get_by_role("link", name="Чаты", exact=True).click()
+    try:
+        await expect(page.get_by_test_id("messenger")).to_have_attribute(
+            "data-ready", "1", timeout=30_000
+        )
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nthe page said:\n" + "\n".join(said)) from None
+
+
+def chat_item(page: Page, name: str) -> Any:
+    return page.locator(".m-chat-item", has=page.locator(".m-chat-name", has_text=name)).first
+
+
+async def open_chat(page: Page, name: str) -> None:
+    await chat_item(page, name).click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text(name)
+
+
+@pytest.fixture
+async def nio_as(site: Site) -> AsyncIterator[Any]:
+    """matrix-nio clients for school accounts, each a new device of that account."""
+    opened: list[nio.AsyncClient] = []
+    token = site.stack.config.as_token_file.read_text().strip()
+
+    async def login(local: str) -> nio.AsyncClient:
+        user = site.user(local)
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(
+                f"{site.hs}/_matrix/client/v3/login",
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "type": "m.login.application_service",
+                    "identifier": {"type": "m.id.user", "user": user},
+                },
+            )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        client = nio.AsyncClient(site.hs, user)
+        client.restore_login(user, body["device_id"], body["access_token"])
+        opened.append(client)
+        return client
+
+    yield login
+    for client in opened:
+        await client.close()
+
+
+async def messages_in(client: nio.AsyncClient, room: str, limit: int = 50) -> list[dict[str, Any]]:
+    answer = await client.room_messages(room, limit=limit)
+    assert isinstance(answer, nio.RoomMessagesResponse), answer
+    return [e.source for e in answer.chunk]
+
+
+async def wait_for(client: nio.AsyncClient, room: str, match: Any, what: str) -> dict[str, Any]:
+    """Sync until an event in ``room`` satisfies ``match`` (Synapse's long poll, no sleeps)."""
+    for event in await messages_in(client, room):
+        if match(event):
+            return event
+    for _ in range(20):
+        answer = await client.sync(timeout=3000, full_state=False)
+        assert isinstance(answer, nio.SyncResponse), answer
+        joined = answer.rooms.join.get(room)
+        for event in joined.timeline.events if joined else []:
+            if match(event.source):
+                return dict(event.source)
+    raise AssertionError(f"no {what} in {room}")
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG (a blue-to-green gradient) the browser can decode and Synapse can thumbnail."""
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((0, (255 * x) // width, 200)) for x in range(width))
+        for _ in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def media_bytes(site: Site, client: nio.AsyncClient, mxc: str) -> bytes:
+    server, media = mxc.removeprefix("mxc://").split("/", 1)
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.get(
+            f"{site.hs}/_matrix/client/v1/media/download/{server}/{media}",
+            headers={"Authorization": f"Bearer {client.access_token}"},
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
+async def test_a_student_sends_a_message_a_photo_and_a_file_a_classmate_reads_them(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any, tmp_path: Path
+) -> None:
+    room = await class_room(site, client)
+    await messenger(page, site, "s1")
+    group = page.get_by_test_id(f"group-{await space_of(site, client)}")
+    await expect(group).to_contain_text(CLASS_CHAT)  # chats under the school's space
+    await page.screenshot(path=SCREENSHOTS / "messenger-list.png")
+    await open_chat(page, CLASS_CHAT)
+    await page.get_by_label("Сообщение").fill("Я сделал домашнее задание")
+    await page.get_by_label("Сообщение").press("Enter")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Я сделал домашнее задание")
+    photo = tmp_path / "домашка.png"
+    photo.write_bytes(png(320, 200))
+    notes = tmp_path / "конспект.txt"
+    notes.write_text("Конспект урока: дроби\n", encoding="utf-8")
+    await page.locator("#m-file").set_input_files([str(photo), str(notes)])
+    preview = page.get_by_test_id("image-preview").last
+    await expect(preview).to_have_attribute("src", re.compile("^blob:"), timeout=20_000)
+    assert await preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    await expect(page.get_by_test_id("file").last).to_contain_text("конспект.txt")
+    await page.screenshot(path=SCREENSHOTS / "messenger-chat.png")
+
+    classmate = await nio_as("s2")
+    text = await wait_for(
+        classmate, room, lambda e: e["content"].get("body") == "Я сделал домашнее задание", "text"
+    )
+    image = await wait_for(
+        classmate, room, lambda e: e["content"].get("msgtype") == "m.image", "photo"
+    )
+    file = await wait_for(
+        classmate, room, lambda e: e["content"].get("msgtype") == "m.file", "file"
+    )
+    assert text["sender"] == site.user("s1")
+    assert image["content"]["body"] == "домашка.png"
+    assert image["content"]["info"]["w"] == 320
+    assert await media_bytes(site, classmate, image["content"]["url"]) == photo.read_bytes()
+    assert await media_bytes(site, classmate, file["content"]["url"]) == notes.read_bytes()
+
+
+async def space_of(site: Site, client: MatrixClient) -> RoomID:
+    key = room_key(sid("org"), RoomKind.SPACE)
+    found = await client.resolve_alias(RoomAlias(f"#{key}:{site.stack.config.server_name}"))
+    assert found is not None
+    return found
+
+
+async def test_a_poll_made_in_the_page_is_voted_from_nio_and_the_page_shows_it(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    await messenger(page, site, "t1")
+    await open_chat(page, CLASS_CHAT)
+    await page.get_by_role("button", name="Опрос", exact=True).click()
+    await page.get_by_label("Вопрос").fill("Когда пишем контрольную?")
+    await page.get_by_label("Вариант 1").fill("Во вторник")
+    await page.get_by_label("Вариант 2").fill("В четверг")
+    await page.get_by_role("button", name="Создать").click()
+    poll = page.get_by_test_id("poll").filter(has_text="Когда пишем контрольную?")
+    await expect(poll).to_be_visible()
+
+    student = await nio_as("s2")
+    start = await wait_for(
+        student, room, lambda e: e["type"] == "org.matrix.msc3381.poll.start", "poll"
+    )
+    answers = start["content"]["org.matrix.msc3381.poll.start"]["answers"]
+    thursday = next(a["id"] for a in answers if a["org.matrix.msc1767.text"] == "В четверг")
+    sent = await student.room_send(
+        room,
+        "org.matrix.msc3381.poll.response",
+        {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": start["event_id"]},
+            "org.matrix.msc3381.poll.response": {"answers": [thursday]},
+        },
+    )
+    assert isinstance(sent, nio.RoomSendResponse), sent
+    votes = poll.get_by_role("button", name=re.compile("В четверг"))
+    await expect(votes.get_by_test_id("votes")).to_have_text("1 голос")
+    await expect(
+        poll.get_by_role("button", name=re.compile("Во вторник")).get_by_test_id("votes")
+    ).to_have_text("0 голосов")
+
+
+async def test_a_sixth_pinned_chat_is_refused_with_a_message(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    teacher, me = site.user("t4"), site.user("s3")
+    for n in range(6):
+        made = await client.request(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            {"name": f"Кружок {n + 1}", "invite": [me], "preset": "private_chat"},
+            as_user=teacher,
+        )
+        await client.request(
+            "POST", f"/_matrix/client/v3/join/{quote(made['room_id'], safe='')}", {}, as_user=me
+        )
+    await messenger(page, site, "s3")
+    for n in range(5):
+        await open_chat(page, f"Кружок {n + 1}")
+        await page.get_by_role("button", name="Закрепить", exact=True).click()
+        await expect(page.get_by_role("button", name="Открепить", exact=True)).to_be_visible()
+    await expect(page.get_by_test_id("group-pinned").locator(".m-chat-item")).to_have_count(5)
+    await open_chat(page, "Кружок 6")
+    await page.get_by_role("button", name="Закрепить", exact=True).click()
+    await expect(page.get_by_test_id("messenger-alert")).to_have_text(
+        "Можно закрепить не больше пяти чатов"
+    )
+    other = await nio_as("s3")
+    async with httpx.AsyncClient(timeout=30) as http:
+        joined = (
+            await http.get(
+                f"{site.hs}/_matrix/client/v3/joined_rooms",
+                headers={"Authorization": f"Bearer {other.access_token}"},
+            )
+        ).json()["joined_rooms"]
+        pinned = 0
+        for room in joined:
+            tags = await http.get(
+                f"{site.hs}/_matrix/client/v3/user/{quote(me)}/rooms/{quote(room)}/tags",
+                headers={"Authorization": f"Bearer {other.access_token}"},
+            )
+            pinned += "m.favourite" in tags.json()["tags"]
+    assert pinned == 5
+
+
+async def test_a_muted_chat_is_muted_for_the_same_account_in_nio(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    await messenger(page, site, "s2")
+    await open_chat(page, CLASS_CHAT)
+    await page.get_by_role("button", name="Без звука", exact=True).click()
+    await expect(page.get_by_role("button", name="Включить звук", exact=True)).to_be_visible()
+    same_account = await nio_as("s2")
+    synced = await same_account.sync(timeout=0, full_state=True)
+    assert isinstance(synced, nio.SyncResponse), synced
+    rules = [e for e in synced.account_data_events if isinstance(e, nio.PushRulesEvent)]
+    assert rules, "no push rules in the account data"
+    mute = [r for r in rules[0].global_rules.override if r.id == room]
+    assert len(mute) == 1
+    assert mute[0].actions == []
+    assert mute[0].conditions[0].pattern == room
+
+
+async def test_a_chat_in_a_folder_stays_there_after_a_reload_and_in_account_data(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    await messenger(page, site, "p1")
+    await page.get_by_role("button", name="+ Новая папка").click()
+    await page.get_by_label("Название папки").fill("Учёба сына")
+    await page.get_by_role("button", name="Создать").click()
+    await expect(page.get_by_role("button", name="Учёба сына")).to_be_visible()
+    await open_chat(page, "5А — родители")
+    await page.get_by_label("Папка", exact=True).select_option(label="Учёба сына")
+    await expect(page.get_by_test_id("messenger").get_by_role("status")).to_have_text(
+        "Добавить в папку"
+    )
+    await page.reload()
+    await expect(page.get_by_test_id("messenger")).to_have_attribute(
+        "data-ready", "1", timeout=30_000
+    )
+    await page.get_by_role("button", name="Учёба сына").click()
+    groups = page.get_by_test_id("chat-groups")
+    await expect(groups.locator(".m-chat-item")).to_have_count(1)
+    await expect(groups).to_contain_text("5А — родители")
+
+    other = await nio_as("p1")
+    async with httpx.AsyncClient(timeout=30) as http:
+        data = await http.get(
+            f"{site.hs}/_matrix/client/v3/user/{quote(site.user('p1'))}"
+            "/account_data/org.parta.chat_folders",
+            headers={"Authorization": f"Bearer {other.access_token}"},
+        )
+    folders = data.json()["folders"]
+    assert [f["name"] for f in folders] == ["Учёба сына"]
+    parents = await client.resolve_alias(
+        RoomAlias(
+            f"#{room_key(sid('org'), RoomKind.CLASS_PARENTS, f'{PREFIX}-5a')}"
+            f":{site.stack.config.server_name}"
+        )
+    )
+    assert folders[0]["rooms"] == [parents]
+    assert room not in folders[0]["rooms"]
+
+
+async def test_a_forwarded_message_arrives_in_the_target_chat(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    teacher = site.user("t1")
+    await client.request(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(room, safe='')}/send/m.room.message/fwd-1",
+        {"msgtype": "m.text", "body": "Экскурсия в музей в субботу"},
+        as_user=teacher,
+    )
+    await messenger(page, site, "p1")  # the parent is not in the class chat
+    await open_chat(page, "5А — родители")
+    await messenger_send(page, "Напоминаю про собрание")
+    item = page.get_by_test_id("timeline").locator(".m-msg", has_text="Напоминаю про собрание")
+    await item.get_by_role("button", name="Переслать").click()
+    await (
+        page.get_by_role("dialog")
+        .get_by_role("button", name=re.compile("Родители — вся школа"))
+        .click()
+    )
+    await expect(page.get_by_test_id("messenger").get_by_role("status")).to_contain_text(
+        "Переслано"
+    )
+    target = await client.resolve_alias(
+        RoomAlias(
+            f"#{room_key(sid('org'), RoomKind.SCHOOL_PARENTS)}:{site.stack.config.server_name}"
+        )
+    )
+    assert target is not None
+    reader = await nio_as("a1")
+    event = await wait_for(
+        reader, target, lambda e: e["content"].get("body") == "Напоминаю про собрание", "forward"
+    )
+    assert event["sender"] == site.user("p1")
+    assert "m.relates_to" not in event["content"]
+
+
+async def messenger_send(page: Page, text: str) -> None:
+    await page.get_by_label("Сообщение").fill(text)
+    await page.get_by_role("button", name="Отправить").click()
+    await expect(page.get_by_test_id("timeline")).to_contain_text(text)
+
+
+async def test_joining_by_an_invite_link_lands_in_the_chat(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    teacher = await nio_as("t1")
+    said = await teacher.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "!чат Шахматный клуб"}
+    )
+    assert isinstance(said, nio.RoomSendResponse), said
+    bot = site.school.bot
+    answer = await wait_for(
+        teacher,
+        room,
+        lambda e: e["sender"] == bot and "/join/" in e["content"].get("body", ""),
+        "invite link from the bot",
+    )
+    link = answer["content"]["body"].rsplit(" ", 1)[-1]
+    await messenger(page, site, "s2")
+    await page.goto(link)
+    await page.get_by_role("button", name="Вступить в чат").click()
+    await page.get_by_test_id("open-chat").click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text("Шахматный клуб", timeout=30_000)
+    await messenger_send(page, "Привет, шахматисты!")
+
+
+async def test_contacts_follow_the_school_rules_and_a_personal_chat_reaches_the_teacher(
+    site: Site, page: Page, nio_as: Any
+) -> None:
+    await messenger(page, site, "s1")
+    await page.get_by_role("button", name="Контакты").click()
+    contacts = page.get_by_test_id("contacts")
+    await expect(contacts).to_contain_text("Учитель-t1 Анна")
+    await expect(contacts).to_contain_text("Ученик1 Иван")  # a classmate
+    await expect(contacts).to_contain_text("Родитель-p1 Мария")  # their own parent
+    await expect(contacts).not_to_contain_text("Родитель-p2")  # somebody else's parent
+    await expect(contacts).not_to_contain_text("Ученик3")  # another class
+    await contacts.locator("li", has_text="Учитель-t1 Анна").get_by_role("button").click()
+    await expect(page.get_by_test_id("chat-title")).to_be_visible(timeout=30_000)
+    await messenger_send(page, "Можно вопрос по задаче?")
+    teacher = await nio_as("t1")
+    synced = await teacher.sync(timeout=0, full_state=True)
+    assert isinstance(synced, nio.SyncResponse)
+    invited = list(synced.rooms.invite)
+    assert invited, "the teacher has no invitation to a personal chat"
+    joined = await teacher.join(invited[0])
+    assert isinstance(joined, nio.JoinResponse), joined
+    event = await wait_for(
+        teacher, invited[0], lambda e: e["content"].get("body") == "Можно вопрос по задаче?", "dm"
+    )
+    assert event["sender"] == site.user("s1")
+
+
+async def test_new_messages_typing_replies_and_unread_marks_arrive_without_reloading(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    await messenger(page, site, "s3")
+    await open_chat(page, CLASS_CHAT)  # everything there read
+    await open_chat(page, "Объявления")
+    await expect(chat_item(page, CLASS_CHAT).get_by_test_id("unread")).to_have_count(0)
+    teacher = await nio_as("t4")
+    sent = await teacher.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "Завтра контрольная"}
+    )
+    assert isinstance(sent, nio.RoomSendResponse), sent
+    await expect(chat_item(page, CLASS_CHAT).get_by_test_id("unread")).to_have_text("1")
+    await open_chat(page, CLASS_CHAT)
+    await expect(chat_item(page, CLASS_CHAT).get_by_test_id("unread")).to_have_count(0)
+    typing = await teacher.room_typing(room, True, 20_000)
+    assert isinstance(typing, nio.RoomTypingResponse), typing
+    await expect(page.get_by_test_id("typing")).to_contain_text("печатает")
+    item = page.get_by_test_id("timeline").locator(".m-msg", has_text="Завтра контрольная")
+    await item.get_by_role("button", name="Ответить").click()
+    await messenger_send(page, "А какая тема?")
+    reply = await wait_for(
+        teacher, room, lambda e: e["content"].get("body", "").endswith("А какая тема?"), "reply"
+    )
+    assert reply["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == sent.event_id
+    await page.get_by_role("button", name="Отметить непрочитанным").click()
+    await expect(chat_item(page, CLASS_CHAT).get_by_test_id("marked-unread")).to_be_visible()
+    async with httpx.AsyncClient(timeout=30) as http:
+        marked = await http.get(
+            f"{site.hs}/_matrix/client/v3/user/{quote(site.user('s3'))}/rooms/"
+            f"{quote(room)}/account_data/m.marked_unread",
+            headers={"Authorization": f"Bearer {(await nio_as('s3')).access_token}"},
+        )
+    assert marked.json() == {"unread": True}
+
+
+async def test_on_a_phone_the_list_and_the_chat_take_turns(
+    site: Site, browser: Browser, client: MatrixClient
+) -> None:
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 780}, locale="ru-RU", is_mobile=True, has_touch=True
+    )
+    page = await context.new_page()
+    try:
+        await messenger(page, site, "s2")
+        await expect(page.locator(".m-list")).to_be_visible()
+        await expect(page.locator(".m-chat")).to_be_hidden()
+        await open_chat(page, CLASS_CHAT)
+        await expect(page.locator(".m-list")).to_be_hidden()
+        await page.screenshot(path=SCREENSHOTS / "messenger-phone.png")
+        await page.get_by_role("button", name="← К списку чатов").click()
+        await expect(page.locator(".m-list")).to_be_visible()
+    finally:
+        await context.close()
+
+
+async def test_notification_settings_for_group_and_personal_chats_are_push_rules(
+    site: Site, page: Page, nio_as: Any
+) -> None:
+    await messenger(page, site, "a1")
+    await page.get_by_role("button", name="Уведомления").click()
+    await page.get_by_label("Уведомлять о сообщениях в групповых чатах").uncheck()
+    await page.get_by_role("button", name="Сохранить").click()
+    await expect(page.get_by_role("dialog")).to_be_hidden()
+    same_account = await nio_as("a1")
+    synced = await same_account.sync(timeout=0, full_state=True)
+    assert isinstance(synced, nio.SyncResponse)
+    rules = next(e for e in synced.account_data_events if isinstance(e, nio.PushRulesEvent))
+    enabled = {r.id: r.enabled for r in rules.global_rules.underride}
+    assert enabled[".m.rule.message"] is False
+    assert enabled[".m.rule.room_one_to_one"] is True

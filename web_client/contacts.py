@@ -1,0 +1,116 @@
+"""«Контакты» (B10): the people a person may write to, and the school's support (C5). Pure.
+
+A contact is somebody who shares one of the person's school chats, within safe mode's
+circle: a student reaches (and is reached by) the school's staff, classmates and their
+own parents only — the same rule the homeserver's policy enforces on every invite, so
+the list never offers a chat the server would refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from appservice.diary_sync.layout import layout_diary
+from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Person, Role
+from appservice.diary_sync.names import RoomNames
+from parta.ids import SourcedId
+
+ROLE_WORDS = {
+    "ru": {
+        Role.STUDENT: "ученик",
+        Role.PARENT: "родитель",
+        Role.TEACHER: "учитель",
+        Role.ADMINISTRATOR: "администрация",
+    },
+    "en": {
+        Role.STUDENT: "student",
+        Role.PARENT: "parent",
+        Role.TEACHER: "teacher",
+        Role.ADMINISTRATOR: "administration",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Contact:
+    person_id: SourcedId
+    name: str
+    role: str
+    user_id: str | None
+    """``None`` until the person links a Matrix account."""
+
+
+def _homerooms(diary: Diary) -> dict[SourcedId, frozenset[SourcedId]]:
+    found: dict[SourcedId, set[SourcedId]] = {}
+    for e in diary.enrollments:
+        klass = diary.classes.get(e.class_id)
+        if e.role is EnrollmentRole.STUDENT and klass and klass.kind is ClassKind.HOMEROOM:
+            found.setdefault(e.person_id, set()).add(e.class_id)
+    return {p: frozenset(c) for p, c in found.items()}
+
+
+def in_circle(
+    diary: Diary,
+    homerooms: Mapping[SourcedId, frozenset[SourcedId]],
+    student: Person,
+    other: Person,
+) -> bool:
+    """Safe mode's circle of a student: staff, classmates and the student's own parents."""
+    if other.role.is_staff:
+        return True
+    if other.role is Role.PARENT:
+        return other.id in diary.parents_of(student.id)
+    mine = homerooms.get(student.id, frozenset())
+    return other.role is Role.STUDENT and bool(mine & homerooms.get(other.id, frozenset()))
+
+
+def may_write(
+    diary: Diary, homerooms: Mapping[SourcedId, frozenset[SourcedId]], me: Person, other: Person
+) -> bool:
+    if me.role is Role.STUDENT and not in_circle(diary, homerooms, me, other):
+        return False
+    return not (other.role is Role.STUDENT and not in_circle(diary, homerooms, other, me))
+
+
+def contacts_of(
+    diary: Diary,
+    me: Person,
+    names: RoomNames,
+    account_of: Callable[[SourcedId], str | None],
+    language: str = "ru",
+) -> list[Contact]:
+    """Everyone who shares a school chat with ``me`` and whom safe mode lets ``me`` reach."""
+    near: set[SourcedId] = set()
+    for layout in layout_diary(diary, names):
+        for spec in layout.rooms:
+            if me.id in spec.members and not spec.is_space:
+                near |= spec.members
+    near.discard(me.id)
+    homerooms = _homerooms(diary)
+    words = ROLE_WORDS.get(language, ROLE_WORDS["ru"])
+    found = [
+        Contact(p.id, p.display_name, words[p.role], account_of(p.id))
+        for pid in near
+        if (p := diary.people.get(pid)) is not None and may_write(diary, homerooms, me, p)
+    ]
+    order = {Role.ADMINISTRATOR: 0, Role.TEACHER: 1, Role.PARENT: 2, Role.STUDENT: 3}
+    by_role = {p.id: order[p.role] for p in diary.people.values()}
+    return sorted(found, key=lambda c: (by_role[c.person_id], c.name))
+
+
+def support_contact(
+    diary: Diary, configured: str, account_of: Callable[[SourcedId], str | None]
+) -> tuple[str | None, str]:
+    """The support account: the configured one, else the school's first linked administrator."""
+    if configured:
+        return configured, ""
+    admins = sorted(
+        (p for p in diary.people.values() if p.role is Role.ADMINISTRATOR),
+        key=lambda p: (p.family_name, p.given_name, p.id),
+    )
+    for admin in admins:
+        account = account_of(admin.id)
+        if account:
+            return account, admin.display_name
+    return None, ""

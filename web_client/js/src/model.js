@@ -1,0 +1,217 @@
+// The messenger's decisions, with no DOM and no network: what a poll counts, which chats go
+// under which school space, how many may be pinned, what a folder holds. Tested by `node --test`.
+
+export const MAX_PINNED = 5;
+export const PIN_TAG = "m.favourite"; // Element shows these as «Избранное»: pins follow the person
+export const FOLDERS_TYPE = "org.parta.chat_folders"; // account data: no standard place for folders
+export const MARKED_UNREAD = ["m.marked_unread", "com.famedly.marked_unread"];
+
+// Polls as Element sends them (MSC3381, unstable names, which every current client reads),
+// and the stable names of Matrix 1.7 extensible events for rooms that will carry them.
+export const POLL_START = ["org.matrix.msc3381.poll.start", "m.poll.start"];
+export const POLL_RESPONSE = ["org.matrix.msc3381.poll.response", "m.poll.response"];
+export const POLL_END = ["org.matrix.msc3381.poll.end", "m.poll.end"];
+const TEXT = ["org.matrix.msc1767.text", "m.text"];
+
+function text(block) {
+  if (typeof block === "string") return block;
+  if (!block) return "";
+  for (const key of TEXT) {
+    const value = block[key];
+    if (typeof value === "string") return value;
+    if (Array.isArray(value) && value.length) return String(value[0].body ?? "");
+  }
+  return typeof block.body === "string" ? block.body : "";
+}
+
+export function pollStartContent(question, answers) {
+  const fallback = `${question}\n${answers.map((a, i) => `${i + 1}. ${a}`).join("\n")}`;
+  return {
+    [POLL_START[0]]: {
+      kind: "org.matrix.msc3381.poll.disclosed",
+      max_selections: 1,
+      question: { [TEXT[0]]: question },
+      answers: answers.map((a, i) => ({ id: `a${i + 1}`, [TEXT[0]]: a })),
+    },
+    [TEXT[0]]: fallback,
+    body: fallback,
+  };
+}
+
+export function pollResponseContent(pollEventId, answerId) {
+  return {
+    "m.relates_to": { rel_type: "m.reference", event_id: pollEventId },
+    [POLL_RESPONSE[0]]: { answers: [answerId] },
+  };
+}
+
+/** The poll a start event carries: {question, answers: [{id, text}], maxSelections} or null. */
+export function parsePoll(type, content) {
+  if (!POLL_START.includes(type)) return null;
+  const block = content[POLL_START[0]] || content["m.poll"];
+  if (!block) return null;
+  const answers = (block.answers || [])
+    .map((a) => ({ id: String(a.id ?? a["m.id"] ?? ""), text: text(a) }))
+    .filter((a) => a.id);
+  return {
+    question: text(block.question),
+    answers,
+    maxSelections: Math.max(1, Number(block.max_selections) || 1),
+  };
+}
+
+/**
+ * Count a poll's votes: one vote per person, their latest response wins, responses after
+ * the poll's end (by its creator) are ignored. `responses`: [{type, sender, ts, content}].
+ */
+export function tallyPoll(poll, pollEventId, responses, endedAt = null) {
+  const latest = new Map();
+  for (const r of responses) {
+    if (!POLL_RESPONSE.includes(r.type)) continue;
+    const rel = r.content["m.relates_to"];
+    if (!rel || rel.event_id !== pollEventId) continue;
+    if (endedAt !== null && r.ts > endedAt) continue;
+    const chosen = (r.content[POLL_RESPONSE[0]] || r.content["m.selections"] || {}).answers
+      ?? r.content["m.selections"] ?? [];
+    const previous = latest.get(r.sender);
+    if (!previous || previous.ts <= r.ts) latest.set(r.sender, { ts: r.ts, chosen });
+  }
+  const counts = Object.fromEntries(poll.answers.map((a) => [a.id, 0]));
+  const valid = new Set(poll.answers.map((a) => a.id));
+  const voters = new Map();
+  for (const [sender, { chosen }] of latest) {
+    const picks = (Array.isArray(chosen) ? chosen : []).filter((c) => valid.has(c));
+    const kept = picks.slice(0, poll.maxSelections);
+    if (!kept.length) continue;
+    voters.set(sender, kept);
+    for (const id of kept) counts[id] += 1;
+  }
+  return { counts, voters, total: voters.size };
+}
+
+/**
+ * Chats grouped for the list: pinned first (by their tag order), then one group per space
+ * the chat sits in directly (the school, a class…), then personal chats, then the rest.
+ * `rooms`: [{id, name, isSpace, isDirect, children: [ids], pinOrder: number|null, ts}].
+ */
+export function groupChats(rooms, labels) {
+  const chats = rooms.filter((r) => !r.isSpace);
+  const byTime = (a, b) => b.ts - a.ts || a.name.localeCompare(b.name);
+  const pinned = chats
+    .filter((r) => r.pinOrder !== null)
+    .sort((a, b) => a.pinOrder - b.pinOrder || byTime(a, b));
+  const placed = new Set(pinned.map((r) => r.id));
+  const groups = [];
+  if (pinned.length) groups.push({ id: "pinned", name: labels.pinned, chats: pinned });
+  const spaces = rooms.filter((r) => r.isSpace).sort((a, b) => a.name.localeCompare(b.name));
+  const ids = new Map(chats.map((r) => [r.id, r]));
+  for (const space of spaces) {
+    const inside = space.children
+      .map((id) => ids.get(id))
+      .filter((r) => r && !placed.has(r.id))
+      .sort(byTime);
+    if (!inside.length) continue;
+    inside.forEach((r) => placed.add(r.id));
+    groups.push({ id: space.id, name: space.name, space: true, chats: inside });
+  }
+  const direct = chats.filter((r) => r.isDirect && !placed.has(r.id)).sort(byTime);
+  direct.forEach((r) => placed.add(r.id));
+  if (direct.length) groups.push({ id: "direct", name: labels.personal, chats: direct });
+  const rest = chats.filter((r) => !placed.has(r.id)).sort(byTime);
+  if (rest.length) groups.push({ id: "other", name: labels.other, chats: rest });
+  return groups;
+}
+
+/** The order for a newly pinned chat, or an error when five are pinned already. */
+export function nextPin(pinOrders) {
+  const taken = pinOrders.filter((o) => o !== null && o !== undefined);
+  if (taken.length >= MAX_PINNED) return { ok: false };
+  const top = taken.length ? Math.max(...taken) : 0;
+  return { ok: true, order: Math.min(0.999, top + 0.1) };
+}
+
+/** Folders as kept in account data, cleaned of anything malformed. */
+export function readFolders(content) {
+  const list = Array.isArray(content?.folders) ? content.folders : [];
+  return list
+    .filter((f) => f && typeof f.id === "string" && typeof f.name === "string")
+    .map((f) => ({
+      id: f.id,
+      name: f.name.slice(0, 64),
+      rooms: Array.isArray(f.rooms) ? f.rooms.filter((r) => typeof r === "string") : [],
+    }));
+}
+
+export function withFolder(folders, name, id) {
+  return [...folders, { id, name: name.trim().slice(0, 64), rooms: [] }];
+}
+
+/** Put a chat in one folder (or none: folderId null); a chat lives in at most one folder. */
+export function placeInFolder(folders, roomId, folderId) {
+  return folders.map((f) => {
+    const rooms = f.rooms.filter((r) => r !== roomId);
+    if (f.id === folderId) rooms.push(roomId);
+    return { ...f, rooms };
+  });
+}
+
+/** Whether the person's push rules mute this room (Element's way: an override rule by id). */
+export function isMuteRule(rule, roomId) {
+  if (!rule || rule.rule_id !== roomId || rule.enabled === false) return false;
+  const conditions = rule.conditions || [];
+  const onRoom = conditions.some(
+    (c) => c.kind === "event_match" && c.key === "room_id" && c.pattern === roomId,
+  );
+  const silent = (rule.actions || []).every((a) => a === "dont_notify");
+  return onRoom && silent;
+}
+
+export function muteRule(roomId) {
+  return {
+    conditions: [{ kind: "event_match", key: "room_id", pattern: roomId }],
+    actions: [],
+  };
+}
+
+/** A forwarded copy: the same content without its relations (replies, edits, threads). */
+export function forwardContent(content) {
+  const copy = structuredClone(content);
+  delete copy["m.relates_to"];
+  delete copy["m.new_content"];
+  if (typeof copy.body === "string" && copy.format === "org.matrix.custom.html") {
+    delete copy.format;
+    delete copy.formatted_body;
+  }
+  return copy;
+}
+
+/** A reply: the spec's m.in_reply_to with a plain fallback for older clients. */
+export function replyContent(body, parent) {
+  const quoted = String(parent.body || "")
+    .split("\n")
+    .filter((line) => !line.startsWith("> "))
+    .slice(0, 3)
+    .map((line, i) => (i === 0 ? `> <${parent.sender}> ${line}` : `> ${line}`))
+    .join("\n");
+  return {
+    msgtype: "m.text",
+    body: `${quoted}\n\n${body}`,
+    "m.relates_to": { "m.in_reply_to": { event_id: parent.eventId } },
+  };
+}
+
+/** The reply's own words, without the quoted fallback. */
+export function stripReplyFallback(body) {
+  const lines = String(body || "").split("\n");
+  let i = 0;
+  while (i < lines.length && lines[i].startsWith("> ")) i += 1;
+  if (i > 0 && lines[i] === "") i += 1;
+  return lines.slice(i).join("\n");
+}
+
+export function msgtypeFor(mime) {
+  if (mime.startsWith("image/")) return "m.image";
+  if (mime.startsWith("video/")) return "m.video";
+  if (mime.startsWith("audio/")) return "m.audio";
+  return "m.file";
+}

@@ -1,0 +1,75 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  groupChats, isMuteRule, muteRule, nextPin, parsePoll, placeInFolder, pollResponseContent,
+  pollStartContent, readFolders, replyContent, stripReplyFallback, tallyPoll, forwardContent,
+} from "../src/model.js";
+
+test("a poll made here parses back and counts one latest vote per person", () => {
+  const content = pollStartContent("Когда собрание?", ["Вторник", "Среда"]);
+  const poll = parsePoll("org.matrix.msc3381.poll.start", content);
+  assert.equal(poll.question, "Когда собрание?");
+  assert.deepEqual(poll.answers.map((a) => a.text), ["Вторник", "Среда"]);
+  const vote = (sender, ts, id) => ({
+    type: "org.matrix.msc3381.poll.response", sender, ts, content: pollResponseContent("$p", id),
+  });
+  const other = { ...vote("@c:s", 5, "a1"), content: pollResponseContent("$other", "a1") };
+  const tally = tallyPoll(poll, "$p", [vote("@a:s", 1, "a1"), vote("@a:s", 3, "a2"),
+    vote("@b:s", 2, "a2"), other, vote("@d:s", 4, "nope")]);
+  assert.deepEqual(tally.counts, { a1: 0, a2: 2 });
+  assert.equal(tally.total, 2);
+});
+
+test("a vote after the poll's end does not count", () => {
+  const poll = parsePoll("m.poll.start", {
+    "m.poll": { question: { "m.text": [{ body: "Q" }] },
+      answers: [{ "m.id": "x", "m.text": [{ body: "X" }] }] },
+  });
+  const late = { type: "m.poll.response", sender: "@a:s", ts: 10,
+    content: { "m.relates_to": { event_id: "$p" }, "m.selections": ["x"] } };
+  assert.equal(tallyPoll(poll, "$p", [late], 5).total, 0);
+  assert.equal(tallyPoll(poll, "$p", [late]).total, 1);
+});
+
+test("chats group as pinned, then by space, then personal, then the rest", () => {
+  const rooms = [
+    { id: "!s", name: "Школа", isSpace: true, children: ["!a", "!b"], pinOrder: null, ts: 0 },
+    { id: "!a", name: "5А", isSpace: false, children: [], pinOrder: null, ts: 2 },
+    { id: "!b", name: "Учительская", isSpace: false, children: [], pinOrder: 0.1, ts: 1 },
+    { id: "!d", name: "Мама", isSpace: false, isDirect: true, children: [], pinOrder: null, ts: 1 },
+    { id: "!x", name: "Кружок", isSpace: false, children: [], pinOrder: null, ts: 1 },
+  ];
+  const groups = groupChats(rooms, { pinned: "P", personal: "D", other: "O" });
+  assert.deepEqual(groups.map((g) => [g.name, g.chats.map((c) => c.id)]), [
+    ["P", ["!b"]], ["Школа", ["!a"]], ["D", ["!d"]], ["O", ["!x"]],
+  ]);
+});
+
+test("a sixth pin is refused", () => {
+  assert.equal(nextPin([0.1, 0.2, 0.3, 0.4]).ok, true);
+  assert.equal(nextPin([0.1, 0.2, 0.3, 0.4, 0.5]).ok, false);
+  assert.equal(nextPin([null, null]).order, 0.1);
+});
+
+test("folders survive malformed account data and hold a chat once", () => {
+  const folders = readFolders({ folders: [{ id: "f1", name: "Учёба", rooms: ["!a", 3] }, null] });
+  assert.deepEqual(folders, [{ id: "f1", name: "Учёба", rooms: ["!a"] }]);
+  const moved = placeInFolder([...folders, { id: "f2", name: "Дом", rooms: [] }], "!a", "f2");
+  assert.deepEqual(moved.map((f) => f.rooms), [[], ["!a"]]);
+  assert.deepEqual(readFolders(undefined), []);
+});
+
+test("the mute rule made here is recognised, another room's is not", () => {
+  const rule = { rule_id: "!r", enabled: true, ...muteRule("!r") };
+  assert.equal(isMuteRule(rule, "!r"), true);
+  assert.equal(isMuteRule({ ...rule, actions: ["notify"] }, "!r"), false);
+  assert.equal(isMuteRule(rule, "!other"), false);
+});
+
+test("replies quote their parent and the quote is stripped for display", () => {
+  const reply = replyContent("Да", { body: "Завтра контрольная?", sender: "@t:s", eventId: "$e" });
+  assert.equal(reply["m.relates_to"]["m.in_reply_to"].event_id, "$e");
+  assert.equal(stripReplyFallback(reply.body), "Да");
+  const fwd = forwardContent(reply);
+  assert.equal(fwd["m.relates_to"], undefined);
+});
