@@ -8,6 +8,7 @@ account on another device — never from the page itself.
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import zlib
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import av
 import httpx
 import nio
 import pytest
@@ -181,6 +183,23 @@ def png(width: int, height: int) -> bytes:
     )
 
 
+def webm(frames: int = 10) -> bytes:
+    """A real one-second VP8 video (grey frames getting lighter), encoded by PyAV."""
+    out_file = io.BytesIO()
+    with av.open(out_file, "w", format="webm") as out:
+        stream = out.add_stream("libvpx", rate=frames)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame(160, 120, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes([i * 20]) * plane.buffer_size)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return out_file.getvalue()
+
+
 async def media_bytes(site: Site, client: nio.AsyncClient, mxc: str) -> bytes:
     server, media = mxc.removeprefix("mxc://").split("/", 1)
     async with httpx.AsyncClient(timeout=30) as http:
@@ -208,10 +227,18 @@ async def test_a_student_sends_a_message_a_photo_and_a_file_a_classmate_reads_th
     photo.write_bytes(png(320, 200))
     notes = tmp_path / "конспект.txt"
     notes.write_text("Конспект урока: дроби\n", encoding="utf-8")
-    await page.locator("#m-file").set_input_files([str(photo), str(notes)])
+    film = tmp_path / "опыт.webm"
+    film.write_bytes(webm())
+    await page.locator("#m-file").set_input_files([str(photo), str(notes), str(film)])
     preview = page.get_by_test_id("image-preview").last
     await expect(preview).to_have_attribute("src", re.compile("^blob:"), timeout=20_000)
     assert await preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    video = page.get_by_test_id("video").last
+    await expect(video).to_have_attribute("src", re.compile("^blob:"), timeout=20_000)
+    await video.evaluate(
+        "v => v.readyState >= 1 || new Promise(ok => v.addEventListener('loadedmetadata', ok))"
+    )
+    assert await video.evaluate("v => v.videoWidth") == 160
     await expect(page.get_by_test_id("file").last).to_contain_text("конспект.txt")
     await page.screenshot(path=SCREENSHOTS / "messenger-chat.png")
 
@@ -225,6 +252,11 @@ async def test_a_student_sends_a_message_a_photo_and_a_file_a_classmate_reads_th
     file = await wait_for(
         classmate, room, lambda e: e["content"].get("msgtype") == "m.file", "file"
     )
+    clip = await wait_for(
+        classmate, room, lambda e: e["content"].get("msgtype") == "m.video", "video"
+    )
+    assert clip["content"]["info"]["mimetype"] == "video/webm"
+    assert await media_bytes(site, classmate, clip["content"]["url"]) == film.read_bytes()
     assert text["sender"] == site.user("s1")
     assert image["content"]["body"] == "домашка.png"
     assert image["content"]["info"]["w"] == 320
@@ -460,7 +492,7 @@ async def test_contacts_follow_the_school_rules_and_a_personal_chat_reaches_the_
     await expect(contacts).not_to_contain_text("Родитель-p2")  # somebody else's parent
     await expect(contacts).not_to_contain_text("Ученик3")  # another class
     await contacts.locator("li", has_text="Учитель-t1 Анна").get_by_role("button").click()
-    await expect(page.get_by_test_id("chat-title")).to_be_visible(timeout=30_000)
+    await expect(page.get_by_test_id("chat-title")).to_have_text("Учитель-t1 Анна", timeout=30_000)
     await messenger_send(page, "Можно вопрос по задаче?")
     teacher = await nio_as("t1")
     synced = await teacher.sync(timeout=0, full_state=True)
@@ -501,6 +533,10 @@ async def test_new_messages_typing_replies_and_unread_marks_arrive_without_reloa
         teacher, room, lambda e: e["content"].get("body", "").endswith("А какая тема?"), "reply"
     )
     assert reply["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == sent.event_id
+    await expect(page.get_by_test_id("read")).to_have_count(0)
+    read = await teacher.room_read_markers(room, reply["event_id"], reply["event_id"])
+    assert isinstance(read, nio.RoomReadMarkersResponse), read
+    await expect(page.get_by_test_id("read")).to_have_text("✓ Прочитано")
     await page.get_by_role("button", name="Отметить непрочитанным").click()
     await expect(chat_item(page, CLASS_CHAT).get_by_test_id("marked-unread")).to_be_visible()
     async with httpx.AsyncClient(timeout=30) as http:
@@ -547,3 +583,38 @@ async def test_notification_settings_for_group_and_personal_chats_are_push_rules
     enabled = {r.id: r.enabled for r in rules.global_rules.underride}
     assert enabled[".m.rule.message"] is False
     assert enabled[".m.rule.room_one_to_one"] is True
+
+
+async def test_support_is_a_personal_chat_with_the_school_and_works_from_the_keyboard(
+    site: Site, page: Page, nio_as: Any
+) -> None:
+    await messenger(page, site, "s2")
+    await chat_item(page, CLASS_CHAT).focus()
+    await page.keyboard.press("Enter")  # a chat opens from the keyboard, the cursor in the box
+    await expect(page.get_by_test_id("chat-title")).to_have_text(CLASS_CHAT)
+    await expect(page.get_by_label("Сообщение")).to_be_focused()
+    await page.get_by_role("button", name="Поддержка").click()
+    dialog = page.get_by_role("dialog", name="Поддержка")
+    await expect(dialog).to_contain_text("напишите в поддержку школы")
+    await dialog.get_by_role("button", name="Написать: Директорова Ольга").click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text(
+        "Директорова Ольга", timeout=30_000
+    )
+    await expect(page.get_by_label("Сообщение")).to_be_focused()
+    await page.keyboard.type("Не открывается домашнее задание")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Не открывается")
+    support = await nio_as("a1")
+    synced = await support.sync(timeout=0, full_state=True)
+    assert isinstance(synced, nio.SyncResponse)
+    invited = [r for r, room in synced.rooms.invite.items()]
+    assert len(invited) == 1, invited
+    joined = await support.join(invited[0])
+    assert isinstance(joined, nio.JoinResponse), joined
+    event = await wait_for(
+        support,
+        invited[0],
+        lambda e: e["content"].get("body") == "Не открывается домашнее задание",
+        "question to support",
+    )
+    assert event["sender"] == site.user("s2")

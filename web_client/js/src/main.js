@@ -69,6 +69,8 @@ class Messenger {
     this.folder = "all";
     this.replyTo = null;
     this.media = new Map();
+    this.names = new Map(); // people's names from the diary's contacts
+    this.directTo = new Map(); // personal chats made here: room → the other person
     this.queued = false;
     this.lastTyping = 0;
     this.build();
@@ -206,6 +208,17 @@ class Messenger {
     return room.getUnreadNotificationCount(NotificationCountType.Total) || 0;
   }
 
+  /** A chat's name; a personal chat the other person has not opened yet is named after them. */
+  nameOf(room) {
+    const name = room.name || "";
+    if (!/^Empty room/.test(name)) return name;
+    const direct = this.client.getAccountData("m.direct")?.getContent() || {};
+    const other = this.directTo.get(room.roomId)
+      || Object.keys(direct).find((user) => (direct[user] || []).includes(room.roomId));
+    if (!other) return name;
+    return room.getMember(other)?.name || this.names.get(other) || other;
+  }
+
   pinOrder(room) {
     const tag = room.tags?.[M.PIN_TAG];
     return tag ? Number(tag.order ?? 0.5) : null;
@@ -215,7 +228,7 @@ class Messenger {
     const direct = this.directRooms();
     return this.joined().map((room) => ({
       id: room.roomId,
-      name: room.name,
+      name: this.nameOf(room),
       isSpace: room.isSpaceRoom(),
       isDirect: direct.has(room.roomId),
       children: room.currentState
@@ -291,7 +304,7 @@ class Messenger {
     const flags = [];
     if (this.pinOrder(room) !== null) flags.push(h("span", { class: "flag", title: t.pinned }, "★"));
     if (this.muted(room.roomId)) flags.push(h("span", { class: "flag muted" }, t.muted));
-    const label = [room.name, count ? t.unread(count) : "", marked ? t.markedUnread : "",
+    const label = [this.nameOf(room), count ? t.unread(count) : "", marked ? t.markedUnread : "",
       this.muted(room.roomId) ? t.muted : ""].filter(Boolean).join(", ");
     return h(
       "button",
@@ -303,7 +316,7 @@ class Messenger {
         "data-room-id": room.roomId,
         onClick: () => this.open(room.roomId),
       },
-      h("span", { class: "m-chat-name" }, room.name, ...flags),
+      h("span", { class: "m-chat-name" }, this.nameOf(room), ...flags),
       h("span", { class: "m-chat-last" }, last),
       count
         ? h("span", { class: "badge", "data-testid": "unread" }, String(count))
@@ -376,7 +389,7 @@ class Messenger {
     this.header = h("header", { class: "m-chat-head" });
     this.timeline = h("ol", {
       class: "m-timeline",
-      "aria-label": room.name,
+      "aria-label": this.nameOf(room),
       "aria-live": "polite",
       "data-testid": "timeline",
     });
@@ -419,7 +432,7 @@ class Messenger {
       h("button", { type: "submit", class: "primary" }, t.send),
     );
     clear(this.chatPane).append(this.header, this.timeline, this.typing, this.replyBar, form);
-    this.chatPane.setAttribute("aria-label", room.name);
+    this.chatPane.setAttribute("aria-label", this.nameOf(room));
   }
 
   drawHeader(room) {
@@ -436,7 +449,7 @@ class Messenger {
     );
     clear(this.header).append(
       h("button", { type: "button", class: "m-back", onClick: () => this.closeChat() }, `← ${t.back}`),
-      h("h2", { class: "m-chat-title", "data-testid": "chat-title" }, room.name),
+      h("h2", { class: "m-chat-title", "data-testid": "chat-title" }, this.nameOf(room)),
       h(
         "div",
         { class: "m-actions" },
@@ -534,7 +547,9 @@ class Messenger {
       return h("figure", { class: "m-figure" }, img, h("figcaption", {}, name));
     }
     if (type === "m.video" && content.url) {
-      const video = h("video", { class: "m-video", controls: true, preload: "metadata", "aria-label": name });
+      const video = h("video", {
+        class: "m-video", controls: true, preload: "metadata", "aria-label": name, "data-testid": "video",
+      });
       this.loadMedia(content.url, false).then((url) => { if (url) video.src = url; });
       return h("figure", { class: "m-figure" }, video, h("figcaption", {}, name));
     }
@@ -543,7 +558,7 @@ class Messenger {
       return h("button", { type: "button", class: "m-file", "data-testid": "file",
         onClick: () => this.download(content.url, name) }, `${name}${size} — ${t.download}`);
     }
-    return h("p", { class: "m-text" }, M.stripReplyFallback(name));
+    return h("p", { class: "m-text" }, linkify(M.stripReplyFallback(name)));
   }
 
   pollView(room, e, poll, responses, endedAt) {
@@ -800,19 +815,19 @@ class Messenger {
     const content = M.forwardContent(e.getContent());
     const targets = this.joined()
       .filter((r) => !r.isSpaceRoom())
-      .sort((a, b) => a.name.localeCompare(b.name))
+      .sort((a, b) => this.nameOf(a).localeCompare(this.nameOf(b)))
       .map((r) => h("li", {}, h("button", {
         type: "button",
         onClick: async () => {
           this.dialog.close();
           try {
             await this.client.sendMessage(r.roomId, content);
-            this.say(`${t.forwarded}: «${r.name}»`);
+            this.say(`${t.forwarded}: «${this.nameOf(r)}»`);
           } catch (err) {
             this.fail(`${t.failed}: ${err.message}`);
           }
         },
-      }, r.name)));
+      }, this.nameOf(r))));
     this.showDialog(t.forwardTo, h("ul", { class: "m-targets" }, targets));
   }
 
@@ -887,6 +902,7 @@ class Messenger {
 
   async openDirect(userId, name) {
     if (this.dialog.open) this.dialog.close();
+    if (name) this.names.set(userId, name);
     const direct = this.client.getAccountData("m.direct")?.getContent() || {};
     const known = (direct[userId] || []).find((id) => this.client.getRoom(id)?.getMyMembership() === "join");
     if (known) return this.open(known);
@@ -896,6 +912,7 @@ class Messenger {
         invite: [userId],
         preset: "trusted_private_chat",
       });
+      this.directTo.set(roomId, userId);
       await this.client.setAccountData("m.direct", { ...direct, [userId]: [...(direct[userId] || []), roomId] });
       await waitForRoom(this.client, roomId);
       this.say(`${this.t.write}: ${name}`);
@@ -905,6 +922,13 @@ class Messenger {
       return undefined;
     }
   }
+}
+
+/** Text with its web addresses as links (http and https only; the text stays text). */
+function linkify(text) {
+  return M.splitLinks(text).map((part) =>
+    part.link ? h("a", { href: part.text, rel: "noopener noreferrer", target: "_blank" }, part.text) : part.text,
+  );
 }
 
 function waitForRoom(client, roomId) {

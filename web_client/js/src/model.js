@@ -215,3 +215,19 @@ export function msgtypeFor(mime) {
   if (mime.startsWith("audio/")) return "m.audio";
   return "m.file";
 }
+
+/** Split text into plain parts and http(s) links, trailing punctuation left outside. */
+export function splitLinks(text) {
+  const parts = [];
+  let rest = String(text);
+  const pattern = /https?:\/\/[^\s<>"]+/;
+  for (let m = pattern.exec(rest); m; m = pattern.exec(rest)) {
+    let url = m[0];
+    while (/[.,;:!?)»]$/.test(url)) url = url.slice(0, -1);
+    if (m.index) parts.push({ text: rest.slice(0, m.index), link: false });
+    parts.push({ text: url, link: true });
+    rest = rest.slice(m.index + url.length);
+  }
+  if (rest) parts.push({ text: rest, link: false });
+  return parts;
+}

@@ -70,12 +70,9 @@ const ru = {
   chooseChat: "Выберите чат слева",
   noChats: "Чатов пока нет",
   you: "Вы",
-  joinedChat: (name) => `Вы вступили в чат «${name}»`,
-  pollFallback: (q, answers) => `${q}\n${answers.map((a, i) => `${i + 1}. ${a}`).join("\n")}`,
 };
 
 const en = {
-  ...ru,
   messenger: "Messenger",
   chats: "Chats",
   chatList: "Chat list",
@@ -144,7 +141,6 @@ const en = {
   chooseChat: "Choose a chat on the left",
   noChats: "No chats yet",
   you: "You",
-  joinedChat: (name) => `You joined «${name}»`,
 };
 
 function plural(n, one, few, many) {

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import {
   groupChats, isMuteRule, muteRule, nextPin, parsePoll, placeInFolder, pollResponseContent,
   pollStartContent, readFolders, replyContent, stripReplyFallback, tallyPoll, forwardContent,
+  splitLinks,
 } from "../src/model.js";
+import { LANGUAGES } from "../src/strings.js";
 
 test("a poll made here parses back and counts one latest vote per person", () => {
   const content = pollStartContent("Когда собрание?", ["Вторник", "Среда"]);
@@ -72,4 +74,20 @@ test("replies quote their parent and the quote is stripped for display", () => {
   assert.equal(stripReplyFallback(reply.body), "Да");
   const fwd = forwardContent(reply);
   assert.equal(fwd["m.relates_to"], undefined);
+});
+
+test("links are found, javascript: is not, and trailing punctuation stays text", () => {
+  assert.deepEqual(splitLinks("Ссылка: https://школа.рф/join/x1. javascript:alert(1)"), [
+    { text: "Ссылка: ", link: false },
+    { text: "https://школа.рф/join/x1", link: true },
+    { text: ". javascript:alert(1)", link: false },
+  ]);
+  assert.deepEqual(splitLinks("без ссылок"), [{ text: "без ссылок", link: false }]);
+});
+
+test("every language has every word Russian has", () => {
+  for (const [lang, table] of Object.entries(LANGUAGES)) {
+    const missing = Object.keys(LANGUAGES.ru).filter((k) => !(k in table));
+    assert.deepEqual(missing, [], `${lang} lacks ${missing}`);
+  }
 });

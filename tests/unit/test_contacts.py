@@ -1,0 +1,59 @@
+"""«Контакты»: who may write to whom follows safe mode; support falls back to an administrator."""
+
+from __future__ import annotations
+
+from appservice.diary_sync.names import RU
+from parta.ids import SourcedId
+from tests.school import small_school
+from web_client.contacts import contacts_of, support_contact
+
+DIARY = small_school("c")
+
+
+def sid(local: str) -> SourcedId:
+    return SourcedId(f"c-{local}")
+
+
+def linked(person: SourcedId) -> str | None:
+    return None if person == sid("s3") else f"@{person}:school"
+
+
+def names_for(local: str) -> set[str]:
+    me = DIARY.people[sid(local)]
+    return {c.person_id.removeprefix("c-") for c in contacts_of(DIARY, me, RU, linked)}
+
+
+def test_a_student_reaches_staff_classmates_and_own_parent_only() -> None:
+    found = names_for("s1")
+    assert {"s2", "s3", "t1", "t4", "p1"} <= found
+    assert "p2" not in found  # a classmate's parent
+    assert "s4" not in found  # another class
+    assert "s1" not in found
+
+
+def test_a_parent_reaches_the_teachers_and_own_child_but_not_other_children() -> None:
+    found = names_for("p2")  # s2 in 5А and s4 in 5Б
+    assert {"s2", "s4", "t1", "t2"} <= found
+    assert "s1" not in found and "s3" not in found
+    assert "p1" in found  # parents share the class parents' chat
+
+
+def test_contacts_come_with_roles_staff_first_and_unlinked_people_without_an_account() -> None:
+    me = DIARY.people[sid("s1")]
+    found = contacts_of(DIARY, me, RU, linked)
+    roles = [c.role for c in found]
+    assert roles.index("учитель") < roles.index("ученик")
+    unlinked = next(c for c in found if c.person_id == sid("s3"))
+    assert unlinked.user_id is None
+    assert next(c for c in found if c.person_id == sid("t1")).user_id == "@c-t1:school"
+
+
+def test_english_role_words() -> None:
+    me = DIARY.people[sid("s1")]
+    assert {c.role for c in contacts_of(DIARY, me, RU, linked, "en")} >= {"teacher", "student"}
+
+
+def test_support_is_the_configured_account_or_the_first_linked_administrator() -> None:
+    assert support_contact(DIARY, "@help:school", linked) == ("@help:school", "")
+    assert support_contact(DIARY, "", linked) == ("@c-a1:school", "Директорова Ольга")
+    assert support_contact(DIARY, "", lambda _p: None) == (None, "")
