@@ -16,6 +16,7 @@ def test_the_example_configuration_loads() -> None:
     config = load_config(ROOT / "parta.example.yaml")
     assert config.database.kind == "postgres"
     assert config.store_url().endswith("/parta_school14_appservice")
+    assert config.diary.support.user_id == "@helpdesk:school14.example.org"
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,10 @@ def test_the_example_configuration_loads() -> None:
         ("server_name: s.example\nsafety: {quiet_hours: '22:00'}\n", "safety.quiet_hours"),
         ("server_name: 'bad name/x'\n", "server_name"),
         ("server_name: [unclosed\n", "not valid YAML"),
+        (
+            "server_name: s.example\ndiary: {support: {user_id: helpdesk}}\n",
+            "diary.support.user_id",
+        ),
     ],
 )
 def test_a_bad_configuration_names_the_file_and_the_key(
