@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
-from nio import AsyncClient
+from nio import AsyncClient, ProfileSetDisplayNameError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -78,13 +78,29 @@ def build(
     return lessons, commands, door, homework, matrix
 
 
+BOT_NAMES = {"ru": "Школьный бот", "en": "School bot"}
+
+
+async def name_the_bot(matrix: AsyncClient, name: str) -> bool:
+    """Give the school's bot a name people read in every client (once; True when done)."""
+    current = await matrix.get_displayname(matrix.user_id)
+    if getattr(current, "displayname", None) == name:
+        return True
+    answer = await matrix.set_displayname(name)
+    return not isinstance(answer, ProfileSetDisplayNameError)
+
+
 async def serve(config: SchoolConfig) -> None:
     lessons, commands, door, homework, matrix = build(config)
     status: dict[str, Any] = {"runs": 0, "last": [], "error": None, "syncs": 0, "commands": 0}
+    named = False
 
     async def loop() -> None:
+        nonlocal named
         while True:
             try:
+                if not named:
+                    named = await name_the_bot(matrix, BOT_NAMES[config.language])
                 done = await lessons.once()
                 await commands.reminders()
                 status["last"] = [type(a).__name__ for a in done]

@@ -472,6 +472,8 @@ async def test_joining_by_an_invite_link_lands_in_the_chat(
         "invite link from the bot",
     )
     link = answer["content"]["body"].rsplit(" ", 1)[-1]
+    profile = await teacher.get_displayname(bot)
+    assert getattr(profile, "displayname", None) == "Школьный бот"  # not a bare user id
     await messenger(page, site, "s2")
     await page.goto(link)
     await page.get_by_role("button", name="Вступить в чат").click()
