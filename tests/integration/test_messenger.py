@@ -302,9 +302,21 @@ async def test_a_poll_made_in_the_page_is_voted_from_nio_and_the_page_shows_it(
     assert isinstance(sent, nio.RoomSendResponse), sent
     votes = poll.get_by_role("button", name=re.compile("В четверг"))
     await expect(votes.get_by_test_id("votes")).to_have_text("1 голос")
-    await expect(
-        poll.get_by_role("button", name=re.compile("Во вторник")).get_by_test_id("votes")
-    ).to_have_text("0 голосов")
+    tuesday = poll.get_by_role("button", name=re.compile("Во вторник"))
+    await expect(tuesday.get_by_test_id("votes")).to_have_text("0 голосов")
+    await tuesday.click()  # the teacher votes in the page; the student's client sees it
+    await expect(tuesday).to_have_attribute("aria-pressed", "true")
+    vote = await wait_for(
+        student,
+        room,
+        lambda e: (
+            e["type"] == "org.matrix.msc3381.poll.response" and e["sender"] == site.user("t1")
+        ),
+        "the teacher's vote",
+    )
+    chosen = vote["content"]["org.matrix.msc3381.poll.response"]["answers"]
+    assert [a["org.matrix.msc1767.text"] for a in answers if a["id"] in chosen] == ["Во вторник"]
+    assert vote["content"]["m.relates_to"]["event_id"] == start["event_id"]
 
 
 async def test_a_sixth_pinned_chat_is_refused_with_a_message(
@@ -620,3 +632,22 @@ async def test_support_is_a_personal_chat_with_the_school_and_works_from_the_key
         "question to support",
     )
     assert event["sender"] == site.user("s2")
+
+
+async def test_signing_out_of_the_diary_ends_the_messengers_matrix_session(
+    site: Site, page: Page
+) -> None:
+    await messenger(page, site, "t4")
+    key = f"parta.matrix.{site.user('t4')}"
+    stored = await page.evaluate("key => JSON.parse(localStorage.getItem(key))", key)
+    token = stored["accessToken"]
+    async with httpx.AsyncClient(timeout=30) as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        before = await http.get(f"{site.hs}/_matrix/client/v3/account/whoami", headers=auth)
+        assert before.status_code == 200
+        await page.get_by_role("button", name="Выход").click()
+        await expect(page.get_by_role("heading", name="Вход в систему")).to_be_visible()
+        after = await http.get(f"{site.hs}/_matrix/client/v3/account/whoami", headers=auth)
+    assert after.status_code == 401  # a shared school computer keeps no working token
+    assert after.json()["errcode"] == "M_UNKNOWN_TOKEN"
+    assert await page.evaluate("key => localStorage.getItem(key)", key) is None

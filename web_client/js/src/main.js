@@ -485,7 +485,9 @@ class Messenger {
         .map((e) => [e.getContent()["m.relates_to"]?.event_id, e.getTs()]),
     );
     const shown = events.filter(
-      (e) => (e.getType() === "m.room.message" && !e.isRedacted()) || M.POLL_START.includes(e.getType()),
+      (e) => (e.getType() === "m.room.message" && !e.isRedacted())
+        || M.POLL_START.includes(e.getType())
+        || e.getType() === "m.room.encrypted",
     );
     const atBottom =
       this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
@@ -528,6 +530,7 @@ class Messenger {
     }
     const poll = M.parsePoll(e.getType(), content);
     if (poll) item.append(this.pollView(room, e, poll, responses, ends.get(e.getId()) ?? null));
+    else if (e.getType() === "m.room.encrypted") item.append(h("p", { class: "m-text hint" }, t.encrypted));
     else item.append(this.body(content));
     item.append(
       h("div", { class: "m-msg-actions" },
