@@ -535,6 +535,8 @@ async def test_new_messages_typing_replies_and_unread_marks_arrive_without_reloa
     )
     assert isinstance(sent, nio.RoomSendResponse), sent
     await expect(chat_item(page, CLASS_CHAT).get_by_test_id("unread")).to_have_text("1")
+    space = page.get_by_test_id(f"group-{await space_of(site, client)}")
+    await expect(space.get_by_test_id("space-unread")).to_have_text("1")  # per space too
     await open_chat(page, CLASS_CHAT)
     await expect(chat_item(page, CLASS_CHAT).get_by_test_id("unread")).to_have_count(0)
     typing = await teacher.room_typing(room, True, 20_000)

@@ -267,7 +267,9 @@ class Messenger {
         "h2",
         { class: "m-group-name" },
         group.name,
-        total ? h("span", { class: "badge", "aria-label": t.unread(total) }, String(total)) : null,
+        total
+          ? h("span", { class: "badge", "aria-label": t.unread(total), "data-testid": "space-unread" }, String(total))
+          : null,
       );
       const items = group.chats.map((r) => h("li", {}, this.chatButton(this.client.getRoom(r.id))));
       this.list.append(
