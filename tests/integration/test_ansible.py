@@ -215,6 +215,9 @@ def test_the_school_inventory_converges_serves_and_syncs(
     assert well_known == {"m.server": f"{SERVER}:{ports['public']}"}
     diary = via_nginx.get("/health", headers={"Host": f"dnevnik.{SERVER}"})
     assert diary.status_code == 200
+    bundle = via_nginx.get("/static/messenger.js", headers={"Host": f"dnevnik.{SERVER}"})
+    assert bundle.status_code == 200  # the messenger in «Чаты» travels in the wheel
+    assert "javascript" in bundle.headers["content-type"]
     _until(
         "the call bridge through nginx",
         lambda: via_nginx.get("/health", headers={"Host": f"call.{SERVER}"}).status_code == 200,
