@@ -653,3 +653,33 @@ async def test_signing_out_of_the_diary_ends_the_messengers_matrix_session(
     assert after.status_code == 401  # a shared school computer keeps no working token
     assert after.json()["errcode"] == "M_UNKNOWN_TOKEN"
     assert await page.evaluate("key => localStorage.getItem(key)", key) is None
+
+
+async def test_a_teachers_personal_chat_is_an_invitation_the_parent_accepts(
+    site: Site, page: Page, nio_as: Any
+) -> None:
+    teacher = await nio_as("t1")
+    made = await teacher.room_create(
+        is_direct=True, invite=[site.user("p1")], preset=nio.RoomPreset.trusted_private_chat
+    )
+    assert isinstance(made, nio.RoomCreateResponse), made
+    said = await teacher.room_send(
+        made.room_id,
+        "m.room.message",
+        {"msgtype": "m.text", "body": "Здравствуйте! Можно обсудить оценки сына?"},
+    )
+    assert isinstance(said, nio.RoomSendResponse), said
+    await messenger(page, site, "p1")
+    invites = page.get_by_test_id("group-invites")
+    await expect(invites).to_contain_text("Приглашает Учитель-t1 Анна")
+    await invites.get_by_role("button", name="Принять").click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text("Учитель-t1 Анна", timeout=30_000)
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Можно обсудить оценки сына?")
+    await expect(page.get_by_test_id("group-direct")).to_contain_text("Учитель-t1 Анна")
+    same_account = await nio_as("p1")
+    async with httpx.AsyncClient(timeout=30) as http:
+        direct = await http.get(
+            f"{site.hs}/_matrix/client/v3/user/{quote(site.user('p1'))}/account_data/m.direct",
+            headers={"Authorization": f"Bearer {same_account.access_token}"},
+        )
+    assert made.room_id in direct.json()[site.user("t1")]  # Element sees a personal chat too

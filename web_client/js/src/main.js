@@ -260,7 +260,9 @@ class Messenger {
     );
     const groups = M.groupChats(rooms, t);
     clear(this.list);
-    if (!groups.length) this.list.append(h("p", { class: "empty" }, t.noChats));
+    const invites = this.client.getRooms().filter((r) => r.getMyMembership() === "invite");
+    if (invites.length) this.list.append(this.invitations(invites));
+    if (!groups.length && !invites.length) this.list.append(h("p", { class: "empty" }, t.noChats));
     for (const group of groups) {
       const total = group.chats.reduce((n, r) => n + this.unread(this.client.getRoom(r.id)), 0);
       const heading = h(
@@ -280,6 +282,52 @@ class Messenger {
           h("ul", { class: "m-chats" }, items),
         ),
       );
+    }
+  }
+
+  /** Chats someone invited the person to (a personal chat, a teacher's chat): accept or not. */
+  invitations(rooms) {
+    const t = this.t;
+    const items = rooms.map((room) => {
+      const member = room.getMember(this.me);
+      const inviter = member?.events?.member?.getSender();
+      const by = inviter ? (room.getMember(inviter)?.name || inviter) : "";
+      const direct = Boolean(member?.events?.member?.getContent()?.is_direct);
+      const name = direct && by ? by : this.nameOf(room);
+      return h("li", { class: "m-invite", "data-room-id": room.roomId },
+        h("span", { class: "m-chat-name" }, name),
+        by ? h("span", { class: "m-chat-last" }, t.invitedBy(by)) : null,
+        h("span", { class: "m-invite-actions" },
+          h("button", { type: "button", class: "primary", onClick: () => this.accept(room, inviter, direct) }, t.accept),
+          h("button", { type: "button", onClick: () => this.decline(room) }, t.decline)));
+    });
+    return h("section", { class: "m-group", "data-testid": "group-invites", "aria-label": t.invites },
+      h("h2", { class: "m-group-name" }, t.invites), h("ul", { class: "m-chats" }, items));
+  }
+
+  async accept(room, inviter, direct) {
+    try {
+      await this.client.joinRoom(room.roomId);
+      if (direct && inviter) {
+        const content = this.client.getAccountData("m.direct")?.getContent() || {};
+        const known = content[inviter] || [];
+        if (!known.includes(room.roomId)) {
+          await this.client.setAccountData("m.direct", { ...content, [inviter]: [...known, room.roomId] });
+        }
+        this.directTo.set(room.roomId, inviter);
+      }
+      await this.open(room.roomId);
+    } catch (e) {
+      this.fail(e.data?.error || e.message);
+    }
+  }
+
+  async decline(room) {
+    try {
+      await this.client.leave(room.roomId);
+      this.say(this.t.declined);
+    } catch (e) {
+      this.fail(e.data?.error || e.message);
     }
   }
 
