@@ -30,6 +30,7 @@ from bots.invites import InviteBook
 from bots.invites_api import InviteDoor
 from bots.invites_api import routes as invite_routes
 from bots.lesson_bot import LessonBot, PostBook
+from bots.meetings_api import routes as meeting_routes
 from parta.config import SchoolConfig, load_config
 from parta.ids import ServerName, user_id
 from parta.secrets import read_secret_file
@@ -129,6 +130,11 @@ async def serve(config: SchoolConfig) -> None:
             Route("/health", health),
             *invite_routes(door, invite_token),
             *homework_routes(homework, invite_token),
+            *meeting_routes(
+                commands,
+                invite_token,
+                lambda: datetime.now(ZoneInfo(config.diary.timezone)).replace(tzinfo=None),
+            ),
         ]
     )
     server = uvicorn.Server(

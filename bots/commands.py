@@ -46,6 +46,7 @@ from bots.invites import (
 )
 from bots.lesson_posts import transaction
 from bots.meetings import CommandError, Meeting, is_command, parse
+from parta.ids import server_of
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,14 @@ class Commands:
         except CommandError as e:
             await self._reply(room, event, str(e))
             return
+        await self.post_meeting(room, meeting, event.event_id)
+
+    async def post_meeting(self, room: str, meeting: Meeting, key: str) -> str:
+        """The invitation with the join link, posted in ``room`` once per ``key`` (a command's
+        event, or the diary's request); reminded before the start. Returns the call's URL."""
         url = f"{self._bridge}/room/{quote(room, safe='!:')}"
+        if self._book.seen(key):
+            return url
         content = {
             "msgtype": "m.text",
             "body": meeting.text(url),
@@ -248,8 +256,50 @@ class Commands:
                 "call_url": url,
             },
         }
-        await self._send(room, content, transaction("meeting", event.event_id))
-        self._book.add(event.event_id, room, meeting, url)
+        await self._send(room, content, transaction("meeting", key))
+        self._book.add(key, room, meeting, url)
+        return url
+
+    async def may_call_meeting(self, room: str, organiser: str) -> bool:
+        return await self._power(room, organiser) >= STAFF_POWER
+
+    async def resolve(self, alias: str) -> str | None:
+        try:
+            found = await self._as("GET", f"/directory/room/{quote(alias, safe='')}", {})
+        except RuntimeError:
+            return None
+        return str(found["room_id"])
+
+    async def meeting_room(self, key: str, organiser: str, parent: str, title: str) -> str:
+        """A one-to-one meeting's own room: the organiser (moderating) and the parent, with
+        the bot; made once per ``key``. Accounts of this school are joined at once, others
+        find an invitation."""
+        room = self._invites.made(key)
+        if room is None:
+            local = all(
+                server_of(u) == server_of(self._matrix.user_id) for u in (organiser, parent)
+            )
+            made = await self._as(
+                "POST",
+                "/createRoom",
+                {
+                    "name": f"Встреча: {title}"[:120],
+                    "room_version": "12",
+                    "preset": "private_chat",
+                    "creation_content": {"m.federate": not local},
+                    "invite": [organiser, parent],
+                    "power_level_content_override": {"users": {organiser: CHAT_POWER}},
+                },
+            )
+            room = str(made["room_id"])
+            self._invites.remember_made(key, room)
+        for user in (organiser, parent):
+            if server_of(user) == server_of(self._matrix.user_id):
+                try:
+                    await self._as("POST", f"/join/{quote(room, safe='')}", {}, as_user=user)
+                except RuntimeError as e:  # not one of the school's accounts: the invite stays
+                    log.info("meeting room %s: %s stays invited (%s)", room, user, e)
+        return room
 
     async def _chat(self, event: Command) -> None:
         """``!чат Название``: a new chat, its teacher in it, a link and its QR code."""

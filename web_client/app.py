@@ -19,7 +19,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web_client import api, pages_auth, pages_chats, pages_diary, pages_join, pages_oidc
+from web_client import (
+    api,
+    pages_auth,
+    pages_chats,
+    pages_diary,
+    pages_join,
+    pages_meetings,
+    pages_oidc,
+)
 from web_client.context import DiaryContext
 from web_client.linking import Linker
 from web_client.oidc import DiaryOidc
@@ -56,6 +64,7 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         *pages_diary.routes(ctx),
         *pages_chats.routes(ctx, linker),
         *pages_join.routes(ctx),
+        *pages_meetings.routes(ctx),
         *pages_oidc.routes(ctx, linker, oidc),
         *api.routes(ctx),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
