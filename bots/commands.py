@@ -35,14 +35,16 @@ from bots.homework import (
 )
 from bots.homework import report as homework_report
 from bots.invites import (
+    AUDIENCE_LABELS,
     CHAT_COMMAND,
     CHAT_POWER,
     REVOKE_COMMAND,
+    Audience,
     Invite,
     InviteBook,
-    chat_name,
     expiry,
     new_token,
+    parse_chat,
 )
 from bots.lesson_posts import transaction
 from bots.meetings import CommandError, Meeting, is_command, parse
@@ -306,10 +308,16 @@ class Commands:
         if await self._power(event.room_id, event.sender) < STAFF_POWER:
             await self._reply(event.room_id, event, "Создавать чаты могут учителя и администрация")
             return
-        name = chat_name(event.body)
-        if name is None:
-            await self._reply(event.room_id, event, "Как создать чат: !чат Название чата")
+        parsed = parse_chat(event.body)
+        if parsed is None:
+            await self._reply(
+                event.room_id,
+                event,
+                "Как создать чат: !чат Название чата [для учеников | для родителей | "
+                "для учителей | для класса]",
+            )
             return
+        name, audience = parsed
         made = await self._as(
             "POST",
             "/createRoom",
@@ -333,10 +341,13 @@ class Commands:
         self._invites.remember_made(event.event_id, room)
         await self._as("POST", f"/join/{quote(room, safe='')}", {}, as_user=event.sender)
         token, expires = new_token(), expiry(self._now())
-        self._invites.add(token, Invite(room, name, event.sender, expires, False))
+        invite = Invite(room, name, event.sender, expires, False, audience, event.room_id)
+        self._invites.add(token, invite)
         url = f"{self._diary}/join/{token}"
+        whom = "" if audience is Audience.ALL else f" {AUDIENCE_LABELS[audience]}"
         text = (
-            f"Чат «{name}» создан. Ссылка для вступления (действует до {expires:%d.%m.%Y}): {url}"
+            f"Чат «{name}» создан. Ссылка для вступления{whom} "
+            f"(действует до {expires:%d.%m.%Y}): {url}"
         )
         await self._reply(event.room_id, event, text)
         png = qr_png(url)

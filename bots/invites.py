@@ -4,6 +4,8 @@ A member of staff writes ``!чат Кружок робототехники`` in 
 bot; the bot makes the chat (not federating: it may hold students), brings the
 teacher in as its moderator, and answers with a link to the diary's join page and
 the same link as a QR code. ``!отозвать`` in the new chat revokes its links.
+``!чат Совет родителей для родителей`` limits who the link lets in: students, parents,
+teachers, or the people of the chat where it was asked for (``для класса``).
 
 Links expire (``LINK_DAYS``); only a digest of each token is stored; a person joins
 through the diary, signed in, and only with an account of this school's server.
@@ -16,6 +18,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 CHAT_COMMAND = "!чат"
@@ -33,9 +36,53 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class Audience(StrEnum):
+    """Who a link lets in (B7: «кто может вступить»), besides holding a school account."""
+
+    ALL = "all"
+    STUDENTS = "students"
+    PARENTS = "parents"
+    STAFF = "staff"
+    CHAT = "chat"
+    """The people of the chat where the teacher asked for the link (a class, say)."""
+
+
+AUDIENCE_WORDS = {
+    "для учеников": Audience.STUDENTS,
+    "для родителей": Audience.PARENTS,
+    "для учителей": Audience.STAFF,
+    "для класса": Audience.CHAT,
+    "для этого чата": Audience.CHAT,
+    "для всех": Audience.ALL,
+}
+AUDIENCE_LABELS = {
+    Audience.ALL: "для всех в школе",
+    Audience.STUDENTS: "для учеников",
+    Audience.PARENTS: "для родителей",
+    Audience.STAFF: "для учителей",
+    Audience.CHAT: "для участников чата, где её выдали",
+}
+ROLES = {
+    Audience.STUDENTS: {"student"},
+    Audience.PARENTS: {"parent"},
+    Audience.STAFF: {"teacher", "administrator"},
+}
+
+
+def parse_chat(body: str) -> tuple[str, Audience] | None:
+    """``!чат Название [для учеников|для родителей|для учителей|для класса|для всех]``."""
+    text = " ".join(body.strip()[len(CHAT_COMMAND) :].split())
+    audience = Audience.ALL
+    for words, meant in AUDIENCE_WORDS.items():
+        if text.lower().endswith(f" {words}") or text.lower() == words:
+            text, audience = text[: -len(words)].strip(), meant
+            break
+    return (text[:120], audience) if text else None
+
+
 def chat_name(body: str) -> str | None:
-    name = " ".join(body.strip()[len(CHAT_COMMAND) :].split())
-    return name[:120] or None
+    parsed = parse_chat(body)
+    return parsed[0] if parsed else None
 
 
 @dataclass(frozen=True)
@@ -45,6 +92,8 @@ class Invite:
     created_by: str
     expires_at: datetime
     revoked: bool
+    audience: Audience = Audience.ALL
+    origin_room: str = ""
 
     def refusal(self, now: datetime) -> str | None:
         """Why the link no longer opens the chat, or None."""
@@ -53,6 +102,16 @@ class Invite:
         if now >= self.expires_at:
             return "Срок действия ссылки истёк: попросите у учителя новую"
         return None
+
+    def not_for(self, role: str | None, in_origin: bool) -> str | None:
+        """Why this person is not in the link's audience, or None (``role`` from the diary)."""
+        if self.audience is Audience.ALL:
+            return None
+        if self.audience is Audience.CHAT:
+            return None if in_origin else f"Эта ссылка — {AUDIENCE_LABELS[self.audience]}"
+        if role in ROLES[self.audience]:
+            return None
+        return f"Эта ссылка — {AUDIENCE_LABELS[self.audience]}"
 
 
 class InviteBook:
@@ -68,10 +127,15 @@ class InviteBook:
             "CREATE TABLE IF NOT EXISTS made_chats (command_event TEXT PRIMARY KEY,"
             " room_id TEXT NOT NULL)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(invites)")}
+        if "audience" not in columns:  # links made before audiences are for everybody
+            self._db.execute("ALTER TABLE invites ADD COLUMN audience TEXT NOT NULL DEFAULT 'all'")
+            self._db.execute("ALTER TABLE invites ADD COLUMN origin_room TEXT NOT NULL DEFAULT ''")
 
     def add(self, token: str, invite: Invite) -> None:
         self._db.execute(
-            "INSERT INTO invites VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO invites (digest, room_id, name, created_by, expires_at, revoked,"
+            " audience, origin_room) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 digest(token),
                 invite.room_id,
@@ -79,17 +143,28 @@ class InviteBook:
                 invite.created_by,
                 invite.expires_at.isoformat(),
                 int(invite.revoked),
+                invite.audience.value,
+                invite.origin_room,
             ),
         )
 
     def find(self, token: str) -> Invite | None:
         row = self._db.execute(
-            "SELECT room_id, name, created_by, expires_at, revoked FROM invites WHERE digest = ?",
+            "SELECT room_id, name, created_by, expires_at, revoked, audience, origin_room"
+            " FROM invites WHERE digest = ?",
             (digest(token),),
         ).fetchone()
         if row is None:
             return None
-        return Invite(row[0], row[1], row[2], datetime.fromisoformat(row[3]), bool(row[4]))
+        return Invite(
+            row[0],
+            row[1],
+            row[2],
+            datetime.fromisoformat(row[3]),
+            bool(row[4]),
+            Audience(row[5]),
+            row[6],
+        )
 
     def revoke_room(self, room_id: str) -> int:
         done = self._db.execute(

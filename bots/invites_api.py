@@ -4,7 +4,7 @@
 
     diary (person signed in, their Matrix account known)
         ──GET  /_parta/v1/invites/<token>──────────▶ {name, valid, reason}
-        ──POST /_parta/v1/invites/<token>/join {user_id}──▶ the bot invites, the person joins
+        ──POST /_parta/v1/invites/<token>/join {user_id, role}──▶ the bot invites, the person joins
                                                            (the school's policy module still
                                                            has its say), or the reason why not
 
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bots.invites import InviteBook
+from bots.invites import AUDIENCE_LABELS, Audience, InviteBook
 from parta.ids import server_of
 from parta.secrets import same_secret
 
@@ -45,9 +45,16 @@ class InviteDoor:
         if invite is None:
             return 404, {"valid": False, "reason": "Такой ссылки нет"}
         reason = invite.refusal(self._now())
-        return 200, {"name": invite.name, "valid": reason is None, "reason": reason}
+        return 200, {
+            "name": invite.name,
+            "valid": reason is None,
+            "reason": reason,
+            "audience": AUDIENCE_LABELS[invite.audience],
+        }
 
-    async def join(self, token: str, user: str) -> tuple[int, dict[str, Any]]:
+    async def join(
+        self, token: str, user: str, role: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         invite = self._book.find(token)
         if invite is None:
             return 404, {"reason": "Такой ссылки нет"}
@@ -62,6 +69,16 @@ class InviteDoor:
             headers={"Authorization": f"Bearer {self._as_token}"},
             timeout=30,
         ) as http:
+            in_origin = False
+            if invite.audience is Audience.CHAT and invite.origin_room:
+                origin = quote(invite.origin_room, safe="")
+                member = await http.get(
+                    f"/rooms/{origin}/state/m.room.member/{quote(user, safe='')}"
+                )
+                in_origin = member.status_code == 200 and member.json().get("membership") == "join"
+            outside = invite.not_for(role, in_origin)
+            if outside is not None:
+                return 403, {"reason": outside}
             invited = await http.post(f"/rooms/{room}/invite", json={"user_id": user})
             if invited.status_code != 200 and "already in the room" not in invited.text:
                 return 403, {"reason": _reason(invited)}
@@ -93,10 +110,12 @@ def routes(door: InviteDoor, token: str) -> list[Route]:
         if not allowed(request):
             return JSONResponse({"reason": "a valid diary token is required"}, 401)
         try:
-            user = str((await request.json())["user_id"])
+            asked = await request.json()
+            user = str(asked["user_id"])
+            role = str(asked["role"]) if asked.get("role") else None
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"reason": "user_id is required"}, 400)
-        status, body = await door.join(request.path_params["token"], user)
+        status, body = await door.join(request.path_params["token"], user, role)
         return JSONResponse(body, status)
 
     return [

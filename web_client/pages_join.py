@@ -55,7 +55,9 @@ def routes(ctx: DiaryContext) -> list[Route]:
         try:
             async with httpx.AsyncClient(timeout=30) as http:
                 answer = await http.post(
-                    url, headers=headers, json={"user_id": account.matrix_user_id}
+                    url,
+                    headers=headers,
+                    json={"user_id": account.matrix_user_id, "role": me.role.value},
                 )
             body = answer.json()
         except (httpx.HTTPError, ValueError):

@@ -286,6 +286,56 @@ async def test_an_invite_link_joins_a_user_and_a_revoked_one_does_not(
     assert other not in members["joined"]
 
 
+async def test_a_link_for_parents_or_for_the_class_lets_only_them_in(
+    stack: SchoolStack, client: MatrixClient, school: SchoolSync
+) -> None:
+    prefix = "aud"
+    diary = small_school(prefix)
+    await school.run(diary, SyncOptions(eager=True))
+    klass = await client.resolve_alias(
+        RoomAlias(f"#{room_key(SourcedId(f'{prefix}-org'), RoomKind.CLASS, f'{prefix}-5a')}"
+                  f":{stack.config.server_name}")
+    )  # fmt: skip
+    assert klass is not None
+    teacher = school.puppet_id(SourcedId(f"{prefix}-t1"))
+
+    def who(local: str) -> str:
+        return school.puppet_id(SourcedId(f"{prefix}-{local}"))
+
+    async def link_for(command: str, name: str) -> str:
+        await _say(client, teacher, klass, command)
+        reply = await _wait_for_bot(client, klass, school.bot, f"Чат «{name}» создан")
+        return reply.rsplit("/", 1)[-1]
+
+    async def join(token: str, user: str, role: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as http:
+            return await http.post(
+                f"{stack.config.bots_url}/_parta/v1/invites/{token}/join",
+                json={"user_id": user, "role": role},
+                headers={
+                    "Authorization": f"Bearer {stack.config.invite_token_file.read_text().strip()}"
+                },
+            )
+
+    parents = await link_for("!чат Совет родителей для родителей", "Совет родителей")
+    student = await join(parents, who("s1"), "student")
+    assert student.status_code == 403
+    assert student.json()["reason"] == "Эта ссылка — для родителей"
+    assert (await join(parents, who("p1"), "parent")).status_code == 200
+
+    class_only = await link_for("!чат Экскурсия для класса", "Экскурсия")
+    other_class = await join(class_only, who("s4"), "student")  # 5Б
+    assert other_class.status_code == 403
+    assert "для участников чата" in other_class.json()["reason"]
+    joined = await join(class_only, who("s2"), "student")
+    assert joined.status_code == 200, joined.text
+    members = await client.request(
+        "GET", f"/_matrix/client/v3/rooms/{quote(joined.json()['room_id'], safe='')}/joined_members"
+    )
+    assert who("s2") in members["joined"]
+    assert who("s4") not in members["joined"]
+
+
 async def _name(client: MatrixClient, room: str) -> str:
     state = await client.state_event_or_empty(RoomID(room), "m.room.name")
     return str(state.get("name", ""))
