@@ -13,7 +13,7 @@ JS := web_client/js
 BUNDLE := web_client/static/messenger.js
 JS_DEPS := $(JS)/node_modules/.package-lock.json
 
-.PHONY: install demo test lint typecheck unit bench clean browser wheel messenger
+.PHONY: install demo test lint typecheck unit bench clean browser turn wheel messenger
 
 install: $(STAMP)
 
@@ -56,7 +56,11 @@ typecheck: install
 browser:
 	test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: lint typecheck browser messenger
+# The call tests relay media through a real coturn (Debian's package; its service is not started).
+turn:
+	command -v turnserver > /dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn; }
+
+test: lint typecheck browser turn messenger
 	cd $(JS) && npm test --silent
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -193,6 +193,19 @@ class SchoolStack:
         _stop(self.bots)
         self.bots = None
 
+    def stop_bridge(self) -> None:
+        _stop(self.bridge)
+        self.bridge = None
+
+    def reconfigure_bridge(self, config: SchoolConfig) -> None:
+        """Restart the call bridge with ``config`` (written where the children read theirs)."""
+        self.stop_bridge()
+        self.config = config
+        self.config_path.write_text(
+            yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
+        )
+        self.start_bridge()
+
     def start_bridge(self) -> None:
         """The call bridge: ready once its front sees every worker of its pool."""
         url = f"http://{self.config.call_bridge.bind_host}:{self.config.call_bridge.port}/health"
@@ -264,8 +277,7 @@ class SchoolStack:
         if self.synapse is not None:
             self.synapse.stop()
         self.stop_bots()
-        _stop(self.bridge)
-        self.bridge = None
+        self.stop_bridge()
         _stop(self.diary)
         self.diary = None
         self.stop_appservice()

@@ -14,7 +14,13 @@ from typing import Any
 import av
 import httpx
 import websockets
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
 from parta.stack import SchoolStack
@@ -57,8 +63,11 @@ class Refused(Exception):
 
 
 class CallPeer:
-    def __init__(self, ws_url: str, call: str, token: dict[str, str]) -> None:
+    def __init__(
+        self, ws_url: str, call: str, token: dict[str, str], *, relay_only: bool = False
+    ) -> None:
         self._ws_url, self._call, self._token = ws_url, call, token
+        self._policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
         self._ws: Any = None
         self.pc: RTCPeerConnection | None = None
         self.welcome: dict[str, Any] = {}
@@ -82,7 +91,13 @@ class CallPeer:
         assert first["type"] == "welcome", first
         self.welcome = first
         ice = [RTCIceServer(**s) for s in first["ice_servers"]]
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice, bundlePolicy="max-bundle"))  # type: ignore[arg-type]
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(
+                iceServers=ice,
+                bundlePolicy="max-bundle",  # type: ignore[arg-type]
+                iceTransportPolicy=self._policy,
+            )
+        )
         self.pc.on("track", self._on_track)
         self._tasks.append(asyncio.ensure_future(self._read()))
         return first
