@@ -56,6 +56,8 @@ class Received:
     frames: int = 0
     first_at: float | None = None
     shades: list[int] = field(default_factory=list)
+    size: tuple[int, int] = (0, 0)
+    """The last decoded video frame's width and height."""
 
 
 class Refused(Exception):
@@ -149,13 +151,15 @@ class CallPeer:
                 seen.frames += 1
                 if seen.first_at is None:
                     seen.first_at = time.monotonic()
-                if isinstance(frame, av.VideoFrame) and seen.frames % 10 == 1:
-                    seen.shades.append(_mean_luma(frame))
+                if isinstance(frame, av.VideoFrame):
+                    seen.size = (frame.width, frame.height)
+                    if seen.frames % 10 == 1:
+                        seen.shades.append(_mean_luma(frame))
 
-    def video_from(self, participant: str) -> Received | None:
-        """What arrived from ``participant``'s camera (decoded here)."""
+    def video_from(self, participant: str, source: str = "camera") -> Received | None:
+        """What arrived from ``participant``'s camera (or screen), decoded here."""
         for mid, owner in self.streams.items():
-            if owner and owner["participant"] == participant and owner["source"] == "camera":
+            if owner and owner["participant"] == participant and owner["source"] == source:
                 return self.received.get(mid)
         return None
 

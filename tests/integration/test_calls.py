@@ -344,6 +344,25 @@ async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
         await page.get_by_role("button", name="Отправить").click()
         await until(lambda: any(m.get("text") == "Здравствуйте!" for m in teacher.messages))
         await page.screenshot(path=SCREENSHOTS / "call-lesson.png")
+        # «Демонстрировать экран»: Chromium's screen (its fake capture, 1280x720) reaches the
+        # Python peer as a second video stream, decoded there
+        share = page.get_by_role("button", name="Демонстрировать экран", exact=True)
+        await share.click()
+        await expect(share).to_have_attribute("aria-pressed", "true")
+
+        def student_screen() -> Received | None:
+            pid = next((p["id"] for p in teacher.participants if p["user"] == student_user), "")
+            seen = teacher.video_from(pid, "screen")
+            return seen if seen and seen.frames > 10 else None
+
+        await until(student_screen)
+        screen = student_screen()
+        assert screen is not None
+        width, height = screen.size
+        assert width >= 320
+        assert abs(width / height - 16 / 9) < 0.05, screen.size
+        await share.click()  # stop sharing
+        await expect(share).to_have_attribute("aria-pressed", "false")
     finally:
         await page.context.close()
         await teacher.close()

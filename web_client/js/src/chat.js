@@ -1,0 +1,383 @@
+// One chat: its header, the timeline (messages, media, polls, replies), typing, and sending.
+
+import { clear, h, time } from "./dom.js";
+import * as M from "./model.js";
+export const withChat = (Base) =>
+  class extends Base {
+    // ---- one chat -----------------------------------------------------------------------------
+
+    openFromHash() {
+      const match = /room=([^&]+)/.exec(location.hash);
+      if (match) {
+        const id = decodeURIComponent(match[1]);
+        // A chat joined a moment ago (an invite link) may come in a later sync: open it then.
+        if (this.client.getRoom(id)?.getMyMembership() === "join") this.open(id);
+        else this.pending = id;
+      }
+    }
+
+    async open(roomId) {
+      this.pending = null;
+      this.roomId = roomId;
+      this.replyTo = null;
+      this.el.classList.add("showing-chat");
+      if (location.hash !== `#room=${encodeURIComponent(roomId)}`) {
+        history.replaceState(null, "", `${location.pathname}${location.search}#room=${encodeURIComponent(roomId)}`);
+      }
+      this.chatDrawn = null;
+      this.renderList();
+      this.renderChat();
+      this.composer?.focus();
+      const room = this.client.getRoom(roomId);
+      if (room && this.markedUnread(room)) {
+        await this.client.setRoomAccountData(roomId, M.MARKED_UNREAD[0], { unread: false });
+      }
+    }
+
+    renderEmptyChat(text) {
+      clear(this.chatPane).append(h("p", { class: "empty m-choose" }, text));
+    }
+
+    renderChat() {
+      const room = this.client.getRoom(this.roomId);
+      if (!room) return this.renderEmptyChat(this.t.chooseChat);
+      if (this.chatDrawn !== room.roomId) this.drawChatFrame(room);
+      this.drawHeader(room);
+      this.drawTimeline(room);
+      this.drawTyping(room);
+      this.drawReply();
+      return undefined;
+    }
+
+    drawChatFrame(room) {
+      const t = this.t;
+      this.chatDrawn = room.roomId;
+      this.header = h("header", { class: "m-chat-head" });
+      this.timeline = h("ol", {
+        class: "m-timeline",
+        "aria-label": this.nameOf(room),
+        "aria-live": "polite",
+        "data-testid": "timeline",
+      });
+      this.typing = h("p", { class: "m-typing", "aria-live": "polite", "data-testid": "typing" });
+      this.replyBar = h("div", { class: "m-reply" });
+      this.composer = h("textarea", {
+        id: "m-composer",
+        rows: "2",
+        placeholder: t.message,
+        onInput: () => this.typingNow(true),
+        onKeydown: (e) => {
+          if (e.key === "Enter" && !e.shiftKey) {
+            e.preventDefault();
+            this.sendText();
+          }
+        },
+      });
+      this.file = h("input", {
+        type: "file",
+        id: "m-file",
+        multiple: true,
+        class: "visually-hidden",
+        "aria-label": t.attach,
+        onChange: () => this.sendFiles(),
+      });
+      const form = h(
+        "form",
+        {
+          class: "m-compose",
+          onSubmit: (e) => {
+            e.preventDefault();
+            this.sendText();
+          },
+        },
+        h("label", { for: "m-composer", class: "visually-hidden" }, t.message),
+        this.composer,
+        this.file,
+        h("button", { type: "button", title: t.attach, "aria-label": t.attach, onClick: () => this.file.click() }, t.file),
+        h("button", { type: "button", onClick: () => this.newPoll() }, t.poll),
+        h("button", { type: "submit", class: "primary" }, t.send),
+      );
+      clear(this.chatPane).append(this.header, this.timeline, this.typing, this.replyBar, form);
+      this.chatPane.setAttribute("aria-label", this.nameOf(room));
+    }
+
+    drawHeader(room) {
+      const t = this.t;
+      const pinned = this.pinOrder(room) !== null;
+      const muted = this.muted(room.roomId);
+      const folders = this.folders();
+      const current = folders.find((f) => f.rooms.includes(room.roomId));
+      const select = h(
+        "select",
+        { id: "m-folder", onChange: (e) => this.moveToFolder(room.roomId, e.target.value || null) },
+        h("option", { value: "" }, t.noFolder),
+        ...folders.map((f) => h("option", { value: f.id, selected: current?.id === f.id }, f.name)),
+      );
+      clear(this.header).append(
+        h("button", { type: "button", class: "m-back", onClick: () => this.closeChat() }, `← ${t.back}`),
+        h("h2", { class: "m-chat-title", "data-testid": "chat-title" }, this.nameOf(room)),
+        h(
+          "div",
+          { class: "m-actions" },
+          h("button", { type: "button", "aria-pressed": String(pinned), onClick: () => this.togglePin(room) },
+            pinned ? t.unpin : t.pin),
+          h("button", { type: "button", "aria-pressed": String(muted), onClick: () => this.toggleMute(room.roomId) },
+            muted ? t.unmute : t.mute),
+          h("button", { type: "button", onClick: () => this.markUnread(room.roomId) }, t.markUnread),
+          h("label", { for: "m-folder", class: "m-folder-label" }, t.folder),
+          select,
+        ),
+      );
+    }
+
+    closeChat() {
+      this.roomId = null;
+      this.chatDrawn = null;
+      this.el.classList.remove("showing-chat");
+      history.replaceState(null, "", `${location.pathname}${location.search}`);
+      this.renderEmptyChat(this.t.chooseChat);
+      this.renderList();
+    }
+
+    drawTimeline(room) {
+      const t = this.t;
+      const events = room.getLiveTimeline().getEvents();
+      const responses = events
+        .filter((e) => M.POLL_RESPONSE.includes(e.getType()))
+        .map((e) => ({ type: e.getType(), sender: e.getSender(), ts: e.getTs(), content: e.getContent() }));
+      const ends = new Map(
+        events
+          .filter((e) => M.POLL_END.includes(e.getType()))
+          .map((e) => [e.getContent()["m.relates_to"]?.event_id, e.getTs()]),
+      );
+      const shown = events.filter(
+        (e) => (e.getType() === "m.room.message" && !e.isRedacted())
+          || M.POLL_START.includes(e.getType())
+          || e.getType() === "m.room.encrypted",
+      );
+      const atBottom =
+        this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
+      clear(this.timeline);
+      if (!shown.length) this.timeline.append(h("li", { class: "empty" }, t.emptyChat));
+      const lastMine = [...shown].reverse().find((e) => e.getSender() === this.me);
+      for (const e of shown) {
+        const item = this.message(room, e, responses, ends);
+        if (e === lastMine) {
+          const readers = room.getUsersReadUpTo(e).filter((u) => u !== this.me);
+          if (readers.length) item.append(h("span", { class: "m-read", "data-testid": "read" }, `✓ ${t.read}`));
+        }
+        this.timeline.append(item);
+      }
+      if (atBottom || !this.scrolled) {
+        this.timeline.scrollTop = this.timeline.scrollHeight;
+        this.scrolled = true;
+      }
+      const last = events[events.length - 1];
+      if (last && last.getSender() !== this.me && document.visibilityState === "visible"
+          && !room.hasUserReadEvent(this.me, last.getId())) {
+        this.client.sendReadReceipt(last).catch(() => {});
+      }
+    }
+
+    message(room, e, responses, ends) {
+      const t = this.t;
+      const content = e.getContent();
+      const mine = e.getSender() === this.me;
+      const who = mine ? t.you : (e.sender?.name || e.getSender());
+      const item = h("li", { class: `m-msg${mine ? " mine" : ""}`, "data-event-id": e.getId() });
+      item.append(h("div", { class: "m-meta" }, h("span", { class: "m-sender" }, who), " ",
+        h("time", { datetime: new Date(e.getTs()).toISOString() }, time(e.getTs(), this.cfg.lang))));
+      const parentId = content["m.relates_to"]?.["m.in_reply_to"]?.event_id;
+      if (parentId) {
+        const parent = room.findEventById(parentId);
+        const quote = parent ? M.stripReplyFallback(parent.getContent().body || "") : "…";
+        const by = parent ? (parent.sender?.name || parent.getSender()) : "";
+        item.append(h("blockquote", { class: "m-quote" }, by ? `${by}: ` : "", quote.slice(0, 140)));
+      }
+      const poll = M.parsePoll(e.getType(), content);
+      if (poll) item.append(this.pollView(room, e, poll, responses, ends.get(e.getId()) ?? null));
+      else if (e.getType() === "m.room.encrypted") item.append(h("p", { class: "m-text hint" }, t.encrypted));
+      else item.append(this.body(content));
+      item.append(
+        h("div", { class: "m-msg-actions" },
+          h("button", { type: "button", class: "link", onClick: () => this.startReply(e) }, t.reply),
+          poll ? null : h("button", { type: "button", class: "link", onClick: () => this.forward(e) }, t.forward)),
+      );
+      return item;
+    }
+
+    body(content) {
+      const t = this.t;
+      const type = content.msgtype;
+      const name = content.body || "";
+      if (type === "m.image" && content.url) {
+        const img = h("img", { class: "m-image", alt: name, "data-testid": "image-preview" });
+        this.loadMedia(content.url, true).then((url) => { if (url) img.src = url; });
+        return h("figure", { class: "m-figure" }, img, h("figcaption", {}, name));
+      }
+      if (type === "m.video" && content.url) {
+        const video = h("video", {
+          class: "m-video", controls: true, preload: "metadata", "aria-label": name, "data-testid": "video",
+        });
+        this.loadMedia(content.url, false).then((url) => { if (url) video.src = url; });
+        return h("figure", { class: "m-figure" }, video, h("figcaption", {}, name));
+      }
+      if ((type === "m.file" || type === "m.audio") && content.url) {
+        const size = content.info?.size ? ` (${Math.ceil(content.info.size / 1024)} КБ)` : "";
+        return h("button", { type: "button", class: "m-file", "data-testid": "file",
+          onClick: () => this.download(content.url, name) }, `${name}${size} — ${t.download}`);
+      }
+      return h("p", { class: "m-text" }, linkify(M.stripReplyFallback(name)));
+    }
+
+    pollView(room, e, poll, responses, endedAt) {
+      const t = this.t;
+      const tally = M.tallyPoll(poll, e.getId(), responses, endedAt);
+      const mine = tally.voters.get(this.me) || [];
+      return h(
+        "fieldset",
+        { class: "m-poll", "data-testid": "poll" },
+        h("legend", {}, `${t.poll}: ${poll.question}`),
+        ...poll.answers.map((a) => h(
+          "button",
+          {
+            type: "button",
+            class: "m-answer",
+            "aria-pressed": mine.includes(a.id) ? "true" : "false",
+            disabled: endedAt !== null,
+            onClick: () => this.vote(room.roomId, e.getId(), a.id),
+          },
+          h("span", {}, a.text),
+          h("span", { class: "m-votes", "data-testid": "votes" }, t.votes(tally.counts[a.id])),
+        )),
+      );
+    }
+
+    drawTyping(room) {
+      const names = room.currentState
+        .getMembers()
+        .filter((m) => m.typing && m.userId !== this.me)
+        .map((m) => m.name);
+      this.typing.textContent = names.length ? this.t.typing(names) : "";
+    }
+
+    drawReply() {
+      clear(this.replyBar);
+      if (!this.replyTo) return;
+      this.replyBar.append(
+        h("span", {}, this.t.replyingTo(this.replyTo.senderName), ": ", this.replyTo.body.slice(0, 80)),
+        h("button", { type: "button", class: "link", onClick: () => { this.replyTo = null; this.drawReply(); } },
+          this.t.cancel),
+      );
+    }
+
+    startReply(e) {
+      this.replyTo = {
+        eventId: e.getId(),
+        sender: e.getSender(),
+        senderName: e.sender?.name || e.getSender(),
+        body: M.stripReplyFallback(e.getContent().body || ""),
+      };
+      this.drawReply();
+      this.composer.focus();
+    }
+
+    // ---- sending ------------------------------------------------------------------------------
+
+    typingNow(on) {
+      const now = Date.now();
+      if (on && now - this.lastTyping < 4000) return;
+      this.lastTyping = on ? now : 0;
+      this.client.sendTyping(this.roomId, on, 6000).catch(() => {});
+    }
+
+    async sendText() {
+      const body = this.composer.value.trim();
+      if (!body || !this.roomId) return;
+      const content = this.replyTo ? M.replyContent(body, this.replyTo) : { msgtype: "m.text", body };
+      this.composer.value = "";
+      this.replyTo = null;
+      this.drawReply();
+      this.typingNow(false);
+      try {
+        await this.client.sendMessage(this.roomId, content);
+      } catch (e) {
+        this.composer.value = body;
+        this.fail(`${this.t.failed}: ${e.message}`);
+      }
+    }
+
+    async sendFiles() {
+      const roomId = this.roomId;
+      for (const file of [...this.file.files]) {
+        this.say(this.t.uploading(file.name));
+        try {
+          const type = file.type || "application/octet-stream";
+          const { content_uri: url } = await this.client.uploadContent(file, { name: file.name, type });
+          const info = { mimetype: type, size: file.size };
+          if (type.startsWith("image/")) {
+            try {
+              const bitmap = await createImageBitmap(file);
+              info.w = bitmap.width;
+              info.h = bitmap.height;
+            } catch { /* not an image the browser can read: sent as it is */ }
+          }
+          await this.client.sendMessage(roomId, { msgtype: M.msgtypeFor(type), body: file.name, url, info });
+          this.say(this.t.sent);
+        } catch (e) {
+          this.fail(`${this.t.failed}: ${e.message}`);
+        }
+      }
+      this.file.value = "";
+    }
+
+    async vote(roomId, pollId, answerId) {
+      try {
+        await this.client.sendEvent(roomId, M.POLL_RESPONSE[0], M.pollResponseContent(pollId, answerId));
+      } catch (e) {
+        this.fail(`${this.t.failed}: ${e.message}`);
+      }
+    }
+
+    // ---- media (authenticated, as Synapse serves it) ----------------------------------------
+
+    async loadMedia(mxc, thumbnail) {
+      const key = `${mxc}|${thumbnail}`;
+      if (this.media.has(key)) return this.media.get(key);
+      const match = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
+      if (!match) return null;
+      const base = `${this.cfg.homeserver}/_matrix/client/v1/media`;
+      const path = `${encodeURIComponent(match[1])}/${encodeURIComponent(match[2])}`;
+      const urls = thumbnail
+        ? [`${base}/thumbnail/${path}?width=480&height=360&method=scale`, `${base}/download/${path}`]
+        : [`${base}/download/${path}`];
+      const promise = (async () => {
+        for (const url of urls) {
+          const answer = await fetch(url, {
+            headers: { Authorization: `Bearer ${this.client.getAccessToken()}` },
+          });
+          if (answer.ok) return URL.createObjectURL(await answer.blob());
+        }
+        return null;
+      })();
+      this.media.set(key, promise);
+      return promise;
+    }
+
+    async download(mxc, name) {
+      const url = await this.loadMedia(mxc, false);
+      if (!url) return this.fail(this.t.failed);
+      const a = h("a", { href: url, download: name });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      return undefined;
+    }
+  };
+
+/** Text with its web addresses as links (http and https only; the text stays text). */
+function linkify(text) {
+  return M.splitLinks(text).map((part) =>
+    part.link ? h("a", { href: part.text, rel: "noopener noreferrer", target: "_blank" }, part.text) : part.text,
+  );
+}
