@@ -683,3 +683,40 @@ async def test_a_teachers_personal_chat_is_an_invitation_the_parent_accepts(
             headers={"Authorization": f"Bearer {same_account.access_token}"},
         )
     assert made.room_id in direct.json()[site.user("t1")]  # Element sees a personal chat too
+
+
+async def test_earlier_messages_load_on_request(
+    site: Site, page: Page, client: MatrixClient
+) -> None:
+    teacher = site.user("t4")
+    made = await client.request(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        {"name": "История", "invite": [site.user("s3")], "preset": "private_chat"},
+        as_user=teacher,
+    )
+    room = made["room_id"]
+    await client.request(
+        "POST", f"/_matrix/client/v3/join/{quote(room, safe='')}", {}, as_user=site.user("s3")
+    )
+    for n in range(1, 46):
+        await client.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{quote(room, safe='')}/send/m.room.message/hist-{n}",
+            {"msgtype": "m.text", "body": f"Сообщение номер {n}."},
+            as_user=teacher,
+        )
+    await messenger(page, site, "s3")
+    await open_chat(page, "История")
+    timeline = page.get_by_test_id("timeline")
+    await expect(timeline).to_contain_text("Сообщение номер 45.")
+    await expect(timeline).not_to_contain_text("Сообщение номер 1.")
+    first = timeline.get_by_text("Сообщение номер 1.", exact=True)
+    for _ in range(5):  # 30 at a time: two pages at most
+        if await first.count():
+            break
+        shown = await timeline.locator(".m-msg").count()
+        await page.get_by_test_id("older").click()
+        await expect(timeline.locator(".m-msg")).not_to_have_count(shown)
+    await expect(timeline.get_by_text("Сообщение номер 1.", exact=True)).to_be_visible()
+    assert await timeline.locator(".m-msg").count() == 45

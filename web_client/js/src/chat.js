@@ -52,6 +52,7 @@ export const withChat = (Base) =>
     drawChatFrame(room) {
       const t = this.t;
       this.chatDrawn = room.roomId;
+      this.scrolled = false;
       this.header = h("header", { class: "m-chat-head" });
       this.timeline = h("ol", {
         class: "m-timeline",
@@ -158,6 +159,13 @@ export const withChat = (Base) =>
       const atBottom =
         this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
       clear(this.timeline);
+      const timeline = room.getLiveTimeline();
+      const first = timeline.getEvents()[0];
+      if (timeline.getPaginationToken("b") && first?.getType() !== "m.room.create") {
+        this.timeline.append(h("li", { class: "m-older" }, h("button", {
+          type: "button", class: "link", "data-testid": "older", onClick: () => this.older(room),
+        }, t.older)));
+      }
       if (!shown.length) this.timeline.append(h("li", { class: "empty" }, t.emptyChat));
       const lastMine = [...shown].reverse().find((e) => e.getSender() === this.me);
       for (const e of shown) {
@@ -168,7 +176,11 @@ export const withChat = (Base) =>
         }
         this.timeline.append(item);
       }
-      if (atBottom || !this.scrolled) {
+      if (this.keepFromBottom !== null && this.keepFromBottom !== undefined) {
+        this.timeline.scrollTop = this.timeline.scrollHeight - this.keepFromBottom;
+        this.keepFromBottom = null;
+        this.timeline.querySelector(".m-older button")?.focus();
+      } else if (atBottom || !this.scrolled) {
         this.timeline.scrollTop = this.timeline.scrollHeight;
         this.scrolled = true;
       }
@@ -177,6 +189,19 @@ export const withChat = (Base) =>
           && !room.hasUserReadEvent(this.me, last.getId())) {
         this.client.sendReadReceipt(last).catch(() => {});
       }
+    }
+
+    /** Earlier messages from the server, the view kept where the person was reading. */
+    async older(room) {
+      const fromBottom = this.timeline.scrollHeight - this.timeline.scrollTop;
+      try {
+        await this.client.scrollback(room, 30);
+      } catch (e) {
+        this.fail(`${this.t.failed}: ${e.message}`);
+        return;
+      }
+      this.keepFromBottom = fromBottom;
+      this.renderChat();
     }
 
     message(room, e, responses, ends) {
