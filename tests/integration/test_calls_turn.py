@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,42 +47,43 @@ class Coturn:
         self.secret = secrets.token_urlsafe(24)
         relay = free_port()
         self.log = folder / "coturn.log"
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "-n",  # no configuration file: everything is on this line
-                "--listening-ip=127.0.0.1",
-                f"--listening-port={self.port}",
-                "--relay-ip=127.0.0.1",
-                f"--min-port={relay}",
-                f"--max-port={relay + 50}",
-                "--use-auth-secret",
-                f"--static-auth-secret={self.secret}",
-                "--realm=parta.test",
-                "--no-tls",
-                "--no-dtls",
-                "--no-tcp-relay",
-                "--allow-loopback-peers",  # the bridge listens on loopback here
-                "--no-cli",
-                "--simple-log",
-                "--log-file=stdout",
-                f"--pidfile={folder / 'coturn.pid'}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    binary,
+                    "-n",  # no configuration file: everything is on this line
+                    "-v",  # says when its listeners are open
+                    "--listening-ip=127.0.0.1",
+                    f"--listening-port={self.port}",
+                    "--relay-ip=127.0.0.1",
+                    f"--min-port={relay}",
+                    f"--max-port={relay + 50}",
+                    "--use-auth-secret",
+                    f"--static-auth-secret={self.secret}",
+                    "--realm=parta.test",
+                    "--no-tls",
+                    "--no-dtls",
+                    "--no-tcp-relay",
+                    "--allow-loopback-peers",  # the bridge listens on loopback here
+                    "--no-cli",
+                    "--simple-log",
+                    "--log-file=stdout",
+                    f"--pidfile={folder / 'coturn.pid'}",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self._wait_ready()
 
-    def _wait_ready(self) -> None:
-        """Ready when coturn says its UDP listener is open (it prints that once bound)."""
-        assert self.process.stdout is not None
-        seen = []
-        for line in self.process.stdout:
-            seen.append(line)
-            if "UDP" in line and "listener opened on" in line and str(self.port) in line:
-                return
-        raise RuntimeError("coturn exited:\n" + "".join(seen[-20:]))
+    def _wait_ready(self, deadline_s: float = 20.0) -> None:
+        """Ready when coturn says its UDP listener is open (polled, bounded)."""
+        wanted = f"UDP listener opened on: 127.0.0.1:{self.port}"
+        started = time.monotonic()
+        while wanted not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() - started > deadline_s:
+                self.process.kill()
+                raise RuntimeError("coturn did not start:\n" + self.log.read_text()[-2000:])
+            time.sleep(0.05)
 
     def stop(self) -> None:
         self.process.terminate()
