@@ -6,7 +6,9 @@ from datetime import datetime
 
 import pytest
 
+from bots.lesson_posts import span
 from bots.meetings import CommandError, Meeting, parse
+from bots.meetings_api import _meeting
 
 NOW = datetime(2026, 11, 28, 12, 0)
 
@@ -40,3 +42,21 @@ def test_a_length_a_year_and_a_date_early_next_year() -> None:
 def test_bad_commands_are_explained(text: str, reason: str) -> None:
     with pytest.raises(CommandError, match=reason):
         parse(text, NOW)
+
+
+def test_the_diarys_meeting_request_is_checked_by_the_bots_too() -> None:
+    now = datetime(2026, 11, 29, 12, 0)
+    fine = _meeting(
+        {"title": " Итоги ", "starts_at": "2026-11-30T18:00:00", "ends_at": "2026-11-30T18:45:00"},
+        now,
+    )
+    assert fine.title == "Итоги"
+    assert fine.when() == span(datetime(2026, 11, 30, 18, 0), datetime(2026, 11, 30, 18, 45))
+    for bad in (
+        {"title": "", "starts_at": "2026-11-30T18:00:00", "ends_at": "2026-11-30T18:45:00"},
+        {"title": "x", "starts_at": "2026-11-28T18:00:00", "ends_at": "2026-11-28T18:45:00"},
+        {"title": "x", "starts_at": "2026-11-30T18:00:00", "ends_at": "2026-11-30T17:00:00"},
+        {"title": "x", "starts_at": "завтра", "ends_at": "2026-11-30T17:00:00"},
+    ):
+        with pytest.raises(ValueError):  # noqa: PT011 - each is a plain ValueError with its reason
+            _meeting(bad, now)
