@@ -8,6 +8,7 @@ can only flow if coturn accepts those credentials and relays both ways.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from aioice.stun import TransactionFailed
+from aioice.turn import create_turn_endpoint
 from aiortc import RTCIceCandidate, RTCPeerConnection
 
 from appservice.matrix import MatrixClient, login_as
@@ -213,3 +216,37 @@ def _local_candidates(pc: RTCPeerConnection) -> list[RTCIceCandidate]:
         gatherer = transceiver.receiver.transport.transport.iceGatherer
         found.extend(gatherer.getLocalCandidates())
     return found
+
+
+async def test_coturn_takes_the_bridges_credentials_and_refuses_altered_ones(
+    relayed_bridge: SchoolStack,
+    coturn: Coturn,
+    client: MatrixClient,
+    school: SchoolSync,
+    lesson: str,
+    http: httpx.AsyncClient,
+) -> None:
+    """A TURN allocation straight at coturn: the signed credentials work, a forged one not."""
+    call = f"lesson/{lesson}"
+    ws_url, _ = await place(relayed_bridge, call)
+    student = CallPeer(ws_url, call, await openid(client, school, http, "s2"))
+    try:
+        welcome = await student.join()
+    finally:
+        await student.close()
+    turn = next(s for s in welcome["ice_servers"] if s["urls"][0].startswith("turn:"))
+    server = ("127.0.0.1", coturn.port)
+    transport, _protocol = await create_turn_endpoint(
+        asyncio.DatagramProtocol, server, turn["username"], turn["credential"]
+    )
+    relayed = transport.get_extra_info("sockname")
+    transport.close()
+    assert relayed[0] == "127.0.0.1"  # coturn gave a relay address
+    expires, user = turn["username"].split(":", 1)
+    for username, password in (
+        (turn["username"], "forged-credential"),
+        (f"{int(expires) + 3600}:{user}", turn["credential"]),  # a longer life, same signature
+    ):
+        with pytest.raises(TransactionFailed) as refused:
+            await create_turn_endpoint(asyncio.DatagramProtocol, server, username, password)
+        assert refused.value.response.attributes["ERROR-CODE"][0] == 401
