@@ -720,3 +720,42 @@ async def test_earlier_messages_load_on_request(
         await expect(timeline.locator(".m-msg")).not_to_have_count(shown)
     await expect(timeline.get_by_text("Сообщение номер 1.", exact=True)).to_be_visible()
     assert await timeline.locator(".m-msg").count() == 45
+
+
+async def test_an_edit_from_another_client_replaces_the_text_and_a_deletion_shows(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    teacher = await nio_as("t4")
+    sent = await teacher.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "Контрольная в среду"}
+    )
+    assert isinstance(sent, nio.RoomSendResponse), sent
+    doomed = await teacher.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "Ошибочное сообщение"}
+    )
+    assert isinstance(doomed, nio.RoomSendResponse), doomed
+    await messenger(page, site, "s2")
+    await open_chat(page, CLASS_CHAT)
+    timeline = page.get_by_test_id("timeline")
+    await expect(timeline).to_contain_text("Контрольная в среду")
+    edit = await teacher.room_send(
+        room,
+        "m.room.message",
+        {  # as Element edits a message
+            "msgtype": "m.text",
+            "body": "* Контрольная в пятницу",
+            "m.new_content": {"msgtype": "m.text", "body": "Контрольная в пятницу"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": sent.event_id},
+        },
+    )
+    assert isinstance(edit, nio.RoomSendResponse), edit
+    message = timeline.locator(f'[data-event-id="{sent.event_id}"]')
+    await expect(message).to_contain_text("Контрольная в пятницу")
+    await expect(message.get_by_test_id("edited")).to_have_text("(изменено)")
+    await expect(timeline).not_to_contain_text("* Контрольная в пятницу")
+    gone = await teacher.room_redact(room, doomed.event_id, "ошибка")
+    assert isinstance(gone, nio.RoomRedactResponse), gone
+    deleted = timeline.locator(f'[data-event-id="{doomed.event_id}"]')
+    await expect(deleted.get_by_test_id("deleted")).to_have_text("Сообщение удалено")
+    await expect(timeline).not_to_contain_text("Ошибочное сообщение")

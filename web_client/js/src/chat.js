@@ -151,11 +151,17 @@ export const withChat = (Base) =>
           .filter((e) => M.POLL_END.includes(e.getType()))
           .map((e) => [e.getContent()["m.relates_to"]?.event_id, e.getTs()]),
       );
+      const edits = M.latestEdits(
+        events
+          .filter((e) => e.getType() === "m.room.message")
+          .map((e) => ({ id: e.getId(), sender: e.getSender(), ts: e.getTs(), content: e.getContent() })),
+      );
       const shown = events.filter(
-        (e) => (e.getType() === "m.room.message" && !e.isRedacted())
+        (e) => (e.getType() === "m.room.message" && !M.isEdit(e.getContent()))
           || M.POLL_START.includes(e.getType())
           || e.getType() === "m.room.encrypted",
       );
+      this.edits = edits;
       const atBottom =
         this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
       clear(this.timeline);
@@ -220,9 +226,13 @@ export const withChat = (Base) =>
         item.append(h("blockquote", { class: "m-quote" }, by ? `${by}: ` : "", quote.slice(0, 140)));
       }
       const poll = M.parsePoll(e.getType(), content);
-      if (poll) item.append(this.pollView(room, e, poll, responses, ends.get(e.getId()) ?? null));
+      const edited = this.edits?.get(e.getId());
+      if (e.isRedacted()) item.append(h("p", { class: "m-text hint", "data-testid": "deleted" }, t.deleted));
+      else if (poll) item.append(this.pollView(room, e, poll, responses, ends.get(e.getId()) ?? null));
       else if (e.getType() === "m.room.encrypted") item.append(h("p", { class: "m-text hint" }, t.encrypted));
-      else item.append(this.body(content));
+      else item.append(this.body(edited || content));
+      if (edited && !e.isRedacted()) item.append(h("span", { class: "hint", "data-testid": "edited" }, t.edited));
+      if (e.isRedacted()) return item;
       item.append(
         h("div", { class: "m-msg-actions" },
           h("button", { type: "button", class: "link", onClick: () => this.startReply(e) }, t.reply),

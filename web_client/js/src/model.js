@@ -231,3 +231,21 @@ export function splitLinks(text) {
   if (rest) parts.push({ text: rest, link: false });
   return parts;
 }
+
+/** Edits (m.replace) by each message's own sender: the newest content for each edited event. */
+export function latestEdits(events) {
+  const found = new Map();
+  const senders = new Map(events.map((e) => [e.id, e.sender]));
+  for (const e of events) {
+    const rel = e.content?.["m.relates_to"];
+    const edited = e.content?.["m.new_content"];
+    if (rel?.rel_type !== "m.replace" || !edited || senders.get(rel.event_id) !== e.sender) continue;
+    const known = found.get(rel.event_id);
+    if (!known || known.ts <= e.ts) found.set(rel.event_id, { ts: e.ts, content: edited });
+  }
+  return new Map([...found].map(([id, v]) => [id, v.content]));
+}
+
+export function isEdit(content) {
+  return content?.["m.relates_to"]?.rel_type === "m.replace";
+}

@@ -113,7 +113,7 @@ export const withSettings = (Base) =>
 
     forward(e) {
       const t = this.t;
-      const content = M.forwardContent(e.getContent());
+      const content = M.forwardContent(this.edits?.get(e.getId()) || e.getContent());
       const targets = this.joined()
         .filter((r) => !r.isSpaceRoom())
         .sort((a, b) => this.nameOf(a).localeCompare(this.nameOf(b)))

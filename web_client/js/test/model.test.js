@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {
   groupChats, isMuteRule, muteRule, nextPin, parsePoll, placeInFolder, pollResponseContent,
   pollStartContent, readFolders, replyContent, stripReplyFallback, tallyPoll, forwardContent,
-  splitLinks,
+  splitLinks, latestEdits, isEdit,
 } from "../src/model.js";
 import { LANGUAGES } from "../src/strings.js";
 
@@ -90,4 +90,23 @@ test("every language has every word Russian has", () => {
     const missing = Object.keys(LANGUAGES.ru).filter((k) => !(k in table));
     assert.deepEqual(missing, [], `${lang} lacks ${missing}`);
   }
+});
+
+test("the newest edit by the message's own sender wins; others' edits are ignored", () => {
+  const edit = (id, sender, ts, target, body) => ({
+    id, sender, ts,
+    content: { body: `* ${body}`, "m.new_content": { msgtype: "m.text", body },
+      "m.relates_to": { rel_type: "m.replace", event_id: target } },
+  });
+  const events = [
+    { id: "$m", sender: "@t:s", ts: 1, content: { msgtype: "m.text", body: "Контрольная в среду" } },
+    edit("$e1", "@t:s", 2, "$m", "Контрольная в четверг"),
+    edit("$e2", "@t:s", 3, "$m", "Контрольная в пятницу"),
+    edit("$x", "@s:s", 4, "$m", "Контрольной не будет"),
+  ];
+  const edits = latestEdits(events);
+  assert.equal(edits.get("$m").body, "Контрольная в пятницу");
+  assert.equal(edits.size, 1);
+  assert.equal(isEdit(events[1].content), true);
+  assert.equal(isEdit(events[0].content), false);
 });
