@@ -231,7 +231,7 @@ def _memberships(
             yield Remove(spec.key, user, spec.is_space, user in actual.puppets)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: contextlib and asyncio set __traceback__ on it
 class DestructivePlanError(Exception):
     """The plan removes more members than the guard allows: refuse unless forced."""
 

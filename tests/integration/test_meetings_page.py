@@ -26,7 +26,7 @@ from tests.integration.diary_site import serve_school
 from tests.school import small_school
 
 pytestmark = pytest.mark.integration
-PREFIX = "mtg"
+PREFIX = "meet"
 PASSWORD = "пароль-собраний"
 
 

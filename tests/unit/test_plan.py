@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 
 import pytest
@@ -133,6 +134,19 @@ def test_the_guard_refuses_a_plan_that_empties_the_school() -> None:
         guard(actions, state, max_share=0.2, floor=5)
     assert refused.value.removals > 5
     guard(actions, state, max_share=1.0, floor=5)  # an operator's --force equivalent passes
+
+
+def test_the_guards_refusal_travels_through_context_managers_intact() -> None:
+    """contextlib and asyncio assign ``__traceback__``: a frozen exception turned the clear
+    refusal into ``FrozenInstanceError`` (seen when a test's sync hit the guard)."""
+    refusal = DestructivePlanError(34, 67, 0.2)
+    with pytest.raises(DestructivePlanError) as caught, contextlib.suppress(KeyError):
+        raise refusal
+    caught.value.__traceback__ = None
+    assert str(caught.value) == (
+        "the plan removes 34 of 67 memberships, more than 20%; check the roster, "
+        "or re-run with --force"
+    )
 
 
 def test_a_class_gone_from_the_roster_is_emptied_of_its_members() -> None:
