@@ -759,3 +759,45 @@ async def test_an_edit_from_another_client_replaces_the_text_and_a_deletion_show
     deleted = timeline.locator(f'[data-event-id="{doomed.event_id}"]')
     await expect(deleted.get_by_test_id("deleted")).to_have_text("Сообщение удалено")
     await expect(timeline).not_to_contain_text("Ошибочное сообщение")
+
+
+async def test_one_edits_and_deletes_ones_own_message_for_everybody(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    await messenger(page, site, "s1")
+    await open_chat(page, CLASS_CHAT)
+    await messenger_send(page, "Сдам реферат завтра")
+    mine = page.get_by_test_id("timeline").locator(".m-msg.mine", has_text="Сдам реферат завтра")
+    await mine.get_by_role("button", name="Изменить").click()
+    await expect(page.get_by_test_id("editing")).to_have_text("Изменение сообщения")
+    await expect(page.get_by_label("Сообщение")).to_have_value("Сдам реферат завтра")
+    await page.get_by_label("Сообщение").fill("Сдам реферат сегодня")
+    await page.get_by_label("Сообщение").press("Enter")
+    edited = page.get_by_test_id("timeline").locator(".m-msg.mine", has_text="Сдам реферат сегодня")
+    await expect(edited.get_by_test_id("edited")).to_have_text("(изменено)")
+    classmate = await nio_as("s2")
+    edit = await wait_for(
+        classmate,
+        room,
+        lambda e: e["content"].get("m.new_content", {}).get("body") == "Сдам реферат сегодня",
+        "the edit",
+    )
+    original = edit["content"]["m.relates_to"]["event_id"]
+    assert edit["content"]["m.relates_to"]["rel_type"] == "m.replace"
+    assert edit["sender"] == site.user("s1")
+    await edited.get_by_role("button", name="Удалить").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Удалить").click()
+    await expect(
+        page.get_by_test_id("timeline").locator(f'[data-event-id="{original}"]')
+    ).to_contain_text("Сообщение удалено")
+    redaction = await wait_for(
+        classmate,
+        room,
+        lambda e: (
+            e["type"] == "m.room.redaction"
+            and e.get("redacts", e["content"].get("redacts")) == original
+        ),
+        "the deletion",
+    )
+    assert redaction["sender"] == site.user("s1")

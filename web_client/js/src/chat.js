@@ -20,6 +20,7 @@ export const withChat = (Base) =>
       this.pending = null;
       this.roomId = roomId;
       this.replyTo = null;
+      this.editing = null;
       this.el.classList.add("showing-chat");
       if (location.hash !== `#room=${encodeURIComponent(roomId)}`) {
         history.replaceState(null, "", `${location.pathname}${location.search}#room=${encodeURIComponent(roomId)}`);
@@ -233,10 +234,13 @@ export const withChat = (Base) =>
       else item.append(this.body(edited || content));
       if (edited && !e.isRedacted()) item.append(h("span", { class: "hint", "data-testid": "edited" }, t.edited));
       if (e.isRedacted()) return item;
+      const ownText = mine && e.getType() === "m.room.message" && (edited || content).msgtype === "m.text";
       item.append(
         h("div", { class: "m-msg-actions" },
           h("button", { type: "button", class: "link", onClick: () => this.startReply(e) }, t.reply),
-          poll ? null : h("button", { type: "button", class: "link", onClick: () => this.forward(e) }, t.forward)),
+          poll ? null : h("button", { type: "button", class: "link", onClick: () => this.forward(e) }, t.forward),
+          ownText ? h("button", { type: "button", class: "link", onClick: () => this.startEdit(e, edited || content) }, t.edit) : null,
+          mine ? h("button", { type: "button", class: "link", onClick: () => this.askRemove(room.roomId, e) }, t.remove) : null),
       );
       return item;
     }
@@ -298,6 +302,17 @@ export const withChat = (Base) =>
 
     drawReply() {
       clear(this.replyBar);
+      if (this.editing) {
+        this.replyBar.append(
+          h("span", { "data-testid": "editing" }, this.t.editing),
+          h("button", { type: "button", class: "link", onClick: () => {
+            this.editing = null;
+            this.composer.value = "";
+            this.drawReply();
+          } }, this.t.cancel),
+        );
+        return;
+      }
       if (!this.replyTo) return;
       this.replyBar.append(
         h("span", {}, this.t.replyingTo(this.replyTo.senderName), ": ", this.replyTo.body.slice(0, 80)),
@@ -306,7 +321,29 @@ export const withChat = (Base) =>
       );
     }
 
+    startEdit(e, content) {
+      this.replyTo = null;
+      this.editing = { eventId: e.getId() };
+      this.composer.value = M.stripReplyFallback(content.body || "");
+      this.drawReply();
+      this.composer.focus();
+    }
+
+    askRemove(roomId, e) {
+      const t = this.t;
+      this.showDialog(t.removeQuestion,
+        h("button", { type: "button", class: "primary", onClick: async () => {
+          this.dialog.close();
+          try {
+            await this.client.redactEvent(roomId, e.getId());
+          } catch (err) {
+            this.fail(`${t.failed}: ${err.message}`);
+          }
+        } }, t.remove));
+    }
+
     startReply(e) {
+      this.editing = null;
       this.replyTo = {
         eventId: e.getId(),
         sender: e.getSender(),
@@ -329,9 +366,12 @@ export const withChat = (Base) =>
     async sendText() {
       const body = this.composer.value.trim();
       if (!body || !this.roomId) return;
-      const content = this.replyTo ? M.replyContent(body, this.replyTo) : { msgtype: "m.text", body };
+      const content = this.editing
+        ? M.editContent(this.editing.eventId, body)
+        : this.replyTo ? M.replyContent(body, this.replyTo) : { msgtype: "m.text", body };
       this.composer.value = "";
       this.replyTo = null;
+      this.editing = null;
       this.drawReply();
       this.typingNow(false);
       try {

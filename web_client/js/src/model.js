@@ -249,3 +249,13 @@ export function latestEdits(events) {
 export function isEdit(content) {
   return content?.["m.relates_to"]?.rel_type === "m.replace";
 }
+
+/** An edit of one's own text message, as Element sends it (with a fallback body). */
+export function editContent(eventId, body) {
+  return {
+    msgtype: "m.text",
+    body: `* ${body}`,
+    "m.new_content": { msgtype: "m.text", body },
+    "m.relates_to": { rel_type: "m.replace", event_id: eventId },
+  };
+}

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {
   groupChats, isMuteRule, muteRule, nextPin, parsePoll, placeInFolder, pollResponseContent,
   pollStartContent, readFolders, replyContent, stripReplyFallback, tallyPoll, forwardContent,
-  splitLinks, latestEdits, isEdit,
+  splitLinks, latestEdits, isEdit, editContent,
 } from "../src/model.js";
 import { LANGUAGES } from "../src/strings.js";
 
@@ -109,4 +109,11 @@ test("the newest edit by the message's own sender wins; others' edits are ignore
   assert.equal(edits.size, 1);
   assert.equal(isEdit(events[1].content), true);
   assert.equal(isEdit(events[0].content), false);
+});
+
+test("an edit made here is read back as the newest text", () => {
+  const edit = { id: "$e", sender: "@s:s", ts: 2, content: editContent("$m", "Сдам сегодня") };
+  const original = { id: "$m", sender: "@s:s", ts: 1, content: { msgtype: "m.text", body: "Сдам завтра" } };
+  assert.equal(latestEdits([original, edit]).get("$m").body, "Сдам сегодня");
+  assert.equal(edit.content.body, "* Сдам сегодня");
 });
