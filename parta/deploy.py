@@ -92,14 +92,20 @@ def _exists(dsn: str, name: str) -> bool:
         return connection.execute(query, (name,)).fetchone() is not None
 
 
+_WRITTEN = ("secrets", "homeserver")
+"""The folders ``prepare`` writes into; the running components write elsewhere under the state
+folder (the bots' books, logs…), and a change of theirs is not a change made here."""
+
+
 def _digests(root: Path) -> dict[Path, str]:
-    """What is under ``root`` now (media and databases aside): path → SHA-256."""
+    """What ``prepare`` may have written under ``root`` (not Synapse's files): path → SHA-256."""
     out: dict[Path, str] = {}
-    if not root.is_dir():
-        return out
-    for path in root.rglob("*"):
-        if path.is_file() and not _skipped(path.relative_to(root)):
-            out[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for top in (root / name for name in _WRITTEN):
+        if not top.is_dir():
+            continue
+        for path in top.rglob("*"):
+            if path.is_file() and not _skipped(path.relative_to(root)):
+                out[path] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 

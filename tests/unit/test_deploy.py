@@ -7,6 +7,9 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
+from parta import deploy
 from parta.config import SchoolConfig
 from parta.deploy import prepare
 
@@ -48,3 +51,23 @@ def test_behind_a_proxy_the_client_listener_serves_federation(tmp_path: Path) ->
     assert 'names: ["client", "openid", "federation"]' in text
     assert "x_forwarded: true" in text
     assert 'federation_domain_whitelist: ["other.test"]' in text
+
+
+def test_what_the_running_components_write_is_not_a_change_made_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bots save their place every two seconds: a re-run while they do reports nothing
+    (the converge test once saw «changed» on the databases task because of it)."""
+    config = _config(tmp_path / "state")
+    prepare(config, ["secrets", "homeserver"], None)
+    books = config.state_dir / "bots"
+    books.mkdir()
+    (books / "meetings.db").write_bytes(b"before")
+    real = deploy._secrets
+
+    def secrets_while_the_bots_write(c: SchoolConfig) -> None:
+        real(c)
+        (books / "meetings.db").write_bytes(b"after")  # in the middle of prepare
+
+    monkeypatch.setattr(deploy, "_secrets", secrets_while_the_bots_write)
+    assert prepare(config, ["secrets", "homeserver"], None) == []
