@@ -23,6 +23,8 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
+from appservice.matrix import MatrixClient, login_as
+from parta.ids import UserID
 from parta.stack import SchoolStack
 
 
@@ -178,6 +180,19 @@ class CallPeer:
             task.cancel()
         if self.pc is not None:
             await self.pc.close()
+
+
+async def mint_openid(client: MatrixClient, http: httpx.AsyncClient, user: str) -> dict[str, str]:
+    """What the call page does: the person's own homeserver mints an OpenID token."""
+    token = await login_as(client, UserID(user))
+    minted = await http.post(
+        f"/_matrix/client/v3/user/{user}/openid/request_token",
+        json={},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert minted.status_code == 200, minted.text
+    body: dict[str, str] = minted.json()
+    return body
 
 
 async def place(stack: SchoolStack, call: str) -> tuple[str, int]:

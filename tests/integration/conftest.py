@@ -7,6 +7,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
+import nio
 import psycopg
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
@@ -108,3 +110,29 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     opened = await context.new_page()
     yield opened
     await context.close()
+
+
+@pytest.fixture
+async def http(stack: SchoolStack) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the session's homeserver (client-server API paths)."""
+    async with httpx.AsyncClient(base_url=stack.config.homeserver_url, timeout=30) as opened:
+        yield opened
+
+
+async def nio_client(stack: SchoolStack, user: str) -> nio.AsyncClient:
+    """A matrix-nio client for one of the school's accounts: a new device of that account,
+    logged in through the appservice. The caller closes it."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.post(
+            f"{stack.config.homeserver_url}/_matrix/client/v3/login",
+            headers={"Authorization": f"Bearer {stack.config.as_token_file.read_text().strip()}"},
+            json={
+                "type": "m.login.application_service",
+                "identifier": {"type": "m.id.user", "user": user},
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    client = nio.AsyncClient(stack.config.homeserver_url, user)
+    client.restore_login(user, body["device_id"], body["access_token"])
+    return client

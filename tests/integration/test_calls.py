@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +29,7 @@ from call_bridge.rules import CallId
 from parta.ids import RoomAlias, SourcedId
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS
-from tests.call_peer import CallPeer, Received, Refused, place, until
+from tests.call_peer import CallPeer, Received, Refused, mint_openid, place, until
 from tests.school import small_school
 from web_client.store import DistanceLesson
 
@@ -85,26 +84,10 @@ async def lessons(stack: SchoolStack, school: SchoolSync) -> Lessons:
     return found
 
 
-@pytest.fixture
-async def http(stack: SchoolStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.config.homeserver_url, timeout=30) as opened:
-        yield opened
-
-
 async def openid(
     client: MatrixClient, school: SchoolSync, http: httpx.AsyncClient, person: str
 ) -> dict[str, str]:
-    """What the call page does: the person's own homeserver mints an OpenID token."""
-    user = school.puppet_id(_sid(person))
-    token = await login_as(client, user)
-    minted = await http.post(
-        f"/_matrix/client/v3/user/{user}/openid/request_token",
-        json={},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert minted.status_code == 200, minted.text
-    body: dict[str, str] = minted.json()
-    return body
+    return await mint_openid(client, http, school.puppet_id(_sid(person)))
 
 
 async def test_a_teacher_and_a_student_receive_each_other_s_camera_decoded(

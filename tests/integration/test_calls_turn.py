@@ -13,7 +13,7 @@ import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,11 +24,11 @@ from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 from aiortc import RTCIceCandidate, RTCPeerConnection
 
-from appservice.matrix import MatrixClient, login_as
+from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync, SyncOptions
 from parta.ids import SourcedId
 from parta.stack import SchoolStack
-from tests.call_peer import CallPeer, place, until
+from tests.call_peer import CallPeer, mint_openid, place, until
 from tests.ports import free_port
 from tests.school import small_school
 from web_client.store import DistanceLesson
@@ -146,25 +146,10 @@ async def lesson(stack: SchoolStack, school: SchoolSync) -> str:
     return lesson_id
 
 
-@pytest.fixture
-async def http(stack: SchoolStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.config.homeserver_url, timeout=30) as opened:
-        yield opened
-
-
 async def openid(
     client: MatrixClient, school: SchoolSync, http: httpx.AsyncClient, person: str
 ) -> dict[str, str]:
-    user = school.puppet_id(sid(person))
-    token = await login_as(client, user)
-    minted = await http.post(
-        f"/_matrix/client/v3/user/{user}/openid/request_token",
-        json={},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert minted.status_code == 200, minted.text
-    body: dict[str, str] = minted.json()
-    return body
+    return await mint_openid(client, http, school.puppet_id(sid(person)))
 
 
 async def test_relay_only_participants_see_each_other_through_coturn(

@@ -22,6 +22,7 @@ from appservice.school_sync import SchoolSync, SyncOptions
 from parta.ids import RoomAlias, SourcedId
 from parta.stack import SchoolStack
 from tests.browser import sign_in_at
+from tests.integration.conftest import nio_client
 from tests.integration.diary_site import serve_school
 from tests.school import small_school
 
@@ -53,20 +54,7 @@ async def logins(stack: SchoolStack, school: SchoolSync) -> dict[str, str]:
 
 
 async def nio_login(stack: SchoolStack, school: SchoolSync, local: str) -> nio.AsyncClient:
-    user = school.puppet_id(sid(local))
-    async with httpx.AsyncClient(timeout=30) as http:
-        answer = await http.post(
-            f"{stack.config.homeserver_url}/_matrix/client/v3/login",
-            headers={"Authorization": f"Bearer {stack.config.as_token_file.read_text().strip()}"},
-            json={
-                "type": "m.login.application_service",
-                "identifier": {"type": "m.id.user", "user": user},
-            },
-        )
-    assert answer.status_code == 200, answer.text
-    client = nio.AsyncClient(stack.config.homeserver_url, user)
-    client.restore_login(user, answer.json()["device_id"], answer.json()["access_token"])
-    return client
+    return await nio_client(stack, school.puppet_id(sid(local)))
 
 
 async def invitations(client: nio.AsyncClient, room: str) -> list[dict[str, Any]]:
@@ -123,9 +111,7 @@ async def test_a_class_teacher_calls_a_class_meeting_and_a_one_to_one_meeting(
         await expect(done).to_contain_text("«Родитель-p1 Мария»")
         synced = await parent.sync(timeout=0, full_state=True)
         assert isinstance(synced, nio.SyncResponse)
-        rooms = {
-            r: room.summary for r, room in synced.rooms.join.items() if r != parents_room
-        }  # the parent was joined to the meeting's own room
+        rooms = [r for r in synced.rooms.join if r != parents_room]  # joined to its own room
         own = [r for r in rooms if (await invitations(parent, r))]
         assert len(own) == 1, rooms
         state = await parent.room_get_state(own[0])

@@ -31,6 +31,7 @@ from appservice.school_sync import SchoolSync, SyncOptions
 from parta.ids import RoomAlias, RoomID, SourcedId, UserID
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
+from tests.integration.conftest import nio_client
 from tests.integration.diary_site import serve_school
 from tests.school import small_school
 
@@ -116,23 +117,9 @@ async def open_chat(page: Page, name: str) -> None:
 async def nio_as(site: Site) -> AsyncIterator[Any]:
     """matrix-nio clients for school accounts, each a new device of that account."""
     opened: list[nio.AsyncClient] = []
-    token = site.stack.config.as_token_file.read_text().strip()
 
     async def login(local: str) -> nio.AsyncClient:
-        user = site.user(local)
-        async with httpx.AsyncClient(timeout=30) as http:
-            answer = await http.post(
-                f"{site.hs}/_matrix/client/v3/login",
-                headers={"Authorization": f"Bearer {token}"},
-                json={
-                    "type": "m.login.application_service",
-                    "identifier": {"type": "m.id.user", "user": user},
-                },
-            )
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        client = nio.AsyncClient(site.hs, user)
-        client.restore_login(user, body["device_id"], body["access_token"])
+        client = await nio_client(site.stack, site.user(local))
         opened.append(client)
         return client
 

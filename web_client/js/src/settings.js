@@ -162,20 +162,20 @@ export const withSettings = (Base) =>
     }
 
     async people() {
-      const answer = await fetch(this.cfg.contactsUrl, { credentials: "same-origin" });
-      if (!answer.ok) throw new Error(`${answer.status}`);
-      return answer.json();
+      try {
+        const answer = await fetch(this.cfg.contactsUrl, { credentials: "same-origin" });
+        if (!answer.ok) throw new Error(`${answer.status}`);
+        return await answer.json();
+      } catch (e) {
+        this.fail(`${this.t.failed}: ${e.message}`);
+        return null;
+      }
     }
 
     async openContacts() {
       const t = this.t;
-      let data;
-      try {
-        data = await this.people();
-      } catch (e) {
-        this.fail(`${t.failed}: ${e.message}`);
-        return;
-      }
+      const data = await this.people();
+      if (!data) return;
       const items = data.contacts.map((c) => h("li", { class: "m-contact" },
         h("span", { class: "m-contact-name" }, c.name), " ", h("span", { class: "hint" }, c.role),
         c.user_id
@@ -186,13 +186,8 @@ export const withSettings = (Base) =>
 
     async openSupport() {
       const t = this.t;
-      let data;
-      try {
-        data = await this.people();
-      } catch (e) {
-        this.fail(`${t.failed}: ${e.message}`);
-        return;
-      }
+      const data = await this.people();
+      if (!data) return;
       const s = data.support || {};
       this.showDialog(t.support,
         h("p", {}, s.text || t.supportHint),
