@@ -8,13 +8,14 @@ the list never offers a chat the server would refuse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from appservice.diary_sync.layout import layout_diary
-from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Person, Role
+from appservice.diary_sync.model import Diary, Person, Role
 from appservice.diary_sync.names import RoomNames
-from parta.ids import SourcedId
+from appservice.diary_sync.safety import School
+from parta.ids import SourcedId, UserID
 
 ROLE_WORDS = {
     "ru": {
@@ -41,36 +42,17 @@ class Contact:
     """``None`` until the person links a Matrix account."""
 
 
-def _homerooms(diary: Diary) -> dict[SourcedId, frozenset[SourcedId]]:
-    found: dict[SourcedId, set[SourcedId]] = {}
-    for e in diary.enrollments:
-        klass = diary.classes.get(e.class_id)
-        if e.role is EnrollmentRole.STUDENT and klass and klass.kind is ClassKind.HOMEROOM:
-            found.setdefault(e.person_id, set()).add(e.class_id)
-    return {p: frozenset(c) for p, c in found.items()}
+def _school(diary: Diary) -> School:
+    """Safe mode's view of the diary, each person standing for their own account: the circle
+    rule is :meth:`School.in_circle`, the one the homeserver's policy applies."""
+    return School.of(diary, {pid: UserID(pid) for pid in diary.people})
 
 
-def in_circle(
-    diary: Diary,
-    homerooms: Mapping[SourcedId, frozenset[SourcedId]],
-    student: Person,
-    other: Person,
-) -> bool:
-    """Safe mode's circle of a student: staff, classmates and the student's own parents."""
-    if other.role.is_staff:
-        return True
-    if other.role is Role.PARENT:
-        return other.id in diary.parents_of(student.id)
-    mine = homerooms.get(student.id, frozenset())
-    return other.role is Role.STUDENT and bool(mine & homerooms.get(other.id, frozenset()))
-
-
-def may_write(
-    diary: Diary, homerooms: Mapping[SourcedId, frozenset[SourcedId]], me: Person, other: Person
-) -> bool:
-    if me.role is Role.STUDENT and not in_circle(diary, homerooms, me, other):
+def may_write(school: School, me: Person, other: Person) -> bool:
+    """Both sides inside a student's circle (a student on either side)."""
+    if me.role is Role.STUDENT and not school.in_circle(me.id, UserID(other.id)):
         return False
-    return not (other.role is Role.STUDENT and not in_circle(diary, homerooms, other, me))
+    return not (other.role is Role.STUDENT and not school.in_circle(other.id, UserID(me.id)))
 
 
 def contacts_of(
@@ -87,12 +69,12 @@ def contacts_of(
             if me.id in spec.members and not spec.is_space:
                 near |= spec.members
     near.discard(me.id)
-    homerooms = _homerooms(diary)
+    school = _school(diary)
     words = ROLE_WORDS.get(language, ROLE_WORDS["ru"])
     found = [
         Contact(p.id, p.display_name, words[p.role], account_of(p.id))
         for pid in near
-        if (p := diary.people.get(pid)) is not None and may_write(diary, homerooms, me, p)
+        if (p := diary.people.get(pid)) is not None and may_write(school, me, p)
     ]
     order = {Role.ADMINISTRATOR: 0, Role.TEACHER: 1, Role.PARENT: 2, Role.STUDENT: 3}
     by_role = {p.id: order[p.role] for p in diary.people.values()}
