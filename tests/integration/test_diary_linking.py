@@ -86,6 +86,10 @@ async def test_a_person_without_an_account_gets_one_with_the_phone_as_login(
     await expect(page.get_by_test_id("chat-list")).to_contain_text("5А")
     await page.screenshot(path=SCREENSHOTS / "chats-linked.png", full_page=True)
     assert await joined_rooms(stack, puppet) == expected_rooms(diary, store, "lk-s1")
+    # the messenger's single sign-on round trip ends before the diary's session does
+    await expect(page.get_by_test_id("messenger")).to_have_attribute(
+        "data-ready", "1", timeout=30_000
+    )
     # the phone now signs in to the diary, with the password just set
     await page.context.clear_cookies()
     await sign_in_at(page, stack.config.diary_url, "89005550101", "новый-пароль-1")
@@ -135,5 +139,8 @@ async def test_a_person_already_linked_by_the_school_confirms_and_sees_their_cha
     puppet = f"@parta.lk-t3:{stack.config.server_name}"
     await expect(page.get_by_test_id("matrix-id")).to_have_text(puppet)
     assert await joined_rooms(stack, puppet) == expected_rooms(diary, store, "lk-t3")
+    await expect(page.get_by_test_id("messenger")).to_have_attribute(
+        "data-ready", "1", timeout=30_000
+    )  # the messenger's sign-in round trip is over before the next page
     await page.get_by_role("link", name="Управление → Чаты").click()
     await expect(page.get_by_test_id("matrix-id")).to_have_text(puppet)
