@@ -80,7 +80,7 @@ async def test_a_person_without_an_account_gets_one_with_the_phone_as_login(
     await case.get_by_label("Пароль (не короче 8 символов)").fill("новый-пароль-1")
     await case.get_by_label("Повторите пароль").fill("новый-пароль-1")
     await case.get_by_role("button", name="Создать учётную запись").click()
-    await expect(page.get_by_role("status")).to_contain_text("Учебный профиль привязан")
+    await expect(page.get_by_role("status").first).to_contain_text("Учебный профиль привязан")
     puppet = f"@parta.lk-s1:{stack.config.server_name}"
     await expect(page.get_by_test_id("matrix-id")).to_have_text(puppet)
     await expect(page.get_by_test_id("chat-list")).to_contain_text("5А")
