@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from aiortc import RTCRtpReceiver
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -23,16 +24,20 @@ class RelaySource:
 
     def __init__(
         self,
-        track: MediaStreamTrack,
+        receiver: RTCRtpReceiver,
         kind: str,
         request_keyframe: Callable[[], None],
         on_first_frame: Callable[[Source], None],
     ) -> None:
         self.kind = kind
         self.frames_in = 0
+        self.packets_in = 0  # not counted: the baseline reads decoded frames
         self.paused = False
+        self.heard = True
+        self.level: int | None = None
+        self.last_packet = -1.0
         self._relay = MediaRelay()
-        self._track = track
+        self._track = track = receiver.track
         self._sinks: dict[ForwardTrack, asyncio.Task[Any]] = {}
         self._on_first_frame = on_first_frame
         self._watch = asyncio.ensure_future(self._first(self._relay.subscribe(track)))
@@ -58,7 +63,7 @@ class RelaySource:
                 while True:
                     frame = await proxy.recv()
                     if not self.paused:
-                        sink.offer(frame, keyframe=True)
+                        sink.offer(frame)
 
         self._sinks[sink] = asyncio.ensure_future(pump())
 

@@ -15,7 +15,8 @@ the same in every offer), one offer at a time per participant.
    renegotiating (a ``streams`` message says who is in it now), else one is added and
    the bridge sends a new offer.
 
-Nothing is decoded: see :mod:`call_bridge.forward`.
+Nothing is decoded: see :mod:`call_bridge.forward`. Of the voices, only the loudest
+few are forwarded (:mod:`call_bridge.speakers`), chosen a few times a second.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from call_bridge.attendance import Visit
 from call_bridge.forward import EncodedSource, ForwardTrack, Source, SourceFactory
 from call_bridge.gate import Admission
 from call_bridge.rules import CallId
+from call_bridge.speakers import INTERVAL, LOUDEST, QUIET_AFTER, loudest
 from parta.ids import RoomID
 
 log = logging.getLogger(__name__)
@@ -106,8 +108,13 @@ class Conference:
         on_empty: Callable[[Conference], None] = lambda c: None,
         on_visit: Callable[[Conference, Visit], None] = lambda c, v: None,
         source: SourceFactory = EncodedSource,
+        voices: int | None = LOUDEST,
     ) -> None:
         self._source = source
+        self._voices = voices
+        """How many voices are forwarded at once (None: every unmuted one)."""
+        self._heard: frozenset[str] = frozenset()
+        self._choosing: asyncio.Future[None] | None = None
         self.call = call
         self._ice = ice_servers
         self._on_empty = on_empty
@@ -138,6 +145,8 @@ class Conference:
                 "audio" if name == "audio" else "video", direction="recvonly"
             )
         self.participants[me.pid] = me
+        if self._voices is not None and self._choosing is None:
+            self._choosing = asyncio.ensure_future(self._choose_voices())
         return me
 
     def start(self, me: Participant) -> None:
@@ -162,6 +171,9 @@ class Conference:
         await me.pc.close()
         await self.broadcast_participants()
         if not self.participants:
+            if self._choosing is not None:
+                self._choosing.cancel()
+                self._choosing = None
             self._on_empty(self)
 
     async def end(self, by: Participant) -> None:
@@ -199,7 +211,7 @@ class Conference:
                 self._spawn(self._source_started(me, name, source))
 
             me.sources[name] = self._source(
-                receiver.track, receiver.track.kind, request_keyframe, first_frame
+                receiver, receiver.track.kind, request_keyframe, first_frame
             )
         self.apply_mutes(me)
 
@@ -277,6 +289,27 @@ class Conference:
                 name == "camera" and who.muted_video
             )
 
+    async def _choose_voices(self) -> None:
+        while True:
+            await asyncio.sleep(INTERVAL)
+            self.choose_voices(time.monotonic())
+
+    def choose_voices(self, now: float) -> None:
+        """Forward the loudest voices; one that is not sending keeps its way open."""
+        if self._voices is None:
+            return
+        voices = {
+            p.pid: p.sources["audio"] for p in self.participants.values() if "audio" in p.sources
+        }
+        sending = {
+            pid: s.level
+            for pid, s in voices.items()
+            if not s.paused and now - s.last_packet < QUIET_AFTER
+        }
+        self._heard = loudest(sending, self._heard, self._voices)
+        for pid, source in voices.items():
+            source.heard = pid in self._heard or pid not in sending
+
     # -- the call's shared state -------------------------------------------------------------
 
     async def broadcast(self, message: dict[str, Any]) -> None:
@@ -308,11 +341,14 @@ class Conference:
 
     def stats(self) -> dict[str, int]:
         frames_in = sum(s.frames_in for p in self.participants.values() for s in p.sources.values())
-        frames_out = sum(
-            s.track.frames_out for p in self.participants.values() for s in p.slots.values()
-        )
+        slots = [s.track for p in self.participants.values() for s in p.slots.values()]
+        sources = [s for p in self.participants.values() for s in p.sources.values()]
         return {
             "participants": len(self.participants),
             "frames_in": frames_in,
-            "frames_out": frames_out,
+            "frames_out": sum(t.frames_out for t in slots),
+            "packets_in": sum(s.packets_in for s in sources),
+            "packets_out": sum(t.packets_out for t in slots),
+            "audio_packets_out": sum(t.packets_out for t in slots if t.kind == "audio"),
+            "voices_heard": len(self._heard),
         }

@@ -1,23 +1,29 @@
-"""Forwarding encoded media through aiortc without decoding or re-encoding it.
+"""Forwarding media through aiortc as RTP packets, without decoding or re-encoding it.
 
 Stock aiortc decodes every received track and re-encodes it for every sender
 (field notes: 4–5× the CPU at two participants, and no real time from three on).
-The bridge keeps media encoded end to end:
+An earlier bridge forwarded encoded *frames* (after aiortc's jitter buffer, packed
+again per subscriber) and still spent ~190 µs of CPU per packet sent. The bridge now
+forwards *packets*, below the jitter buffer, as an SFU does:
 
 ::
 
-    publisher ──RTP──▶ RTCRtpReceiver ─ jitter buffer ─▶ PassthroughDecoder (no codec:
-                                                           the encoded frame as av.Packet)
-                          ▲ PLI (throttled, merged)              │
-                          │                                      ▼
-                    EncodedSource ───────────────▶ ForwardTrack per subscriber
-                          ▲ keyframe wanted                      │ av.Packet
-                          │                                      ▼
-                  RTCRtpSender._send_keyframe ◀── PLI ── RTCRtpSender.pack() ──RTP──▶ subscriber
+    publisher ──RTP──▶ RTCDtlsTransport (SRTP) ─▶ RTCRtpReceiver._handle_rtp_packet
+                                                    │ tap (before the jitter buffer)
+                          ▲ PLI (throttled, merged) ▼
+                    EncodedSource ── packet ──▶ ForwardTrack per subscriber: its own SSRC,
+                          ▲ keyframe wanted        sequence numbers and timestamps (rebased
+                          │                        at each switch), payload type, MID
+                  RTCRtpSender._send_keyframe ◀── PLI ── subscriber ◀──RTP── _send_rtp (SRTP)
 
-``install_passthrough()`` swaps the receivers' decoder for one that hands the
-encoded frame on, so it is for the bridge's own processes only: a process that
-installs it can no longer decode what it receives.
+The receiver's own path still runs after the tap (statistics, NACKs, REMB, the jitter
+buffer with a pass-through "decoder"), but only for the few packets coming in; the
+many going out cost a header, an SRTP protect and a ``sendto`` each. A slot's sender
+keeps its packets in aiortc's history, so a subscriber's NACK is answered as usual,
+and its sender reports carry the forwarded counts.
+
+``install_passthrough()`` patches aiortc for the bridge's own processes only: a
+process that installs it can no longer decode what it receives.
 """
 
 from __future__ import annotations
@@ -28,16 +34,18 @@ import fractions
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aioice import ice
 from aiortc import rtcrtpreceiver, rtcrtpsender
-from aiortc.codecs import CODECS
+from aiortc.clock import current_ntp_time
+from aiortc.codecs import CODECS, is_rtx
 from aiortc.codecs.base import Decoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, unwrap_rtx
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +55,14 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 """Per UDP socket (capped by ``net.core.rmem_max``): the default ~200 KB overflows when the
 bridge falls behind for a moment, and the kernel drops what does not fit."""
 MAX_QUEUED_FRAMES = 120
-"""A subscriber further behind than this skips to the next keyframe instead of growing."""
+"""The baseline's decoded frames: a subscriber further behind than this starts again."""
 
 
 class Encoded:
     """An encoded frame as aiortc's senders pack it (``bytes()``, ``pts``, ``time_base``).
 
-    Not an ``av.Packet``: one received frame goes to many subscribers, each with its
-    own timestamps, and this costs no copy of the payload.
+    What the pass-through "decoder" yields (the bridge counts frames with it), and what
+    the benchmark's synthetic participants send.
     """
 
     __slots__ = ("data", "pts", "time_base")
@@ -76,11 +84,20 @@ class PassthroughDecoder(Decoder):
         return [Encoded(encoded_frame.data, encoded_frame.timestamp, self._time_base)]
 
 
+Tap = Callable[[RtpPacket], Awaitable[None]]
+
 _installed = False
+_RECEIVER = "_RTCRtpReceiver__"
+_SENDER = "_RTCRtpSender__"
 
 
 def install_passthrough() -> None:
-    """Make every receiver of this process yield encoded packets (idempotent)."""
+    """Patch this process's aiortc for forwarding (idempotent).
+
+    Receivers hand every RTP packet to their ``parta_tap`` first (after unwrapping a
+    retransmission) and decode nothing; a sender whose track is a :class:`ForwardTrack`
+    binds to it and sends what the slot forwards.
+    """
     global _installed
     if _installed:
         return
@@ -95,15 +112,39 @@ def install_passthrough() -> None:
     ]
     CODECS["audio"][:] = [c for c in CODECS["audio"] if c.mimeType == "audio/opus"]
 
-    original: Callable[[rtcrtpsender.RTCRtpSender], None] = rtcrtpsender.RTCRtpSender._send_keyframe
+    receiver_class = rtcrtpreceiver.RTCRtpReceiver
+    handle: Callable[[Any, RtpPacket, int], Awaitable[None]] = receiver_class._handle_rtp_packet
 
-    def send_keyframe(sender: rtcrtpsender.RTCRtpSender) -> None:
-        original(sender)
+    async def handle_rtp_packet(receiver: Any, packet: RtpPacket, arrival_time_ms: int) -> None:
+        tap: Tap | None = getattr(receiver, "parta_tap", None)
+        if tap is not None:
+            original = _original_packet(receiver, packet)
+            if original is not None:
+                await tap(original)
+        await handle(receiver, packet, arrival_time_ms)
+
+    setattr(receiver_class, "_handle_rtp_packet", handle_rtp_packet)  # noqa: B010
+
+    sender_class = rtcrtpsender.RTCRtpSender
+    keyframe: Callable[[Any], None] = sender_class._send_keyframe
+
+    def send_keyframe(sender: Any) -> None:
+        keyframe(sender)
         track = sender.track
         if isinstance(track, ForwardTrack):
             track.keyframe_wanted()
 
-    setattr(rtcrtpsender.RTCRtpSender, "_send_keyframe", send_keyframe)  # noqa: B010
+    setattr(sender_class, "_send_keyframe", send_keyframe)  # noqa: B010
+
+    run_rtp: Callable[[Any, RTCRtpCodecParameters], Awaitable[None]] = sender_class._run_rtp
+
+    async def bound_run_rtp(sender: Any, codec: RTCRtpCodecParameters) -> None:
+        track = sender.track
+        if isinstance(track, ForwardTrack):
+            track.bind(sender, codec)
+        await run_rtp(sender, codec)  # for a slot: waits, its track yields nothing
+
+    setattr(sender_class, "_run_rtp", bound_run_rtp)  # noqa: B010
 
     made: Callable[[ice.StunProtocol, asyncio.BaseTransport], None] = (
         ice.StunProtocol.connection_made
@@ -121,9 +162,48 @@ def install_passthrough() -> None:
     _installed = True
 
 
+def _original_packet(receiver: Any, packet: RtpPacket) -> RtpPacket | None:
+    """The media packet itself: a retransmission (RTX) unwrapped, unknown ones dropped."""
+    codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, _RECEIVER + "codecs")
+    codec = codecs.get(packet.payload_type)
+    if codec is None:
+        return None
+    if not is_rtx(codec):
+        return packet
+    ssrc = getattr(receiver, _RECEIVER + "rtx_ssrc").get(packet.ssrc)
+    apt = codec.parameters.get("apt")
+    if ssrc is None or not isinstance(apt, int) or len(packet.payload) < 2:
+        return None
+    return unwrap_rtx(packet, payload_type=apt, ssrc=ssrc)
+
+
 def is_vp8_keyframe(payload: bytes) -> bool:
-    """RFC 6386 §9.1: bit 0 of the frame tag is 0 for a key frame."""
+    """RFC 6386 §9.1: bit 0 of an encoded frame's tag is 0 for a key frame."""
     return bool(payload) and payload[0] & 0x01 == 0
+
+
+def starts_vp8_keyframe(payload: bytes) -> bool:
+    """Whether an RTP packet's VP8 payload (RFC 7741) is the first packet of a key frame."""
+    if not payload or payload[0] & 0x1F != 0x10:  # S=1 and partition 0: a frame starts here
+        return False
+    size = 1
+    if payload[0] & 0x80:  # X: the extension byte follows
+        if len(payload) < 2:
+            return False
+        x = payload[1]
+        size = 2
+        if x & 0x80:  # I: a picture id, one or two bytes (M)
+            size += 2 if len(payload) > size and payload[size] & 0x80 else 1
+        if x & 0x40:  # L: TL0PICIDX
+            size += 1
+        if x & 0x30:  # T or K: one byte for both
+            size += 1
+    return is_vp8_keyframe(payload[size:])
+
+
+def newer(a: int, b: int) -> bool:
+    """RFC 3550 sequence numbers: whether ``a`` comes after ``b`` (modulo 2^16)."""
+    return a != b and (a - b) & 0xFFFF < 0x8000
 
 
 class Source(Protocol):
@@ -131,7 +211,11 @@ class Source(Protocol):
 
     kind: str
     frames_in: int
+    packets_in: int
     paused: bool
+    heard: bool
+    level: int | None
+    last_packet: float
 
     @property
     def live(self) -> bool: ...
@@ -146,23 +230,26 @@ class Source(Protocol):
 
 
 SourceFactory = Callable[
-    [MediaStreamTrack, str, Callable[[], None], Callable[["Source"], None]], Source
+    [rtcrtpreceiver.RTCRtpReceiver, str, Callable[[], None], Callable[["Source"], None]], Source
 ]
-"""(track, kind, request_keyframe, on_first_frame) → a source."""
+"""(receiver, kind, request_keyframe, on_first_frame) → a source."""
+
+LEVEL_SMOOTHING = 0.2
+"""Each packet's audio level weighs this much in a source's running loudness."""
 
 
 class EncodedSource:
-    """One published track, fanned out to subscribers' slots as encoded frames."""
+    """One published track, fanned out to subscribers' slots packet by packet."""
 
     def __init__(
         self,
-        track: MediaStreamTrack,
+        receiver: rtcrtpreceiver.RTCRtpReceiver,
         kind: str,
         request_keyframe: Callable[[], None],
         on_first_frame: Callable[[Source], None] | None = None,
     ) -> None:
         self.kind = kind
-        self._track = track
+        self._track = receiver.track
         self._request_keyframe = request_keyframe
         self._on_first_frame = on_first_frame
         self._subscribers: set[ForwardTrack] = set()
@@ -170,9 +257,16 @@ class EncodedSource:
         self._pending_request: asyncio.TimerHandle | None = None
         self.paused = False
         """Muted: what arrives anyway is not forwarded."""
+        self.heard = True
+        """Audio only: among the loudest (see :mod:`call_bridge.speakers`)."""
+        self.level: int | None = None
+        """Audio only: running loudness in -dBov (0 silent … 127 loudest), None if unsent."""
+        self._held = False
+        self.last_packet = -1.0
         self.frames_in = 0
-        self.bytes_in = 0
+        self.packets_in = 0
         self.keyframe_requests = 0
+        setattr(receiver, "parta_tap", self._packet)  # noqa: B010 (see install_passthrough)
         self._task = asyncio.ensure_future(self._pump())
 
     @property
@@ -203,24 +297,38 @@ class EncodedSource:
         self.keyframe_requests += 1
         self._request_keyframe()
 
+    async def _packet(self, packet: RtpPacket) -> None:
+        self.packets_in += 1
+        self.last_packet = time.monotonic()
+        level = packet.extensions.audio_level
+        if level is not None:  # RFC 6464: (voice, -dBov); kept as loudness, higher is louder
+            loud = 127 - level[1]
+            self.level = (
+                loud
+                if self.level is None
+                else round(self.level + LEVEL_SMOOTHING * (loud - self.level))
+            )
+        if self.paused or not self.heard:
+            self._held = True
+            return
+        if self._held:  # forwarding again after a pause: no gap in sequence numbers
+            self._held = False
+            for sink in self._subscribers:
+                sink.resume()
+        start = self.kind == "video" and starts_vp8_keyframe(packet.payload)
+        for sink in list(self._subscribers):
+            await sink.forward(packet, start)
+
     async def _pump(self) -> None:
+        """Complete frames, as the receiver's jitter buffer assembles them: counted only."""
         while True:
             try:
-                frame = await self._track.recv()
+                await self._track.recv()
             except MediaStreamError:
                 break
-            if not isinstance(frame, Encoded):
-                log.warning("a decoded frame reached the bridge: is install_passthrough() missing?")
-                break
             self.frames_in += 1
-            self.bytes_in += len(frame.data)
             if self.frames_in == 1 and self._on_first_frame is not None:
                 self._on_first_frame(self)
-            if self.paused:
-                continue
-            keyframe = self.kind == "video" and is_vp8_keyframe(frame.data)
-            for sink in list(self._subscribers):
-                sink.offer(frame, keyframe)
         self._stopped()
 
     def _stopped(self) -> None:
@@ -240,13 +348,17 @@ _STEP = {"video": 3000, "audio": 960}
 
 
 class ForwardTrack(MediaStreamTrack):
-    """One slot of one subscriber: the encoded frames of whichever source is attached.
+    """One slot of one subscriber: the packets of whichever source is attached.
 
     The slot outlives its sources (a sender whose track ends never sends again), so
     a freed slot is reused for the next publisher without renegotiating. Video starts
-    at a keyframe (a decoder cannot start elsewhere) and, when the subscriber falls
-    too far behind, skips to the next one instead of dropping single frames.
-    Timestamps are rebased at each switch so that they only move forward.
+    at the first packet of a keyframe (a decoder cannot start elsewhere). Sequence
+    numbers and timestamps are rebased at each switch so that they only move forward;
+    after a pause (muted, or not among the loudest) only the sequence numbers are, so
+    the subscriber sees no loss but the time that passed.
+
+    Its sender is bound by ``install_passthrough``; ``recv`` only serves the
+    benchmark's baseline, which queues decoded frames here for the sender to encode.
     """
 
     def __init__(self, kind: str) -> None:
@@ -254,11 +366,31 @@ class ForwardTrack(MediaStreamTrack):
         self.kind = kind
         self.source: Source | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._sender: Any = None
         self._waiting_for_keyframe = kind == "video"
         self._rebase = True
-        self._offset = 0
-        self._last_pts: int | None = None
+        self._reseq = False
+        self._seq_offset = 0
+        self._ts_offset = 0
+        self._last_seq: int | None = None
+        self._last_ts = 0
         self.frames_out = 0
+        self.packets_out = 0
+
+    # -- the sender ---------------------------------------------------------------------------
+
+    def bind(self, sender: Any, codec: RTCRtpCodecParameters) -> None:
+        """The sender's negotiated identity, once it starts (aiortc's private fields)."""
+        self._sender = sender
+        self._payload_type = int(codec.payloadType or 0)
+        self._ssrc: int = sender._ssrc
+        self._mid: str | None = getattr(sender, _SENDER + "mid")
+        self._extensions = getattr(sender, _SENDER + "rtp_header_extensions_map")
+        self._history: dict[int, RtpPacket] = getattr(sender, _SENDER + "rtp_history")
+        if self._waiting_for_keyframe:  # the one asked for on attaching may have gone by
+            self.keyframe_wanted()
+
+    # -- sources ------------------------------------------------------------------------------
 
     def attach(self, source: Source) -> None:
         self.detach()
@@ -273,17 +405,67 @@ class ForwardTrack(MediaStreamTrack):
             self.source = None
         self._drain()
 
-    def offer(self, frame: Any, keyframe: bool) -> None:
+    def resume(self) -> None:
+        self._reseq = True
+
+    def keyframe_wanted(self) -> None:
+        if self.source is not None:
+            self.source.keyframe_wanted()
+
+    async def forward(self, packet: RtpPacket, keyframe_start: bool) -> None:
+        sender = self._sender
+        if sender is None:  # not negotiated yet
+            return
         if self._waiting_for_keyframe:
-            if not keyframe:
+            if not keyframe_start:
                 return
             self._waiting_for_keyframe = False
+        seq_in, ts_in = packet.sequence_number, packet.timestamp
+        if self._rebase or self._reseq:
+            last = self._last_seq
+            self._seq_offset = 0 if last is None else (last + 1 - seq_in) & 0xFFFF
+            if self._rebase:
+                step = _STEP.get(self.kind, 0) if last is not None else 0
+                self._ts_offset = (self._last_ts + step - ts_in) & 0xFFFFFFFF
+            self._rebase = self._reseq = False
+        seq = (seq_in + self._seq_offset) & 0xFFFF
+        out = RtpPacket(
+            payload_type=self._payload_type,
+            marker=packet.marker,
+            sequence_number=seq,
+            timestamp=(ts_in + self._ts_offset) & 0xFFFFFFFF,
+            ssrc=self._ssrc,
+            payload=packet.payload,
+        )
+        extensions = out.extensions
+        extensions.mid = self._mid
+        extensions.audio_level = packet.extensions.audio_level
+        if self.kind == "video":
+            extensions.abs_send_time = (current_ntp_time() >> 14) & 0x00FFFFFF
+        self._history[seq % RTP_HISTORY_SIZE] = out
+        try:
+            await sender.transport._send_rtp(out.serialize(self._extensions))
+        except ConnectionError:
+            return
+        if self._last_seq is None or newer(seq, self._last_seq):
+            self._last_seq, self._last_ts = seq, out.timestamp
+            # what the sender's reports say (aiortc's own loop sets these when it sends)
+            setattr(sender, _SENDER + "ntp_timestamp", current_ntp_time())
+            setattr(sender, _SENDER + "rtp_timestamp", out.timestamp)
+        setattr(sender, _SENDER + "packet_count", getattr(sender, _SENDER + "packet_count") + 1)
+        setattr(
+            sender,
+            _SENDER + "octet_count",
+            getattr(sender, _SENDER + "octet_count") + len(packet.payload),
+        )
+        self.packets_out += 1
+        self.frames_out += packet.marker if self.kind == "video" else 1
+
+    # -- the baseline's decoded frames ------------------------------------------------------
+
+    def offer(self, frame: Any) -> None:
         if self._queue.qsize() >= MAX_QUEUED_FRAMES:
             self._drain()
-            if self.kind == "video" and not keyframe:
-                self._waiting_for_keyframe = True
-                self.keyframe_wanted()
-                return
         self._queue.put_nowait(frame)
 
     def _drain(self) -> None:
@@ -291,25 +473,12 @@ class ForwardTrack(MediaStreamTrack):
             while True:
                 self._queue.get_nowait()
 
-    def keyframe_wanted(self) -> None:
-        if self.source is not None:
-            self.source.keyframe_wanted()
-
-    async def recv(self) -> Any:  # aiortc types it as Frame; its senders also take packets
+    async def recv(self) -> Any:  # aiortc types it as Frame
         if self.readyState != "live":
             raise MediaStreamError
         frame = await self._queue.get()
-        if not isinstance(frame, Encoded):  # a decoded frame (the baseline's relay)
-            self.frames_out += 1
-            return frame
-        if self._rebase:
-            start = 0 if self._last_pts is None else self._last_pts + _STEP.get(self.kind, 0)
-            self._offset = start - frame.pts
-            self._rebase = False
-        pts = frame.pts + self._offset
-        self._last_pts = pts
         self.frames_out += 1
-        return Encoded(frame.data, pts, frame.time_base)
+        return frame
 
     def stop(self) -> None:
         self.detach()

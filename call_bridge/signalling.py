@@ -36,6 +36,7 @@ from call_bridge.gate import Admission
 from call_bridge.identity import IdentityRefused, OpenIdToken
 from call_bridge.matrix_room import CallRoom
 from call_bridge.rules import CallId, CallKind, Refused
+from call_bridge.speakers import LOUDEST
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,11 @@ class Calls:
         ice_for: Callable[[Admission], list[RTCIceServer]],
         traces: Traces | None = None,
         source: SourceFactory = EncodedSource,
+        voices: int | None = LOUDEST,
     ) -> None:
         self.gate = gate
         self._source = source
+        self._voices = voices
         self._ice_for = ice_for
         self._traces = traces
         self.calls: dict[CallId, Conference] = {}
@@ -84,7 +87,12 @@ class Calls:
         conference = self.calls.get(admission.call)
         if conference is None:
             conference = Conference(
-                admission.call, ice, on_empty=self._drop, on_visit=self._visit, source=self._source
+                admission.call,
+                ice,
+                on_empty=self._drop,
+                on_visit=self._visit,
+                source=self._source,
+                voices=self._voices,
             )
             conference.room, conference.title = admission.room, _title(admission)
             self.calls[admission.call] = conference

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import fractions
 import hashlib
 import hmac
 from datetime import datetime, timedelta
@@ -12,11 +10,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpParameters,
+)
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from call_bridge.attendance import Visit, report, summarise
-from call_bridge.forward import Encoded, ForwardTrack, is_vp8_keyframe
+from call_bridge.forward import ForwardTrack, is_vp8_keyframe, starts_vp8_keyframe
 from call_bridge.gate import Admission
 from call_bridge.rules import CallId, CallKind, LessonWindow, MemberView, Refused, admit_member
+from call_bridge.speakers import loudest
 from call_bridge.worker import ice_servers
 from parta.config import CallBridgeConfig
 from parta.ids import RoomID, UserID
@@ -87,19 +92,106 @@ def test_vp8_keyframes_are_told_by_their_first_bit() -> None:
     assert not is_vp8_keyframe(b"")
 
 
-async def test_a_video_slot_starts_at_a_keyframe_and_its_time_only_moves_forward() -> None:
-    base = fractions.Fraction(1, 90000)
+class _Transport:
+    def __init__(self) -> None:
+        self.sent: list[RtpPacket] = []
+
+    async def _send_rtp(self, data: bytes) -> None:
+        self.sent.append(RtpPacket.parse(data, _EXTENSIONS))
+
+
+_EXTENSIONS = HeaderExtensionsMap()
+_EXTENSIONS.configure(
+    RTCRtpParameters(
+        headerExtensions=[
+            RTCRtpHeaderExtensionParameters(id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid"),
+            RTCRtpHeaderExtensionParameters(
+                id=2, uri="urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+            ),
+        ]
+    )
+)
+
+
+class _Sender:
+    """What a slot reads of aiortc's RTCRtpSender (its private fields included)."""
+
+    def __init__(self) -> None:
+        self._ssrc = 4242
+        self.transport = _Transport()
+        self._RTCRtpSender__mid = "3"
+        self._RTCRtpSender__rtp_header_extensions_map = _EXTENSIONS
+        self._RTCRtpSender__rtp_history: dict[int, RtpPacket] = {}
+        self._RTCRtpSender__packet_count = 0
+        self._RTCRtpSender__octet_count = 0
+
+
+def _vp8(seq: int, ts: int, key: bool, start: bool = True, ssrc: int = 1) -> RtpPacket:
+    descriptor = b"\x90\x80\x05" if start else b"\x80\x80\x05"  # X, S, a picture id
+    frame_tag = b"\x10" if key else b"\x11"
+    return RtpPacket(96, 1, seq, ts, ssrc, descriptor + frame_tag + b"\x00\x00")
+
+
+def test_a_keyframe_s_first_packet_is_told_from_its_payload_descriptor() -> None:
+    assert starts_vp8_keyframe(b"\x10\x10\x02")  # no extension byte
+    assert starts_vp8_keyframe(b"\x90\x80\x85\x01\x10")  # a 15-bit picture id
+    assert starts_vp8_keyframe(b"\x90\xe0\x05\x07\x20\x10")  # picture id, TL0PICIDX, TID
+    assert not starts_vp8_keyframe(b"\x90\x80\x05\x11")  # a delta frame
+    assert not starts_vp8_keyframe(b"\x80\x80\x05\x10")  # not a frame's first packet
+    assert not starts_vp8_keyframe(b"\x11\x10")  # a later partition
+    assert not starts_vp8_keyframe(b"")
+
+
+async def test_a_video_slot_starts_at_a_keyframe_and_its_numbers_only_move_forward() -> None:
     slot = ForwardTrack("video")
-    slot.offer(Encoded(b"\x11", 9000, base), keyframe=False)  # a delta frame: skipped
-    slot.offer(Encoded(b"\x10", 12000, base), keyframe=True)
-    slot.offer(Encoded(b"\x11", 15000, base), keyframe=False)
-    first, second = await slot.recv(), await slot.recv()
-    assert (first.data, first.pts) == (b"\x10", 0)
-    assert second.pts == 3000
-    slot._rebase = True  # what attaching another source does
-    slot._waiting_for_keyframe = True
-    slot.offer(Encoded(b"\x10", 5, base), keyframe=True)  # the new source's clock is behind
-    assert (await asyncio.wait_for(slot.recv(), 1)).pts == 6000
+    sender = _Sender()
+    slot.bind(sender, RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97))
+    await slot.forward(_vp8(100, 9000, key=False), False)  # a delta frame: skipped
+    await slot.forward(_vp8(101, 12000, key=True), True)
+    await slot.forward(_vp8(102, 12000, key=True, start=False), False)
+    await slot.forward(_vp8(103, 15000, key=False), False)
+    sent = sender.transport.sent
+    assert [p.ssrc for p in sent] == [4242] * 3
+    assert {p.payload_type for p in sent} == {97}
+    assert [p.extensions.mid for p in sent] == ["3"] * 3
+    assert [p.sequence_number - sent[0].sequence_number for p in sent] == [0, 1, 2]
+    assert [p.timestamp - sent[0].timestamp for p in sent] == [0, 0, 3000]
+    assert sent[1].payload == _vp8(102, 0, key=True, start=False).payload
+    assert set(sender._RTCRtpSender__rtp_history) == {p.sequence_number % 128 for p in sent}
+    assert sender._RTCRtpSender__packet_count == 3
+    # another publisher in the slot: its numbers are far behind, the subscriber's go on
+    slot._rebase, slot._waiting_for_keyframe = True, True  # what attaching it does
+    await slot.forward(_vp8(7, 5, key=True, ssrc=2), True)
+    assert sent[-1].sequence_number == (sent[2].sequence_number + 1) & 0xFFFF
+    assert sent[-1].timestamp == (sent[2].timestamp + 3000) & 0xFFFFFFFF
+
+
+async def test_an_audio_slot_after_a_pause_skips_no_number_but_keeps_the_time() -> None:
+    slot = ForwardTrack("audio")
+    sender = _Sender()
+    opus = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, payloadType=111)
+    slot.bind(sender, opus)
+    heard = RtpPacket(111, 0, 10, 960, 1, b"a")
+    heard.extensions.audio_level = (True, 30)
+    await slot.forward(heard, False)
+    slot.resume()  # packets 11…59 were held back (not among the loudest)
+    await slot.forward(RtpPacket(111, 0, 60, 960 * 51, 1, b"b"), False)
+    first, second = sender.transport.sent
+    assert second.sequence_number == (first.sequence_number + 1) & 0xFFFF
+    assert second.timestamp - first.timestamp == 960 * 50
+    assert first.extensions.audio_level == (True, 30)  # passed on, for the client's own use
+
+
+def test_the_loudest_voices_are_forwarded_and_a_heard_one_does_not_flicker() -> None:
+    levels: dict[str, int | None] = {"a": 90, "b": 80, "c": 70, "d": 60}
+    assert loudest(levels, frozenset(), 3) == {"a", "b", "c"}
+    # d gets a little louder than c: not enough to take c's place …
+    assert loudest({**levels, "d": 74}, frozenset({"a", "b", "c"}), 3) == {"a", "b", "c"}
+    # … much louder is
+    assert loudest({**levels, "d": 85}, frozenset({"a", "b", "c"}), 3) == {"a", "b", "d"}
+    # a voice whose loudness is unknown is never silenced, and does not count
+    assert loudest({**levels, "e": None}, frozenset(), 2) == {"a", "b", "e"}
+    assert loudest({}, frozenset({"a"}), 3) == frozenset()
 
 
 def test_turn_credentials_are_coturn_s_shared_secret_scheme(tmp_path: Path) -> None:
