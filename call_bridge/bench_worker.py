@@ -26,6 +26,7 @@ from call_bridge.gate import Admission
 from call_bridge.identity import OpenIdToken
 from call_bridge.rules import CallId, Refused
 from call_bridge.signalling import Calls
+from call_bridge.speakers import LOUDEST
 from parta.ids import RoomID, UserID
 from parta.secrets import same_secret
 
@@ -47,11 +48,11 @@ class BenchDoor:
         )
 
 
-def make_app(key: str, baseline: bool) -> Starlette:
+def make_app(key: str, baseline: bool, voices: int | None) -> Starlette:
     source: SourceFactory = RelaySource if baseline else EncodedSource
     if not baseline:
         install_passthrough()
-    calls = Calls(BenchDoor(key), lambda admission: [], source=source)
+    calls = Calls(BenchDoor(key), lambda admission: [], source=source, voices=voices)
     started = time.monotonic()
 
     async def status(request: Request) -> Response:
@@ -59,9 +60,11 @@ def make_app(key: str, baseline: bool) -> Starlette:
         return JSONResponse(
             {
                 "cpu_s": usage.ru_utime + usage.ru_stime,
+                "sys_s": usage.ru_stime,
                 "wall_s": time.monotonic() - started,
                 "rss_mb": usage.ru_maxrss / 1024,
                 "calls": {str(c): conf.stats() for c, conf in calls.calls.items()},
+                "transport": _transport_packets(calls),
                 "sources": {str(c): conf.sources() for c, conf in calls.calls.items()},
             }
         )
@@ -69,14 +72,28 @@ def make_app(key: str, baseline: bool) -> Starlette:
     return Starlette(routes=[Route("/calls", status), WebSocketRoute("/ws", calls.serve)])
 
 
+def _transport_packets(calls: Calls) -> dict[str, int]:
+    """SRTP and SRTCP packets through every participant's transport (the baseline too)."""
+    rx = tx = 0
+    for conference in calls.calls.values():
+        for participant in conference.participants.values():
+            transports = {t.receiver.transport for t in participant.pc.getTransceivers()}
+            for transport in transports:
+                rx += getattr(transport, "_RTCDtlsTransport__rx_packets", 0)
+                tx += getattr(transport, "_RTCDtlsTransport__tx_packets", 0)
+    return {"rx": rx, "tx": tx}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m call_bridge.bench_worker")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--voices", default=str(LOUDEST), help="voices forwarded at once, or 'all'")
     args = parser.parse_args(argv)
+    voices = None if args.voices == "all" else int(args.voices)
     key = os.environ["PARTA_BENCH_KEY"]
     uvicorn.run(
-        make_app(key, args.baseline),
+        make_app(key, args.baseline, voices),
         host="127.0.0.1",
         port=args.port,
         log_level="warning",

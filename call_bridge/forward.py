@@ -146,6 +146,12 @@ def install_passthrough() -> None:
 
     setattr(sender_class, "_run_rtp", bound_run_rtp)  # noqa: B010
 
+    enlarge_socket_buffers()
+    _installed = True
+
+
+def enlarge_socket_buffers() -> None:
+    """Give every ICE socket of this process :data:`SOCKET_BUFFER` each way."""
     made: Callable[[ice.StunProtocol, asyncio.BaseTransport], None] = (
         ice.StunProtocol.connection_made
     )
@@ -159,7 +165,6 @@ def install_passthrough() -> None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
 
     setattr(ice.StunProtocol, "connection_made", connection_made)  # noqa: B010
-    _installed = True
 
 
 def _original_packet(receiver: Any, packet: RtpPacket) -> RtpPacket | None:

@@ -5,15 +5,17 @@
     pre-encode the media once (VP8 camera 640x360@15, VP8 screen 1280x720@5, Opus 20 ms)
       ─▶ bridge worker process (``call_bridge.bench_worker``): the real signalling and
          forwarder; the door takes the benchmark's random key instead of Matrix
-      ─▶ N aiortc participants in this process, not decoding what they receive
-         (the bridge's passthrough receivers): the teacher's camera, screen and voice,
-         3 speaking students, 3 student cameras, everybody else muted (not sending)
+      ─▶ the class in three load-generator processes (``parta.bench_calls_peers``): the
+         teacher's camera, screen and voice, 3 speaking students, 3 student cameras,
+         everybody else muted (not sending); what arrives is counted per packet
       ─▶ warm up (every subscription made), then measure a window: the worker's CPU and
-         RSS, RTP packets per second in and out, video frames delivered of those sent
-         (each video frame carries its index after the VP8 data, so a subscriber knows
-         which frame it got and when it was sent), end-to-end delay
+         RSS, packets per second in and out, video frames delivered whole of those sent
+         (each frame carries its index after the VP8 data), end-to-end delay
+      ─▶ the same with every voice forwarded (``--voices all``), to weigh loudest-N
       ─▶ the same profile through a worker with ``--baseline`` (decode once, MediaRelay,
-         re-encode per subscriber): its CPU and delivered share, and the ratio.
+         re-encode per subscriber): its CPU and delivered share, and the ratio
+      ─▶ mixing, measured in this process: decode every voice, mix, encode one mix per
+         speaker and one for the listeners — for the profile's voices and for a whole class.
 
 Figures, never assertions. The load generator shares this machine's cores with the
 bridge, so its own cost is printed too.
@@ -23,319 +25,235 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fractions
+import audioop
 import json
-import math
 import os
-import resource
 import secrets
 import socket
 import statistics
-import struct
 import subprocess
 import sys
+import tempfile
 import time
-from array import array
-from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import av
 import httpx
-import websockets
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from call_bridge.forward import Encoded, install_passthrough
+from parta.bench_calls_media import encode_video, encode_voice, opus_encoder, voice_frame
 from parta.children import die_with_parent
 
-VIDEO_BASE = fractions.Fraction(1, 90000)
-AUDIO_BASE = fractions.Fraction(1, 48000)
-TRAILER = b"PRTA"
+GENERATORS = 3
+"""Load-generator processes (a class of 30 is ten each)."""
+SPEAKERS = 3
+CAMERAS = 3
 
 
-@dataclass(frozen=True)
-class Clip:
-    """Pre-encoded frames, cycled; ``interval`` seconds apart."""
+class Generator:
+    """One load-generator process and its pipes."""
 
-    frames: list[bytes]
-    interval: float
-    time_base: fractions.Fraction
-    step: int
-
-
-def encode_video(width: int, height: int, fps: int, seconds: int, kbps: int) -> Clip:
-    codec = av.CodecContext.create("libvpx", "w")
-    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
-    codec.bit_rate = kbps * 1000
-    codec.time_base = fractions.Fraction(1, fps)
-    codec.gop_size = fps * 2  # a keyframe every two seconds, as a camera would
-    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    noise = os.urandom(width * height + fps * seconds * 640)
-    frames: list[bytes] = []
-    for k in range(fps * seconds):
-        frame = av.VideoFrame(width, height, "yuv420p")
-        luma = frame.planes[0]
-        luma.update(noise[k * 640 : k * 640 + luma.buffer_size])
-        for plane in frame.planes[1:]:
-            plane.update(bytes([128]) * plane.buffer_size)
-        frame.pts = k
-        frames.extend(bytes(p) for p in codec.encode(frame))
-    frames.extend(bytes(p) for p in codec.encode(None))
-    return Clip(frames, 1 / fps, VIDEO_BASE, 90000 // fps)
-
-
-def encode_voice(seconds: int) -> Clip:
-    codec = av.CodecContext.create("libopus", "w")
-    codec.sample_rate, codec.layout, codec.format = 48000, "stereo", "s16"
-    codec.bit_rate = 32000
-    frames: list[bytes] = []
-    for k in range(seconds * 50):
-        samples = array(
-            "h",
-            (
-                int(8000 * math.sin(2 * math.pi * 220 * (k * 960 + i) / 48000))
-                for i in range(960)
-                for _ in range(2)
-            ),
+    def __init__(self, args: list[str], key: str) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "parta.bench_calls_peers", *args],
+            env={**os.environ, "PARTA_BENCH_KEY": key},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=die_with_parent,
         )
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
-        frame.planes[0].update(samples.tobytes())
-        frame.sample_rate, frame.pts = 48000, k * 960
-        frames.extend(bytes(p) for p in codec.encode(frame))
-    return Clip(frames, 0.02, AUDIO_BASE, 960)
+
+    async def read(self) -> str:
+        out: IO[bytes] | None = self.process.stdout
+        if out is None:
+            raise RuntimeError("a load generator has no output")
+        line = await asyncio.get_event_loop().run_in_executor(None, out.readline)
+        if not line:
+            raise RuntimeError(f"a load generator exited ({self.process.poll()})")
+        return line.decode().strip()
+
+    def say(self, word: str) -> None:
+        pipe = self.process.stdin
+        if pipe is None:
+            raise RuntimeError("a load generator has no input")
+        pipe.write(f"{word}\n".encode())
+        pipe.flush()
+
+    def cpu_s(self) -> float:
+        return _cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(10)
 
 
-class ClipTrack(MediaStreamTrack):
-    """Sends a clip in real time, already encoded (the sender only packetises it)."""
-
-    def __init__(self, kind: str, clip: Clip, go: asyncio.Event, tag: bool) -> None:
-        super().__init__()
-        self.kind = kind
-        self._clip, self._go, self._tag = clip, go, tag
-        self.sent_at: list[float] = []
-
-    async def recv(self) -> Any:
-        await self._go.wait()
-        k = len(self.sent_at)
-        if k == 0:
-            self._start = time.monotonic()
-        wait = self._start + k * self._clip.interval - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        data = self._clip.frames[k % len(self._clip.frames)]
-        if self._tag:
-            data += TRAILER + struct.pack("!I", k)
-        self.sent_at.append(time.monotonic())
-        return Encoded(data, k * self._clip.step, self._clip.time_base)
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process so far (``/proc``, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
-class Arrivals:
-    kind: str
-    frames: list[tuple[float, int | None]] = field(default_factory=list)
-    """(arrival time, the sender's frame index when tagged)."""
+async def run_profile(
+    mode: str, participants: int, clips: Path, warmup: float, window: float
+) -> dict[str, Any]:
+    """One run: ``mode`` is ``loudest``, ``all`` (every voice) or ``baseline``."""
+    port = _free_port()
+    key = secrets.token_urlsafe(24)
+    worker = _start_worker(port, key, mode)
+    url = f"http://127.0.0.1:{port}"
+    generators: list[Generator] = []
+    try:
+        await _ready(url, worker)
+        share = -(-participants // GENERATORS)
+        for first in range(0, participants, share):
+            args = [
+                *("--ws", f"ws://127.0.0.1:{port}/ws", "--clips", str(clips)),
+                *("--students", str(participants - 1), "--speakers", str(SPEAKERS)),
+                *("--cameras", str(CAMERAS), "--first", str(first)),
+                *("--count", str(min(share, participants - first))),
+                *(["--untagged"] if mode == "baseline" else []),
+            ]
+            generators.append(Generator(args, key))
+            if await generators[-1].read() != "ready":  # one at a time: joins stay in order
+                raise RuntimeError("a load generator did not get ready")
+        for g in generators:
+            g.say("go")
+        await asyncio.sleep(warmup)
+        before, load_before = await _status(url), [g.cpu_s() for g in generators]
+        t0 = time.monotonic()
+        await asyncio.sleep(window)
+        t1 = time.monotonic()
+        after, load_after = await _status(url), [g.cpu_s() for g in generators]
+        await asyncio.sleep(1.0)  # let the window's last frames arrive
+        people: list[dict[str, Any]] = []
+        for g in generators:
+            g.say("report")
+            people.extend(json.loads(await g.read())["people"])
+        load = sum(a - b for a, b in zip(load_after, load_before, strict=True))
+        return _figures(before, after, people, t0, t1, load)
+    finally:
+        for g in generators:
+            g.stop()
+        worker.terminate()
+        worker.wait(10)
 
 
-class Participant:
-    def __init__(self, ws_url: str, key: str, publish: dict[str, ClipTrack]) -> None:
-        self._url, self._key, self._publish = ws_url, key, publish
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))  # type: ignore[arg-type]
-        self.streams: dict[str, Any] = {}
-        self.arrivals: dict[str, Arrivals] = {}
-        self.me = ""
-        self._tasks: list[asyncio.Task[Any]] = []
-        self.ready = asyncio.Event()
-        self.pc.on("track", self._track)
-
-    async def join(self) -> None:
-        self._ws = await websockets.connect(self._url, max_size=None)
-        token = {"access_token": self._key, "matrix_server_name": "bench.invalid"}
-        await self._ws.send(json.dumps({"type": "join", "call": "room/!bench", "token": token}))
-        welcome = json.loads(await self._ws.recv())
-        if welcome["type"] != "welcome":
-            raise RuntimeError(f"the bench worker refused: {welcome}")
-        self.me = welcome["you"]
-        self._tasks.append(asyncio.ensure_future(self._read()))
-
-    async def _read(self) -> None:
-        async for raw in self._ws:
-            message = json.loads(raw)
-            if message["type"] == "streams":
-                self.streams = message["streams"]
-            elif message["type"] == "offer":
-                self.streams = message["streams"]
-                await self.pc.setRemoteDescription(
-                    RTCSessionDescription(sdp=message["sdp"], type="offer")
-                )
-                for t in self.pc.getTransceivers():
-                    source = message["publish"].get(str(t.mid))
-                    if source is not None:
-                        t.direction = "sendonly"
-                        if source in self._publish and t.sender.track is None:
-                            t.sender.replaceTrack(self._publish[source])
-                await self.pc.setLocalDescription(await self.pc.createAnswer())
-                await self._ws.send(
-                    json.dumps({"type": "answer", "sdp": self.pc.localDescription.sdp})
-                )
-                self.ready.set()
-
-    def _track(self, track: MediaStreamTrack) -> None:
-        mid = next(str(t.mid) for t in self.pc.getTransceivers() if t.receiver.track is track)
-        seen = self.arrivals.setdefault(mid, Arrivals(track.kind))
-
-        async def consume() -> None:
-            try:
-                while True:
-                    frame = await track.recv()
-                    index = None
-                    if isinstance(frame, Encoded) and frame.data[-8:-4] == TRAILER:
-                        index = struct.unpack("!I", frame.data[-4:])[0]
-                    seen.frames.append((time.monotonic(), index))
-            except MediaStreamError:
-                return
-
-        self._tasks.append(asyncio.ensure_future(consume()))
-
-    async def packets(self) -> tuple[int, int]:
-        """RTP packets this participant has sent and received so far."""
-        sent = received = 0
-        for stat in (await self.pc.getStats()).values():
-            if stat.type == "outbound-rtp":
-                sent += stat.packetsSent
-            elif stat.type == "inbound-rtp":
-                received += stat.packetsReceived
-        return sent, received
-
-    async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await self._ws.close()
-        await self.pc.close()
-
-
-def _profile(
-    students: int, speakers: int, cameras: int, clips: dict[str, Clip], go: asyncio.Event, tag: bool
-) -> list[dict[str, ClipTrack]]:
-    """What each participant sends: the teacher first, then the students."""
-    teacher = {
-        "audio": ClipTrack("audio", clips["voice"], go, False),
-        "camera": ClipTrack("video", clips["camera"], go, tag),
-        "screen": ClipTrack("video", clips["screen"], go, tag),
+def _figures(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    people: list[dict[str, Any]],
+    t0: float,
+    t1: float,
+    load_cpu_s: float,
+) -> dict[str, Any]:
+    wall = t1 - t0
+    subscribers = len(people) - 1
+    sent: dict[tuple[str, str], list[float]] = {
+        (p["me"], source): times for p in people for source, times in p["sent"].items()
     }
-    people = [teacher]
-    for i in range(students):
-        sends: dict[str, ClipTrack] = {}
-        if i < speakers:
-            sends["audio"] = ClipTrack("audio", clips["voice"], go, False)
-        if i < cameras:
-            sends["camera"] = ClipTrack("video", clips["camera"], go, tag)
-        people.append(sends)
-    return people
+    window_frames = {
+        key: {k for k, at in enumerate(times) if t0 <= at < t1} for key, times in sent.items()
+    }
+    expected = delivered = 0
+    delays: list[float] = []
+    for (_, source), frames in window_frames.items():
+        if source != "audio":
+            expected += len(frames) * subscribers
+    audio_packets = 0
+    for person in people:
+        for got in person["got"]:
+            if got["kind"] == "audio":
+                audio_packets += got["packets"]
+                continue
+            owner = (got["owner"], got["source"])
+            in_window = window_frames.get(owner, set())
+            for at, index in got["frames"]:
+                if index >= 0 and index in in_window:
+                    delivered += 1
+                    delays.append(at - sent[owner][index])
+                elif index == -1 and t0 <= at < t1 + 0.2:
+                    delivered += 1  # re-encoded by the baseline: counted by arrival
+    cpu = after["cpu_s"] - before["cpu_s"]
+    stats_b, stats_a = _one_call(before), _one_call(after)
+
+    def rate(key: str) -> int:
+        return round((stats_a.get(key, 0) - stats_b.get(key, 0)) / wall)
+
+    return {
+        "cpu_share": round(cpu / wall, 3),
+        "sys_share": round((after["sys_s"] - before["sys_s"]) / wall, 3),
+        "rss_mb": round(after["rss_mb"], 1),
+        "pps_in": round((after["transport"]["rx"] - before["transport"]["rx"]) / wall),
+        "pps_out": round((after["transport"]["tx"] - before["transport"]["tx"]) / wall),
+        "rtp_pps_out": rate("packets_out"),
+        "audio_pps_out": rate("audio_packets_out"),
+        "voices_heard": stats_a.get("voices_heard"),
+        "audio_packets_received": audio_packets,
+        "frames_expected": expected,
+        "frames_delivered": delivered,
+        "frames_delivered_ratio": round(delivered / expected, 4) if expected else None,
+        "delay_ms_p50": round(statistics.median(delays) * 1000, 1) if delays else None,
+        "delay_ms_p95": round(statistics.quantiles(delays, n=20)[18] * 1000, 1)
+        if len(delays) > 20
+        else None,
+        "load_generator_cpu_share": round(load_cpu_s / wall, 3),
+        "cpu_s_per_1000_frames": round(cpu / delivered * 1000, 3) if delivered else None,
+    }
+
+
+def _one_call(status: dict[str, Any]) -> dict[str, Any]:
+    calls = list(status["calls"].values())
+    return dict(calls[0]) if calls else {}
+
+
+def mixing_cpu_share(speakers: int, seconds: float = 4.0) -> float:
+    """CPU (share of one core) to mix ``speakers`` voices as an MCU would, in real time.
+
+    Every voice decoded (libopus), summed (C, saturating), and encoded once per speaker
+    (the mix without their own voice) and once for everyone else.
+    """
+    clip = encode_voice(1)
+    decoders = []
+    for _ in range(speakers):
+        decoder = av.CodecContext.create("libopus", "r")
+        decoder.sample_rate, decoder.layout = 48000, "stereo"
+        decoders.append(decoder)
+    encoders = [opus_encoder() for _ in range(speakers + 1)]
+    template = voice_frame(0)
+    frames = int(seconds * 50)
+    start = time.process_time()
+    for k in range(frames):
+        voices = []
+        for decoder in decoders:
+            for frame in decoder.decode(av.Packet(clip.frames[k % len(clip.frames)])):
+                voices.append(bytes(frame.planes[0])[: frame.samples * 4])  # s16 stereo
+        total = voices[0]
+        for voice in voices[1:]:
+            total = audioop.add(total, voice, 2)
+        for i, encoder in enumerate(encoders):
+            mix = audioop.add(total, audioop.mul(voices[i], 2, -1), 2) if i < speakers else total
+            out = av.AudioFrame(format="s16", layout="stereo", samples=template.samples)
+            out.planes[0].update(mix)
+            out.sample_rate, out.pts = 48000, k * 960
+            encoder.encode(out)
+    return round((time.process_time() - start) / seconds, 3)
+
+
+def _start_worker(port: int, key: str, mode: str) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "call_bridge.bench_worker", "--port", str(port)]
+    if mode == "baseline":
+        args.append("--baseline")
+    elif mode == "all":
+        args += ["--voices", "all"]
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        args, env={**os.environ, "PARTA_BENCH_KEY": key}, preexec_fn=die_with_parent
+    )
 
 
 async def _status(url: str) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=10) as http:
         body: dict[str, Any] = (await http.get(f"{url}/calls")).json()
         return body
-
-
-async def run_profile(
-    baseline: bool,
-    students: int,
-    speakers: int,
-    cameras: int,
-    clips: dict[str, Clip],
-    warmup: float,
-    window: float,
-) -> dict[str, Any]:
-    port = _free_port()
-    key = secrets.token_urlsafe(24)
-    worker = _start_worker(port, key, baseline)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await _ready(url, worker)
-        go = asyncio.Event()
-        sends = _profile(students, speakers, cameras, clips, go, tag=not baseline)
-        people = [Participant(f"ws://127.0.0.1:{port}/ws", key, s) for s in sends]
-        for person in people:
-            await person.join()
-        await asyncio.wait_for(asyncio.gather(*(p.ready.wait() for p in people)), 60)
-        go.set()
-        await asyncio.sleep(warmup)
-        return await _measure(url, people, sends, window)
-    finally:
-        for person in locals().get("people", []):
-            await person.close()
-        worker.terminate()
-        worker.wait(10)
-
-
-async def _measure(
-    url: str, people: list[Participant], sends: list[dict[str, ClipTrack]], window: float
-) -> dict[str, Any]:
-    before = await _status(url)
-    packets_before = [await p.packets() for p in people]
-    own_before = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.monotonic()
-    await asyncio.sleep(window)
-    t1 = time.monotonic()
-    after = await _status(url)
-    packets_after = [await p.packets() for p in people]
-    own_after = resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.sleep(1.0)  # let the window's last frames arrive
-    wall = t1 - t0
-    sent_in = sum(a[0] - b[0] for a, b in zip(packets_after, packets_before, strict=True))
-    got = sum(a[1] - b[1] for a, b in zip(packets_after, packets_before, strict=True))
-    subscribers = len(people) - 1
-    expected = delivered = 0
-    delays: list[float] = []
-    for owner, tracks in zip(people, sends, strict=True):
-        for source, track in tracks.items():
-            if track.kind != "video":
-                continue
-            window_frames = {k for k, at in enumerate(track.sent_at) if t0 <= at < t1}
-            expected += len(window_frames) * subscribers
-            for other in people:
-                if other is owner:
-                    continue
-                mid = next(
-                    (
-                        m
-                        for m, o in other.streams.items()
-                        if o and o["participant"] == owner.me and o["source"] == source
-                    ),
-                    None,
-                )
-                for at, index in other.arrivals.get(mid, Arrivals("video")).frames if mid else []:
-                    if index is not None and index in window_frames:
-                        delivered += 1
-                        delays.append(at - track.sent_at[index])
-                    elif index is None and t0 <= at < t1 + 0.2:
-                        delivered += 1  # re-encoded by the baseline: counted by arrival
-    cpu = after["cpu_s"] - before["cpu_s"]
-    own = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
-    return {
-        "cpu_share": round(cpu / wall, 3),
-        "rss_mb": round(after["rss_mb"], 1),
-        "pps_in": round(sent_in / wall),
-        "pps_out": round(got / wall),
-        "frames_delivered_ratio": round(delivered / expected, 4) if expected else None,
-        "delay_ms_p50": round(statistics.median(delays) * 1000, 1) if delays else None,
-        "delay_ms_p95": round(statistics.quantiles(delays, n=20)[18] * 1000, 1)
-        if len(delays) > 20
-        else None,
-        "load_generator_cpu_share": round(own / wall, 3),
-        "cpu_s_per_1000_frames": round(cpu / delivered * 1000, 3) if delivered else None,
-    }
-
-
-def _start_worker(port: int, key: str, baseline: bool) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "call_bridge.bench_worker", "--port", str(port)]
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [*args, *(["--baseline"] if baseline else [])],
-        env={**os.environ, "PARTA_BENCH_KEY": key},
-        preexec_fn=die_with_parent,
-    )
 
 
 async def _ready(url: str, worker: subprocess.Popen[bytes]) -> None:
@@ -359,33 +277,55 @@ def _free_port() -> int:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    install_passthrough()  # the load generator never decodes what it receives
-    seconds = int(args.warmup + args.window + 4)
-    clips = {
-        "camera": encode_video(640, 360, 15, seconds, 500),
-        "screen": encode_video(1280, 720, 5, seconds, 600),
-        "voice": encode_voice(seconds),
-    }
+    seconds = int(args.warmup + args.window + 6)
     students = args.participants - 1
-    profile = (students, min(3, students), min(3, students), clips, args.warmup, args.window)
-    bridge = await run_profile(False, *profile)
+    with tempfile.TemporaryDirectory(prefix="parta-bench-calls-") as folder:
+        clips = Path(folder)
+        encode_video(640, 360, 15, seconds, 500).save(clips / "camera.clip")
+        encode_video(1280, 720, 5, seconds, 600).save(clips / "screen.clip")
+        encode_voice(seconds).save(clips / "voice.clip")
+        profile = (args.participants, clips, args.warmup, args.window)
+        bridge = await run_profile("loudest", *profile)
+        every = await run_profile("all", *profile) if not args.no_compare else None
+        base = await run_profile("baseline", *profile) if not args.no_baseline else None
+    voices = 1 + min(SPEAKERS, students)
     result: dict[str, Any] = {
         "participants": args.participants,
         "profile": "teacher camera 640x360@15 + screen 1280x720@5 + voice; "
-        f"{students} students: 3 speaking, 3 cameras, the rest muted",
+        f"{students} students: {SPEAKERS} speaking, {CAMERAS} cameras, the rest muted",
         "window_s": args.window,
         "bridge_cpu_share": bridge["cpu_share"],
+        "bridge_kernel_share": bridge["sys_share"],
         "bridge_rss_mb": bridge["rss_mb"],
         "pps_in": bridge["pps_in"],
         "pps_out": bridge["pps_out"],
         "frames_delivered_ratio": bridge["frames_delivered_ratio"],
+        "frames_expected": bridge["frames_expected"],
         "added_delay_ms_p50": bridge["delay_ms_p50"],
         "added_delay_ms_p95": bridge["delay_ms_p95"],
         "load_generator_cpu_share": bridge["load_generator_cpu_share"],
         "bridge_cpu_s_per_1000_frames": bridge["cpu_s_per_1000_frames"],
+        "bridge_us_per_packet_out": round(bridge["cpu_share"] / bridge["rtp_pps_out"] * 1e6, 1)
+        if bridge["rtp_pps_out"]
+        else None,
+        "audio": {
+            "voices_unmuted": voices,
+            "loudest_forwarded": bridge["voices_heard"],
+            "loudest_audio_pps_out": bridge["audio_pps_out"],
+            "loudest_cpu_share": bridge["cpu_share"],
+            "mix_cpu_share_profile": mixing_cpu_share(voices),
+            "mix_cpu_share_whole_class": mixing_cpu_share(args.participants),
+        },
     }
-    if not args.no_baseline:
-        base = await run_profile(True, *profile)
+    if every is not None:
+        result["audio"].update(
+            {
+                "all_voices_audio_pps_out": every["audio_pps_out"],
+                "all_voices_cpu_share": every["cpu_share"],
+                "all_voices_frames_delivered_ratio": every["frames_delivered_ratio"],
+            }
+        )
+    if base is not None:
         result.update(
             {
                 "baseline_cpu_share": base["cpu_share"],

@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     bcalls.add_argument("--window", type=float, default=15.0)
     bcalls.add_argument("--json", action="store_true")
     bcalls.add_argument("--no-baseline", action="store_true")
+    bcalls.add_argument(
+        "--no-compare", action="store_true", help="skip the run forwarding every voice"
+    )
     bcalls.set_defaults(run=commands.bench_calls)
     return parser
 
