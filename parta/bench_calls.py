@@ -177,7 +177,7 @@ def _figures(
     stats_b, stats_a = _one_call(before), _one_call(after)
 
     def rate(key: str) -> int:
-        return round((stats_a.get(key, 0) - stats_b.get(key, 0)) / wall)
+        return round(float(stats_a.get(key, 0) - stats_b.get(key, 0)) / wall)
 
     return {
         "cpu_share": round(cpu / wall, 3),
