@@ -33,13 +33,13 @@ import contextlib
 import fractions
 import logging
 import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aioice import ice
 from aiortc import rtcrtpreceiver, rtcrtpsender
-from aiortc.clock import current_ntp_time
 from aiortc.codecs import CODECS, is_rtx
 from aiortc.codecs.base import Decoder
 from aiortc.jitterbuffer import JitterFrame
@@ -145,6 +145,26 @@ def install_passthrough() -> None:
         await run_rtp(sender, codec)  # for a slot: waits, its track yields nothing
 
     setattr(sender_class, "_run_rtp", bound_run_rtp)  # noqa: B010
+
+    send_rtcp: Callable[[Any, list[Any]], Awaitable[None]] = sender_class._send_rtcp
+
+    async def reported_send_rtcp(sender: Any, packets: list[Any]) -> None:
+        track = sender.track
+        if isinstance(track, ForwardTrack):
+            track.report(packets)
+        await send_rtcp(sender, packets)
+
+    setattr(sender_class, "_send_rtcp", reported_send_rtcp)  # noqa: B010
+
+    retransmit: Callable[[Any, int], Awaitable[None]] = sender_class._retransmit
+
+    async def restored_retransmit(sender: Any, sequence_number: int) -> None:
+        track = sender.track
+        if isinstance(track, ForwardTrack):
+            track.restore(sequence_number)
+        await retransmit(sender, sequence_number)
+
+    setattr(sender_class, "_retransmit", restored_retransmit)  # noqa: B010
 
     enlarge_socket_buffers()
     _installed = True
@@ -321,8 +341,9 @@ class EncodedSource:
             for sink in self._subscribers:
                 sink.resume()
         start = self.kind == "video" and starts_vp8_keyframe(packet.payload)
-        for sink in list(self._subscribers):
-            await sink.forward(packet, start)
+        now = time.time()
+        for sink in self._subscribers:
+            sink.forward(packet, start, now)
 
     async def _pump(self) -> None:
         """Complete frames, as the receiver's jitter buffer assembles them: counted only."""
@@ -352,6 +373,27 @@ _STEP = {"video": 3000, "audio": 960}
 """One frame at 30 fps in the 90 kHz video clock; 20 ms in Opus's 48 kHz clock."""
 
 
+_RTP_HEADER = struct.Struct("!BBHII")
+NTP_EPOCH = 2208988800
+"""Seconds from 1900 (NTP) to 1970 (Unix)."""
+
+
+def abs_send_time(now: float) -> int:
+    """The abs-send-time header extension's value: NTP time, 6.18 fixed point, 24 bits."""
+    return int((now + NTP_EPOCH) * (1 << 18)) & 0xFFFFFF
+
+
+def ntp_time(now: float) -> int:
+    """64-bit NTP time, as sender reports carry it."""
+    return int((now + NTP_EPOCH) * (1 << 32))
+
+
+def _block(body: bytes) -> bytes:
+    """RFC 8285 one-byte header extensions: elements already packed, padded to words."""
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+
+
 class ForwardTrack(MediaStreamTrack):
     """One slot of one subscriber: the packets of whichever source is attached.
 
@@ -362,8 +404,11 @@ class ForwardTrack(MediaStreamTrack):
     after a pause (muted, or not among the loudest) only the sequence numbers are, so
     the subscriber sees no loss but the time that passed.
 
-    Its sender is bound by ``install_passthrough``; ``recv`` only serves the
-    benchmark's baseline, which queues decoded frames here for the sender to encode.
+    A packet costs one header written with ``struct``, one SRTP protect and one
+    ``sendto`` on the ICE pair in use: no RtpPacket object, no coroutine. The sender
+    (bound by ``install_passthrough``) keeps answering NACKs from the slot's history
+    and sends reports with the slot's counts. ``recv`` only serves the benchmark's
+    baseline, which queues decoded frames here for the sender to encode.
     """
 
     def __init__(self, kind: str) -> None:
@@ -372,6 +417,8 @@ class ForwardTrack(MediaStreamTrack):
         self.source: Source | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._sender: Any = None
+        self._path: tuple[Callable[[bytes], bytes], Callable[[bytes, Any], None], Any] | None
+        self._path = None
         self._waiting_for_keyframe = kind == "video"
         self._rebase = True
         self._reseq = False
@@ -379,8 +426,11 @@ class ForwardTrack(MediaStreamTrack):
         self._ts_offset = 0
         self._last_seq: int | None = None
         self._last_ts = 0
+        self._last_time = 0.0
+        self._history: dict[int, bytes] = {}
         self.frames_out = 0
         self.packets_out = 0
+        self.octets_out = 0
 
     # -- the sender ---------------------------------------------------------------------------
 
@@ -389,11 +439,66 @@ class ForwardTrack(MediaStreamTrack):
         self._sender = sender
         self._payload_type = int(codec.payloadType or 0)
         self._ssrc: int = sender._ssrc
-        self._mid: str | None = getattr(sender, _SENDER + "mid")
         self._extensions = getattr(sender, _SENDER + "rtp_header_extensions_map")
-        self._history: dict[int, RtpPacket] = getattr(sender, _SENDER + "rtp_history")
+        ids = self._extensions._HeaderExtensionsMap__ids
+        mid: str | None = getattr(sender, _SENDER + "mid")
+        head = bytes([(ids.mid << 4) | (len(mid) - 1)]) + mid.encode() if ids.mid and mid else b""
+        self._plain = _block(head) if head else b""
+        # the one value that changes per packet goes last: abs-send-time (3 bytes) for
+        # video, the audio level (1 byte) for voices
+        tail_id = ids.abs_send_time if self.kind == "video" else ids.audio_level
+        self._prefix = b""
+        if tail_id:
+            size = 3 if self.kind == "video" else 1
+            body = len(head) + 1 + size
+            self._pad = b"\0" * (-body % 4)
+            words = (body + len(self._pad)) // 4
+            self._prefix = (
+                struct.pack("!HH", 0xBEDE, words) + head + bytes([(tail_id << 4) | (size - 1)])
+            )
         if self._waiting_for_keyframe:  # the one asked for on attaching may have gone by
             self.keyframe_wanted()
+
+    def _extension(self, packet: RtpPacket, now: float) -> bytes:
+        if not self._prefix:
+            return self._plain
+        if self.kind == "video":
+            return self._prefix + abs_send_time(now).to_bytes(3, "big") + self._pad
+        level = packet.extensions.audio_level
+        if level is None:
+            return self._plain
+        return self._prefix + bytes([(0x80 if level[0] else 0) | level[1]]) + self._pad
+
+    def _send_path(self) -> tuple[Callable[[bytes], bytes], Callable[[bytes, Any], None], Any]:
+        """SRTP and the ICE pair in use, once both are up (raises ConnectionError before)."""
+        dtls = self._sender.transport
+        if dtls.state != "connected" or dtls._tx_srtp is None:
+            raise ConnectionError
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None or pair.protocol.transport is None:
+            raise ConnectionError
+        # a host pair's asyncio transport, or a relayed pair's TurnTransport: both take
+        # sendto(data, addr) at once
+        path = (dtls._tx_srtp.protect, pair.protocol.transport.sendto, pair.remote_addr)
+        self._path = path
+        return path
+
+    def report(self, packets: list[Any]) -> None:
+        """Fill the sender's report with what this slot forwarded."""
+        for packet in packets:
+            info = getattr(packet, "sender_info", None)
+            if info is not None:
+                info.ntp_timestamp = ntp_time(self._last_time)
+                info.rtp_timestamp = self._last_ts
+                info.packet_count = self.packets_out & 0xFFFFFFFF
+                info.octet_count = self.octets_out & 0xFFFFFFFF
+
+    def restore(self, sequence_number: int) -> None:
+        """Put a forwarded packet back in the sender's history, for it to retransmit."""
+        data = self._history.get(sequence_number % RTP_HISTORY_SIZE)
+        if data is not None and self._sender is not None:
+            history = getattr(self._sender, _SENDER + "rtp_history")
+            history[sequence_number % RTP_HISTORY_SIZE] = RtpPacket.parse(data, self._extensions)
 
     # -- sources ------------------------------------------------------------------------------
 
@@ -417,14 +522,17 @@ class ForwardTrack(MediaStreamTrack):
         if self.source is not None:
             self.source.keyframe_wanted()
 
-    async def forward(self, packet: RtpPacket, keyframe_start: bool) -> None:
-        sender = self._sender
-        if sender is None:  # not negotiated yet
+    def forward(self, packet: RtpPacket, keyframe_start: bool, now: float) -> None:
+        if self._sender is None:  # not negotiated yet
             return
         if self._waiting_for_keyframe:
             if not keyframe_start:
                 return
             self._waiting_for_keyframe = False
+        try:
+            protect, sendto, addr = self._path or self._send_path()
+        except ConnectionError:
+            return
         seq_in, ts_in = packet.sequence_number, packet.timestamp
         if self._rebase or self._reseq:
             last = self._last_seq
@@ -434,36 +542,26 @@ class ForwardTrack(MediaStreamTrack):
                 self._ts_offset = (self._last_ts + step - ts_in) & 0xFFFFFFFF
             self._rebase = self._reseq = False
         seq = (seq_in + self._seq_offset) & 0xFFFF
-        out = RtpPacket(
-            payload_type=self._payload_type,
-            marker=packet.marker,
-            sequence_number=seq,
-            timestamp=(ts_in + self._ts_offset) & 0xFFFFFFFF,
-            ssrc=self._ssrc,
-            payload=packet.payload,
+        ts = (ts_in + self._ts_offset) & 0xFFFFFFFF
+        extension = self._extension(packet, now)
+        payload = packet.payload
+        data = (
+            _RTP_HEADER.pack(
+                0x90 if extension else 0x80,
+                (packet.marker << 7) | self._payload_type,
+                seq,
+                ts,
+                self._ssrc,
+            )
+            + extension
+            + payload
         )
-        extensions = out.extensions
-        extensions.mid = self._mid
-        extensions.audio_level = packet.extensions.audio_level
-        if self.kind == "video":
-            extensions.abs_send_time = (current_ntp_time() >> 14) & 0x00FFFFFF
-        self._history[seq % RTP_HISTORY_SIZE] = out
-        try:
-            await sender.transport._send_rtp(out.serialize(self._extensions))
-        except ConnectionError:
-            return
+        self._history[seq % RTP_HISTORY_SIZE] = data
+        sendto(protect(data), addr)
         if self._last_seq is None or newer(seq, self._last_seq):
-            self._last_seq, self._last_ts = seq, out.timestamp
-            # what the sender's reports say (aiortc's own loop sets these when it sends)
-            setattr(sender, _SENDER + "ntp_timestamp", current_ntp_time())
-            setattr(sender, _SENDER + "rtp_timestamp", out.timestamp)
-        setattr(sender, _SENDER + "packet_count", getattr(sender, _SENDER + "packet_count") + 1)
-        setattr(
-            sender,
-            _SENDER + "octet_count",
-            getattr(sender, _SENDER + "octet_count") + len(packet.payload),
-        )
+            self._last_seq, self._last_ts, self._last_time = seq, ts, now
         self.packets_out += 1
+        self.octets_out += len(payload)
         self.frames_out += packet.marker if self.kind == "video" else 1
 
     # -- the baseline's decoded frames ------------------------------------------------------

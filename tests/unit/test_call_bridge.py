@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,10 +16,20 @@ from aiortc.rtcrtpparameters import (
     RTCRtpHeaderExtensionParameters,
     RTCRtpParameters,
 )
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import (
+    HeaderExtensionsMap,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+    RtpPacket,
+)
 
 from call_bridge.attendance import Visit, report, summarise
-from call_bridge.forward import ForwardTrack, is_vp8_keyframe, starts_vp8_keyframe
+from call_bridge.forward import (
+    ForwardTrack,
+    abs_send_time,
+    is_vp8_keyframe,
+    starts_vp8_keyframe,
+)
 from call_bridge.gate import Admission
 from call_bridge.rules import CallId, CallKind, LessonWindow, MemberView, Refused, admit_member
 from call_bridge.speakers import loudest
@@ -92,11 +103,19 @@ def test_vp8_keyframes_are_told_by_their_first_bit() -> None:
     assert not is_vp8_keyframe(b"")
 
 
-class _Transport:
+class _Wire:
+    """What a slot sends through: SRTP (here none) and the ICE pair's ``sendto``."""
+
     def __init__(self) -> None:
         self.sent: list[RtpPacket] = []
+        self.state = "connected"
+        self._tx_srtp = SimpleNamespace(protect=lambda data: data)
+        pair = SimpleNamespace(
+            protocol=SimpleNamespace(transport=self), remote_addr=("192.0.2.1", 9)
+        )
+        self.transport = SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair}))
 
-    async def _send_rtp(self, data: bytes) -> None:
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
         self.sent.append(RtpPacket.parse(data, _EXTENSIONS))
 
 
@@ -108,6 +127,9 @@ _EXTENSIONS.configure(
             RTCRtpHeaderExtensionParameters(
                 id=2, uri="urn:ietf:params:rtp-hdrext:ssrc-audio-level"
             ),
+            RTCRtpHeaderExtensionParameters(
+                id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+            ),
         ]
     )
 )
@@ -118,12 +140,13 @@ class _Sender:
 
     def __init__(self) -> None:
         self._ssrc = 4242
-        self.transport = _Transport()
+        self.transport = _Wire()
         self._RTCRtpSender__mid = "3"
         self._RTCRtpSender__rtp_header_extensions_map = _EXTENSIONS
         self._RTCRtpSender__rtp_history: dict[int, RtpPacket] = {}
-        self._RTCRtpSender__packet_count = 0
-        self._RTCRtpSender__octet_count = 0
+
+
+NOW = 1_780_000_000.25
 
 
 def _vp8(seq: int, ts: int, key: bool, start: bool = True, ssrc: int = 1) -> RtpPacket:
@@ -142,14 +165,14 @@ def test_a_keyframe_s_first_packet_is_told_from_its_payload_descriptor() -> None
     assert not starts_vp8_keyframe(b"")
 
 
-async def test_a_video_slot_starts_at_a_keyframe_and_its_numbers_only_move_forward() -> None:
+def test_a_video_slot_starts_at_a_keyframe_and_its_numbers_only_move_forward() -> None:
     slot = ForwardTrack("video")
     sender = _Sender()
     slot.bind(sender, RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97))
-    await slot.forward(_vp8(100, 9000, key=False), False)  # a delta frame: skipped
-    await slot.forward(_vp8(101, 12000, key=True), True)
-    await slot.forward(_vp8(102, 12000, key=True, start=False), False)
-    await slot.forward(_vp8(103, 15000, key=False), False)
+    slot.forward(_vp8(100, 9000, key=False), False, NOW)  # a delta frame: skipped
+    slot.forward(_vp8(101, 12000, key=True), True, NOW)
+    slot.forward(_vp8(102, 12000, key=True, start=False), False, NOW)
+    slot.forward(_vp8(103, 15000, key=False), False, NOW)
     sent = sender.transport.sent
     assert [p.ssrc for p in sent] == [4242] * 3
     assert {p.payload_type for p in sent} == {97}
@@ -157,25 +180,34 @@ async def test_a_video_slot_starts_at_a_keyframe_and_its_numbers_only_move_forwa
     assert [p.sequence_number - sent[0].sequence_number for p in sent] == [0, 1, 2]
     assert [p.timestamp - sent[0].timestamp for p in sent] == [0, 0, 3000]
     assert sent[1].payload == _vp8(102, 0, key=True, start=False).payload
-    assert set(sender._RTCRtpSender__rtp_history) == {p.sequence_number % 128 for p in sent}
-    assert sender._RTCRtpSender__packet_count == 3
+    assert {p.extensions.abs_send_time for p in sent} == {abs_send_time(NOW)}
+    # a NACK is answered from what was forwarded; the sender's report counts it
+    slot.restore(sent[1].sequence_number)
+    kept = sender._RTCRtpSender__rtp_history[sent[1].sequence_number % 128]
+    assert (kept.sequence_number, kept.payload) == (sent[1].sequence_number, sent[1].payload)
+    report = RtcpSrPacket(ssrc=4242, sender_info=RtcpSenderInfo(0, 0, 0, 0))
+    slot.report([report])
+    assert (report.sender_info.packet_count, report.sender_info.rtp_timestamp) == (
+        3,
+        sent[2].timestamp,
+    )
     # another publisher in the slot: its numbers are far behind, the subscriber's go on
     slot._rebase, slot._waiting_for_keyframe = True, True  # what attaching it does
-    await slot.forward(_vp8(7, 5, key=True, ssrc=2), True)
+    slot.forward(_vp8(7, 5, key=True, ssrc=2), True, NOW)
     assert sent[-1].sequence_number == (sent[2].sequence_number + 1) & 0xFFFF
     assert sent[-1].timestamp == (sent[2].timestamp + 3000) & 0xFFFFFFFF
 
 
-async def test_an_audio_slot_after_a_pause_skips_no_number_but_keeps_the_time() -> None:
+def test_an_audio_slot_after_a_pause_skips_no_number_but_keeps_the_time() -> None:
     slot = ForwardTrack("audio")
     sender = _Sender()
     opus = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, payloadType=111)
     slot.bind(sender, opus)
     heard = RtpPacket(111, 0, 10, 960, 1, b"a")
     heard.extensions.audio_level = (True, 30)
-    await slot.forward(heard, False)
+    slot.forward(heard, False, NOW)
     slot.resume()  # packets 11…59 were held back (not among the loudest)
-    await slot.forward(RtpPacket(111, 0, 60, 960 * 51, 1, b"b"), False)
+    slot.forward(RtpPacket(111, 0, 60, 960 * 51, 1, b"b"), False, NOW)
     first, second = sender.transport.sent
     assert second.sequence_number == (first.sequence_number + 1) & 0xFFFF
     assert second.timestamp - first.timestamp == 960 * 50
