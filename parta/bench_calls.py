@@ -120,15 +120,17 @@ async def run_profile(
             g.say("go")
         await asyncio.sleep(warmup)
         before, load_before = await _status(url), [g.cpu_s() for g in generators]
-        t0 = time.monotonic()
+        t0 = time.time()  # the generators stamp frames with the same clock
         await asyncio.sleep(window)
-        t1 = time.monotonic()
+        t1 = time.time()
         after, load_after = await _status(url), [g.cpu_s() for g in generators]
         await asyncio.sleep(1.0)  # let the window's last frames arrive
         people: list[dict[str, Any]] = []
         for g in generators:
             g.say("report")
             people.extend(json.loads(await g.read())["people"])
+        for g in generators:
+            g.say("stop")
         load = sum(a - b for a, b in zip(load_after, load_before, strict=True))
         return _figures(before, after, people, t0, t1, load)
     finally:
@@ -184,7 +186,9 @@ def _figures(
         "sys_share": round((after["sys_s"] - before["sys_s"]) / wall, 3),
         "rss_mb": round(after["rss_mb"], 1),
         "pps_in": round((after["transport"]["rx"] - before["transport"]["rx"]) / wall),
-        "pps_out": round((after["transport"]["tx"] - before["transport"]["tx"]) / wall),
+        # the forwarder sends RTP beside the transport's counters: both are counted
+        "pps_out": round((after["transport"]["tx"] - before["transport"]["tx"]) / wall)
+        + rate("packets_out"),
         "rtp_pps_out": rate("packets_out"),
         "audio_pps_out": rate("audio_packets_out"),
         "voices_heard": stats_a.get("voices_heard"),
