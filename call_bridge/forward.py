@@ -417,7 +417,7 @@ class ForwardTrack(MediaStreamTrack):
         self.source: Source | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._sender: Any = None
-        self._path: tuple[Callable[[bytes], bytes], Callable[[bytes, Any], None], Any] | None
+        self._path: tuple[Callable[[bytes], bytes], Callable[[bytes, Any], Any], Any] | None
         self._path = None
         self._waiting_for_keyframe = kind == "video"
         self._rebase = True
@@ -469,7 +469,7 @@ class ForwardTrack(MediaStreamTrack):
             return self._plain
         return self._prefix + bytes([(0x80 if level[0] else 0) | level[1]]) + self._pad
 
-    def _send_path(self) -> tuple[Callable[[bytes], bytes], Callable[[bytes, Any], None], Any]:
+    def _send_path(self) -> tuple[Callable[[bytes], bytes], Callable[[bytes, Any], Any], Any]:
         """SRTP and the ICE pair in use, once both are up (raises ConnectionError before)."""
         dtls = self._sender.transport
         if dtls.state != "connected" or dtls._tx_srtp is None:
@@ -477,9 +477,12 @@ class ForwardTrack(MediaStreamTrack):
         pair = dtls.transport._connection._nominated.get(1)
         if pair is None or pair.protocol.transport is None:
             raise ConnectionError
-        # a host pair's asyncio transport, or a relayed pair's TurnTransport: both take
-        # sendto(data, addr) at once
-        path = (dtls._tx_srtp.protect, pair.protocol.transport.sendto, pair.remote_addr)
+        transport = pair.protocol.transport
+        # a host pair: the socket itself (asyncio's transport only adds checks and a
+        # buffer UDP does not need); a relayed pair: aioice's TurnTransport
+        sock = getattr(transport, "_sock", None)
+        send = sock.sendto if isinstance(sock, socket.socket) else transport.sendto
+        path = (dtls._tx_srtp.protect, send, pair.remote_addr)
         self._path = path
         return path
 
@@ -557,7 +560,11 @@ class ForwardTrack(MediaStreamTrack):
             + payload
         )
         self._history[seq % RTP_HISTORY_SIZE] = data
-        sendto(protect(data), addr)
+        try:
+            sendto(protect(data), addr)
+        except OSError:  # the kernel's buffer is full, or the pair went away: lost
+            self._path = None
+            return
         if self._last_seq is None or newer(seq, self._last_seq):
             self._last_seq, self._last_ts, self._last_time = seq, ts, now
         self.packets_out += 1

@@ -285,9 +285,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     students = args.participants - 1
     with tempfile.TemporaryDirectory(prefix="parta-bench-calls-") as folder:
         clips = Path(folder)
-        encode_video(640, 360, 15, seconds, 500).save(clips / "camera.clip")
-        encode_video(1280, 720, 5, seconds, 600).save(clips / "screen.clip")
-        encode_voice(seconds).save(clips / "voice.clip")
+        media = {
+            "camera": encode_video(640, 360, 15, seconds, 500),
+            "screen": encode_video(1280, 720, 5, seconds, 600, slide=True),
+            "voice": encode_voice(seconds),
+        }
+        for name, clip in media.items():
+            clip.save(clips / f"{name}.clip")
         profile = (args.participants, clips, args.warmup, args.window)
         bridge = await run_profile("loudest", *profile)
         every = await run_profile("all", *profile) if not args.no_compare else None
@@ -295,8 +299,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     voices = 1 + min(SPEAKERS, students)
     result: dict[str, Any] = {
         "participants": args.participants,
-        "profile": "teacher camera 640x360@15 + screen 1280x720@5 + voice; "
-        f"{students} students: {SPEAKERS} speaking, {CAMERAS} cameras, the rest muted",
+        "profile": "teacher camera 640x360@15 + screen (a slide and a pointer) 1280x720@5 + "
+        f"voice; {students} students: {SPEAKERS} speaking, {CAMERAS} cameras, the rest muted",
+        "media_kbps": {name: clip.kbps for name, clip in media.items()},
         "window_s": args.window,
         "bridge_cpu_share": bridge["cpu_share"],
         "bridge_kernel_share": bridge["sys_share"],
@@ -305,6 +310,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "pps_out": bridge["pps_out"],
         "frames_delivered_ratio": bridge["frames_delivered_ratio"],
         "frames_expected": bridge["frames_expected"],
+        "frames_delivered": bridge["frames_delivered"],
         "added_delay_ms_p50": bridge["delay_ms_p50"],
         "added_delay_ms_p95": bridge["delay_ms_p95"],
         "load_generator_cpu_share": bridge["load_generator_cpu_share"],

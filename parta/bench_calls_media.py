@@ -30,6 +30,12 @@ class Clip:
     time_base: fractions.Fraction
     step: int
 
+    @property
+    def kbps(self) -> float:
+        return round(
+            sum(len(f) for f in self.frames) * 8 / (len(self.frames) * self.interval) / 1000
+        )
+
     def save(self, path: Path) -> None:
         head = struct.pack("!dIII", self.interval, self.time_base.denominator, self.step, 0)
         body = b"".join(struct.pack("!I", len(f)) + f for f in self.frames)
@@ -47,7 +53,11 @@ class Clip:
         return cls(frames, interval, fractions.Fraction(1, rate), step)
 
 
-def encode_video(width: int, height: int, fps: int, seconds: int, kbps: int) -> Clip:
+def encode_video(
+    width: int, height: int, fps: int, seconds: int, kbps: int, slide: bool = False
+) -> Clip:
+    """A camera's picture (noise that moves: hard to compress, as a face and a room are)
+    or, with ``slide``, a screen share: a still slide of text lines and a moving pointer."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
     codec.bit_rate = kbps * 1000
@@ -55,17 +65,49 @@ def encode_video(width: int, height: int, fps: int, seconds: int, kbps: int) -> 
     codec.gop_size = fps * 2  # a keyframe every two seconds, as a camera would
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     noise = os.urandom(width * height + fps * seconds * 640)
+    page = _slide(width, height) if slide else b""
     frames: list[bytes] = []
     for k in range(fps * seconds):
         frame = av.VideoFrame(width, height, "yuv420p")
         luma = frame.planes[0]
-        luma.update(noise[k * 640 : k * 640 + luma.buffer_size])
+        if slide:
+            luma.update(_pointer(page, width, height, k, luma.line_size))
+        else:
+            luma.update(noise[k * 640 : k * 640 + luma.buffer_size])
         for plane in frame.planes[1:]:
             plane.update(bytes([128]) * plane.buffer_size)
         frame.pts = k
         frames.extend(bytes(p) for p in codec.encode(frame))
     frames.extend(bytes(p) for p in codec.encode(None))
     return Clip(frames, 1 / fps, VIDEO_BASE, 90000 // fps)
+
+
+def _slide(width: int, height: int) -> bytes:
+    """A light page with dark lines of "words" on it (luma only)."""
+    page = bytearray(b"\xe6" * (width * height))
+    for line, top in enumerate(range(height // 8, height - 40, 36)):
+        x = width // 12
+        while x < width - width // 12:
+            word = 20 + (x * 7 + line * 13) % 90
+            for y in range(top, top + 16):
+                page[y * width + x : y * width + min(x + word, width)] = b"\x28" * (
+                    min(x + word, width) - x
+                )
+            x += word + 14
+    return bytes(page)
+
+
+def _pointer(page: bytes, width: int, height: int, k: int, stride: int) -> bytes:
+    """The slide with a pointer (a 24-pixel dark square) moving across it."""
+    plane = bytearray(page)
+    px, py = (40 + 23 * k) % (width - 24), (60 + 11 * k) % (height - 24)
+    for y in range(py, py + 24):
+        plane[y * width + px : y * width + px + 24] = b"\x10" * 24
+    if stride == width:
+        return bytes(plane)
+    return b"".join(
+        bytes(plane[y * width : (y + 1) * width]) + b"\0" * (stride - width) for y in range(height)
+    )
 
 
 def voice_frame(k: int) -> av.AudioFrame:
