@@ -116,7 +116,7 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
         worker=index,
         zone=zone,
     )
-    calls = Calls(gate, ice_servers(bridge), traces)
+    calls = Calls(gate, ice_servers(bridge), traces, voices=bridge.voices)
     started = time.monotonic()
 
     async def health(request: Request) -> Response:

@@ -24,13 +24,13 @@ import struct
 import sys
 import time
 from asyncio import selector_events
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import websockets
 from aioice import ice
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, rtcrtpsender
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
@@ -149,6 +149,18 @@ def install_counting() -> None:
     setattr(ice.StunProtocol, "datagram_received", datagram_received)  # noqa: B010
     datagrams = getattr(selector_events, "_SelectorDatagramTransport")  # noqa: B009
     setattr(datagrams, "_add_reader", _poll_instead)  # noqa: B010
+
+    sender_class = rtcrtpsender.RTCRtpSender
+    next_frame: Callable[[Any, Any], Awaitable[Any]] = sender_class._next_encoded_frame
+
+    async def stamped(sender: Any, codec: Any) -> Any:
+        frame = await next_frame(sender, codec)
+        level = getattr(sender.track, "level", None)
+        if frame is not None and level is not None:
+            frame.audio_level = level
+        return frame
+
+    setattr(sender_class, "_next_encoded_frame", stamped)  # noqa: B010
 
 
 SO_TIMESTAMPNS = 35

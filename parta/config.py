@@ -234,6 +234,8 @@ class CallBridgeConfig(_Model):
     turn_ttl_seconds: int = Field(6 * 3600, ge=60, le=48 * 3600)
     window_before_minutes: int = Field(10, ge=0, le=24 * 60)
     window_after_minutes: int = Field(15, ge=0, le=24 * 60)
+    voices: int = Field(3, ge=1, le=64)
+    """How many voices a call forwards at once: the loudest (``parta bench calls`` weighs it)."""
     servers: dict[str, RemoteServerConfig] = Field(default_factory=dict)
     """Other schools of the region whose teachers may join (server name → federation API)."""
 

@@ -1,13 +1,16 @@
 """A participant of a call made of a real aiortc peer: it joins through the bridge's
-signalling, publishes a camera whose frames carry its own brightness, and decodes
-what it receives, so a test can tell whose frames arrived."""
+signalling, publishes a camera whose frames carry its own brightness (and a voice of a
+given loudness), and decodes what it receives, so a test can tell whose frames arrived."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fractions
 import json
+import math
 import time
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +46,43 @@ class ShadeTrack(VideoStreamTrack):
             plane.update(bytes([value]) * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
         self.sent += 1
+        return frame
+
+
+class ToneTrack(MediaStreamTrack):
+    """A voice: a 440 Hz tone of amplitude ``loudness`` (of 32767), 20 ms at a time.
+
+    aiortc's sender measures each frame's level and puts it in the packet (RFC 6464),
+    which is what the bridge ranks voices by.
+    """
+
+    kind = "audio"
+
+    def __init__(self, loudness: int) -> None:
+        super().__init__()
+        self._loudness = loudness
+        self._start: float | None = None
+        self._pts = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += 960
+            wait = self._start + self._pts / 48000 - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)  # real-time pacing of the tone, not a readiness wait
+        pts = self._pts
+        wave = array(
+            "h",
+            (
+                int(self._loudness * math.sin(2 * math.pi * 440 * (pts + i) / 48000))
+                for i in range(960)
+            ),
+        )
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(wave.tobytes())
+        frame.pts, frame.time_base, frame.sample_rate = pts, fractions.Fraction(1, 48000), 48000
         return frame
 
 
@@ -84,6 +124,7 @@ class CallPeer:
         self._answered = asyncio.Event()
         self._publish_ready = asyncio.Event()
         self.camera: ShadeTrack | None = None
+        self.voice: ToneTrack | None = None
 
     async def join(self) -> dict[str, Any]:
         self._ws = await websockets.connect(self._ws_url)
@@ -106,9 +147,11 @@ class CallPeer:
         self._tasks.append(asyncio.ensure_future(self._read()))
         return first
 
-    async def publish(self, shade: int | None) -> None:
-        """Answer the bridge's first offer: the camera sends ``shade`` frames when given."""
+    async def publish(self, shade: int | None, voice: int | None = None) -> None:
+        """Answer the bridge's first offer: the camera sends ``shade`` frames when given,
+        the microphone a tone of loudness ``voice`` when given."""
         self.camera = ShadeTrack(shade) if shade is not None else None
+        self.voice = ToneTrack(voice) if voice is not None else None
         self._publish_ready.set()
         await asyncio.wait_for(self._answered.wait(), 20)
 
@@ -131,6 +174,8 @@ class CallPeer:
                             t.direction = "sendonly"
                             if source == "camera" and self.camera is not None:
                                 t.sender.replaceTrack(self.camera)
+                            if source == "audio" and self.voice is not None:
+                                t.sender.replaceTrack(self.voice)
                     answer = await self.pc.createAnswer()
                     await self.pc.setLocalDescription(answer)
                     await self._send({"type": "answer", "sdp": self.pc.localDescription.sdp})
@@ -157,6 +202,11 @@ class CallPeer:
                     seen.size = (frame.width, frame.height)
                     if seen.frames % 10 == 1:
                         seen.shades.append(_mean_luma(frame))
+
+    def heard_from(self, participant: str) -> int:
+        """Audio frames decoded so far from ``participant``'s voice."""
+        seen = self.video_from(participant, "audio")
+        return seen.frames if seen else 0
 
     def video_from(self, participant: str, source: str = "camera") -> Received | None:
         """What arrived from ``participant``'s camera (or screen), decoded here."""

@@ -458,3 +458,49 @@ async def test_a_lesson_leaves_its_widget_chat_and_attendance_in_matrix(
     people = {a["user_id"]: a for a in answer.json()["attendance"]}
     assert set(people) == {teacher_user, student_user}
     assert all(a["last_left"] >= a["first_joined"] for a in people.values())
+
+
+async def test_only_the_loudest_voices_are_forwarded_and_a_muted_one_gives_way(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+) -> None:
+    before = stack.config
+    two = before.call_bridge.model_copy(update={"voices": 2})
+    stack.reconfigure_bridge(before.model_copy(update={"call_bridge": two}))
+    call = f"lesson/{lessons.open_5a}"
+    peers: list[CallPeer] = []
+    try:
+        ws_url, _ = await place(stack, call)
+        listener = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
+        peers.append(listener)
+        await listener.join()
+        await listener.publish(shade=None)
+        voices: dict[str, str] = {}
+        for person, loudness in (("s1", 16000), ("s2", 4000), ("s3", 500)):
+            peer = CallPeer(ws_url, call, await openid(client, school, http, person))
+            peers.append(peer)
+            await peer.join()
+            await peer.publish(shade=None, voice=loudness)
+            voices[person] = peer.welcome["you"]
+        loud, middle, quiet = voices["s1"], voices["s2"], voices["s3"]
+
+        def heard(pid: str) -> int:
+            return listener.heard_from(pid)
+
+        await until(lambda: heard(loud) > 50 and heard(middle) > 50)
+        quiet_before, loud_before = heard(quiet), heard(loud)
+        await until(lambda: heard(loud) > loud_before + 100)  # two more seconds of the call
+        assert heard(quiet) == quiet_before, "the quietest of three voices was forwarded"
+        # the loudest mutes: the quiet voice takes its place
+        await peers[1].say({"type": "state", "muted_audio": True})
+        await until(lambda: heard(quiet) > quiet_before + 50)
+        muted_at = heard(loud)
+        await until(lambda: heard(quiet) > quiet_before + 150)
+        assert heard(loud) <= muted_at + 5, "a muted voice was forwarded"
+    finally:
+        for peer in peers:
+            await peer.close()
+        stack.reconfigure_bridge(before)
