@@ -32,16 +32,17 @@ from parta.stack import SchoolStack
 
 
 class ShadeTrack(VideoStreamTrack):
-    """A 320x180 camera of one flat brightness (luma ``shade``), 30 frames a second."""
+    """A camera (320x180) or a screen of one flat brightness (luma ``shade``), 30 fps."""
 
-    def __init__(self, shade: int) -> None:
+    def __init__(self, shade: int, size: tuple[int, int] = (320, 180)) -> None:
         super().__init__()
         self.shade = shade
+        self.size = size
         self.sent = 0
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
-        frame = av.VideoFrame(320, 180, "yuv420p")
+        frame = av.VideoFrame(*self.size, "yuv420p")
         for plane, value in zip(frame.planes, (self.shade, 128, 128), strict=True):
             plane.update(bytes([value]) * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
@@ -125,6 +126,7 @@ class CallPeer:
         self._publish_ready = asyncio.Event()
         self.camera: ShadeTrack | None = None
         self.voice: ToneTrack | None = None
+        self.screen: ShadeTrack | None = None
 
     async def join(self) -> dict[str, Any]:
         self._ws = await websockets.connect(self._ws_url)
@@ -147,11 +149,14 @@ class CallPeer:
         self._tasks.append(asyncio.ensure_future(self._read()))
         return first
 
-    async def publish(self, shade: int | None, voice: int | None = None) -> None:
+    async def publish(
+        self, shade: int | None, voice: int | None = None, screen: int | None = None
+    ) -> None:
         """Answer the bridge's first offer: the camera sends ``shade`` frames when given,
-        the microphone a tone of loudness ``voice`` when given."""
+        the microphone a tone of loudness ``voice``, the screen (640x360) ``screen``."""
         self.camera = ShadeTrack(shade) if shade is not None else None
         self.voice = ToneTrack(voice) if voice is not None else None
+        self.screen = ShadeTrack(screen, (640, 360)) if screen is not None else None
         self._publish_ready.set()
         await asyncio.wait_for(self._answered.wait(), 20)
 
@@ -176,6 +181,8 @@ class CallPeer:
                                 t.sender.replaceTrack(self.camera)
                             if source == "audio" and self.voice is not None:
                                 t.sender.replaceTrack(self.voice)
+                            if source == "screen" and self.screen is not None:
+                                t.sender.replaceTrack(self.screen)
                     answer = await self.pc.createAnswer()
                     await self.pc.setLocalDescription(answer)
                     await self._send({"type": "answer", "sdp": self.pc.localDescription.sdp})

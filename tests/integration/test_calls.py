@@ -7,6 +7,7 @@ has its own brightness, so a frame is traced back to whoever sent it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -346,6 +347,57 @@ async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
         assert abs(width / height - 16 / 9) < 0.05, screen.size
         await share.click()  # stop sharing
         await expect(share).to_have_attribute("aria-pressed", "false")
+    finally:
+        await page.context.close()
+        await teacher.close()
+
+
+async def test_a_teacher_s_screen_is_the_main_tile_of_chromium_s_speaker_layout(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+    browser: Browser,
+) -> None:
+    call = f"lesson/{lessons.open_5a}"
+    ws_url, _ = await place(stack, call)
+    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
+    page = await _page_signed_in(browser, stack, client, school, "s2")
+    try:
+        await teacher.join()
+        await teacher.publish(shade=200, screen=90)  # a bright camera, a darker screen
+        await page.goto(f"{stack.config.call_bridge_url}/{call}")
+        await page.get_by_role("button", name="Присоединиться с аудио").click()
+        await expect(page.get_by_test_id("room")).to_be_visible()
+        layout = page.get_by_role("button", name="Отображение участников", exact=True)
+        await layout.click()
+        await expect(layout).to_have_attribute("aria-pressed", "true")
+        await expect(page.get_by_test_id("stage")).to_have_attribute("data-layout", "speaker")
+        tile = f'[data-tile="screen-{teacher.welcome["you"]}"]'
+        screen = page.locator(tile)
+        await expect(screen).to_have_class(re.compile(r"\bmain\b"), timeout=20000)
+        await expect(screen).to_contain_text("экран")
+        brightness = """(box) => {
+            const v = box.querySelector("video");
+            if (!v || v.videoWidth === 0 || v.currentTime < 0.5) return -1;
+            const c = document.createElement("canvas");
+            c.width = 32; c.height = 18;
+            const g = c.getContext("2d");
+            g.drawImage(v, 0, 0, 32, 18);
+            const px = g.getImageData(0, 0, 32, 18).data;
+            let sum = 0;
+            for (let i = 0; i < px.length; i += 4) sum += px[i + 1];
+            return sum / (px.length / 4);
+        }"""
+        camera = page.locator(f'[data-tile="camera-{teacher.welcome["you"]}"]')
+        await page.wait_for_function(
+            f"(tile) => ({brightness})(document.querySelector(tile)) > 0", arg=tile, timeout=20000
+        )
+        screen_shade = await screen.evaluate(brightness)
+        camera_shade = await camera.evaluate(brightness)
+        assert 60 < screen_shade < 130, screen_shade  # the screen, decoded: luma 90
+        assert camera_shade < 0 or camera_shade > 170, camera_shade  # the camera: luma 200
     finally:
         await page.context.close()
         await teacher.close()
