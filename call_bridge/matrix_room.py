@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -77,7 +77,8 @@ class CallRoom:
             "name": title,
             "id": WIDGET_KEY,
             "creatorUserId": self._bot,
-            "data": {"title": title, "worker": worker},
+            # the bridge host and the process serving the call: every client reaches them
+            "data": {"title": title, "host": urlsplit(url).netloc, "worker": worker},
         }
         await self._widget(room, widget, [h for h in hosts if self._local(h)])
         await self._send(

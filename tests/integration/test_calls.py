@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -453,7 +453,7 @@ async def test_a_lesson_leaves_its_widget_chat_and_attendance_in_matrix(
         RoomAlias(f"#{lesson_room(lessons.diary, _sid('5b-math'))}:{stack.config.server_name}")
     )
     assert room is not None
-    ws_url, _ = await place(stack, call)
+    ws_url, worker = await place(stack, call)
     teacher = CallPeer(ws_url, call, await openid(client, school, http, "t2"))
     student = CallPeer(ws_url, call, await openid(client, school, http, "s5"))
     await teacher.join()
@@ -469,6 +469,11 @@ async def test_a_lesson_leaves_its_widget_chat_and_attendance_in_matrix(
     while not widget and time.monotonic() < deadline:
         widget = await widget_now()
     assert str(widget["url"]).endswith(CallId.parse(call).path)  # Element opens the call page
+    assert widget["data"] == {
+        "title": widget["name"],
+        "host": urlsplit(stack.config.call_bridge_url).netloc,
+        "worker": worker,
+    }
     await student.say({"type": "chat", "text": "Можно вопрос про задачу 5?"})
     student_user = school.puppet_id(_sid("s5"))
     deadline = time.monotonic() + 20
