@@ -191,6 +191,13 @@ async def test_two_lessons_at_once_land_on_two_worker_processes_and_both_deliver
         for _, a, b in pairs:
             t_id = a.welcome["you"]
             await until(lambda b=b, t_id=t_id: bool((r := b.video_from(t_id)) and r.frames > 30))
+        for _, _, b in pairs:  # every packet the bridge forwarded arrived: no frame is missing
+            assert b.pc is not None
+            inbound = [s for s in (await b.pc.getStats()).values() if s.type == "inbound-rtp"]
+            video = [s for s in inbound if s.kind == "video"]
+            assert video, inbound
+            assert video[0].packetsReceived > 30, inbound
+            assert video[0].packetsLost == 0, video[0]
         async with httpx.AsyncClient(timeout=10) as status:
             for worker, a, _ in pairs:
                 port = stack.config.call_bridge.port + 1 + worker
