@@ -47,11 +47,19 @@ class ClipTrack(MediaStreamTrack):
     """Sends a clip in real time, already encoded (the sender only packetises it)."""
 
     def __init__(
-        self, kind: str, clip: Clip, go: asyncio.Event, tag: bool, level: int | None = None
+        self,
+        kind: str,
+        clip: Clip,
+        go: asyncio.Event,
+        tag: bool,
+        level: int | None = None,
+        start: int = 0,
     ) -> None:
         super().__init__()
         self.kind = kind
         self._clip, self._go, self._tag = clip, go, tag
+        self._first = start
+        """Where in the clip this sender starts: cameras are not in step with each other."""
         self.level = level
         """Audio: the dBov (≤ 0) put in each packet's RFC 6464 header."""
         self.sent_at: list[float] = []
@@ -64,7 +72,7 @@ class ClipTrack(MediaStreamTrack):
         wait = self._start + k * self._clip.interval - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        data = self._clip.frames[k % len(self._clip.frames)]
+        data = self._clip.frames[(self._first + k) % len(self._clip.frames)]
         if self._tag:
             data += TRAILER + struct.pack("!I", k)
         self.sent_at.append(time.time())  # the clock the kernel stamps arrivals with
@@ -288,12 +296,13 @@ def profile(
 ) -> list[dict[str, ClipTrack]]:
     """What each participant sends: the teacher first, then the students.
 
-    Voices differ in loudness (the teacher loudest), as they would in a class.
+    Voices differ in loudness (the teacher loudest), as they would in a class; cameras
+    start at different points of the clip, so their keyframes do not all come at once.
     """
     teacher = {
         "audio": ClipTrack("audio", clips["voice"], go, False, level=-20),
         "camera": ClipTrack("video", clips["camera"], go, tag),
-        "screen": ClipTrack("video", clips["screen"], go, tag),
+        "screen": ClipTrack("video", clips["screen"], go, tag, start=3),
     }
     people = [teacher]
     for i in range(students):
@@ -301,7 +310,7 @@ def profile(
         if i < speakers:
             sends["audio"] = ClipTrack("audio", clips["voice"], go, False, level=-30 - 8 * i)
         if i < cameras:
-            sends["camera"] = ClipTrack("video", clips["camera"], go, tag)
+            sends["camera"] = ClipTrack("video", clips["camera"], go, tag, start=7 * (i + 1))
         people.append(sends)
     return people
 
