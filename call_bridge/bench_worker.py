@@ -66,10 +66,6 @@ def make_app(key: str, baseline: bool, voices: int | None) -> Starlette:
                 "calls": {str(c): conf.stats() for c, conf in calls.calls.items()},
                 "transport": _transport_packets(calls),
                 "sources": {str(c): conf.sources() for c, conf in calls.calls.items()},
-                "slots": {
-                    str(c): {p.pid: p.streams() for p in conf.participants.values()}
-                    for c, conf in calls.calls.items()
-                },
             }
         )
 

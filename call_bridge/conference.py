@@ -333,11 +333,9 @@ class Conference:
         return True
 
     def sources(self) -> dict[str, dict[str, int]]:
-        """Frames received per participant and source, and the voice's loudness (-1:
-        unknown or silent); the benchmark reads it."""
+        """Frames received per participant and source (the benchmark's worker shows it)."""
         return {
             p.pid: {name: s.frames_in for name, s in p.sources.items()}
-            | {"level": (p.sources["audio"].level or -1) if "audio" in p.sources else -1}
             for p in self.participants.values()
         }
 

@@ -342,8 +342,9 @@ class EncodedSource:
                 sink.resume()
         start = self.kind == "video" and starts_vp8_keyframe(packet.payload)
         now = time.time()
+        tail = changing_extension(self.kind, packet, now)  # once, for every subscriber
         for sink in self._subscribers:
-            sink.forward(packet, start, now)
+            sink.forward(packet, start, now, tail)
 
     async def _pump(self) -> None:
         """Complete frames, as the receiver's jitter buffer assembles them: counted only."""
@@ -386,6 +387,15 @@ def abs_send_time(now: float) -> int:
 def ntp_time(now: float) -> int:
     """64-bit NTP time, as sender reports carry it."""
     return int((now + NTP_EPOCH) * (1 << 32))
+
+
+def changing_extension(kind: str, packet: RtpPacket, now: float) -> bytes | None:
+    """The header extension value that changes per packet: abs-send-time (3 bytes) for
+    video, the voice's RFC 6464 level (1 byte, when the publisher sent one) for audio."""
+    if kind == "video":
+        return abs_send_time(now).to_bytes(3, "big")
+    level = packet.extensions.audio_level
+    return None if level is None else bytes([(0x80 if level[0] else 0) | level[1]])
 
 
 def _block(body: bytes) -> bytes:
@@ -459,16 +469,6 @@ class ForwardTrack(MediaStreamTrack):
         if self._waiting_for_keyframe:  # the one asked for on attaching may have gone by
             self.keyframe_wanted()
 
-    def _extension(self, packet: RtpPacket, now: float) -> bytes:
-        if not self._prefix:
-            return self._plain
-        if self.kind == "video":
-            return self._prefix + abs_send_time(now).to_bytes(3, "big") + self._pad
-        level = packet.extensions.audio_level
-        if level is None:
-            return self._plain
-        return self._prefix + bytes([(0x80 if level[0] else 0) | level[1]]) + self._pad
-
     def _send_path(self) -> tuple[Callable[[bytes], bytes], Callable[[bytes, Any], Any], Any]:
         """SRTP and the ICE pair in use, once both are up (raises ConnectionError before)."""
         dtls = self._sender.transport
@@ -525,7 +525,10 @@ class ForwardTrack(MediaStreamTrack):
         if self.source is not None:
             self.source.keyframe_wanted()
 
-    def forward(self, packet: RtpPacket, keyframe_start: bool, now: float) -> None:
+    def forward(
+        self, packet: RtpPacket, keyframe_start: bool, now: float, tail: bytes | None
+    ) -> None:
+        """Send ``packet`` on; ``tail`` is its :func:`changing_extension` value."""
         if self._sender is None:  # not negotiated yet
             return
         if self._waiting_for_keyframe:
@@ -546,7 +549,7 @@ class ForwardTrack(MediaStreamTrack):
             self._rebase = self._reseq = False
         seq = (seq_in + self._seq_offset) & 0xFFFF
         ts = (ts_in + self._ts_offset) & 0xFFFFFFFF
-        extension = self._extension(packet, now)
+        extension = self._prefix + tail + self._pad if tail and self._prefix else self._plain
         payload = packet.payload
         data = (
             _RTP_HEADER.pack(

@@ -21,6 +21,10 @@ VIDEO_BASE = fractions.Fraction(1, 90000)
 AUDIO_BASE = fractions.Fraction(1, 48000)
 
 
+_HEAD = "!dII"
+"""A clip file's head: interval (s), clock rate, timestamp step; then length-prefixed frames."""
+
+
 @dataclass(frozen=True)
 class Clip:
     """Pre-encoded frames, cycled; ``interval`` seconds apart."""
@@ -37,15 +41,15 @@ class Clip:
         )
 
     def save(self, path: Path) -> None:
-        head = struct.pack("!dIII", self.interval, self.time_base.denominator, self.step, 0)
+        head = struct.pack(_HEAD, self.interval, self.time_base.denominator, self.step)
         body = b"".join(struct.pack("!I", len(f)) + f for f in self.frames)
         path.write_bytes(head + body)
 
     @classmethod
     def load(cls, path: Path) -> Clip:
         data = path.read_bytes()
-        interval, rate, step, _ = struct.unpack_from("!dIII", data)
-        frames, at = [], struct.calcsize("!dIII")
+        interval, rate, step = struct.unpack_from(_HEAD, data)
+        frames, at = [], struct.calcsize(_HEAD)
         while at < len(data):
             (size,) = struct.unpack_from("!I", data, at)
             frames.append(data[at + 4 : at + 4 + size])

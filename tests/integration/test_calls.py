@@ -6,9 +6,11 @@ has its own brightness, so a frame is traced back to whoever sent it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -278,6 +280,43 @@ async def _page_signed_in(
     return await context.new_page()
 
 
+@dataclass
+class _Lesson:
+    """What the Chromium tests share: a Python teacher in the lesson, a student's page."""
+
+    stack: SchoolStack
+    client: MatrixClient
+    school: SchoolSync
+    http: httpx.AsyncClient
+    browser: Browser
+    call: str
+
+
+@contextlib.asynccontextmanager
+async def _teacher_and_page(
+    lesson: _Lesson, student: str, join: str, **publish: int
+) -> AsyncIterator[tuple[CallPeer, Page]]:
+    """The teacher (a Python peer) publishes ``publish``; ``student`` joins in Chromium
+    with the ``join`` button. Both leave at the end."""
+    ws_url, _ = await place(lesson.stack, lesson.call)
+    teacher = CallPeer(
+        ws_url, lesson.call, await openid(lesson.client, lesson.school, lesson.http, "t4")
+    )
+    page = await _page_signed_in(
+        lesson.browser, lesson.stack, lesson.client, lesson.school, student
+    )
+    try:
+        await teacher.join()
+        await teacher.publish(**publish)
+        await page.goto(f"{lesson.stack.config.call_bridge_url}/{lesson.call}")
+        await page.get_by_role("button", name=join).click()
+        await expect(page.get_by_test_id("room")).to_be_visible()
+        yield teacher, page
+    finally:
+        await page.context.close()
+        await teacher.close()
+
+
 async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
     stack: SchoolStack,
     client: MatrixClient,
@@ -286,16 +325,11 @@ async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
     http: httpx.AsyncClient,
     browser: Browser,
 ) -> None:
-    call = f"lesson/{lessons.open_5a}"
-    ws_url, _ = await place(stack, call)
-    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
-    page = await _page_signed_in(browser, stack, client, school, "s3")
-    try:
-        await teacher.join()
-        await teacher.publish(shade=200)
-        await page.goto(f"{stack.config.call_bridge_url}/{call}")
-        await page.get_by_role("button", name="Присоединиться с видео").click()
-        await expect(page.get_by_test_id("room")).to_be_visible()
+    lesson = _Lesson(stack, client, school, http, browser, f"lesson/{lessons.open_5a}")
+    async with _teacher_and_page(lesson, "s3", "Присоединиться с видео", shade=200) as (
+        teacher,
+        page,
+    ):
         await expect(page.get_by_test_id("title")).to_contain_text("Дистанционный урок")
         teacher_id = teacher.welcome["you"]
         await page.wait_for_function(
@@ -354,9 +388,6 @@ async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
         assert abs(width / height - 16 / 9) < 0.05, screen.size
         await share.click()  # stop sharing
         await expect(share).to_have_attribute("aria-pressed", "false")
-    finally:
-        await page.context.close()
-        await teacher.close()
 
 
 async def test_a_teacher_s_screen_is_the_main_tile_of_chromium_s_speaker_layout(
@@ -367,16 +398,11 @@ async def test_a_teacher_s_screen_is_the_main_tile_of_chromium_s_speaker_layout(
     http: httpx.AsyncClient,
     browser: Browser,
 ) -> None:
-    call = f"lesson/{lessons.open_5a}"
-    ws_url, _ = await place(stack, call)
-    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
-    page = await _page_signed_in(browser, stack, client, school, "s2")
-    try:
-        await teacher.join()
-        await teacher.publish(shade=200, screen=90)  # a bright camera, a darker screen
-        await page.goto(f"{stack.config.call_bridge_url}/{call}")
-        await page.get_by_role("button", name="Присоединиться с аудио").click()
-        await expect(page.get_by_test_id("room")).to_be_visible()
+    lesson = _Lesson(stack, client, school, http, browser, f"lesson/{lessons.open_5a}")
+    async with _teacher_and_page(lesson, "s2", "Присоединиться с аудио", shade=200, screen=90) as (
+        teacher,
+        page,
+    ):
         layout = page.get_by_role("button", name="Отображение участников", exact=True)
         await layout.click()
         await expect(layout).to_have_attribute("aria-pressed", "true")
@@ -405,9 +431,6 @@ async def test_a_teacher_s_screen_is_the_main_tile_of_chromium_s_speaker_layout(
         camera_shade = await camera.evaluate(brightness)
         assert 60 < screen_shade < 130, screen_shade  # the screen, decoded: luma 90
         assert camera_shade < 0 or camera_shade > 170, camera_shade  # the camera: luma 200
-    finally:
-        await page.context.close()
-        await teacher.close()
 
 
 async def test_the_page_shows_the_seed_s_words_before_the_lesson(

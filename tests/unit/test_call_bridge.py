@@ -27,6 +27,7 @@ from call_bridge.attendance import Visit, report, summarise
 from call_bridge.forward import (
     ForwardTrack,
     abs_send_time,
+    changing_extension,
     is_vp8_keyframe,
     starts_vp8_keyframe,
 )
@@ -149,6 +150,11 @@ class _Sender:
 NOW = 1_780_000_000.25
 
 
+def _forward(slot: ForwardTrack, packet: RtpPacket, keyframe_start: bool) -> None:
+    """What a source does for each subscriber's slot."""
+    slot.forward(packet, keyframe_start, NOW, changing_extension(slot.kind, packet, NOW))
+
+
 def _vp8(seq: int, ts: int, key: bool, start: bool = True, ssrc: int = 1) -> RtpPacket:
     descriptor = b"\x90\x80\x05" if start else b"\x80\x80\x05"  # X, S, a picture id
     frame_tag = b"\x10" if key else b"\x11"
@@ -169,10 +175,10 @@ def test_a_video_slot_starts_at_a_keyframe_and_its_numbers_only_move_forward() -
     slot = ForwardTrack("video")
     sender = _Sender()
     slot.bind(sender, RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97))
-    slot.forward(_vp8(100, 9000, key=False), False, NOW)  # a delta frame: skipped
-    slot.forward(_vp8(101, 12000, key=True), True, NOW)
-    slot.forward(_vp8(102, 12000, key=True, start=False), False, NOW)
-    slot.forward(_vp8(103, 15000, key=False), False, NOW)
+    _forward(slot, _vp8(100, 9000, key=False), False)  # a delta frame: skipped
+    _forward(slot, _vp8(101, 12000, key=True), True)
+    _forward(slot, _vp8(102, 12000, key=True, start=False), False)
+    _forward(slot, _vp8(103, 15000, key=False), False)
     sent = sender.transport.sent
     assert [p.ssrc for p in sent] == [4242] * 3
     assert {p.payload_type for p in sent} == {97}
@@ -193,7 +199,7 @@ def test_a_video_slot_starts_at_a_keyframe_and_its_numbers_only_move_forward() -
     )
     # another publisher in the slot: its numbers are far behind, the subscriber's go on
     slot._rebase, slot._waiting_for_keyframe = True, True  # what attaching it does
-    slot.forward(_vp8(7, 5, key=True, ssrc=2), True, NOW)
+    _forward(slot, _vp8(7, 5, key=True, ssrc=2), True)
     assert sent[-1].sequence_number == (sent[2].sequence_number + 1) & 0xFFFF
     assert sent[-1].timestamp == (sent[2].timestamp + 3000) & 0xFFFFFFFF
 
@@ -205,9 +211,9 @@ def test_an_audio_slot_after_a_pause_skips_no_number_but_keeps_the_time() -> Non
     slot.bind(sender, opus)
     heard = RtpPacket(111, 0, 10, 960, 1, b"a")
     heard.extensions.audio_level = (True, 30)
-    slot.forward(heard, False, NOW)
+    _forward(slot, heard, False)
     slot.resume()  # packets 11…59 were held back (not among the loudest)
-    slot.forward(RtpPacket(111, 0, 60, 960 * 51, 1, b"b"), False, NOW)
+    _forward(slot, RtpPacket(111, 0, 60, 960 * 51, 1, b"b"), False)
     first, second = sender.transport.sent
     assert second.sequence_number == (first.sequence_number + 1) & 0xFFFF
     assert second.timestamp - first.timestamp == 960 * 50
