@@ -57,17 +57,21 @@ def main(argv: list[str] | None = None) -> int:
     bot = user_id(config.appservice.bot_localpart, server_name)
     safety = SafetyOracle(store, rules_of(config.safety), server_name, bot)
     resource_ = AppserviceResource(store, hs_token, safety=safety)
-    linker = None
+    linker: tuple[LinkResource, str] | None = None
     if link_token is None:
         log.warning("no %s: the diary cannot link profiles", config.link_token_file)
     else:
-        linker = LinkResource(store, _school_sync(config, store, as_token), link_token)
+        linker = (
+            LinkResource(store, _school_sync(config, store, as_token), link_token),
+            link_token,
+        )
     port = config.appservice.port
     the_reactor: Any = reactor  # the module is typed as a module, not as the reactor it is
-    commands = None
+    commands: tuple[CommandsResource, str] | None = None
     if config.bots_token_file.exists():
-        commands = CommandsResource(store, read_secret_file(config.bots_token_file))
-    site = make_site(resource_, linker, commands)
+        bots_token = read_secret_file(config.bots_token_file)
+        commands = (CommandsResource(store, bots_token, safety), bots_token)
+    site = make_site(resource_, hs_token, linker, commands)
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
     if config.safety.quiet_hours:

@@ -5,8 +5,13 @@ The homeserver sends the appservice every event of its rooms (the bots' user can
 durably before answering. The bots ask with their own token for the messages that
 start with ``!``, and the files sent in reply to a message, since a cursor, oldest first::
 
-    bots ──GET /_parta/v1/commands?since=1795…──▶ {"events": [{"received_ms", "event"}…],
+    bots ──GET /_parta/v1/commands?since=1795…──▶ {"events": [{"received_ms", "event",
+                                                               "sender_role"}…],
                                                    "next": <cursor for the next call>}
+
+``sender_role`` is the roster's role of the event's sender (``student``, ``parent``,
+``teacher``, ``administrator``, or ``null`` for anyone the diary does not know): the bots
+decide who may command them by it, never by power in a room the sender may have made.
 
 The cursor is inclusive (two transactions can share a millisecond): the bots skip
 commands they have handled already.
@@ -15,10 +20,13 @@ commands they have handled already.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from twisted.web import resource, server
 
+from appservice.safety_api import SafetyOracle
 from appservice.store import Store
+from parta.ids import UserID
 from parta.secrets import same_secret
 
 COMMANDS_PATH = b"/_parta/v1/commands"
@@ -27,9 +35,9 @@ COMMANDS_PATH = b"/_parta/v1/commands"
 class CommandsResource(resource.Resource):
     isLeaf = True
 
-    def __init__(self, store: Store, token: str) -> None:
+    def __init__(self, store: Store, token: str, safety: SafetyOracle) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self._store, self._token = store, token
+        self._store, self._token, self._safety = store, token, safety
 
     def render_GET(self, request: server.Request) -> bytes:
         request.setHeader(b"Content-Type", b"application/json")
@@ -45,7 +53,14 @@ class CommandsResource(resource.Resource):
             return json.dumps({"errcode": "M_INVALID_PARAM", "error": "since: ms"}).encode()
         found = self._store.commands_since(since)
         body = {
-            "events": [{"received_ms": ms, "event": event} for ms, event in found],
+            "events": [
+                {"received_ms": ms, "event": event, "sender_role": self._role(event)}
+                for ms, event in found
+            ],
             "next": max((ms for ms, _ in found), default=since),
         }
         return json.dumps(body, ensure_ascii=False).encode()
+
+    def _role(self, event: dict[str, Any]) -> str | None:
+        sender = event.get("sender")
+        return self._safety.role(UserID(sender)) if isinstance(sender, str) else None

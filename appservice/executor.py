@@ -31,6 +31,7 @@ from appservice.diary_sync.plan import (
     Join,
     RegisterPuppet,
     Remove,
+    RemoveChild,
     SetDisplayName,
     SetName,
     SetPower,
@@ -116,6 +117,10 @@ class Executor:
                 content = space_child(self._server)
                 await self._client.send_state(
                     self._room(space), "m.space.child", content, self._room(child)
+                )
+            case RemoveChild(space, child):
+                await self._client.send_state(
+                    self._room(space), "m.space.child", {}, self._room(child)
                 )
             case SetName(room, name):
                 await self._client.send_state(self._room(room), "m.room.name", {"name": name})

@@ -1,7 +1,8 @@
 """The policy module's questions, answered from the last synced diary (cached).
 
-``/_parta/v1/may_invite``, ``/_parta/v1/may_create_room`` and the ``federates`` side
-of ``/_parta/v1/may_join``; the rules are :mod:`appservice.diary_sync.safety`'s.
+Who may enter a room that is not the diary's, who may create or open a room, whom the
+user directory shows, and a sender's role for the bots; the rules are
+:mod:`appservice.diary_sync.safety`'s.
 The diary and accounts are re-read only when the store's generation moves.
 """
 
@@ -10,11 +11,16 @@ from __future__ import annotations
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.safety import (
     Decision,
+    NewRoom,
+    RoomFacts,
     Rules,
     School,
+    holds_a_student,
     may_create_room,
-    may_invite,
+    may_enter,
     may_join,
+    may_open,
+    may_see,
 )
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.school_sync import PUPPET_PREFIX, SNAPSHOT
@@ -69,24 +75,34 @@ class SafetyOracle:
         self._cached = (generation, school)
         return school
 
-    def may_invite(self, inviter: UserID, invitee: UserID, federates: bool) -> Decision:
+    def may_enter(self, room: RoomFacts, newcomer: UserID, inviter: UserID | None) -> Decision:
         school = self.school()
-        return (
-            Decision(True)
-            if school is None
-            else may_invite(school, self._rules, inviter, invitee, federates)
-        )
+        if school is None:
+            return Decision(True)
+        return may_enter(school, self._rules, room, newcomer, inviter)
 
-    def may_create_room(self, creator: UserID, direct: bool) -> Decision:
+    def may_create_room(self, room: NewRoom) -> tuple[Decision, bool]:
+        """The decision, and whether the room must stay on this server (a student in it)."""
         school = self.school()
-        if school is None or (direct and school.is_student(creator)):
-            return Decision(True)  # a direct chat: its invites are what is checked
-        return may_create_room(school, self._rules, creator)
+        if school is None:
+            return Decision(True), False
+        local_only = holds_a_student(school, [room.creator, *room.invitees])
+        return may_create_room(school, self._rules, room), local_only
 
-    def holds_a_student(self, users: list[UserID]) -> bool:
+    def may_open(self, members: frozenset[UserID]) -> Decision:
         school = self.school()
-        return school is not None and any(school.is_student(user) for user in users)
+        return Decision(True) if school is None else may_open(school, members)
 
     def may_join(self, user: UserID, federates: bool) -> Decision:
         school = self.school()
         return Decision(True) if school is None else may_join(school, user, federates)
+
+    def may_see(self, viewer: UserID, user: UserID) -> bool:
+        school = self.school()
+        return school is None or may_see(school, viewer, user)
+
+    def role(self, user: UserID) -> str | None:
+        """The roster's role of a Matrix user (``None``: not one of the diary's people)."""
+        school = self.school()
+        found = school.role(user) if school is not None else None
+        return found.value if found is not None else None

@@ -9,14 +9,18 @@
             ──GET /_matrix/app/v1/users/{userId}──────▶ 200 if a puppet we made, else 404
             ──GET /_matrix/app/v1/rooms/{alias}───────▶ 404 at once (rooms are made by the sync)
             ──POST /_matrix/app/v1/ping───────────────▶ 200 {}
-    policy module ──GET /_parta/v1/may_join?room_id&user_id&federates──▶ {"allowed": …, "reason": …}
-                  ──GET /_parta/v1/may_invite?inviter&invitee&federates──▶ (safe mode)
-                  ──GET /_parta/v1/may_create_room?user_id&direct──▶ (safe mode)
+    policy module ──POST /_parta/v1/may_enter──▶ a diary room: its members only;
+                                                 any other room: the room rule (safe mode)
+                  ──POST /_parta/v1/may_create_room, may_open, may_see──▶ (safe mode)
+                  (the contract: :mod:`parta.policy_api`)
     diary ──POST /_parta/v1/link──▶ appservice.linking (its own token)
+    bots  ──GET /_parta/v1/commands──▶ appservice.commands_api (their own token)
 
 A transaction is acknowledged only once it is durable, so a crash before the
 answer makes Synapse retry the same id, and a replay is recognised and dropped.
 A malformed event is kept aside with its reason and never fails the transaction.
+Tokens and sizes are checked on the headers, before a body is read
+(:mod:`appservice.admission`).
 """
 
 from __future__ import annotations
@@ -27,11 +31,25 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
+from pydantic import BaseModel, ValidationError
 from twisted.web import resource, server
 
+from appservice.admission import MIB, Door, guarded
+from appservice.diary_sync.safety import NewRoom, RoomFacts
 from appservice.safety_api import SafetyOracle
 from appservice.store import ReceivedEvent, Store
 from parta.ids import RoomID, UserID
+from parta.policy_api import (
+    CREATE_PATH,
+    ENTER_PATH,
+    OPEN_PATH,
+    SEE_PATH,
+    Answer,
+    CreateQuestion,
+    EnterQuestion,
+    OpenQuestion,
+    SeeQuestion,
+)
 from parta.secrets import same_secret
 
 log = logging.getLogger(__name__)
@@ -60,6 +78,12 @@ class AppserviceResource(resource.Resource):
         self._safety = safety
         self._hs_token = hs_token
         self._handlers = tuple(handlers)
+        self._questions: dict[str, tuple[type[BaseModel], Callable[[Any], Answer]]] = {
+            ENTER_PATH: (EnterQuestion, self._may_enter),
+            CREATE_PATH: (CreateQuestion, self._may_create_room),
+            OPEN_PATH: (OpenQuestion, self._may_open),
+            SEE_PATH: (SeeQuestion, self._may_see),
+        }
 
     def render(self, request: server.Request) -> bytes:
         request.setHeader(b"Content-Type", b"application/json")
@@ -84,12 +108,8 @@ class AppserviceResource(resource.Resource):
             return 404, _error("M_NOT_FOUND", "rooms are created by the diary sync")
         if path == _APP + b"ping" and method == b"POST":
             return 200, {}
-        if path == b"/_parta/v1/may_join" and method == b"GET":
-            return self._may_join(request)
-        if path == b"/_parta/v1/may_invite" and method == b"GET":
-            return self._may_invite(request)
-        if path == b"/_parta/v1/may_create_room" and method == b"GET":
-            return self._may_create_room(request)
+        if method == b"POST" and path.decode("ascii", "replace") in self._questions:
+            return self._question(path.decode("ascii"), request)
         return 404, _error("M_UNRECOGNIZED", "unknown endpoint")
 
     def _authorise(self, request: server.Request) -> tuple[int, dict[str, Any]] | None:
@@ -126,44 +146,62 @@ class AppserviceResource(resource.Resource):
             return 200, {}
         return 404, _error("M_NOT_FOUND", "not a diary person")
 
-    def _may_join(self, request: server.Request) -> tuple[int, dict[str, Any]]:
-        room = _arg(request, b"room_id")
-        user = _arg(request, b"user_id")
-        if not room or not user:
-            return 400, _error("M_MISSING_PARAM", "room_id and user_id are required")
-        decision = self._store.may_join(RoomID(room), UserID(user))
-        if decision.allowed and self._safety is not None:
-            safe = self._safety.may_join(UserID(user), _arg(request, b"federates") == "1")
-            if not safe.allowed:
-                return 200, {"allowed": False, "managed": decision.managed, "reason": safe.reason}
-        reason = "" if decision.allowed else REFUSED_REASON
-        return 200, {"allowed": decision.allowed, "managed": decision.managed, "reason": reason}
+    def _question(self, path: str, request: server.Request) -> tuple[int, dict[str, Any]]:
+        """The policy module's questions; the contract is :mod:`parta.policy_api`."""
+        model, answer = self._questions[path]
+        try:
+            question = model.model_validate_json(request.content.read() if request.content else b"")
+        except ValidationError as e:
+            return 400, _error("M_BAD_JSON", f"{path}: {e.errors()[0]['msg']}")
+        if self._safety is None and path != ENTER_PATH:
+            return 200, Answer(allowed=True).model_dump()
+        return 200, answer(question).model_dump()
 
-    def _may_invite(self, request: server.Request) -> tuple[int, dict[str, Any]]:
-        inviter, invitee = _arg(request, b"inviter"), _arg(request, b"invitee")
-        if not inviter or not invitee:
-            return 400, _error("M_MISSING_PARAM", "inviter and invitee are required")
+    def _may_enter(self, question: EnterQuestion) -> Answer:
+        """A diary room admits exactly the diary's members, whoever invites; any other
+        room follows the room rule, for which the module sends the members when asked."""
+        user = UserID(question.user_id)
+        decision = self._store.may_join(RoomID(question.room_id), user)
+        if decision.managed:
+            if not decision.allowed:
+                return Answer(allowed=False, managed=True, reason=REFUSED_REASON)
+            if self._safety is None:
+                return Answer(allowed=True, managed=True)
+            safe = self._safety.may_join(user, question.federates)
+            return Answer(allowed=safe.allowed, managed=True, reason=safe.reason)
         if self._safety is None:
-            return 200, {"allowed": True, "reason": ""}
-        federates = _arg(request, b"federates") == "1"
-        decision = self._safety.may_invite(UserID(inviter), UserID(invitee), federates)
-        return 200, {"allowed": decision.allowed, "reason": decision.reason}
+            return Answer(allowed=True)
+        if question.members is None:
+            return Answer(allowed=False, members_needed=True)
+        room = RoomFacts(
+            frozenset(UserID(m) for m in question.members), question.federates, question.open
+        )
+        inviter = UserID(question.inviter) if question.inviter else None
+        entered = self._safety.may_enter(room, user, inviter)
+        return Answer(allowed=entered.allowed, reason=entered.reason)
 
-    def _may_create_room(self, request: server.Request) -> tuple[int, dict[str, Any]]:
-        creator = _arg(request, b"user_id")
-        if not creator:
-            return 400, _error("M_MISSING_PARAM", "user_id is required")
-        if self._safety is None:
-            return 200, {"allowed": True, "reason": "", "local_only": False}
-        direct = _arg(request, b"direct") == "1"
-        invitees = [UserID(i) for i in _arg(request, b"invitees").split(",") if i]
-        decision = self._safety.may_create_room(UserID(creator), direct)
-        local_only = self._safety.holds_a_student([UserID(creator), *invitees])
-        return 200, {
-            "allowed": decision.allowed,
-            "reason": decision.reason,
-            "local_only": local_only,
-        }
+    def _may_create_room(self, question: CreateQuestion) -> Answer:
+        assert self._safety is not None  # noqa: S101 - checked by the caller
+        room = NewRoom(
+            UserID(question.user_id),
+            question.direct,
+            tuple(UserID(i) for i in question.invitees),
+            question.open,
+            question.users_default,
+        )
+        decision, local_only = self._safety.may_create_room(room)
+        return Answer(allowed=decision.allowed, reason=decision.reason, local_only=local_only)
+
+    def _may_open(self, question: OpenQuestion) -> Answer:
+        assert self._safety is not None  # noqa: S101 - checked by the caller
+        decision = self._safety.may_open(frozenset(UserID(m) for m in question.members))
+        return Answer(allowed=decision.allowed, reason=decision.reason)
+
+    def _may_see(self, question: SeeQuestion) -> Answer:
+        assert self._safety is not None  # noqa: S101 - checked by the caller
+        return Answer(
+            allowed=self._safety.may_see(UserID(question.viewer), UserID(question.user_id))
+        )
 
 
 def _tail(path: bytes, prefix: bytes) -> str:
@@ -205,14 +243,31 @@ class _Root(resource.Resource):
         return answer
 
 
+LINK_PATH = b"/_parta/v1/link"
+COMMANDS_PATH = b"/_parta/v1/commands"
+TRANSACTION_MAX_BODY = 32 * MIB
+"""Synapse sends at most 100 events and 100 ephemeral events a transaction, ≤ 64 KiB each."""
+QUESTION_MAX_BODY = 4 * MIB
+"""A question about a room that is not the diary's carries its members."""
+SIDE_MAX_BODY = 64 * 1024
+
+
 def make_site(
     resource_: AppserviceResource,
-    diary_side: resource.Resource | None = None,
-    bots_side: resource.Resource | None = None,
+    hs_token: str,
+    diary_side: tuple[resource.Resource, str] | None = None,
+    bots_side: tuple[resource.Resource, str] | None = None,
 ) -> server.Site:
-    ours = {
-        path: side
-        for path, side in ((b"/_parta/v1/link", diary_side), (b"/_parta/v1/commands", bots_side))
-        if side is not None
-    }
-    return server.Site(_Root(resource_, ours) if ours else resource_)
+    """The homeserver's side, and ours (each with its token) beside it."""
+    doors = [
+        Door(b"/_matrix/app/", (hs_token,), TRANSACTION_MAX_BODY),
+        Door(b"/_parta/v1/may_", (hs_token,), QUESTION_MAX_BODY),
+    ]
+    ours = {}
+    for path, side in ((LINK_PATH, diary_side), (COMMANDS_PATH, bots_side)):
+        if side is not None:
+            ours[path] = side[0]
+            doors.append(Door(path, (side[1],), SIDE_MAX_BODY))
+    site = server.Site(_Root(resource_, ours) if ours else resource_)
+    site.requestFactory = guarded(doors)
+    return site

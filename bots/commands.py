@@ -62,6 +62,17 @@ def qr_png(url: str) -> bytes:
 
 STAFF_POWER = 50
 """Teachers (60), class teachers (80), the administration (95) of the sync."""
+STAFF_ROLES = frozenset({"teacher", "administrator"})
+"""Who may command the bot, by the roster's role the appservice gives with each event —
+never by power alone: a student holds every power in a room she made herself."""
+
+
+class CommandFailed(Exception):
+    """A command the homeserver refused; ``transient`` ones are tried again next time."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.transient = status >= 500 or status == 429
 
 
 class MeetingBook:
@@ -125,16 +136,23 @@ class Command:
     room_id: str
     sender: str
     body: str
+    role: str | None = None
+    """The sender's role in the roster (``None``: not one of the school's people)."""
 
     @classmethod
-    def of(cls, event: dict[str, Any]) -> Command | None:
+    def of(cls, event: dict[str, Any], role: str | None = None) -> Command | None:
         content = event.get("content", {})
         if event.get("type") != "m.room.message" or content.get("msgtype") != "m.text":
             return None
         fields = [event.get(k) for k in ("event_id", "room_id", "sender")] + [content.get("body")]
         if not all(isinstance(x, str) for x in fields):
             return None
-        return cls(*(str(x) for x in fields))
+        event_id, room_id, sender, body = (str(x) for x in fields)
+        return cls(event_id, room_id, sender, body, role)
+
+    @property
+    def by_staff(self) -> bool:
+        return self.role in STAFF_ROLES
 
 
 @dataclass(frozen=True)
@@ -147,9 +165,10 @@ class FileReply:
     in_reply_to: str
     filename: str
     ts: int
+    role: str | None = None
 
     @classmethod
-    def of(cls, event: dict[str, Any]) -> FileReply | None:
+    def of(cls, event: dict[str, Any], role: str | None = None) -> FileReply | None:
         content = event.get("content", {})
         target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
         if event.get("type") != "m.room.message" or content.get("msgtype") not in FILE_TYPES:
@@ -160,7 +179,7 @@ class FileReply:
         event_id, room_id, sender, target_id = (str(x) for x in fields)
         name = str(content.get("filename") or content.get("body") or "файл")
         ts = int(event.get("origin_server_ts", 0))
-        return cls(event_id, room_id, sender, target_id, name, ts)
+        return cls(event_id, room_id, sender, target_id, name, ts, role)
 
 
 class Commands:
@@ -199,30 +218,39 @@ class Commands:
         body = answer.json()
         handled = 0
         for item in body.get("events", []):
-            handed = FileReply.of(item["event"])
-            if handed is not None:
-                await self._hand_in(handed)
-                continue
-            command = Command.of(item["event"])
-            if command is None or command.sender == self._matrix.user_id:
-                continue
-            if is_command(command.body) and not self._book.seen(command.event_id):
-                await self._meeting(command.room_id, command)
-            elif command.body.strip().split(" ", 1)[0] == CHAT_COMMAND:
-                if self._invites.made(command.event_id) is None:
-                    await self._chat(command)
-            elif command.body.strip() == REVOKE_COMMAND:
-                await self._revoke(command)
-            elif command.body.strip().split(" ", 1)[0] == SET_COMMAND:
-                if not self._homework.was_set(command.event_id):
-                    await self._set_homework(command)
-            elif command.body.strip() == LIST_COMMAND:
-                await self._list_homework(command)
-            else:
-                continue
-            handled += 1
+            try:
+                handled += await self._handle(item["event"], item.get("sender_role"))
+            except CommandFailed as e:
+                if e.transient:
+                    raise  # the cursor stays: the whole batch is read again
+                log.warning("command %s dropped: %s", item["event"].get("event_id"), e)
         self._book.save_token(str(body.get("next", since)))
         return handled
+
+    async def _handle(self, event: dict[str, Any], role: str | None) -> int:
+        handed = FileReply.of(event, role)
+        if handed is not None:
+            await self._hand_in(handed)
+            return 0
+        command = Command.of(event, role)
+        if command is None or command.sender == self._matrix.user_id:
+            return 0
+        word = command.body.strip().split(" ", 1)[0]
+        if is_command(command.body) and not self._book.seen(command.event_id):
+            await self._meeting(command.room_id, command)
+        elif word == CHAT_COMMAND:
+            if self._invites.made(command.event_id) is None:
+                await self._chat(command)
+        elif command.body.strip() == REVOKE_COMMAND:
+            await self._revoke(command)
+        elif word == SET_COMMAND:
+            if not self._homework.was_set(command.event_id):
+                await self._set_homework(command)
+        elif command.body.strip() == LIST_COMMAND:
+            await self._list_homework(command)
+        else:
+            return 0
+        return 1
 
     async def reminders(self) -> None:
         for event, room, meeting, url in self._book.due(self._now(), self._remind):
@@ -230,8 +258,12 @@ class Commands:
             await self._send(room, content, transaction("meeting-remind", event))
             self._book.reminded(event)
 
+    async def _staff_here(self, event: Command) -> bool:
+        """A member of the school's staff by the roster, with a teacher's power in this room."""
+        return event.by_staff and await self._power(event.room_id, event.sender) >= STAFF_POWER
+
     async def _meeting(self, room: str, event: Command) -> None:
-        if await self._power(room, event.sender) < STAFF_POWER:
+        if not await self._staff_here(event):
             await self._reply(room, event, "Назначать собрания могут учителя и администрация школы")
             return
         try:
@@ -268,7 +300,7 @@ class Commands:
     async def resolve(self, alias: str) -> str | None:
         try:
             found = await self._as("GET", f"/directory/room/{quote(alias, safe='')}", {})
-        except RuntimeError:
+        except CommandFailed:
             return None
         return str(found["room_id"])
 
@@ -299,13 +331,14 @@ class Commands:
             if server_of(user) == server_of(self._matrix.user_id):
                 try:
                     await self._as("POST", f"/join/{quote(room, safe='')}", {}, as_user=user)
-                except RuntimeError as e:  # not one of the school's accounts: the invite stays
+                except CommandFailed as e:  # not one of the school's accounts: the invite stays
                     log.info("meeting room %s: %s stays invited (%s)", room, user, e)
         return room
 
     async def _chat(self, event: Command) -> None:
-        """``!чат Название``: a new chat, its teacher in it, a link and its QR code."""
-        if await self._power(event.room_id, event.sender) < STAFF_POWER:
+        """``!чат Название``: a new chat, its teacher in it, a link and its QR code.
+        Staff only, by the roster: a link lets people in on the teacher's word."""
+        if not event.by_staff:
             await self._reply(event.room_id, event, "Создавать чаты могут учителя и администрация")
             return
         parsed = parse_chat(event.body)
@@ -364,7 +397,7 @@ class Commands:
             await self._send(event.room_id, content, transaction("qr", event.event_id))
 
     async def _set_homework(self, event: Command) -> None:
-        if await self._power(event.room_id, event.sender) < STAFF_POWER:
+        if not await self._staff_here(event):
             await self._reply(event.room_id, event, "Задавать домашние задания могут учителя")
             return
         text = task_text(event.body)
@@ -382,14 +415,14 @@ class Commands:
 
     async def _hand_in(self, reply: FileReply) -> None:
         homework = self._homework.get(reply.in_reply_to)
-        if homework is None or await self._power(reply.room_id, reply.sender) >= STAFF_POWER:
+        if homework is None or reply.role in STAFF_ROLES:
             return  # not an answer to homework, or not a student's
         self._homework.hand_in(
             homework.event_id, HandedIn(reply.sender, reply.event_id, reply.filename, reply.ts)
         )
 
     async def _list_homework(self, event: Command) -> None:
-        if await self._power(event.room_id, event.sender) < STAFF_POWER:
+        if not await self._staff_here(event):
             return
         given = self._homework.of_room(event.room_id)
         if not given:
@@ -411,7 +444,7 @@ class Commands:
         }
 
     async def _revoke(self, event: Command) -> None:
-        if await self._power(event.room_id, event.sender) < STAFF_POWER:
+        if not await self._staff_here(event):
             await self._reply(event.room_id, event, "Отзывать ссылки могут учителя и администрация")
             return
         count = self._invites.revoke_room(event.room_id)
@@ -430,7 +463,9 @@ class Commands:
                 headers={"Authorization": f"Bearer {self._matrix.access_token}"},
             )
         if answer.status_code != 200:
-            raise RuntimeError(f"{method} {path}: {answer.status_code} {answer.text[:200]}")
+            raise CommandFailed(
+                f"{method} {path}: {answer.status_code} {answer.text[:200]}", answer.status_code
+            )
         found: dict[str, Any] = answer.json()
         return found
 
@@ -452,10 +487,19 @@ class Commands:
     async def _send(self, room: str, content: dict[str, Any], txn: str) -> str:
         sent = await self._matrix.room_send(room, "m.room.message", content, tx_id=txn)
         if not isinstance(sent, RoomSendResponse):
-            raise RuntimeError(f"could not post in {room}: {sent}")
+            raise CommandFailed(f"could not post in {room}: {sent}", _status_of(sent))
         return str(sent.event_id)
 
 
 def _power_of(levels: dict[str, Any], user: str) -> int:
     power = levels.get("users", {}).get(user, levels.get("users_default", 0))
     return power if isinstance(power, int) else 0
+
+
+def _status_of(error: object) -> int:
+    """An HTTP-like status for a matrix-nio error (it keeps the errcode, not the status):
+    rate limits and unknown failures are worth another try, a refusal is not."""
+    errcode = str(getattr(error, "status_code", "") or "")
+    if errcode == "M_LIMIT_EXCEEDED":
+        return 429
+    return 403 if errcode.startswith("M_") and errcode != "M_UNKNOWN" else 500

@@ -12,6 +12,7 @@ from appservice.diary_sync.plan import (
     Join,
     RegisterPuppet,
     Remove,
+    RemoveChild,
     SetDisplayName,
     SetName,
     SetPower,
@@ -35,6 +36,9 @@ def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:
             case AddChild(space, child):
                 room = rooms[space]
                 rooms[space] = replace(room, children=room.children | {rooms[child].room_id})
+            case RemoveChild(space, child):
+                room = rooms[space]
+                rooms[space] = replace(room, children=room.children - {rooms[child].room_id})
             case SetName(key, name):
                 rooms[key] = replace(rooms[key], name=name)
             case SetTopic(key, topic):

@@ -83,6 +83,15 @@ class RoomSpec:
     def power_of(self, person: SourcedId) -> int:
         return dict(self.power).get(person, 0)
 
+    @property
+    def listed(self) -> bool:
+        """Named among its space's children (``m.space.child``). Only a room every member of
+        the space belongs to is: the space's hierarchy shows any child to every member
+        (name, topic, member count), so a student would see the staff room and every
+        class's chats. The others point at the space with ``m.space.parent`` alone —
+        enough for clients to group them, and for the restricted join rule."""
+        return self.kind is RoomKind.ANNOUNCEMENTS
+
 
 @dataclass(frozen=True)
 class SchoolLayout:

@@ -66,6 +66,15 @@ class AddChild:
 
 
 @dataclass(frozen=True)
+class RemoveChild:
+    """A room no longer named among its space's children (see :attr:`RoomSpec.listed`)."""
+
+    space: RoomKey
+    child: RoomKey
+    phase = Phase.STATE
+
+
+@dataclass(frozen=True)
 class SetName:
     room: RoomKey
     name: str
@@ -124,8 +133,8 @@ class Remove:
 
 
 Action = (
-    RegisterPuppet | SetDisplayName | CreateRoom | AddChild | SetName | SetTopic | SetPower
-) | (Join | Invite | Remove)
+    RegisterPuppet | SetDisplayName | CreateRoom | AddChild | RemoveChild | SetName | SetTopic
+) | (SetPower | Join | Invite | Remove)
 
 
 def plan(desired: Desired, actual: Actual) -> list[Action]:
@@ -196,8 +205,11 @@ def _children(
         if room.spec.parent != space:
             continue
         child = actual.rooms.get(key)
-        if child is None or child.room_id not in have.children:
+        named = child is not None and child.room_id in have.children
+        if room.spec.listed and not named:
             yield AddChild(space, key)
+        elif named and not room.spec.listed:
+            yield RemoveChild(space, key)
 
 
 def merge_power(
@@ -270,6 +282,8 @@ def describe(action: Action) -> str:
             return f"создать {what} «{spec.name}» #{spec.key}"
         case AddChild(space, child):
             return f"добавить в пространство (add to space) #{space} ← #{child}"
+        case RemoveChild(space, child):
+            return f"не показывать в пространстве (unlist from space) #{space} ← #{child}"
         case SetName(room, name):
             return f"название (name) #{room} → «{name}»"
         case SetTopic(room, _topic):

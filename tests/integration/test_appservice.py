@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 
 import httpx
 import pytest
@@ -101,3 +103,60 @@ async def test_user_queries_know_the_puppets_and_nobody_else(stack: SchoolStack)
     async with httpx.AsyncClient(headers=auth) as http:
         assert (await http.get(base + school.puppet_id(teacher))).status_code == 200
         assert (await http.get(base + "@parta.nobody:test")).status_code == 404
+
+
+def _raw(stack: SchoolStack, head: str, sent_body: bytes) -> bytes:
+    """Headers announcing a big body, a little of it, then whatever the appservice says
+    before the rest would arrive (it never does: a server that waits for it times out)."""
+    with socket.create_connection(("127.0.0.1", stack.config.appservice.port), timeout=10) as s:
+        s.sendall(head.encode() + b"\r\n" + sent_body)
+        answer = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while b"\r\n\r\n" not in answer:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        return answer
+
+
+BIG = 200 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("path", "authorization", "status"),
+    [
+        ("/_matrix/app/v1/transactions/big-1", "", b"401"),
+        ("/_matrix/app/v1/transactions/big-2", "Authorization: Bearer forged\r\n", b"403"),
+        ("/_parta/v1/may_enter", "", b"401"),
+        ("/_parta/v1/link", "", b"401"),
+        ("/_parta/v1/commands", "", b"401"),
+        ("/anything/else", "", b"404"),
+    ],
+)
+def test_a_request_without_its_token_is_refused_before_its_body_is_read(
+    stack: SchoolStack, path: str, authorization: str, status: bytes
+) -> None:
+    head = (
+        f"PUT {path} HTTP/1.1\r\nHost: appservice\r\n{authorization}"
+        f"Content-Type: application/json\r\nContent-Length: {BIG}\r\n"
+    )
+    answer = _raw(stack, head, b"{" + b" " * 65536)
+    assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+
+
+def test_a_body_over_the_cap_is_refused_on_its_length_or_as_it_grows(stack: SchoolStack) -> None:
+    token = read_secret_file(stack.config.hs_token_file)
+    head = (
+        f"PUT /_matrix/app/v1/transactions/huge-1 HTTP/1.1\r\nHost: appservice\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {BIG}\r\n"
+    )
+    assert _raw(stack, head, b"{").startswith(b"HTTP/1.1 413")
+    chunked = (
+        f"POST /_parta/v1/may_enter HTTP/1.1\r\nHost: appservice\r\n"
+        f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n"
+    )
+    chunk = b" " * (1024 * 1024)
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(5))  # 5 MiB > 4 MiB
+    assert _raw(stack, chunked, body).startswith(b"HTTP/1.1 413")
+    assert _put(stack, "after-huge", {"events": []}, token).status_code == 200  # still serving

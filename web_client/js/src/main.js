@@ -221,6 +221,27 @@ class Core {
     return room.getMember(other)?.name || this.names.get(other) || other;
   }
 
+  /**
+   * The spaces a chat names as its parent, where the parent's own people put it there: the
+   * school lists only «Объявления» among its children (a student must not see every chat of
+   * the school), the others point at it with `m.space.parent`.
+   */
+  parentsOf(room) {
+    return room.currentState
+      .getStateEvents("m.space.parent")
+      .filter((e) => Array.isArray(e.getContent().via) && e.getContent().via.length)
+      .filter((e) => this.mayPlaceIn(e.getStateKey(), e.getSender()))
+      .map((e) => e.getStateKey());
+  }
+
+  mayPlaceIn(spaceId, sender) {
+    const space = this.client.getRoom(spaceId);
+    if (!space) return false;
+    // matrix-js-sdk 37 reports a room-v12 creator's power as 0: ask the create event too.
+    const creator = space.currentState.getStateEvents("m.room.create", "")?.getSender();
+    return sender === creator || space.currentState.maySendStateEvent("m.space.child", sender);
+  }
+
   pinOrder(room) {
     const tag = room.tags?.[M.PIN_TAG];
     return tag ? Number(tag.order ?? 0.5) : null;
@@ -237,6 +258,7 @@ class Core {
         .getStateEvents("m.space.child")
         .filter((e) => Array.isArray(e.getContent().via) && e.getContent().via.length)
         .map((e) => e.getStateKey()),
+      parents: this.parentsOf(room),
       pinOrder: this.pinOrder(room),
       ts: room.getLastActiveTimestamp() || 0,
     }));

@@ -92,7 +92,8 @@ export function tallyPoll(poll, pollEventId, responses, endedAt = null) {
 /**
  * Chats grouped for the list: pinned first (by their tag order), then one group per space
  * the chat sits in directly (the school, a class…), then personal chats, then the rest.
- * `rooms`: [{id, name, isSpace, isDirect, children: [ids], pinOrder: number|null, ts}].
+ * `rooms`: [{id, name, isSpace, isDirect, children: [ids], parents: [ids], pinOrder: number|null,
+ * ts}]. A chat belongs to a space that lists it as a child or that it names as its parent.
  */
 export function groupChats(rooms, labels) {
   const chats = rooms.filter((r) => !r.isSpace);
@@ -104,11 +105,10 @@ export function groupChats(rooms, labels) {
   const groups = [];
   if (pinned.length) groups.push({ id: "pinned", name: labels.pinned, chats: pinned });
   const spaces = rooms.filter((r) => r.isSpace).sort((a, b) => a.name.localeCompare(b.name));
-  const ids = new Map(chats.map((r) => [r.id, r]));
   for (const space of spaces) {
-    const inside = space.children
-      .map((id) => ids.get(id))
-      .filter((r) => r && !placed.has(r.id))
+    const inside = chats
+      .filter((r) => space.children.includes(r.id) || (r.parents || []).includes(space.id))
+      .filter((r) => !placed.has(r.id))
       .sort(byTime);
     if (!inside.length) continue;
     inside.forEach((r) => placed.add(r.id));

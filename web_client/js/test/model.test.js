@@ -35,8 +35,8 @@ test("a vote after the poll's end does not count", () => {
 
 test("chats group as pinned, then by space, then personal, then the rest", () => {
   const rooms = [
-    { id: "!s", name: "Школа", isSpace: true, children: ["!a", "!b"], pinOrder: null, ts: 0 },
-    { id: "!a", name: "5А", isSpace: false, children: [], pinOrder: null, ts: 2 },
+    { id: "!s", name: "Школа", isSpace: true, children: ["!b"], pinOrder: null, ts: 0 },
+    { id: "!a", name: "5А", isSpace: false, children: [], parents: ["!s"], pinOrder: null, ts: 2 },
     { id: "!b", name: "Учительская", isSpace: false, children: [], pinOrder: 0.1, ts: 1 },
     { id: "!d", name: "Мама", isSpace: false, isDirect: true, children: [], pinOrder: null, ts: 1 },
     { id: "!x", name: "Кружок", isSpace: false, children: [], pinOrder: null, ts: 1 },

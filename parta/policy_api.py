@@ -1,0 +1,70 @@
+"""The contract between the homeserver's policy module and the appservice that answers it.
+
+Both sides import these models, so a field renamed on one side fails on the other at once
+(``extra="forbid"``), not as a silent «allowed»::
+
+    policy module (in Synapse)                         appservice
+      POST /_parta/v1/may_enter        EnterQuestion ──▶ Answer  (members_needed: ask again
+                                                                   with the room's members)
+      POST /_parta/v1/may_create_room  CreateQuestion ─▶ Answer  (local_only: m.federate false)
+      POST /_parta/v1/may_open         OpenQuestion ───▶ Answer
+      POST /_parta/v1/may_see          SeeQuestion ────▶ Answer  (allowed: shown in the directory)
+
+Every request carries the homeserver's token (``hs_token``).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+ENTER_PATH = "/_parta/v1/may_enter"
+CREATE_PATH = "/_parta/v1/may_create_room"
+OPEN_PATH = "/_parta/v1/may_open"
+SEE_PATH = "/_parta/v1/may_see"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnterQuestion(_Message):
+    """May ``user_id`` join ``room_id`` (or be invited there by ``inviter``)?"""
+
+    room_id: str
+    user_id: str
+    inviter: str | None = None
+    federates: bool
+    open: bool
+    members: list[str] | None = None
+    """Joined or invited now; sent only when the appservice asks for them (a room that
+    is not the diary's), since a diary room can hold the whole school."""
+
+
+class CreateQuestion(_Message):
+    user_id: str
+    direct: bool
+    invitees: list[str]
+    open: bool
+    users_default: int = 0
+
+
+class OpenQuestion(_Message):
+    """May a room with these members become public, knockable, world-readable or guest-open?"""
+
+    members: list[str]
+
+
+class SeeQuestion(_Message):
+    """Is ``user_id`` shown to ``viewer`` in the user directory?"""
+
+    viewer: str
+    user_id: str
+
+
+class Answer(_Message):
+    allowed: bool
+    reason: str = ""
+    managed: bool = False
+    """A diary room: the diary chose its members."""
+    members_needed: bool = False
+    local_only: bool = False
