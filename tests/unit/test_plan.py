@@ -17,6 +17,7 @@ from appservice.diary_sync.plan import (
     Invite,
     Join,
     Remove,
+    RemoveChild,
     describe,
     guard,
     merge_power,
@@ -192,3 +193,25 @@ def test_an_adult_on_another_server_is_only_put_in_rooms_that_federate() -> None
     assert all(
         isinstance(a, Invite) for a in plan(want, EMPTY) if getattr(a, "user_id", "") == remote
     )
+
+
+def test_a_school_synced_before_keeps_only_announcements_among_its_spaces_children() -> None:
+    """Every room used to be named in the space, so a student's hierarchy showed the staff
+    room and every class's chats: the next sync unlists them, once."""
+    want = desired(frozenset(PEOPLE))
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    space = next(k for k, r in want.rooms.items() if r.spec.is_space)
+    listed = {room.room_id for key, room in state.rooms.items() if key != space}
+    before = replace(
+        state, rooms={**state.rooms, space: replace(state.rooms[space], children=frozenset(listed))}
+    )
+    actions = plan(want, before)
+    unlisted = {a.child for a in actions if isinstance(a, RemoveChild)}
+    assert unlisted == {
+        k for k, r in want.rooms.items() if not r.spec.is_space and not r.spec.listed
+    }
+    assert {k for k, r in want.rooms.items() if r.spec.listed} == {
+        k for k in want.rooms if k.endswith(".announcements")
+    }
+    after = apply(before, actions, want)
+    assert plan(want, after) == []
