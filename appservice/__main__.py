@@ -24,15 +24,15 @@ from twisted.internet.task import LoopingCall  # noqa: E402
 from appservice.commands_api import CommandsResource  # noqa: E402
 from appservice.diary_sync.names import BY_LANGUAGE  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
-from appservice.matrix import MatrixClient  # noqa: E402
 from appservice.quiet_hours import QuietHours  # noqa: E402
 from appservice.safety_api import SafetyOracle, rules_of  # noqa: E402
 from appservice.school_sync import SchoolSync  # noqa: E402
 from appservice.server import AppserviceResource, make_site  # noqa: E402
 from appservice.store import Store  # noqa: E402
-from parta.config import ConfigError, SchoolConfig, load_config, parse_quiet_hours  # noqa: E402
-from parta.ids import ServerName, user_id  # noqa: E402
-from parta.secrets import SecretError, read_secret_file  # noqa: E402
+from kernel.config import ConfigError, SchoolConfig, load_config, parse_quiet_hours  # noqa: E402
+from kernel.ids import ServerName, user_id  # noqa: E402
+from kernel.matrix import MatrixClient  # noqa: E402
+from kernel.secrets import SecretError, read_secret_file  # noqa: E402
 
 log = logging.getLogger("appservice")
 

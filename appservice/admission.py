@@ -25,7 +25,7 @@ from urllib.parse import unquote_to_bytes
 
 from twisted.web import http, server
 
-from parta.secrets import same_secret
+from kernel.secrets import same_secret
 
 KIB = 1024
 MIB = 1024 * KIB

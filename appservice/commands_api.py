@@ -26,8 +26,8 @@ from twisted.web import resource, server
 
 from appservice.safety_api import SafetyOracle
 from appservice.store import Store
-from parta.ids import UserID
-from parta.secrets import same_secret
+from kernel.ids import UserID
+from kernel.secrets import same_secret
 
 COMMANDS_PATH = b"/_parta/v1/commands"
 

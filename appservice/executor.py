@@ -37,10 +37,10 @@ from appservice.diary_sync.plan import (
     SetPower,
     SetTopic,
 )
-from appservice.errors import AppserviceError, MatrixError, RoomInUse, RoomMissing, UserInUse
-from appservice.matrix import MatrixClient
+from appservice.errors import SYNC_FAILURES, RoomMissing
 from appservice.store import Store
-from parta.ids import RoomID, ServerName, UserID, localpart_of, room_alias
+from kernel.ids import RoomID, ServerName, UserID, localpart_of, room_alias
+from kernel.matrix import MatrixClient, MatrixError, RoomInUse, UserInUse
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ REMOVE_REASON = "Состав изменился в электронном дн�
 @dataclass
 class Report:
     done: Counter[str] = field(default_factory=Counter)
-    failed: list[tuple[Action, AppserviceError]] = field(default_factory=list)
+    failed: list[tuple[Action, Exception]] = field(default_factory=list)
     """Actions refused for good: the rest of the plan still ran; a re-run retries them."""
 
     @property
@@ -95,7 +95,7 @@ class Executor:
                 for action in lane:
                     try:
                         await self._apply(action)
-                    except AppserviceError as e:
+                    except SYNC_FAILURES as e:
                         log.warning("action failed: %s: %s", type(action).__name__, e)
                         report.failed.append((action, e))
                     else:

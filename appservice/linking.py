@@ -25,11 +25,11 @@ from twisted.web import resource, server
 
 from appservice.diary_sync.plan import describe
 from appservice.diary_sync.snapshot import from_snapshot
-from appservice.errors import AppserviceError
+from appservice.errors import SYNC_FAILURES
 from appservice.school_sync import SNAPSHOT, LinkError, SchoolSync, SyncOptions
 from appservice.store import Store
-from parta.ids import SourcedId, UserID
-from parta.secrets import same_secret
+from kernel.ids import SourcedId, UserID
+from kernel.secrets import same_secret
 
 log = logging.getLogger(__name__)
 LINK_PATH = b"/_parta/v1/link"
@@ -75,7 +75,7 @@ class LinkResource(resource.Resource):
                 result = await school.link(diary, person, account, SyncOptions())
             except LinkError as e:
                 return 403, _error("M_FORBIDDEN", str(e))
-            except AppserviceError as e:
+            except SYNC_FAILURES as e:
                 log.warning("linking %s failed: %s", person, e)
                 return 502, _error("M_UNKNOWN", str(e))
             failed = [] if result.report is None else result.report.failed

@@ -22,9 +22,9 @@ from datetime import datetime, time
 from urllib.parse import quote
 
 from appservice.diary_sync.safety import School, in_quiet_hours
-from appservice.matrix import MatrixClient
 from appservice.store import Store
-from parta.ids import UserID
+from kernel.ids import UserID
+from kernel.matrix import MatrixClient
 
 log = logging.getLogger(__name__)
 RULE_ID = "parta.quiet_hours"  # a leading dot is reserved for the spec's own rules

@@ -29,9 +29,9 @@ from typing import Any
 
 from appservice.diary_sync.layout import RoomKey
 from appservice.diary_sync.state import Actual, ActualRoom, Membership
-from appservice.matrix import JsonDict, MatrixClient
 from appservice.store import Store
-from parta.ids import RoomID, ServerName, UserID, room_alias
+from kernel.ids import RoomID, ServerName, UserID, room_alias
+from kernel.matrix import JsonDict, MatrixClient
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def _summaries(rooms: list[JsonDict]) -> dict[RoomID, _Summary]:
 async def read_room(
     client: MatrixClient, room: RoomID, bot: UserID, summary: _Summary | None
 ) -> ActualRoom:
-    joined = await client.joined_members(room)
+    joined = list(await client.joined_members(room))
     power = await client.state_event_or_empty(room, "m.room.power_levels")
     if summary is None:
         name = await client.state_event_or_empty(room, "m.room.name")

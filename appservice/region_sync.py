@@ -21,10 +21,10 @@ from typing import Any
 from appservice.diary_sync.layout import RoomKind, room_key
 from appservice.diary_sync.model import Diary
 from appservice.errors import AppserviceError
-from appservice.matrix import MatrixClient
 from appservice.store import Store
-from parta.config import RegionConfig
-from parta.ids import RoomAlias, RoomID, ServerName, UserID, room_alias, user_id
+from kernel.config import RegionConfig
+from kernel.ids import RoomAlias, RoomID, ServerName, UserID, room_alias, user_id
+from kernel.matrix import MatrixClient
 
 NETWORK_KEY = "parta.region.network"
 
@@ -59,7 +59,7 @@ class RegionSync:
                     f"sync the host school ({self.region.network_host}) first"
                 )
             space, created = await self.client.create_room(self._space_body()), True
-        await self.client.join_alias(self.network_alias, self.bot)
+        await self.client.join(self.network_alias, self.bot)
         sent = 0
         rooms = self.store.room_ids()
         for school_id in sorted(diary.schools):

@@ -25,8 +25,8 @@ from appservice.diary_sync.safety import (
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.school_sync import PUPPET_PREFIX, SNAPSHOT
 from appservice.store import Store
-from parta.config import SafetyConfig, SafetyOverride
-from parta.ids import ServerName, SourcedId, UserID, escape_localpart, user_id
+from kernel.config import SafetyConfig, SafetyOverride
+from kernel.ids import ServerName, SourcedId, UserID, escape_localpart, user_id
 
 
 def rules_of(config: SafetyConfig) -> Rules:

@@ -26,10 +26,10 @@ from appservice.diary_sync.snapshot import to_snapshot
 from appservice.diary_sync.state import Account, Desired, resolve
 from appservice.errors import AppserviceError
 from appservice.executor import Executor, Report
-from appservice.matrix import MatrixClient
 from appservice.reader import read_actual
 from appservice.store import Store
-from parta.ids import ServerName, SourcedId, UserID, escape_localpart, server_of, user_id
+from kernel.ids import ServerName, SourcedId, UserID, escape_localpart, server_of, user_id
+from kernel.matrix import MatrixClient
 
 PUPPET_PREFIX = "parta."
 SNAPSHOT = "diary"

@@ -12,7 +12,7 @@
     policy module ──POST /_parta/v1/may_enter──▶ a diary room: its members only;
                                                  any other room: the room rule (safe mode)
                   ──POST /_parta/v1/may_create_room, may_open, may_see──▶ (safe mode)
-                  (the contract: :mod:`parta.policy_api`)
+                  (the contract: :mod:`kernel.contracts.policy`)
     diary ──POST /_parta/v1/link──▶ appservice.linking (its own token)
     bots  ──GET /_parta/v1/commands──▶ appservice.commands_api (their own token)
 
@@ -38,8 +38,7 @@ from appservice.admission import MIB, Door, guarded
 from appservice.diary_sync.safety import NewRoom, RoomFacts
 from appservice.safety_api import SafetyOracle
 from appservice.store import ReceivedEvent, Store
-from parta.ids import RoomID, UserID
-from parta.policy_api import (
+from kernel.contracts.policy import (
     CREATE_PATH,
     ENTER_PATH,
     OPEN_PATH,
@@ -50,7 +49,8 @@ from parta.policy_api import (
     OpenQuestion,
     SeeQuestion,
 )
-from parta.secrets import same_secret
+from kernel.ids import RoomID, UserID
+from kernel.secrets import same_secret
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class AppserviceResource(resource.Resource):
         return 404, _error("M_NOT_FOUND", "not a diary person")
 
     def _question(self, path: str, request: server.Request) -> tuple[int, dict[str, Any]]:
-        """The policy module's questions; the contract is :mod:`parta.policy_api`."""
+        """The policy module's questions; the contract is :mod:`kernel.contracts.policy`."""
         model, answer = self._questions[path]
         try:
             question = model.model_validate_json(request.content.read() if request.content else b"")

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from appservice.diary_sync.layout import RoomKey
 from appservice.diary_sync.state import Account
 from appservice.errors import StoreError
-from parta.ids import RoomID, SourcedId, UserID
+from kernel.ids import RoomID, SourcedId, UserID
 
 _meta = sa.MetaData()
 

@@ -31,9 +31,9 @@ from bots.invites_api import InviteDoor
 from bots.invites_api import routes as invite_routes
 from bots.lesson_bot import LessonBot, PostBook
 from bots.meetings_api import routes as meeting_routes
-from parta.config import SchoolConfig, load_config
-from parta.ids import ServerName, user_id
-from parta.secrets import read_secret_file
+from kernel.config import SchoolConfig, load_config
+from kernel.ids import ServerName, user_id
+from kernel.secrets import read_secret_file
 
 log = logging.getLogger("bots")
 

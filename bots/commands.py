@@ -48,7 +48,7 @@ from bots.invites import (
 )
 from bots.lesson_posts import transaction
 from bots.meetings import CommandError, Meeting, is_command, parse
-from parta.ids import server_of
+from kernel.ids import server_of
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bots.homework import HomeworkBook
-from parta.secrets import same_secret
+from kernel.secrets import same_secret
 
 
 def routes(book: HomeworkBook, token: str) -> list[Route]:

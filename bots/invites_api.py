@@ -24,8 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bots.invites import AUDIENCE_LABELS, Audience, InviteBook
-from parta.ids import server_of
-from parta.secrets import same_secret
+from kernel.ids import server_of
+from kernel.secrets import same_secret
 
 
 class InviteDoor:

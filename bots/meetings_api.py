@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from bots.commands import Commands
 from bots.meetings import Meeting
-from parta.secrets import same_secret
+from kernel.secrets import same_secret
 
 
 def _meeting(body: dict[str, Any], now: datetime) -> Meeting:

@@ -16,8 +16,8 @@ from pathlib import Path
 import uvicorn
 
 from call_bridge.front import build_front
+from kernel.config import load_config
 from parta.children import die_with_parent
-from parta.config import load_config
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,8 +27,8 @@ from call_bridge.identity import OpenIdToken
 from call_bridge.rules import CallId, Refused
 from call_bridge.signalling import Calls
 from call_bridge.speakers import LOUDEST
-from parta.ids import RoomID, UserID
-from parta.secrets import same_secret
+from kernel.ids import RoomID, UserID
+from kernel.secrets import same_secret
 
 
 class BenchDoor:

@@ -43,7 +43,7 @@ from call_bridge.forward import EncodedSource, ForwardTrack, Source, SourceFacto
 from call_bridge.gate import Admission
 from call_bridge.rules import CallId
 from call_bridge.speakers import INTERVAL, LOUDEST, QUIET_AFTER, loudest
-from parta.ids import RoomID
+from kernel.ids import RoomID
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from starlette.staticfiles import StaticFiles
 from call_bridge.attendance import AttendanceBook, summarise
 from call_bridge.rules import CallId, Refused
 from call_bridge.worker import attendance_path
-from parta.config import SchoolConfig
-from parta.secrets import read_secret_file, same_secret
+from kernel.config import SchoolConfig
+from kernel.secrets import read_secret_file, same_secret
 
 RESERVATION_S = 60.0
 _HERE = Path(__file__).parent

@@ -26,7 +26,7 @@ import httpx
 from call_bridge.identity import IdentityRefused, OpenIdToken
 from call_bridge.replay import UsedTokens
 from call_bridge.rules import CallId, CallKind, LessonWindow, MemberView, Refused, admit_member
-from parta.ids import RoomID, UserID, server_of
+from kernel.ids import RoomID, UserID, server_of
 
 TOKEN_LIFETIME = 3600.0
 CREATOR_POWER = 1000

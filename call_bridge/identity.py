@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from parta.ids import UserID
+from kernel.ids import UserID
 
 
 class IdentityRefused(Exception):

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from parta.ids import RoomID, UserID, server_of
+from kernel.ids import RoomID, UserID, server_of
 
 log = logging.getLogger(__name__)
 

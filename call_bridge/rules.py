@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import quote, unquote
 
-from parta.ids import RoomID
+from kernel.ids import RoomID
 
 MODERATOR_POWER = 50
 """Teachers (60), class teachers (80) and the administration (95) of the sync, and anyone a

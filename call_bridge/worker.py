@@ -37,9 +37,9 @@ from call_bridge.identity import FederationEndpoint, OpenIdVerifier
 from call_bridge.matrix_room import CallRoom
 from call_bridge.replay import UsedTokens
 from call_bridge.signalling import Calls, Traces
-from parta.config import CallBridgeConfig, SchoolConfig, load_config
-from parta.ids import ServerName, user_id
-from parta.secrets import read_secret_file
+from kernel.config import CallBridgeConfig, SchoolConfig, load_config
+from kernel.ids import ServerName, user_id
+from kernel.secrets import read_secret_file
 
 log = logging.getLogger(__name__)
 

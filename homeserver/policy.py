@@ -19,7 +19,7 @@ owns the answers — it knows the roles from the diary — the module asks and f
     open a room ───▶ POST may_open {members}   (join rule public or knock, world-readable)
     directory ─────▶ POST may_see {viewer, user}
 
-The contract is :mod:`parta.policy_api`, imported by both sides.
+The contract is :mod:`kernel.contracts.policy`, imported by both sides.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from synapse.module_api import NOT_SPAM, ModuleApi, Requester, UserProfile
 from synapse.module_api.errors import Codes, SynapseError
 
-from parta.policy_api import (
+from kernel.contracts.policy import (
     CREATE_PATH,
     ENTER_PATH,
     OPEN_PATH,

@@ -33,8 +33,8 @@ from homeserver.settings import (
     SqliteDatabase,
     SynapseWorkers,
 )
-from parta.ids import ServerName
-from parta.secrets import ensure_secret_file, read_secret_file
+from kernel.ids import ServerName
+from kernel.secrets import ensure_secret_file, read_secret_file
 
 logger = logging.getLogger(__name__)
 

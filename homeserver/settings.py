@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from homeserver.errors import SettingsError
-from parta.ids import ServerName
+from kernel.ids import ServerName
 
 _SERVER_NAME = re.compile(
     r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?)(?::(?P<port>\d{1,5}))?"

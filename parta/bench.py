@@ -40,8 +40,8 @@ from appservice.diary_sync.model import ClassKind, Diary, Enrollment, Enrollment
 from appservice.diary_sync.roster import load_roster
 from appservice.school_sync import SchoolSync, SyncOptions
 from homeserver.postgres import drop_database
-from parta.config import AppserviceConfig, DatabaseConfig, HomeserverConfig, SchoolConfig
-from parta.ids import RoomID, ServerName, SourcedId, UserID, localpart_of
+from kernel.config import AppserviceConfig, DatabaseConfig, HomeserverConfig, SchoolConfig
+from kernel.ids import RoomID, ServerName, SourcedId, UserID, localpart_of
 from parta.stack import SchoolStack
 
 T = TypeVar("T")

@@ -26,16 +26,15 @@ from typing import Any
 import httpx
 
 from appservice.diary_sync.generate import generate_school
-from appservice.matrix import login_as
 from appservice.school_sync import SyncOptions
-from parta.config import (
+from kernel.config import (
     AppserviceConfig,
     DiaryConfig,
     HomeserverConfig,
     RegionConfig,
     SchoolConfig,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from parta.stack import SchoolStack
 
 
@@ -99,7 +98,7 @@ async def _client(stack: SchoolStack, person: str, http: httpx.AsyncClient) -> _
     try:
         school = stack.school_sync(client, store)
         user = school.puppet_id(SourcedId(person))
-        made = _Client(http, user, await login_as(client, user))
+        made = _Client(http, user, await client.login_as(user))
     finally:
         store.close()
         await client.aclose()

@@ -27,14 +27,14 @@ from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.diary_sync.state import Account
 from appservice.diary_sync.summary import format_summary, summarize
-from appservice.errors import AppserviceError
+from appservice.errors import SYNC_FAILURES
 from appservice.school_sync import SNAPSHOT, SyncOptions, SyncResult, summary
 from appservice.store import Store
 from homeserver.errors import HomeserverError
-from parta.config import ConfigError, load_config
+from kernel.config import ConfigError, load_config
+from kernel.ids import SourcedId, UserID
+from kernel.secrets import SecretError
 from parta.diary_load import read_timetable, store_diary
-from parta.ids import SourcedId, UserID
-from parta.secrets import SecretError
 from parta.stack import SchoolStack
 from web_client.auth import MIN_PASSWORD
 from web_client.errors import DiaryError
@@ -91,7 +91,7 @@ def sync(args: argparse.Namespace) -> int:
     stack = SchoolStack(config, args.config)
     try:
         store = stack.open_store()
-    except AppserviceError as e:
+    except SYNC_FAILURES as e:
         return _fail(f"{e} (has this school been started with `parta run`?)", 2)
     try:
         diary = load_school_roster(args.source, store)
@@ -107,7 +107,7 @@ def sync(args: argparse.Namespace) -> int:
         for problem in e.problems:
             print(problem, file=sys.stderr)
         return _fail(f"{args.source}: the roster has problems; nothing was changed")
-    except (DestructivePlanError, AppserviceError, SecretError, DiaryError) as e:
+    except (DestructivePlanError, *SYNC_FAILURES, SecretError, DiaryError) as e:
         return _fail(str(e))
     finally:
         store.close()
@@ -175,7 +175,7 @@ def people_link(args: argparse.Namespace) -> int:
     stack = SchoolStack(config, args.config)
     try:
         store = stack.open_store()
-    except AppserviceError as e:
+    except SYNC_FAILURES as e:
         return _fail(f"{e} (has this school been started with `parta run`?)", 2)
     try:
         stored = store.snapshot(SNAPSHOT)
@@ -185,7 +185,7 @@ def people_link(args: argparse.Namespace) -> int:
         account = UserID(args.user_id) if args.user_id else None
         result = _run(_link(stack, store, diary, SourcedId(args.person), account))
         _tell_the_diary(stack, SourcedId(args.person), store.accounts()[SourcedId(args.person)])
-    except (AppserviceError, SecretError, DiaryError) as e:
+    except (*SYNC_FAILURES, SecretError, DiaryError) as e:
         return _fail(str(e))
     finally:
         store.close()
@@ -269,7 +269,7 @@ def deploy_prepare(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         changed = prepare(config, args.part or PARTS, args.group)
-    except (ConfigError, AppserviceError, HomeserverError, SecretError, OSError, KeyError) as e:
+    except (ConfigError, *SYNC_FAILURES, HomeserverError, SecretError, OSError, KeyError) as e:
         return _fail(f"parta deploy prepare: {e}")
     print(json.dumps({"changed": changed}, ensure_ascii=False))
     return 0

@@ -25,9 +25,8 @@ from appservice.diary_sync.layout import RoomKind, layout_diary, lesson_room
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.timetable import Timetable
-from appservice.matrix import login_as
 from appservice.school_sync import SchoolSync, SyncOptions, SyncResult
-from parta.config import (
+from kernel.config import (
     AppserviceConfig,
     BotsConfig,
     CallBridgeConfig,
@@ -35,8 +34,8 @@ from parta.config import (
     HomeserverConfig,
     SchoolConfig,
 )
+from kernel.ids import RoomAlias, ServerName, SourcedId, room_alias
 from parta.diary_load import read_timetable, store_diary
-from parta.ids import RoomAlias, ServerName, SourcedId, room_alias
 from parta.stack import SchoolStack, StackError
 from web_client.store import DiaryStore, DistanceLesson
 
@@ -199,7 +198,7 @@ def _complete(result: SyncResult) -> None:
 
 async def _account(school: SchoolSync, diary: Diary, demo: DemoPerson) -> dict[str, Any]:
     user = school.puppet_id(demo.person)
-    token = await login_as(school.client, user)
+    token = await school.client.login_as(user)
     return {
         "role": demo.role,
         "name": diary.people[demo.person].display_name,

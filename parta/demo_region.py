@@ -19,7 +19,7 @@ from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.timetable import Timetable
-from parta.config import (
+from kernel.config import (
     AppserviceConfig,
     BotsConfig,
     CallBridgeConfig,

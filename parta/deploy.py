@@ -27,8 +27,8 @@ from psycopg import sql
 from appservice.store import Store
 from homeserver.postgres import ensure_database
 from homeserver.render import render_homeserver
-from parta.config import SchoolConfig
-from parta.secrets import ensure_secret_file
+from kernel.config import SchoolConfig
+from kernel.secrets import ensure_secret_file
 from parta.stack import homeserver_settings
 from web_client.oidc import ensure_signing_key_file
 from web_client.store import DiaryStore

@@ -22,7 +22,6 @@ import httpx
 import yaml
 
 from appservice.diary_sync.names import BY_LANGUAGE
-from appservice.matrix import MatrixClient
 from appservice.region_sync import RegionSync
 from appservice.school_sync import PUPPET_PREFIX, SchoolSync
 from appservice.store import Store
@@ -38,10 +37,11 @@ from homeserver.settings import (
     SqliteDatabase,
     SynapseWorkers,
 )
+from kernel.config import OIDC_CLIENT_ID, OIDC_IDP_ID, SchoolConfig
+from kernel.ids import ServerName, UserID, user_id
+from kernel.matrix import MatrixClient
+from kernel.secrets import ensure_secret_file
 from parta.children import die_with_parent
-from parta.config import OIDC_CLIENT_ID, OIDC_IDP_ID, SchoolConfig
-from parta.ids import ServerName, UserID, user_id
-from parta.secrets import ensure_secret_file
 from web_client.store import DiaryStore
 
 

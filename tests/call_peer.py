@@ -26,8 +26,8 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
-from appservice.matrix import MatrixClient, login_as
-from parta.ids import UserID
+from kernel.ids import UserID
+from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 
 
@@ -241,7 +241,7 @@ class CallPeer:
 
 async def mint_openid(client: MatrixClient, http: httpx.AsyncClient, user: str) -> dict[str, str]:
     """What the call page does: the person's own homeserver mints an OpenID token."""
-    token = await login_as(client, UserID(user))
+    token = await client.login_as(UserID(user))
     minted = await http.post(
         f"/_matrix/client/v3/user/{user}/openid/request_token",
         json={},

@@ -19,7 +19,7 @@ from appservice.diary_sync.plan import (
     SetTopic,
 )
 from appservice.diary_sync.state import Actual, ActualRoom, Desired, Membership
-from parta.ids import RoomID
+from kernel.ids import RoomID
 
 
 def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:

@@ -16,7 +16,7 @@ from appservice.diary_sync.model import (
     School,
     SchoolClass,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 STUDENTS = {"5a": ["s1", "s2", "s3"], "5b": ["s4", "s5"], "6a": ["s6"]}
 HEADS = {"5a": "t1", "5b": "t2", "6a": "t3"}

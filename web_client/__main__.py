@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import uvicorn
 
-from parta.config import OIDC_CLIENT_ID, ConfigError, SchoolConfig, load_config
-from parta.secrets import SecretError, ensure_secret_file, read_secret_file
+from kernel.config import OIDC_CLIENT_ID, ConfigError, SchoolConfig, load_config
+from kernel.secrets import SecretError, ensure_secret_file, read_secret_file
 from web_client.app import build_app
 from web_client.auth import Auth
 from web_client.context import DiaryContext

@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from appservice.diary_sync.layout import lesson_room
 from appservice.diary_sync.model import Diary
-from parta.ids import SourcedId
-from parta.secrets import same_secret
+from kernel.ids import SourcedId
+from kernel.secrets import same_secret
 from web_client.auth import Refusal
 from web_client.context import DiaryContext
 

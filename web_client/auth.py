@@ -21,8 +21,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, Signer
 
-from parta.config import DiaryConfig
-from parta.ids import SourcedId
+from kernel.config import DiaryConfig
+from kernel.ids import SourcedId
 from web_client.store import DiaryStore
 
 SESSION_COOKIE = "parta_session"

@@ -15,7 +15,7 @@ from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Diary, Person, Role
 from appservice.diary_sync.names import RoomNames
 from appservice.diary_sync.safety import School
-from parta.ids import SourcedId, UserID
+from kernel.ids import SourcedId, UserID
 
 ROLE_WORDS = {
     "ru": {

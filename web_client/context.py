@@ -22,8 +22,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from appservice.diary_sync.model import Diary, Person
 from appservice.diary_sync.timetable import Timetable
-from parta.config import SchoolConfig
-from parta.ids import SourcedId
+from kernel.config import SchoolConfig
+from kernel.ids import SourcedId
 from web_client.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from web_client.mail import Sender
 from web_client.store import DiaryStore

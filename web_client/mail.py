@@ -16,8 +16,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
-from parta.config import MailConfig
-from parta.secrets import read_secret_file
+from kernel.config import MailConfig
+from kernel.secrets import read_secret_file
 from web_client.errors import MailError
 
 logger = logging.getLogger(__name__)

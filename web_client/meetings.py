@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from appservice.diary_sync.layout import RoomKind, layout_diary
 from appservice.diary_sync.model import Diary, Person, Role
 from appservice.diary_sync.names import RoomNames
-from parta.ids import ServerName, SourcedId, room_alias
+from kernel.ids import ServerName, SourcedId, room_alias
 
 STAFF_POWER = 50
 """The power the bots require of an organiser (teachers 60, class teachers 80, admin 95)."""

@@ -35,8 +35,8 @@ from joserfc.jwk import RSAKey
 from starlette.responses import JSONResponse, Response
 
 from appservice.diary_sync.model import Diary
-from parta.ids import SourcedId
-from parta.secrets import same_secret
+from kernel.ids import SourcedId
+from kernel.secrets import same_secret
 from web_client.oidc_store import OidcStore, StoredCode, digest_of
 from web_client.store import DiaryStore
 

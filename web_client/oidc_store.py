@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 _meta = sa.MetaData()
 codes = sa.Table(

@@ -20,8 +20,8 @@ from starlette.routing import Route
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Person, Role
 from appservice.diary_sync.names import BY_LANGUAGE
-from parta.config import OIDC_IDP_ID
-from parta.ids import SourcedId
+from kernel.config import OIDC_IDP_ID
+from kernel.ids import SourcedId
 from web_client.auth import MIN_PASSWORD
 from web_client.contacts import contacts_of, support_contact
 from web_client.context import DiaryContext, redirect

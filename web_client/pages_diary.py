@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from appservice.diary_sync.model import Diary, Person, Role
 from appservice.diary_sync.timetable import Lesson
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from web_client.context import DiaryContext, redirect
 from web_client.schedule import (
     JournalClass,

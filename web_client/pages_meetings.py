@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from appservice.diary_sync.model import Diary, Person
 from appservice.diary_sync.names import BY_LANGUAGE
-from parta.ids import ServerName
+from kernel.ids import ServerName
 from web_client.context import DiaryContext
 from web_client.meetings import (
     DEFAULT_MINUTES,

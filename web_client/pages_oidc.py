@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from web_client.context import DiaryContext, redirect
 from web_client.errors import LinkError
 from web_client.linking import Linker

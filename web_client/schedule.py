@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.timetable import Lesson, Timetable
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 OPENS_BEFORE = timedelta(minutes=10)
 CLOSES_AFTER = timedelta(minutes=15)

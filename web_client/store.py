@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
 from appservice.diary_sync.timetable import Slot, Timetable
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from web_client.errors import StoreError
 
 _meta = sa.MetaData()

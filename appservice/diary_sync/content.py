@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from appservice.diary_sync.layout import Levels, RoomSpec
-from parta.ids import RoomID, ServerName, UserID
+from kernel.ids import RoomID, ServerName, UserID
 
 _MOD = Levels.TEACHER
 _HEAD = Levels.CLASS_TEACHER

@@ -43,7 +43,7 @@ from appservice.diary_sync.russian_names import (
     transliterate,
 )
 from appservice.diary_sync.timetable import TIMETABLE, Timetable
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 POSITION = "metadata.position"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from appservice.diary_sync.model import ClassKind, Diary, SchoolClass
 from appservice.diary_sync.timetable import COLUMNS, Slot, Timetable
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 _BELLS = ("08:30", "09:25", "10:30", "11:35", "12:30", "13:25")
 _LESSON_MINUTES = 45

@@ -26,7 +26,7 @@ from typing import NewType
 
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Person, Role, SchoolClass
 from appservice.diary_sync.names import RU, RoomNames
-from parta.ids import SourcedId, escape_localpart
+from kernel.ids import SourcedId, escape_localpart
 
 RoomKey = NewType("RoomKey", str)
 """An alias localpart owned by the appservice (``parta.<school>.<kind>[.<class>]``)."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 
 class Role(StrEnum):

@@ -18,7 +18,7 @@ from enum import IntEnum
 
 from appservice.diary_sync.layout import Levels, RoomKey, RoomSpec
 from appservice.diary_sync.state import Actual, ActualRoom, Desired, DesiredRoom
-from parta.ids import RoomID, UserID
+from kernel.ids import RoomID, UserID
 
 
 class Phase(IntEnum):

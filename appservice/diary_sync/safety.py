@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import time
 
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Person, Role
-from parta.ids import SourcedId, UserID
+from kernel.ids import SourcedId, UserID
 
 OUTSIDE_CIRCLE = (
     "Ученику могут писать только учителя и администрация его школы, одноклассники и его "

@@ -25,7 +25,7 @@ from appservice.diary_sync.model import (
     School,
     SchoolClass,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 FORMAT = "parta.diary/1"
 _T = TypeVar("_T")

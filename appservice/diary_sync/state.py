@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from appservice.diary_sync.layout import RoomKey, RoomSpec, SchoolLayout
-from parta.ids import RoomID, ServerName, SourcedId, UserID, server_of
+from kernel.ids import RoomID, ServerName, SourcedId, UserID, server_of
 
 
 @dataclass(frozen=True)

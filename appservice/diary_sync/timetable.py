@@ -35,7 +35,7 @@ from appservice.diary_sync.model import Diary, EnrollmentRole
 from appservice.diary_sync.roster.csvfile import Row, read_table
 from appservice.diary_sync.roster.errors import Problem, RosterError
 from appservice.diary_sync.roster.fields import read_bool, read_required
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 TIMETABLE = "timetable.csv"
 COLUMNS = (

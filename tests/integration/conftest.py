@@ -13,11 +13,10 @@ import psycopg
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync
 from appservice.store import Store
 from homeserver.postgres import drop_database, ensure_database
-from parta.config import (
+from kernel.config import (
     AppserviceConfig,
     BotsConfig,
     CallBridgeConfig,
@@ -25,6 +24,7 @@ from parta.config import (
     HomeserverConfig,
     SchoolConfig,
 )
+from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, launch
 from tests.ports import free_port, free_port_block

@@ -18,8 +18,8 @@ from argon2 import PasswordHasher
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Slot, Timetable
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.config import DiaryConfig, SchoolConfig
-from parta.ids import SourcedId
+from kernel.config import DiaryConfig, SchoolConfig
+from kernel.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.ports import free_port
 from tests.school import small_school

@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 
 from appservice.diary_sync.model import Diary
-from appservice.matrix import login_as
 from appservice.school_sync import SyncOptions
-from parta.config import (
+from kernel.config import (
     AppserviceConfig,
     CallBridgeConfig,
     DiaryConfig,
@@ -23,7 +22,7 @@ from parta.config import (
     RemoteServerConfig,
     SchoolConfig,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.ports import free_port, free_port_block
 
@@ -97,7 +96,7 @@ class Member:
         client, store = stack.client(), stack.open_store()
         try:
             user = stack.school_sync(client, store).puppet_id(SourcedId(person))
-            token = await login_as(client, user)
+            token = await client.login_as(user)
         finally:
             store.close()
             await client.aclose()

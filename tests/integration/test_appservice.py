@@ -9,10 +9,10 @@ import socket
 import httpx
 import pytest
 
-from appservice.matrix import MatrixClient
 from appservice.school_sync import SyncOptions
 from appservice.store import Store
-from parta.secrets import read_secret_file
+from kernel.matrix import MatrixClient
+from kernel.secrets import read_secret_file
 from parta.stack import SchoolStack
 from tests.school import small_school
 

@@ -15,10 +15,10 @@ from playwright.async_api import Page, expect
 
 from appservice.diary_sync.layout import RoomKind, lesson_room, room_key
 from appservice.diary_sync.timetable import Timetable
-from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync, SyncOptions
 from bots.lesson_posts import MONTHS
-from parta.ids import RoomAlias, RoomID, SourcedId, UserID
+from kernel.ids import RoomAlias, RoomID, SourcedId, UserID
+from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 from tests.browser import sign_in_at
 from tests.school import small_school

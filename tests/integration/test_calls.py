@@ -24,12 +24,11 @@ from playwright.async_api import Browser, Page, expect
 from appservice.diary_sync.layout import lesson_room
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Timetable
-from appservice.errors import MatrixError
-from appservice.matrix import MatrixClient, login_as
 from appservice.school_sync import SchoolSync, SyncOptions
 from call_bridge.matrix_room import DM_TAG, WIDGET_KEY, WIDGET_TYPE
 from call_bridge.rules import CallId
-from parta.ids import RoomAlias, SourcedId
+from kernel.ids import RoomAlias, SourcedId
+from kernel.matrix import MatrixClient, MatrixError
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS
 from tests.call_peer import CallPeer, Received, Refused, mint_openid, place, until
@@ -271,7 +270,7 @@ async def _page_signed_in(
     session = {
         "homeserver": stack.config.homeserver_public_url,
         "user_id": user,
-        "access_token": await login_as(client, user),
+        "access_token": await client.login_as(user),
     }
     context = await browser.new_context(viewport={"width": 1280, "height": 760}, locale="ru-RU")
     await context.add_init_script(

@@ -24,9 +24,9 @@ from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 from aiortc import RTCIceCandidate, RTCPeerConnection
 
-from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
+from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 from tests.call_peer import CallPeer, mint_openid, place, until
 from tests.ports import free_port

@@ -17,7 +17,7 @@ import pytest
 
 from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.store import Store
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.ports import free_port, free_port_block
 

@@ -20,9 +20,9 @@ import pytest
 from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.roster import load_roster
-from appservice.matrix import MatrixClient
 from appservice.store import Store
-from parta.ids import RoomID
+from kernel.ids import RoomID
+from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 
 pytestmark = pytest.mark.integration

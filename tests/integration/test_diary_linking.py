@@ -17,8 +17,8 @@ from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Diary
 from appservice.school_sync import SchoolSync, SyncOptions
 from appservice.store import Store
-from parta.ids import SourcedId
-from parta.secrets import read_secret_file
+from kernel.ids import SourcedId
+from kernel.secrets import read_secret_file
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import serve_school

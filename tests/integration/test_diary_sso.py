@@ -17,7 +17,7 @@ import pytest
 
 from appservice.diary_sync.model import Diary
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.integration.diary_site import serve_school
 from tests.school import small_school

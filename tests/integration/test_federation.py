@@ -18,7 +18,7 @@ from call_bridge.identity import (
     OpenIdToken,
     OpenIdVerifier,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.call_peer import CallPeer, Refused, place, until
 from tests.integration.region import Member, provision, running_region

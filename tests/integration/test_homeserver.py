@@ -25,8 +25,8 @@ from homeserver.settings import (
     PostgresDatabase,
     SqliteDatabase,
 )
-from parta.ids import ServerName
-from parta.secrets import ensure_secret_file
+from kernel.ids import ServerName
+from kernel.secrets import ensure_secret_file
 from tests.ports import free_port  # other agents share this machine: never a fixed port
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import pytest
 from appservice.diary_sync.plan import Invite
 from appservice.diary_sync.state import Account
 from appservice.school_sync import LinkError, SchoolSync, SyncOptions
-from parta.ids import SourcedId, UserID
+from kernel.ids import SourcedId, UserID
 from parta.stack import SchoolStack
 from tests.school import small_school
 

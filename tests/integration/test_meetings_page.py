@@ -17,9 +17,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from appservice.diary_sync.layout import RoomKind, room_key
-from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.ids import RoomAlias, SourcedId
+from kernel.ids import RoomAlias, SourcedId
+from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 from tests.browser import sign_in_at
 from tests.integration.conftest import nio_client

@@ -26,9 +26,9 @@ from playwright.async_api import Browser, Page, expect
 
 from appservice.diary_sync.layout import RoomKind, room_key
 from appservice.diary_sync.model import Diary
-from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.ids import RoomAlias, RoomID, SourcedId, UserID
+from kernel.ids import RoomAlias, RoomID, SourcedId, UserID
+from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.conftest import nio_client

@@ -15,8 +15,8 @@ from argon2 import PasswordHasher
 from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SyncOptions
 from homeserver.postgres import drop_database
-from parta.config import DatabaseConfig
-from parta.ids import SourcedId
+from kernel.config import DatabaseConfig
+from kernel.ids import SourcedId
 from parta.stack import SchoolStack
 from tests.integration.conftest import school_config
 from tests.school import small_school

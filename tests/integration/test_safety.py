@@ -17,13 +17,12 @@ from appservice.diary_sync.safety import (
     STUDENT_OUTWARD,
     Rules,
 )
-from appservice.errors import MatrixError
-from appservice.matrix import login_as
 from appservice.quiet_hours import RULE_ID, QuietHours
 from appservice.safety_api import SafetyOracle
 from appservice.school_sync import SchoolSync, SyncOptions
-from parta.config import DiaryConfig, SafetyConfig, parse_quiet_hours
-from parta.ids import SourcedId, UserID
+from kernel.config import DiaryConfig, SafetyConfig, parse_quiet_hours
+from kernel.ids import SourcedId, UserID
+from kernel.matrix import MatrixError
 from parta.stack import SchoolStack
 from tests.integration.conftest import school_config
 from tests.ports import free_port
@@ -57,7 +56,7 @@ async def people(stack: SchoolStack, school: SchoolSync) -> AsyncIterator[dict[s
         found = {}
         for local in ("s1", "s2", "s4", "t1", "t3", "p1", "p3"):
             user = school.puppet_id(SourcedId(f"sf-{local}"))
-            found[local] = Person(http, user, await login_as(school.client, user))
+            found[local] = Person(http, user, await school.client.login_as(user))
         yield found
 
 

@@ -23,10 +23,10 @@ from appservice.diary_sync.safety import (
     OPEN_ROOM,
     OUTSIDE_CIRCLE,
 )
-from appservice.matrix import MatrixClient, login_as
 from appservice.school_sync import SchoolSync, SyncOptions
 from appservice.server import REFUSED_REASON
-from parta.ids import RoomAlias, RoomID, SourcedId
+from kernel.ids import RoomAlias, RoomID, SourcedId
+from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 from tests.integration.test_bots import _bot_messages, _say, _text, _wait_for_bot
 from tests.integration.test_safety import Person, refused_with
@@ -48,7 +48,7 @@ async def people(stack: SchoolStack, school: SchoolSync) -> AsyncIterator[dict[s
         found = {}
         for local in ("s1", "s2", "s4", "s6", "t1", "t3", "p1", "p2", "p3"):
             user = school.puppet_id(_sid(local))
-            found[local] = Person(http, user, await login_as(school.client, user))
+            found[local] = Person(http, user, await school.client.login_as(user))
         yield found
 
 

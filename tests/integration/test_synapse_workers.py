@@ -24,9 +24,9 @@ from homeserver.settings import (
     PostgresDatabase,
     SynapseWorkers,
 )
+from kernel.ids import ServerName
+from kernel.secrets import ensure_secret_file
 from parta.children import die_with_parent
-from parta.ids import ServerName
-from parta.secrets import ensure_secret_file
 from tests.ports import free_port, free_port_block
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]

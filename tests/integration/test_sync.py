@@ -6,11 +6,10 @@ import pytest
 
 from appservice.diary_sync.layout import Levels, RoomKey, RoomKind, layout_diary
 from appservice.diary_sync.model import Diary
-from appservice.errors import Forbidden
-from appservice.matrix import MatrixClient
 from appservice.school_sync import SchoolSync, SyncOptions
 from appservice.store import Store
-from parta.ids import RoomID, SourcedId, UserID
+from kernel.ids import RoomID, SourcedId, UserID
+from kernel.matrix import Forbidden, MatrixClient
 from tests.school import move_student, small_school
 
 pytestmark = pytest.mark.integration

@@ -35,8 +35,8 @@ from call_bridge.gate import Admission
 from call_bridge.rules import CallId, CallKind, LessonWindow, MemberView, Refused, admit_member
 from call_bridge.speakers import loudest
 from call_bridge.worker import ice_servers
-from parta.config import CallBridgeConfig
-from parta.ids import RoomID, UserID
+from kernel.config import CallBridgeConfig
+from kernel.ids import RoomID, UserID
 
 START = datetime(2026, 11, 30, 18, 15)
 WINDOW = LessonWindow(START, START + timedelta(minutes=40))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from parta.config import ConfigError, load_config
-from parta.secrets import SecretError, ensure_secret_file, read_secret_file, same_secret
+from kernel.config import ConfigError, load_config
+from kernel.secrets import SecretError, ensure_secret_file, read_secret_file, same_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from appservice.diary_sync.names import RU
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from tests.school import small_school
 from web_client.contacts import contacts_of, support_contact
 

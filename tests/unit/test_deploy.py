@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from kernel.config import SchoolConfig
 from parta import deploy
-from parta.config import SchoolConfig
 from parta.deploy import prepare
 
 

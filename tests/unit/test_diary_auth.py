@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from appservice.diary_sync.timetable import Timetable
-from parta.config import DiaryConfig
-from parta.ids import SourcedId
+from kernel.config import DiaryConfig
+from kernel.ids import SourcedId
 from tests.school import small_school
 from web_client.auth import Auth, Refusal
 from web_client.store import DiaryStore, normalize_phone

@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
-from parta.config import MailConfig
+from kernel.config import MailConfig
 from tests.ports import free_port
 from web_client.errors import MailError
 from web_client.mail import FileSender, SmtpSender, make_sender, reset_message

@@ -10,7 +10,7 @@ import pytest
 
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Timetable
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from tests.school import small_school
 from web_client.store import DiaryStore
 

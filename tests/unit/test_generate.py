@@ -13,7 +13,7 @@ from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import load_roster
 from appservice.diary_sync.russian_names import female_surname, patronymic, transliterate
 from appservice.diary_sync.summary import summarize
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 DEMO = Path(__file__).parent.parent.parent / "demo" / "school"
 

@@ -21,8 +21,8 @@ from homeserver.settings import (
     PostgresDatabase,
     SqliteDatabase,
 )
-from parta.ids import ServerName
-from parta.secrets import ensure_secret_file
+from kernel.ids import ServerName
+from kernel.secrets import ensure_secret_file
 
 SERVER = ServerName("localhost:8481")
 PEER = ServerName("localhost:8482")

@@ -6,7 +6,7 @@ import pytest
 
 from appservice.diary_sync.layout import Levels, RoomKind, RoomSpec, layout_diary
 from appservice.diary_sync.names import EN
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from tests.school import small_school
 
 DIARY = small_school("l")

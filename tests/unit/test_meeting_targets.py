@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from appservice.diary_sync.names import RU
-from parta.ids import ServerName, SourcedId
+from kernel.ids import ServerName, SourcedId
 from tests.school import small_school
 from web_client.meetings import MeetingFormError, read_form, targets
 

@@ -24,7 +24,7 @@ from appservice.diary_sync.plan import (
     plan,
 )
 from appservice.diary_sync.state import Account, Actual, Desired, resolve
-from parta.ids import ServerName, SourcedId, UserID, user_id
+from kernel.ids import ServerName, SourcedId, UserID, user_id
 from tests.fakes import apply
 from tests.school import move_student, small_school
 

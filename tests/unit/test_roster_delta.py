@@ -11,7 +11,7 @@ import pytest
 from appservice.diary_sync.model import Diary, EnrollmentRole
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "roster"
 

@@ -10,7 +10,7 @@ import pytest
 
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Guardianship, Role
 from appservice.diary_sync.roster import load_roster
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "roster"
 

@@ -30,8 +30,8 @@ from appservice.diary_sync.safety import (
     may_open,
     may_see,
 )
-from parta.config import parse_quiet_hours
-from parta.ids import SourcedId, UserID
+from kernel.config import parse_quiet_hours
+from kernel.ids import SourcedId, UserID
 from tests.school import small_school
 
 DIARY = small_school("sf")

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 import pytest
 
 from appservice.diary_sync.timetable import Lesson, Slot, Timetable
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from tests.school import small_school
 from web_client.schedule import (
     Window,

@@ -12,7 +12,7 @@ from appservice.diary_sync.generate import generate_school
 from appservice.diary_sync.model import Diary, Enrollment, EnrollmentRole
 from appservice.diary_sync.roster import load_roster
 from appservice.diary_sync.snapshot import SnapshotError, from_snapshot, to_snapshot
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "roster"
 

@@ -10,7 +10,7 @@ import pytest
 from appservice.diary_sync.layout import RoomKey
 from appservice.diary_sync.state import Account
 from appservice.store import Store
-from parta.ids import RoomID, SourcedId, UserID
+from kernel.ids import RoomID, SourcedId, UserID
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from appservice.diary_sync.timetable import (
     load_timetable,
     split_lesson_id,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 from tests.school import small_school
 
 HEADER = (

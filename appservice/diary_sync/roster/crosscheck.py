@@ -32,7 +32,7 @@ from appservice.diary_sync.roster.records import (
     RoleRecord,
     UserRecord,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 _SCHOOL = "school"
 

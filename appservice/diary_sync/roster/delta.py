@@ -34,7 +34,7 @@ from appservice.diary_sync.roster.records import (
     Ref,
     UserRecord,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 BASE = "<previous import>"
 """The file name problems about base rows carry (they only arise from a bad base)."""

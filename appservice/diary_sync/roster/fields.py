@@ -13,7 +13,7 @@ from typing import TypeVar
 from appservice.diary_sync.model import ClassKind, EnrollmentRole, Role
 from appservice.diary_sync.roster.csvfile import Row
 from appservice.diary_sync.roster.errors import Problem
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 _T = TypeVar("_T")
 

@@ -38,7 +38,7 @@ from appservice.diary_sync.roster.records import (
     RoleRecord,
     UserRecord,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 R = TypeVar("R")
 Builder = Callable[[Row, SourcedId, list[Problem]], R | None]

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 from appservice.diary_sync.model import ClassKind, EnrollmentRole, Role
 from appservice.diary_sync.roster.errors import Problem
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 Extras = Mapping[str, str]
 """Unknown columns of one row, keyed by header as written."""

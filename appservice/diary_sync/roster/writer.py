@@ -24,7 +24,7 @@ from appservice.diary_sync.roster.manifest import (
     SESSIONS,
     USERS,
 )
-from parta.ids import SourcedId
+from kernel.ids import SourcedId
 
 MODIFIED = "2025-09-01T00:00:00.000Z"
 TERM = SourcedId("term-2025")
