@@ -34,7 +34,6 @@ from typing import Any, TypeVar
 import psycopg
 
 from appservice.diary_sync.content import create_room_body
-from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import ClassKind, Diary, Enrollment, EnrollmentRole
 from appservice.diary_sync.roster import load_roster
@@ -43,6 +42,7 @@ from homeserver.postgres import drop_database
 from kernel.config import AppserviceConfig, DatabaseConfig, HomeserverConfig, SchoolConfig
 from kernel.ids import RoomID, ServerName, SourcedId, UserID, localpart_of
 from parta.stack import SchoolStack
+from synthetic.school import generate_school, write_oneroster
 
 T = TypeVar("T")
 LINK_SAMPLE = 20

@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 
-from appservice.diary_sync.generate import generate_school
 from appservice.school_sync import SyncOptions
 from kernel.config import (
     AppserviceConfig,
@@ -36,6 +35,7 @@ from kernel.config import (
 )
 from kernel.ids import SourcedId
 from parta.stack import SchoolStack
+from synthetic.school import generate_school
 
 
 @dataclass

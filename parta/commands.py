@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import Action, DestructivePlanError, describe
 from appservice.diary_sync.roster import RosterError, load_roster
@@ -36,6 +35,7 @@ from kernel.ids import SourcedId, UserID
 from kernel.secrets import SecretError
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack
+from synthetic.school import generate_school, write_oneroster
 from web_client.auth import MIN_PASSWORD
 from web_client.errors import DiaryError
 

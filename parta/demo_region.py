@@ -15,7 +15,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.timetable import Timetable
@@ -32,6 +31,7 @@ from kernel.config import (
 from parta.demo import BOTS_OFFSET, BRIDGE_OFFSET, set_up, write_demo_json
 from parta.diary_load import read_timetable
 from parta.stack import SchoolStack, StackError
+from synthetic.school import generate_school, write_oneroster
 
 FEDERATION_OFFSET = 440
 """Federation listeners at the client port + 440 (8448, 8458 from the default 8008)."""

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.store import Store
 from kernel.ids import SourcedId
 from parta.stack import SchoolStack
+from synthetic.school import generate_school, write_oneroster
 from tests.ports import free_port, free_port_block
 
 pytestmark = pytest.mark.integration

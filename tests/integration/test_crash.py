@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from appservice.diary_sync.generate import generate_school, write_oneroster
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.roster import load_roster
 from appservice.store import Store
 from kernel.ids import RoomID
 from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
+from synthetic.school import generate_school, write_oneroster
 
 pytestmark = pytest.mark.integration
 

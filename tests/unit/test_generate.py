@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from appservice.diary_sync.generate import GeneratedSchool, generate_school, write_oneroster
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import load_roster
-from appservice.diary_sync.russian_names import female_surname, patronymic, transliterate
 from appservice.diary_sync.summary import summarize
 from kernel.ids import SourcedId
+from synthetic.russian_names import female_surname, patronymic, transliterate
+from synthetic.school import GeneratedSchool, generate_school, write_oneroster
 
 DEMO = Path(__file__).parent.parent.parent / "demo" / "school"
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from appservice.diary_sync.generate import generate_school
 from appservice.diary_sync.model import Diary, Enrollment, EnrollmentRole
 from appservice.diary_sync.roster import load_roster
 from appservice.diary_sync.snapshot import SnapshotError, from_snapshot, to_snapshot
 from kernel.ids import SourcedId
+from synthetic.school import generate_school
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "roster"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from appservice.diary_sync.generate import generate_school
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.timetable import (
     Timetable,
@@ -16,6 +15,7 @@ from appservice.diary_sync.timetable import (
     split_lesson_id,
 )
 from kernel.ids import SourcedId
+from synthetic.school import generate_school
 from tests.school import small_school
 
 HEADER = (

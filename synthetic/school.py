@@ -19,7 +19,6 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appservice.diary_sync.generate_timetable import weekly_timetable, write_timetable
 from appservice.diary_sync.model import (
     ClassKind,
     Diary,
@@ -31,8 +30,10 @@ from appservice.diary_sync.model import (
     School,
     SchoolClass,
 )
-from appservice.diary_sync.roster.writer import write_oneroster12
-from appservice.diary_sync.russian_names import (
+from appservice.diary_sync.timetable import TIMETABLE, Timetable
+from kernel.ids import SourcedId
+from synthetic.oneroster import write_oneroster12
+from synthetic.russian_names import (
     BOYS,
     FATHER_NAMES,
     GIRLS,
@@ -42,8 +43,7 @@ from appservice.diary_sync.russian_names import (
     patronymic,
     transliterate,
 )
-from appservice.diary_sync.timetable import TIMETABLE, Timetable
-from kernel.ids import SourcedId
+from synthetic.timetable import weekly_timetable, write_timetable
 
 POSITION = "metadata.position"
 
