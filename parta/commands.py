@@ -11,9 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +31,7 @@ from homeserver.errors import HomeserverError
 from kernel.config import ConfigError, load_config
 from kernel.ids import SourcedId, UserID
 from kernel.secrets import SecretError
+from parta.children import wait_for_signal
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack
 from synthetic.school import generate_school, write_oneroster
@@ -235,14 +234,6 @@ def diary_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-
-
 def run_stack(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
@@ -276,18 +267,18 @@ def deploy_prepare(args: argparse.Namespace) -> int:
 
 
 def bench_sync(args: argparse.Namespace) -> int:
-    from parta.bench import run_bench
+    from parta.bench.sync import run_bench
 
     return run_bench(args)
 
 
 def bench_federation(args: argparse.Namespace) -> int:
-    from parta.bench_federation import run_bench
+    from parta.bench.federation import run_bench
 
     return run_bench(args)
 
 
 def bench_calls(args: argparse.Namespace) -> int:
-    from parta.bench_calls import main
+    from parta.bench.calls import main
 
     return main(args)

@@ -35,6 +35,7 @@ from kernel.config import (
     SchoolConfig,
 )
 from kernel.ids import RoomAlias, ServerName, SourcedId, room_alias
+from parta.children import wait_for_signal
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack, StackError
 from web_client.store import DiaryStore, DistanceLesson
@@ -219,7 +220,6 @@ def rooms_of(diary: Diary, person: SourcedId, server: ServerName) -> list[RoomAl
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from parta.commands import wait_for_signal
 
     if args.schools > 1:
         from parta.demo_region import run_region_demo

@@ -28,6 +28,7 @@ from kernel.config import (
     RemoteServerConfig,
     SchoolConfig,
 )
+from parta.children import wait_for_signal
 from parta.demo import BOTS_OFFSET, BRIDGE_OFFSET, set_up, write_demo_json
 from parta.diary_load import read_timetable
 from parta.stack import SchoolStack, StackError
@@ -80,7 +81,6 @@ def _rosters(args: argparse.Namespace, state: Path) -> list[tuple[Diary, Timetab
 
 
 def run_region_demo(args: argparse.Namespace) -> int:
-    from parta.commands import wait_for_signal
 
     state = args.state.resolve()
     state.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The benchmark's synthetic participants, some of a class per process.
 
-``python -m parta.bench_calls_peers`` (started by ``parta bench calls``, never by hand)
+``python -m parta.bench.calls_peers`` (started by ``parta bench calls``, never by hand)
 joins its share of the class to the bridge, says ``ready``, starts sending on ``go``,
 leaves on ``stop`` (or when its input ends), and on ``report`` prints one JSON line:
 what each of its participants sent (the time of every frame) and received (for every
@@ -8,7 +8,7 @@ video frame: when its last packet came, and the sender's frame index if every pa
 it came).
 
 It stays cheap so that it does not starve the bridge it measures: media is pre-encoded
-(:mod:`parta.bench_calls_media`), and what arrives is counted packet by packet, never
+(:mod:`parta.bench.calls_media`), and what arrives is counted packet by packet, never
 reassembled or decoded — aiortc's receivers are patched in this process to do only that.
 """
 
@@ -36,7 +36,7 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 
 from call_bridge.forward import Encoded, enlarge_socket_buffers
-from parta.bench_calls_media import Clip
+from parta.bench.calls_media import Clip
 
 TRAILER = b"PRTA"
 """Ends every video frame sent, before the frame's index: the subscriber can tell which
@@ -347,7 +347,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m parta.bench_calls_peers")
+    parser = argparse.ArgumentParser(prog="python -m parta.bench.calls_peers")
     parser.add_argument("--ws", required=True)
     parser.add_argument("--clips", type=Path, required=True)
     parser.add_argument("--students", type=int, required=True)

@@ -5,7 +5,7 @@
     pre-encode the media once (VP8 camera 640x360@15, VP8 screen 1280x720@5, Opus 20 ms)
       ─▶ bridge worker process (``call_bridge.bench_worker``): the real signalling and
          forwarder; the door takes the benchmark's random key instead of Matrix
-      ─▶ the class in three load-generator processes (``parta.bench_calls_peers``): the
+      ─▶ the class in three load-generator processes (``parta.bench.calls_peers``): the
          teacher's camera, screen and voice, 3 speaking students, 3 student cameras,
          everybody else muted (not sending); what arrives is counted per packet
       ─▶ warm up (every subscription made), then measure a window: the worker's CPU and
@@ -41,7 +41,7 @@ from typing import IO, Any
 import av
 import httpx
 
-from parta.bench_calls_media import encode_video, encode_voice, opus_encoder, voice_frame
+from parta.bench.calls_media import encode_video, encode_voice, opus_encoder, voice_frame
 from parta.children import die_with_parent
 
 GENERATORS = 3
@@ -55,7 +55,7 @@ class Generator:
 
     def __init__(self, args: list[str], key: str) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "parta.bench_calls_peers", *args],
+            [sys.executable, "-m", "parta.bench.calls_peers", *args],
             env={**os.environ, "PARTA_BENCH_KEY": key},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
