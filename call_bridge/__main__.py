@@ -16,8 +16,8 @@ from pathlib import Path
 import uvicorn
 
 from call_bridge.front import build_front
+from kernel.children import die_with_parent
 from kernel.config import load_config
-from parta.children import die_with_parent
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,7 +34,7 @@ import httpx
 
 from homeserver.errors import HomeserverError, SynapseExited, SynapseNotReady
 from homeserver.render import RenderedHomeserver
-from parta.children import die_with_parent
+from kernel.children import die_with_parent
 
 logger = logging.getLogger(__name__)
 

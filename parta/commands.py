@@ -28,10 +28,10 @@ from appservice.errors import SYNC_FAILURES
 from appservice.school_sync import SNAPSHOT, SyncOptions, SyncResult, summary
 from appservice.store import Store
 from homeserver.errors import HomeserverError
+from kernel.children import wait_for_signal
 from kernel.config import ConfigError, load_config
 from kernel.ids import SourcedId, UserID
 from kernel.secrets import SecretError
-from parta.children import wait_for_signal
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack
 from synthetic.school import generate_school, write_oneroster
@@ -249,6 +249,10 @@ def run_stack(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
+    if args.schools > 1:
+        from parta.demo_region import run_region_demo
+
+        return run_region_demo(args)
     from parta.demo import run_demo
 
     return run_demo(args)

@@ -26,6 +26,7 @@ from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SchoolSync, SyncOptions, SyncResult
+from kernel.children import wait_for_signal
 from kernel.config import (
     AppserviceConfig,
     BotsConfig,
@@ -35,7 +36,6 @@ from kernel.config import (
     SchoolConfig,
 )
 from kernel.ids import RoomAlias, ServerName, SourcedId, room_alias
-from parta.children import wait_for_signal
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack, StackError
 from web_client.store import DiaryStore, DistanceLesson
@@ -220,11 +220,6 @@ def rooms_of(diary: Diary, person: SourcedId, server: ServerName) -> list[RoomAl
 
 
 def run_demo(args: argparse.Namespace) -> int:
-
-    if args.schools > 1:
-        from parta.demo_region import run_region_demo
-
-        return run_region_demo(args)
     try:
         diary = load_roster(args.roster)
         timetable = read_timetable(args.roster, diary)

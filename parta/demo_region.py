@@ -18,6 +18,7 @@ from typing import Any
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.roster import RosterError, load_roster
 from appservice.diary_sync.timetable import Timetable
+from kernel.children import wait_for_signal
 from kernel.config import (
     AppserviceConfig,
     BotsConfig,
@@ -28,7 +29,6 @@ from kernel.config import (
     RemoteServerConfig,
     SchoolConfig,
 )
-from parta.children import wait_for_signal
 from parta.demo import BOTS_OFFSET, BRIDGE_OFFSET, set_up, write_demo_json
 from parta.diary_load import read_timetable
 from parta.stack import SchoolStack, StackError

@@ -37,11 +37,11 @@ from homeserver.settings import (
     SqliteDatabase,
     SynapseWorkers,
 )
+from kernel.children import die_with_parent
 from kernel.config import OIDC_CLIENT_ID, OIDC_IDP_ID, SchoolConfig
 from kernel.ids import ServerName, UserID, user_id
 from kernel.matrix import MatrixClient
 from kernel.secrets import ensure_secret_file
-from parta.children import die_with_parent
 from web_client.store import DiaryStore
 
 

@@ -41,8 +41,8 @@ from typing import IO, Any
 import av
 import httpx
 
+from kernel.children import die_with_parent
 from parta.bench.calls_media import encode_video, encode_voice, opus_encoder, voice_frame
-from parta.children import die_with_parent
 
 GENERATORS = 3
 """Load-generator processes (a class of 30 is ten each)."""

@@ -24,9 +24,9 @@ from homeserver.settings import (
     PostgresDatabase,
     SynapseWorkers,
 )
+from kernel.children import die_with_parent
 from kernel.ids import ServerName
 from kernel.secrets import ensure_secret_file
-from parta.children import die_with_parent
 from tests.ports import free_port, free_port_block
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
