@@ -66,13 +66,15 @@ def workers_of(config: SchoolConfig) -> list[Worker]:
 
 
 class Placement:
-    def __init__(self, workers: list[Worker]) -> None:
+    def __init__(self, workers: list[Worker], token: str) -> None:
         self._workers = workers
+        self._token = token
         self._reserved: dict[str, tuple[int, float]] = {}
 
     async def loads(self) -> dict[int, dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
-        async with httpx.AsyncClient(timeout=2) as http:
+        headers = {"Authorization": f"Bearer {self._token}"}
+        async with httpx.AsyncClient(timeout=2, headers=headers) as http:
             for w in self._workers:
                 try:
                     found[w.index] = (await http.get(f"{w.url}/calls")).json()
@@ -102,7 +104,8 @@ class Placement:
 
 
 def build_front(config: SchoolConfig) -> Starlette:
-    placement = Placement(workers_of(config))
+    placement = Placement(workers_of(config), read_secret_file(config.bridge_token_file))
+    headers = page_headers(config)
     templates = Environment(
         loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape()
     )
@@ -120,7 +123,7 @@ def build_front(config: SchoolConfig) -> Starlette:
                 "diary_url": config.diary_url,
             }
         )
-        return HTMLResponse(html, headers=_HEADERS)
+        return HTMLResponse(html, headers=headers)
 
     async def place(request: Request) -> Response:
         try:
@@ -173,11 +176,22 @@ def build_front(config: SchoolConfig) -> Starlette:
     )
 
 
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self' ws: wss: http: https:; "
-        "img-src 'self' data: blob:; media-src 'self' blob:; frame-ancestors *"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
-}
+def page_headers(config: SchoolConfig) -> dict[str, str]:
+    """The call page may be framed by the bridge itself, the diary and the Matrix web clients
+    the school names (Element Web showing it as a widget), by nobody else: a page that turns
+    on a child's camera must not sit inside somebody else's page."""
+    ancestors = " ".join(["'self'", _origin(config.diary_url), *config.call_bridge.frame_ancestors])
+    return {
+        "Content-Security-Policy": (
+            "default-src 'self'; connect-src 'self' ws: wss: http: https:; "
+            "img-src 'self' data: blob:; media-src 'self' blob:; base-uri 'none'; "
+            f"form-action 'self'; frame-ancestors {ancestors}"
+        ),
+        "Referrer-Policy": "no-referrer",
+        "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
+    }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

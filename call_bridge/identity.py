@@ -19,7 +19,6 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -40,7 +39,9 @@ class OpenIdToken:
     matrix_server_name: str
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> OpenIdToken:
+    def from_json(cls, body: object) -> OpenIdToken:
+        if not isinstance(body, Mapping):
+            raise IdentityRefused("нужен токен OpenID от вашего сервера Matrix")
         token, server = body.get("access_token"), body.get("matrix_server_name")
         if not isinstance(token, str) or not isinstance(server, str) or not token or not server:
             raise IdentityRefused("нужен токен OpenID от вашего сервера Matrix")

@@ -3,8 +3,17 @@
 - a widget in the call's room while it lasts (``im.vector.modular.widgets``), whose URL
   opens the call page — Element and other clients show it — and which names the
   worker serving it; emptied when the call ends;
-- the call's chat, mirrored into the room as it is said: as the person themselves when
-  they are one of the school's accounts, else by the school's bot with their name;
+- the call's chat, mirrored into the room — but only what its author may say there::
+
+      one of the school's accounts ──▶ posted as the person themselves: the homeserver
+                                       applies the room's power levels and the school's
+                                       policy; refused means not mirrored (never re-posted
+                                       by the bot)
+      an account of another server ──▶ the room's power levels for ``m.room.message``
+                                       (room v12 creators counted); allowed: posted by the
+                                       school's bot under the person's Matrix id, which no
+                                       display name can imitate
+
 - the attendance list, sent to the lesson's moderators in a private chat with the bot.
 """
 
@@ -13,11 +22,12 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from kernel.ids import RoomID, UserID, server_of
+from kernel.matrix import MatrixClient, MatrixFailure, PowerLevels
 
 log = logging.getLogger(__name__)
 
@@ -25,47 +35,43 @@ WIDGET_TYPE = "im.vector.modular.widgets"
 WIDGET_KEY = "parta_call"
 DM_TAG = "org.parta.call_reports"
 """Account data of the bot: the private chat it keeps with each teacher."""
-
-
-def _q(part: str) -> str:
-    return quote(part, safe="")
+CHAT_FIELD = "org.parta.call_chat"
+"""Marks a message that came from a call's chat, with its author's Matrix id."""
 
 
 class CallRoom:
-    def __init__(self, homeserver_url: str, as_token: str, bot: UserID) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=f"{homeserver_url.rstrip('/')}/_matrix/client/v3",
-            headers={"Authorization": f"Bearer {as_token}"},
-            timeout=30,
+    def __init__(
+        self,
+        homeserver_url: str,
+        as_token: str,
+        bot: UserID,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._matrix = MatrixClient(
+            homeserver_url, as_token, attempts=2, timeout=30, transport=transport
         )
         self._bot = bot
 
     def _local(self, user: str) -> bool:
         return server_of(user) == server_of(self._bot)
 
-    async def _request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, as_user: str | None = None
-    ) -> httpx.Response:
-        return await self._http.request(
-            method, path, json=body, params={"user_id": as_user} if as_user else None
-        )
-
     async def _send(
-        self, room: RoomID, content: dict[str, Any], as_user: str | None = None
+        self, room: RoomID, content: dict[str, Any], as_user: UserID | None = None
     ) -> bool:
-        txn = secrets.token_urlsafe(12)
-        path = f"/rooms/{_q(room)}/send/m.room.message/{txn}"
-        answer = await self._request("PUT", path, content, as_user)
-        if answer.status_code != 200:
-            log.warning("could not post in %s: %s %s", room, answer.status_code, answer.text)
-        return answer.status_code == 200
+        try:
+            await self._matrix.send_message(room, content, secrets.token_urlsafe(12), as_user)
+        except MatrixFailure as e:
+            log.warning("could not post in %s: %s", room, e)
+            return False
+        return True
 
-    async def _widget(self, room: RoomID, content: dict[str, Any], hosts: list[str]) -> None:
-        path = f"/rooms/{_q(room)}/state/{WIDGET_TYPE}/{WIDGET_KEY}"
+    async def _widget(self, room: RoomID, content: dict[str, Any], hosts: list[UserID]) -> None:
         for who in [None, *hosts]:  # the bot where it has the power, else a host of the call
-            answer = await self._request("PUT", path, content, who)
-            if answer.status_code == 200:
-                return
+            try:
+                await self._matrix.send_state(room, WIDGET_TYPE, content, WIDGET_KEY, who)
+            except MatrixFailure:
+                continue
+            return
         log.warning("no one could put the call's widget in %s", room)
 
     async def announce(
@@ -80,7 +86,7 @@ class CallRoom:
             # the bridge host and the process serving the call: every client reaches them
             "data": {"title": title, "host": urlsplit(url).netloc, "worker": worker},
         }
-        await self._widget(room, widget, [h for h in hosts if self._local(h)])
+        await self._widget(room, widget, [UserID(h) for h in hosts if self._local(h)])
         await self._send(
             room,
             {
@@ -92,44 +98,60 @@ class CallRoom:
         )
 
     async def finish(self, room: RoomID, title: str, hosts: list[str]) -> None:
-        await self._widget(room, {}, [h for h in hosts if self._local(h)])
+        await self._widget(room, {}, [UserID(h) for h in hosts if self._local(h)])
         await self._send(room, {"msgtype": "m.notice", "body": f"{title} — звонок завершён"})
 
-    async def mirror(self, room: RoomID, user: str, name: str, text: str) -> None:
-        """Chat of the call into the room, so nothing said is lost."""
-        if self._local(user) and await self._send(
-            room, {"msgtype": "m.text", "body": text}, as_user=user
-        ):
-            return
-        await self._send(room, {"msgtype": "m.text", "body": f"{name}: {text}"})
+    async def may_post(self, room: RoomID, user: UserID) -> bool:
+        """Whether ``user`` may send messages in ``room`` (its power levels, creators too)."""
+        for reader in (None, user if self._local(user) else None):
+            try:
+                levels: PowerLevels = await self._matrix.power_levels(room, reader)
+            except MatrixFailure:
+                continue
+            return levels.may_send(user, "m.room.message")
+        return False
+
+    async def mirror(self, room: RoomID, user: UserID, text: str) -> bool:
+        """A line of the call's chat into the room, if its author may say it there."""
+        mark = {CHAT_FIELD: {"sender": user}}
+        if self._local(user):
+            return await self._send(room, {"msgtype": "m.text", "body": text, **mark}, user)
+        if not await self.may_post(room, user):
+            return False
+        content = {
+            "msgtype": "m.text",
+            "body": f"{user} (из звонка): {text}",
+            **mark,
+        }
+        return await self._send(room, content)
 
     async def tell(self, user: str, text: str) -> RoomID | None:
         """A private message from the bot (the chat is made once and remembered)."""
         if not self._local(user):
             return None
-        path = f"/user/{_q(self._bot)}/account_data/{DM_TAG}"
-        known = await self._request("GET", path)
-        rooms: dict[str, str] = known.json() if known.status_code == 200 else {}
-        room = rooms.get(user)
-        if room is None:
-            made = await self._request(
-                "POST",
-                "/createRoom",
-                {
-                    "preset": "trusted_private_chat",
-                    "is_direct": True,
-                    "invite": [user],
-                    "name": "Отчёты о звонках",
-                },
-            )
-            if made.status_code != 200:
-                log.warning("could not open a chat with %s: %s", user, made.text)
+        known = await self._matrix.account_data(self._bot, DM_TAG)
+        room = known.get(user)
+        if not isinstance(room, str):
+            try:
+                made = await self._matrix.create_room(
+                    {
+                        "preset": "trusted_private_chat",
+                        "is_direct": True,
+                        "invite": [user],
+                        "name": "Отчёты о звонках",
+                    }
+                )
+            except MatrixFailure as e:
+                log.warning("could not open a chat with %s: %s", user, e)
                 return None
-            room = str(made.json()["room_id"])
-            await self._request("POST", f"/join/{_q(room)}", {}, as_user=user)
-            await self._request("PUT", path, {**rooms, user: room})
+            try:
+                await self._matrix.join(made, UserID(user))
+            except MatrixFailure as e:  # the invitation stays: they accept it from any client
+                log.info("%s stays invited to %s: %s", user, made, e)
+            await self._matrix.set_account_data(self._bot, DM_TAG, {**known, user: made})
+            room = made
         await self._send(RoomID(room), {"msgtype": "m.text", "body": text})
         return RoomID(room)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._matrix.aclose()

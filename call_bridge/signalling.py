@@ -3,7 +3,8 @@
 Messages are JSON objects with a ``type``. The client speaks first::
 
     → join       {call, token: {access_token, matrix_server_name}}
-    ← welcome    {you, moderator, ice_servers, participants, title}   or   ← refused {reason}
+    ← welcome    {you, moderator, ice_servers, participants, title, chat_mirrored}
+                 or ← refused {reason}
     ← offer      {sdp, publish: {mid: audio|camera|screen}, streams}   → answer {sdp}
                  (only the bridge offers: first its sending slots, then whenever it adds
                  receiving slots; the client answers sendonly on the ``publish`` mids)
@@ -11,8 +12,13 @@ Messages are JSON objects with a ``type``. The client speaks first::
     ← participants {participants: [...]}
     → state      {muted_audio, muted_video, sharing}      → hand {raised}      → chat {text}
     → moderate   {action: mute|mute_all|lower_hand|end, target?}
-    ← mute       {by}         ← chat {from, name, text, ts}         ← ended {by}
+    ← mute       {by}         ← chat {from, user, name, text, ts}   ← ended {by}
+    ← error      {reason}     (a moderator's action refused, a chat line too fast)
     → leave
+
+Frames that are not such messages close the connection with a code and a reason
+(:mod:`call_bridge.frames`). The chat is rate-limited per person and mirrored into the
+room only for those who may post there (:mod:`call_bridge.chat`, :mod:`call_bridge.matrix_room`).
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from aiortc import RTCIceServer
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from call_bridge.attendance import AttendanceBook, Visit, report, summarise
+from call_bridge.chat import MAX_LINE, NOT_MIRRORED, TOO_FAST, Bucket
 from call_bridge.conference import Conference, Participant
 from call_bridge.forward import EncodedSource, SourceFactory
+from call_bridge.frames import ProtocolViolation, parse_frame
 from call_bridge.gate import Admission
 from call_bridge.identity import IdentityRefused, OpenIdToken
 from call_bridge.matrix_room import CallRoom
@@ -41,11 +49,18 @@ from call_bridge.speakers import LOUDEST
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 30.0
-MAX_CHAT = 2000
 
 
 class Doorkeeper(Protocol):
     async def admit(self, call: CallId, token: OpenIdToken) -> Admission: ...
+
+
+@dataclass
+class Chat:
+    """One participant's side of the call's chat."""
+
+    bucket: Bucket
+    mirrored: bool
 
 
 @dataclass
@@ -69,8 +84,10 @@ class Calls:
         traces: Traces | None = None,
         source: SourceFactory = EncodedSource,
         voices: int | None = LOUDEST,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.gate = gate
+        self._clock = clock
         self._source = source
         self._voices = voices
         self._ice_for = ice_for
@@ -141,15 +158,18 @@ class Calls:
                 await websocket.send_text(json.dumps(message, ensure_ascii=False))
 
         try:
-            first = json.loads(await asyncio.wait_for(websocket.receive_text(), JOIN_TIMEOUT))
-            if not isinstance(first, dict) or first.get("type") != "join":
+            first = await asyncio.wait_for(_receive(websocket), JOIN_TIMEOUT)
+            if first.get("type") != "join":
                 raise Refused("сначала нужно войти в звонок (join)")
             call = CallId.parse(str(first.get("call", "")))
-            token = OpenIdToken.from_json(first.get("token") or {})
-            admission = await self.gate.admit(call, token)
+            admission = await self.gate.admit(call, OpenIdToken.from_json(first.get("token")))
         except (Refused, IdentityRefused) as e:
             await send({"type": "refused", "reason": e.reason})
             await websocket.close(code=4403)
+            return
+        except ProtocolViolation as e:
+            log.info("connection refused before joining: %d %s", e.code, e.reason)
+            await websocket.close(code=e.code, reason=e.reason)
             return
         except (TimeoutError, ValueError, WebSocketDisconnect):
             await websocket.close(code=4400)
@@ -157,6 +177,8 @@ class Calls:
         ice = self._ice_for(admission)
         conference = self._conference(admission, ice)
         me = await conference.join(admission, send)
+        chat = Chat(Bucket(self._clock), await self._mirrored(admission))
+        closing: ProtocolViolation | None = None
         try:
             await send(
                 {
@@ -166,33 +188,46 @@ class Calls:
                     "ice_servers": [_ice_json(s) for s in ice],
                     "title": _title(admission),
                     "participants": [p.public() for p in conference.participants.values()],
+                    "chat_mirrored": chat.mirrored,
                 }
             )
             conference.start(me)
             while True:
-                message = json.loads(await websocket.receive_text())
-                if not isinstance(message, dict):
-                    continue
+                message = await _receive(websocket)
                 if message.get("type") == "leave" or conference.ended:
                     break
-                await self._handle(conference, me, message, send)
-        except (WebSocketDisconnect, ValueError, RuntimeError) as e:
+                await self._handle(conference, me, message, chat)
+        except ProtocolViolation as e:
+            log.info("participant %s closed: %d %s", me.pid, e.code, e.reason)
+            closing = e
+        except (WebSocketDisconnect, RuntimeError) as e:
             log.info("participant %s gone: %r", me.pid, e)
         finally:
             await conference.leave(me)
             if websocket.client_state.name == "CONNECTED":
-                await websocket.close()
+                if closing is None:
+                    await websocket.close()
+                else:
+                    await websocket.close(code=closing.code, reason=closing.reason)
+
+    async def _mirrored(self, admission: Admission) -> bool:
+        if self._traces is None:
+            return False
+        return await self._traces.room.may_post(admission.room, admission.user)
 
     async def _handle(
         self,
         conference: Conference,
         me: Participant,
         message: dict[str, Any],
-        send: Callable[[dict[str, Any]], Any],
+        chat: Chat,
     ) -> None:
         kind = message.get("type")
         if kind == "answer":
-            conference.client_answer(me, str(message["sdp"]))
+            sdp = message.get("sdp")
+            if not isinstance(sdp, str):
+                raise ProtocolViolation(1008, "an answer carries its sdp as a string")
+            conference.client_answer(me, sdp)
         elif kind == "state":
             me.muted_audio = bool(message.get("muted_audio", me.muted_audio))
             me.muted_video = bool(message.get("muted_video", me.muted_video))
@@ -203,22 +238,27 @@ class Calls:
             me.hand = bool(message.get("raised"))
             await conference.broadcast_participants()
         elif kind == "chat":
-            text = str(message.get("text", "")).strip()[:MAX_CHAT]
-            if text:
-                await conference.broadcast(
-                    {
-                        "type": "chat",
-                        "from": me.pid,
-                        "name": me.admission.name,
-                        "text": text,
-                        "ts": int(time.time() * 1000),
-                    }
-                )
-                if self._traces is not None:
-                    who = me.admission
-                    self._spawn(self._traces.room.mirror(conference.room, who.user, who.name, text))
+            await self._chat(conference, me, str(message.get("text", "")), chat)
         elif kind == "moderate":
             await self._moderate(conference, me, message)
+
+    async def _chat(self, conference: Conference, me: Participant, text: str, chat: Chat) -> None:
+        text = text.strip()[:MAX_LINE]
+        if not text:
+            return
+        if not chat.bucket.take():
+            await me.send({"type": "error", "reason": TOO_FAST})
+            return
+        who = me.admission
+        line = {"type": "chat", "from": me.pid, "user": who.user, "name": who.name, "text": text}
+        await conference.broadcast({**line, "ts": int(time.time() * 1000)})
+        if self._traces is not None and chat.mirrored:
+            self._spawn(self._mirror(conference, me, text))
+
+    async def _mirror(self, conference: Conference, me: Participant, text: str) -> None:
+        assert self._traces is not None  # noqa: S101 - checked by the caller
+        if not await self._traces.room.mirror(conference.room, me.admission.user, text):
+            await me.send({"type": "error", "reason": NOT_MIRRORED})
 
     async def _moderate(
         self, conference: Conference, me: Participant, message: dict[str, Any]
@@ -265,3 +305,11 @@ def _ice_json(server: RTCIceServer) -> dict[str, Any]:
         body["username"] = server.username
         body["credential"] = server.credential
     return body
+
+
+async def _receive(websocket: WebSocket) -> dict[str, Any]:
+    """The next message, or :class:`ProtocolViolation` for a frame that is not one."""
+    frame = await websocket.receive()
+    if frame["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(frame.get("code", 1000))
+    return parse_frame(frame)

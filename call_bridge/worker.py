@@ -6,7 +6,7 @@ Worker ``N`` listens on ``call_bridge.port + 1 + N``. It serves:
 
 - ``/ws`` — the participants' WebSockets (:mod:`call_bridge.signalling`);
 - ``/calls`` — the calls it holds and its own CPU and memory, for placement and the
-  benchmarks (no secrets; bound to the bridge's listener address).
+  benchmarks; only with the bridge's own token (room ids are nobody else's business).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from call_bridge.attendance import AttendanceBook
 from call_bridge.forward import install_passthrough
+from call_bridge.frames import MAX_FRAME
 from call_bridge.gate import TOKEN_LIFETIME, Admission, Gate, Lessons, RoomView
 from call_bridge.identity import FederationEndpoint, OpenIdVerifier
 from call_bridge.matrix_room import CallRoom
@@ -39,7 +40,7 @@ from call_bridge.replay import UsedTokens
 from call_bridge.signalling import Calls, Traces
 from kernel.config import CallBridgeConfig, SchoolConfig, load_config
 from kernel.ids import ServerName, user_id
-from kernel.secrets import read_secret_file
+from kernel.secrets import read_secret_file, same_secret
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +119,15 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
     )
     calls = Calls(gate, ice_servers(bridge), traces, voices=bridge.voices)
     started = time.monotonic()
+    bridge_token = read_secret_file(config.bridge_token_file)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"worker": index})
 
     async def status(request: Request) -> Response:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not given or not same_secret(given, bridge_token):
+            return JSONResponse({"error": "the bridge's own token is required"}, 401)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return JSONResponse(
             {
@@ -157,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         port=port,
         log_level="warning",
         ws="websockets-sansio",
+        ws_max_size=4 * MAX_FRAME,  # bytes: a frame of MAX_FRAME characters, all four-byte
     )
 
 

@@ -238,6 +238,18 @@ class CallBridgeConfig(_Model):
     """How many voices a call forwards at once: the loudest (``parta bench calls`` weighs it)."""
     servers: dict[str, RemoteServerConfig] = Field(default_factory=dict)
     """Other schools of the region whose teachers may join (server name → federation API)."""
+    frame_ancestors: tuple[str, ...] = ()
+    """Origins of Matrix web clients that may show the call page in a frame (a widget in
+    Element Web, say: ``https://element.school14.example``). The bridge's and the diary's
+    own origins always may; nobody else."""
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?", origin):
+                raise ValueError(f"{origin!r} is not an origin (https://host[:port])")
+        return value
 
 
 class BotsConfig(_Model):
@@ -360,6 +372,11 @@ class SchoolConfig(_Model):
     @property
     def bots_url(self) -> str:
         return f"http://{self.bots.bind_host}:{self.bots.port}"
+
+    @property
+    def bridge_token_file(self) -> Path:
+        """The call bridge's own token: its front asks its workers what calls they hold."""
+        return self.secrets_dir / "bridge_token"
 
     @property
     def bots_token_file(self) -> Path:

@@ -64,6 +64,7 @@ def _secrets(config: SchoolConfig) -> None:
         config.link_token_file,
         config.invite_token_file,
         config.bots_token_file,
+        config.bridge_token_file,
         config.password_check_token_file,
         config.diary_api_token_file,
         config.oidc_client_secret_file,

@@ -240,6 +240,7 @@ class SchoolStack:
             self.config.diary_api_token_file,
             self.config.bots_token_file,
             self.config.invite_token_file,
+            self.config.bridge_token_file,
         ):
             ensure_secret_file(shared)  # made here, once, before either reader starts
         log_path = self.config.state_dir / f"{module}.log"

@@ -139,6 +139,7 @@ async function welcome(message) {
   $('[data-testid="title"]').textContent = message.title;
   document.title = `${message.title} — parta`;
   $('[data-action="end"]').hidden = !state.moderator;
+  $('[data-testid="chat-note"]').hidden = message.chat_mirrored !== false;
   $('[data-testid="moderation"]').hidden = !state.moderator;
   $('[data-testid="prejoin"]').hidden = true;
   $('[data-testid="room"]').hidden = false;
@@ -190,6 +191,9 @@ async function handle(message) {
       break;
     case "chat":
       addChat(message);
+      break;
+    case "error":
+      show(message.reason);
       break;
     case "mute":
       await setMic(false);
@@ -315,6 +319,7 @@ function addChat(message) {
   const item = document.createElement("li");
   const who = document.createElement("b");
   who.textContent = `${message.name}: `;
+  who.title = message.user || "";  // the Matrix id: a display name can be anything
   item.append(who, document.createTextNode(message.text));
   $('[data-testid="chat-log"]').append(item);
 }

@@ -199,10 +199,13 @@ async def test_two_lessons_at_once_land_on_two_worker_processes_and_both_deliver
             assert video, inbound
             assert video[0].packetsReceived > 30, inbound
             assert video[0].packetsLost == 0, video[0]
+        token = stack.config.bridge_token_file.read_text().strip()
         async with httpx.AsyncClient(timeout=10) as status:
             for worker, a, _ in pairs:
-                port = stack.config.call_bridge.port + 1 + worker
-                held = (await status.get(f"http://127.0.0.1:{port}/calls")).json()["calls"]
+                url = f"http://127.0.0.1:{stack.config.call_bridge.port + 1 + worker}/calls"
+                assert (await status.get(url)).status_code == 401  # room ids for nobody else
+                mine = {"Authorization": f"Bearer {token}"}
+                held = (await status.get(url, headers=mine)).json()["calls"]
                 assert list(held) == [str(calls[pairs.index((worker, a, _))])]
     finally:
         for _, a, b in pairs:
