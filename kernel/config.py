@@ -180,7 +180,12 @@ class DiaryConfig(_Model):
     remembered_days: int = Field(30, ge=1, le=365)
     """How long «Остаться в системе» keeps a person signed in."""
     login_attempts: int = Field(5, ge=1, le=100)
+    """Wrong passwords for one account from one address before it must wait (1 min, then
+    doubling up to ``lockout_minutes``); an address is slowed past twenty times this."""
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (their addresses) whose ``X-Forwarded-For`` names the real client: the
+    login limits count by it. Empty: the connection's own address."""
     reset_minutes: int = Field(60, ge=5, le=24 * 60)
     mail: MailConfig = MailConfig()
     support: SupportConfig = SupportConfig()

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         host=config.diary.bind_host,
         port=config.diary.port,
         log_level="warning",
-        proxy_headers=False,
+        proxy_headers=bool(config.diary.trusted_proxies),
+        forwarded_allow_ips=",".join(config.diary.trusted_proxies) or None,
     )
     return 0
 

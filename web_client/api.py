@@ -84,7 +84,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
             account = ctx.store.account_of_matrix_user(str(body["user_id"]))
         elif body.get("login"):
             account = ctx.store.find_account(str(body["login"]))
-        outcome = ctx.auth.sign_in(account.login if account else "", password, "matrix-login")
+        outcome = ctx.auth.sign_in(account.login if account else "", password, None)
         home = f":{ctx.config.server_name}"
         if isinstance(outcome, Refusal) or account is None or not account.matrix_user_id:
             return _error(403, "M_FORBIDDEN", "wrong login or password")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel.config import SchoolConfig
 from web_client import (
     api,
     pages_auth,
@@ -34,24 +36,41 @@ from web_client.oidc import DiaryOidc
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-_HEADERS = {
-    b"x-frame-options": b"DENY",
-    b"x-content-type-options": b"nosniff",
-    b"referrer-policy": b"no-referrer",
-    b"content-security-policy": b"default-src 'self'; img-src 'self' data: blob:; "
-    b"media-src 'self' blob:; connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'",
-}
+
+
+def security_headers(config: SchoolConfig) -> dict[bytes, bytes]:
+    """The diary talks to itself and to the school's homeserver (the messenger in «Чаты»),
+    and its forms end up there too (single sign-on returns to the homeserver after «Войти»)
+    or at the call page; nothing else, and nobody frames it."""
+    homeserver = _origin(config.homeserver_public_url)
+    calls = _origin(config.call_url)
+    policy = (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        f"connect-src 'self' {homeserver}; base-uri 'none'; "
+        f"form-action 'self' {homeserver} {calls}; frame-ancestors 'none'"
+    )
+    return {
+        b"x-frame-options": b"DENY",
+        b"x-content-type-options": b"nosniff",
+        b"referrer-policy": b"no-referrer",
+        b"content-security-policy": policy.encode(),
+    }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, headers: dict[bytes, bytes]) -> None:
+        self.app, self._headers = app, headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.extend(_HEADERS.items())
+                headers.extend(self._headers.items())
                 message["headers"] = headers
             await send(message)
 
@@ -97,6 +116,6 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
     routes.append(Route("/health", health))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders, headers=security_headers(ctx.config))],
         exception_handlers={HTTPException: http_error, Exception: crash},
     )

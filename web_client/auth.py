@@ -1,7 +1,8 @@
 """Signing in: Argon2id password hashes, signed session cookies, CSRF, a login rate limit.
 
-    «Войти» ─► throttled? ─► find account (login, phone or e-mail) ─► argon2 verify
-            ─► session token (random, stored as a digest; the cookie is it, signed)
+    «Войти» ─► find account (login, phone or e-mail) ─► throttled? (:mod:`throttle`)
+            ─► argon2 verify ─► session token (random, stored as a digest; the cookie
+            is it, signed)
 
 A session cookie is ``token.signature``: a forged or altered cookie is refused by
 its signature before the store is asked; an expired or signed-out one is refused
@@ -24,11 +25,22 @@ from itsdangerous import BadSignature, Signer
 from kernel.config import DiaryConfig
 from kernel.ids import SourcedId
 from web_client.store import DiaryStore
+from web_client.throttle import (
+    ADDRESS_FACTOR,
+    MAIL_WINDOW,
+    MAILS_PER_ACCOUNT,
+    MAILS_PER_ADDRESS,
+    SPREAD,
+    WINDOW,
+    Tally,
+    backoff,
+    minutes,
+    seconds,
+    slowdown,
+)
 
 SESSION_COOKIE = "parta_session"
 CSRF_COOKIE = "parta_csrf"
-_ADDRESS_FACTOR = 20
-"""An address may be a whole school behind one NAT: it gets this many times the attempts."""
 MIN_PASSWORD = 8
 
 
@@ -37,6 +49,21 @@ class Refusal:
     """Why a sign-in was refused, in the words shown to the person."""
 
     message: str
+    retry_after: int | None = None
+    """Seconds, when the refusal is only «not so fast» (HTTP 429)."""
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """What one sign-in counts against (:mod:`web_client.throttle`)."""
+
+    here: str
+    """The account (or the typed name) from this address, or as a Matrix login."""
+    everywhere: str
+    address: str | None
+
+    def all(self) -> list[str]:
+        return [k for k in (self.here, self.everywhere, self.address) if k is not None]
 
 
 @dataclass(frozen=True)
@@ -65,19 +92,20 @@ class Auth:
     def hash_password(self, password: str) -> str:
         return self._hasher.hash(password)
 
-    def sign_in(self, name: str, password: str, address: str) -> SourcedId | Refusal:
-        keys = (f"login:{name.strip().lower()}", f"addr:{address}")
-        wait = self._locked_minutes(keys)
-        if wait:
-            return Refusal(
-                f"Слишком много неудачных попыток входа. Попробуйте снова через {wait} мин."
-            )
+    def sign_in(self, name: str, password: str, address: str | None) -> SourcedId | Refusal:
+        """``address`` is the client's (behind the configured proxy, the real one); ``None``
+        for a Matrix login, which Synapse rate-limits by address itself."""
         account = self._store.find_account(name) if name.strip() else None
+        who = f"acct:{account.person_id}" if account else f"name:{' '.join(name.lower().split())}"
+        keys = _Keys(f"{who}@{address or 'matrix'}", who, f"addr:{address}" if address else None)
+        refused = self._wait(keys)
+        if refused is not None:
+            return refused
         stored = account.password_hash if account and account.password_hash else self._dummy
         if not self._verify(stored, password) or account is None or not account.password_hash:
-            self._store.note_failure(keys, self._now())
+            self._store.note_failure(keys.all(), self._now())
             return Refusal("Неверный логин или пароль")
-        self._store.clear_failures(keys[0])
+        self._store.clear_failures(keys.here)
         if self._hasher.check_needs_rehash(account.password_hash):
             self._store.set_password_hash(account.person_id, self.hash_password(password))
         return account.person_id
@@ -88,16 +116,32 @@ class Auth:
         except (VerificationError, InvalidHashError):
             return False
 
-    def _locked_minutes(self, keys: tuple[str, str]) -> int:
-        window = timedelta(minutes=self._config.lockout_minutes)
-        since = self._now() - window
-        limits = (self._config.login_attempts, self._config.login_attempts * _ADDRESS_FACTOR)
-        for key, limit in zip(keys, limits, strict=True):
-            count, oldest = self._store.failures_since(key, since)
-            if count >= limit and oldest is not None:
-                left = oldest + window - self._now()
-                return max(1, -(-int(left.total_seconds()) // 60))
-        return 0
+    def _wait(self, keys: _Keys) -> Refusal | None:
+        now, attempts = self._now(), self._config.login_attempts
+        cap = timedelta(minutes=self._config.lockout_minutes)
+        if keys.address is not None:
+            since = now - timedelta(minutes=self._config.lockout_minutes)
+            slow = slowdown(self._tally(keys.address, since), attempts * ADDRESS_FACTOR, now)
+            if slow:
+                return Refusal(
+                    "Слишком много попыток входа с вашего адреса. "
+                    f"Подождите {seconds(slow)} с и попробуйте снова.",
+                    retry_after=seconds(slow),
+                )
+        since = now - WINDOW
+        wait = max(
+            backoff(self._tally(keys.here, since), attempts, cap, now),
+            backoff(self._tally(keys.everywhere, since), attempts * SPREAD, cap, now),
+        )
+        if wait:
+            return Refusal(
+                "Слишком много неудачных попыток входа. "
+                f"Попробуйте снова через {minutes(wait)} мин."
+            )
+        return None
+
+    def _tally(self, key: str, since: datetime) -> Tally:
+        return Tally(*self._store.failure_tally(key, since))
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -148,6 +192,18 @@ class Auth:
 
     # -- password reset ------------------------------------------------------------------
 
+    def may_mail_reset(self, person: SourcedId | None, address: str) -> bool:
+        """Whether another reset mail may go now (counted when it may): a few an hour per
+        account and per address. The page answers the same either way."""
+        since = self._now() - MAIL_WINDOW
+        limits = [(f"mail:addr:{address}", MAILS_PER_ADDRESS)]
+        if person is not None:
+            limits.append((f"mail:acct:{person}", MAILS_PER_ACCOUNT))
+        if any(self._tally(key, since).count >= limit for key, limit in limits):
+            return False
+        self._store.note_failure([key for key, _ in limits], self._now())
+        return True
+
     def new_reset(self, person: SourcedId) -> str:
         token = secrets.token_urlsafe(32)
         expires = self._now() + timedelta(minutes=self._config.reset_minutes)
@@ -174,5 +230,6 @@ class Auth:
         if not self._store.use_reset(token):
             return Refusal("Эта ссылка уже использована. Запросите новую.")
         self._store.set_password_hash(target, self.hash_password(password))
+        self._store.void_resets_of(target)  # an older link, still unused, must not work now
         self._store.drop_sessions_of(target)
         return target

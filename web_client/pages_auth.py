@@ -30,11 +30,15 @@ def routes(ctx: DiaryContext) -> list[Route]:
     async def login(request: Request) -> Response:
         form = await ctx.form(request)
         name, password = str(form.get("login", "")), str(form.get("password", ""))
-        address = request.client.host if request.client else "unknown"
+        address = _address(request)
         outcome = ctx.auth.sign_in(name, password, address)
         if isinstance(outcome, Refusal):
             logger.info("sign-in refused from %s", address)
-            return _login(ctx, request, error=outcome.message, login=name, status=401)
+            status = 401 if outcome.retry_after is None else 429
+            response = _login(ctx, request, error=outcome.message, login=name, status=status)
+            if outcome.retry_after is not None:
+                response.headers["Retry-After"] = str(outcome.retry_after)
+            return response
         session = ctx.auth.open_session(outcome, remember=form.get("remember") == "on")
         response = redirect(safe_next(str(form.get("next", ""))))
         response.set_cookie(
@@ -63,7 +67,8 @@ def routes(ctx: DiaryContext) -> list[Route]:
         account = ctx.store.find_account(str(form.get("login", "")))
         diary = ctx.store.diary()
         person = diary.people.get(account.person_id) if diary and account else None
-        if account is not None and account.email and person is not None:
+        allowed = ctx.auth.may_mail_reset(account.person_id if account else None, _address(request))
+        if allowed and account is not None and account.email and person is not None:
             token = ctx.auth.new_reset(account.person_id)
             link = f"{ctx.config.diary_url}/reset/{token}"
             message = reset_message(
@@ -107,6 +112,12 @@ def routes(ctx: DiaryContext) -> list[Route]:
         Route("/reset/{token}", reset_page, methods=["GET"]),
         Route("/reset/{token}", reset, methods=["POST"]),
     ]
+
+
+def _address(request: Request) -> str:
+    """The client's address; behind ``diary.trusted_proxies`` the server has already put the
+    forwarded one here."""
+    return request.client.host if request.client else "unknown"
 
 
 def _login(

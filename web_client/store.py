@@ -282,17 +282,17 @@ class DiaryStore:
         with self._engine.begin() as db:
             db.execute(sa.delete(sessions).where(sessions.c.person_id == person_id))
 
-    # -- failed sign-ins (the rate limit) -----------------------------------------
+    # -- failed sign-ins and reset mails (the rate limits: web_client.throttle) ------
 
     def note_failure(self, keys: Iterable[str], at: datetime) -> None:
         with self._engine.begin() as db:
             db.execute(sa.insert(failures), [{"key": key, "at": at} for key in keys])
 
-    def failures_since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
-        """How many failures for ``key`` since ``since``, and the oldest of them."""
+    def failure_tally(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many events of ``key`` since ``since``, and the latest of them."""
         with self._engine.connect() as db:
             row = db.execute(
-                sa.select(sa.func.count(), sa.func.min(failures.c.at)).where(
+                sa.select(sa.func.count(), sa.func.max(failures.c.at)).where(
                     failures.c.key == key, failures.c.at > since
                 )
             ).one()
@@ -326,6 +326,15 @@ class DiaryStore:
                 .values(used=True)
             )
         return result.rowcount == 1
+
+    def void_resets_of(self, person_id: SourcedId) -> None:
+        """Every outstanding reset link of the person stops working (a reset happened)."""
+        with self._engine.begin() as db:
+            db.execute(
+                sa.update(resets)
+                .where(resets.c.person_id == person_id, resets.c.used.is_(False))
+                .values(used=True)
+            )
 
     # -- distance lessons ------------------------------------------------------------
 

@@ -100,7 +100,11 @@ def _timetable(prefix: str, now: datetime) -> Timetable:
 def running_diary(base: SchoolConfig, state: Path, prefix: str) -> Iterator[DiarySite]:
     zone = noon_zone()
     config = base.model_copy(
-        update={"state_dir": state, "diary": DiaryConfig(port=free_port(), timezone=zone)}
+        update={
+            "state_dir": state,
+            # as deployed: nginx on the same host says who the client really is
+            "diary": DiaryConfig(port=free_port(), timezone=zone, trusted_proxies=("127.0.0.1",)),
+        }
     )
     school = small_school(prefix)
     people = {

@@ -5,6 +5,7 @@ Screenshots of the main screens go to docs/screenshots/ (shown in the README).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -218,3 +219,55 @@ def _body(path: Path) -> str:
     part = message.get_body(("plain",))
     assert part is not None
     return str(part.get_content())
+
+
+async def _form(
+    http: httpx.AsyncClient, path: str, fields: dict[str, str], client: str
+) -> httpx.Response:
+    """A form as a browser behind the school's proxy sends it (``client`` its real address)."""
+    proxy = {"X-Forwarded-For": client}
+    page = await http.get(path, headers=proxy)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None, page.text[:500]
+    return await http.post(path, data={**fields, "csrf": csrf.group(1)}, headers=proxy)
+
+
+async def test_behind_the_proxy_each_client_counts_for_itself(site: DiarySite) -> None:
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        for _ in range(site.config.diary.login_attempts):
+            wrong = await _form(
+                http, "/login", {"login": "web-p3", "password": "не-тот"}, "203.0.113.7"
+            )
+            assert wrong.status_code == 401
+        waited = await _form(
+            http, "/login", {"login": "web-p3", "password": PASSWORD}, "203.0.113.7"
+        )
+        assert "Слишком много неудачных попыток" in waited.text
+        http.cookies.clear()
+        mine = await _form(
+            http, "/login", {"login": "web-p3", "password": PASSWORD}, "198.51.100.2"
+        )
+        assert mine.status_code == 303, mine.text[:300]  # the parent at home signs in
+
+
+async def test_a_flood_of_forgot_requests_sends_a_few_mails(site: DiarySite) -> None:
+    outbox = site.config.state_dir / "outbox"
+    before = set(outbox.glob("*.eml")) if outbox.exists() else set()
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        for _ in range(12):
+            answer = await _form(http, "/forgot", {"login": "web-t4"}, "203.0.113.9")
+            assert "мы отправили" in answer.text  # the same answer, sent or not
+    assert len(set(outbox.glob("*.eml")) - before) == 3
+
+
+async def test_the_diary_talks_only_to_itself_and_its_homeserver(site: DiarySite) -> None:
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        page = await http.get("/login")
+    policy = dict(
+        part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";")
+    )
+    homeserver = site.config.homeserver_public_url
+    assert policy["connect-src"] == f"'self' {homeserver}"
+    assert policy["base-uri"] == "'none'"
+    assert policy["form-action"].split()[:2] == ["'self'", homeserver]
+    assert policy["frame-ancestors"] == "'none'"

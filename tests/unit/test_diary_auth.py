@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -63,15 +63,81 @@ def test_stored_passwords_are_argon2id_hashes(store: DiaryStore, auth: Auth) -> 
     assert "верный-пароль" not in account.password_hash
 
 
-def test_repeated_failures_lock_the_login_until_the_window_passes(auth: Auth, clock: Clock) -> None:
-    for _ in range(3):
-        assert auth.sign_in("au-s1", "неверный", "10.0.0.2") == Refusal("Неверный логин или пароль")
-    locked = auth.sign_in("au-s1", "верный-пароль", "10.0.0.3")
-    assert isinstance(locked, Refusal)
-    assert "Слишком много неудачных попыток" in locked.message
-    assert "15 мин" in locked.message
+def _wrong(auth: Auth, name: str, address: str | None, times: int) -> None:
+    for _ in range(times):
+        assert auth.sign_in(name, "неверный", address) == Refusal("Неверный логин или пароль")
+
+
+def test_failures_from_one_address_back_off_one_two_four_minutes(auth: Auth, clock: Clock) -> None:
+    _wrong(auth, "au-s1", "10.0.0.2", 3)  # login_attempts = 3
+    waited = auth.sign_in("au-s1", "верный-пароль", "10.0.0.2")
+    assert isinstance(waited, Refusal)
+    assert "Слишком много неудачных попыток" in waited.message
+    assert "через 1 мин" in waited.message
+    for minutes in (2, 4, 8, 15, 15):  # each further failure doubles the wait, up to the cap
+        clock.now += timedelta(minutes=16)
+        _wrong(auth, "au-s1", "10.0.0.2", 1)
+        refused = auth.sign_in("au-s1", "верный-пароль", "10.0.0.2")
+        assert isinstance(refused, Refusal)
+        assert f"через {minutes} мин" in refused.message, refused.message
     clock.now += timedelta(minutes=15, seconds=1)
+    assert auth.sign_in("au-s1", "верный-пароль", "10.0.0.2") == "au-s1"  # and it starts over
+    _wrong(auth, "au-s1", "10.0.0.2", 1)
+    assert auth.sign_in("au-s1", "верный-пароль", "10.0.0.2") == "au-s1"
+
+
+def test_another_addresss_failures_never_lock_the_account_out(auth: Auth) -> None:
+    for _ in range(3 * 5):  # somebody else keeps guessing, and is kept waiting
+        assert isinstance(auth.sign_in("au-s1", "неверный", "10.0.0.66"), Refusal)
     assert auth.sign_in("au-s1", "верный-пароль", "10.0.0.3") == "au-s1"
+
+
+def test_guessing_from_many_addresses_backs_the_account_off_everywhere(auth: Auth) -> None:
+    for n in range(3 * 10):  # SPREAD times one address's allowance, one failure each
+        _wrong(auth, "au-s1", f"10.1.{n}.1", 1)
+    refused = auth.sign_in("au-s1", "верный-пароль", "10.9.9.9")
+    assert isinstance(refused, Refusal)
+    assert "неудачных попыток" in refused.message
+
+
+def test_the_back_off_follows_the_account_whatever_spelling_of_its_phone(
+    store: DiaryStore, auth: Auth
+) -> None:
+    diary = small_school("au")
+    parent = diary.people[SourcedId("au-p1")]
+    people = {**diary.people, parent.id: replace(parent, phone="+7 912 661 42 42")}
+    store.load(replace(diary, people=people), Timetable())
+    store.set_password_hash(parent.id, auth.hash_password("пароль-мамы"))
+    _wrong(auth, "+7 912 661 42 42", "10.0.0.5", 3)
+    refused = auth.sign_in("8 (912) 661-42-42", "пароль-мамы", "10.0.0.5")
+    assert isinstance(refused, Refusal)
+    assert "неудачных попыток" in refused.message
+
+
+def test_random_names_from_one_address_slow_it_down_but_lock_nobody_out(
+    auth: Auth, store: DiaryStore, clock: Clock
+) -> None:
+    store.set_password_hash(SourcedId("au-p1"), auth.hash_password("пароль-мамы"))
+    for n in range(60):  # twenty times login_attempts: then one attempt every few seconds
+        refused = auth.sign_in(f"кто-то-{n}", "неверный", "10.0.0.7")
+        assert refused == Refusal("Неверный логин или пароль")
+    slowed = auth.sign_in("au-p1", "пароль-мамы", "10.0.0.7")
+    assert isinstance(slowed, Refusal)
+    assert slowed.retry_after is not None
+    assert "с вашего адреса" in slowed.message
+    clock.now += timedelta(seconds=slowed.retry_after)
+    assert auth.sign_in("au-p1", "пароль-мамы", "10.0.0.7") == "au-p1"  # slowed, not locked
+    assert auth.sign_in("au-s1", "верный-пароль", "10.0.0.8") == "au-s1"
+
+
+def test_each_matrix_login_has_its_own_count(auth: Auth, store: DiaryStore) -> None:
+    store.set_password_hash(SourcedId("au-s2"), auth.hash_password("пароль-второго"))
+    for n in range(61):  # everybody's Matrix logins reach the diary from Synapse's address
+        auth.sign_in(f"кто-то-{n}", "неверный", None)
+    _wrong(auth, "au-s1", None, 3)
+    assert isinstance(auth.sign_in("au-s1", "верный-пароль", None), Refusal)
+    assert auth.sign_in("au-s2", "пароль-второго", None) == "au-s2"
+    assert auth.sign_in("au-s1", "верный-пароль", "10.0.0.9") == "au-s1"  # the web is apart
 
 
 def test_sessions_refuse_forged_altered_expired_and_closed_cookies(
@@ -122,6 +188,30 @@ def test_a_reset_link_works_once_and_not_after_it_expires(auth: Auth, clock: Clo
     assert isinstance(expired, Refusal)
     assert "истёк" in expired.message
     assert isinstance(auth.reset_password("forged", "новый-пароль-4"), Refusal)
+
+
+def test_a_reset_voids_every_older_unused_link(auth: Auth) -> None:
+    older = auth.new_reset(SourcedId("au-s1"))
+    newer = auth.new_reset(SourcedId("au-s1"))
+    assert auth.reset_password(newer, "новый-пароль-1") == "au-s1"
+    stale = auth.reset_password(older, "чужой-пароль-2")
+    assert isinstance(stale, Refusal)
+    assert "уже использована" in stale.message
+    assert auth.sign_in("au-s1", "новый-пароль-1", "10.0.0.4") == "au-s1"
+
+
+def test_reset_mails_are_a_few_an_hour_per_account_and_per_address(
+    auth: Auth, clock: Clock
+) -> None:
+    s1, s2 = SourcedId("au-s1"), SourcedId("au-s2")
+    assert [auth.may_mail_reset(s1, "10.0.0.1") for _ in range(4)] == [True] * 3 + [False]
+    assert not auth.may_mail_reset(s1, "10.0.0.2")  # the account's allowance, wherever from
+    for n in range(7):
+        assert auth.may_mail_reset(SourcedId(f"x-{n}"), "10.0.0.1") is (n < 7)
+    assert not auth.may_mail_reset(s2, "10.0.0.1")  # the address has asked ten times
+    assert auth.may_mail_reset(s2, "10.0.0.3")
+    clock.now += timedelta(hours=1, seconds=1)
+    assert auth.may_mail_reset(s1, "10.0.0.1")
 
 
 @pytest.mark.parametrize(
