@@ -53,6 +53,7 @@ def fold_roles(records: RecordSet, roles: Iterable[RoleRecord], problems: list[P
 
 
 def build_diary(records: RecordSet, problems: list[Problem]) -> Diary:
+    _org_parents(records, problems)
     schools = {
         org.id: School(org.id, org.name) for org in records.orgs.values() if org.type == _SCHOOL
     }
@@ -74,6 +75,24 @@ def build_diary(records: RecordSet, problems: list[Problem]) -> Diary:
         guardianships=_guardianships(records, people, problems),
         extensions=_extensions(records),
     )
+
+
+def _org_parents(records: RecordSet, problems: list[Problem]) -> None:
+    """Every ``parentSourcedId`` names an org of the export, and no org is its own ancestor."""
+    for org in sorted(records.orgs.values(), key=lambda o: o.id):
+        if org.parent is None:
+            continue
+        if org.parent.target not in records.orgs:
+            _dangling(org.parent, "parent org", records, problems)
+            continue
+        seen = [org.id]
+        above = records.orgs.get(org.parent.target)
+        while above is not None and above.parent is not None and above.id not in seen:
+            seen.append(above.id)
+            above = records.orgs.get(above.parent.target)
+        if above is not None and above.id in seen:
+            circle = " → ".join([*seen[seen.index(above.id) :], above.id])
+            problems.append(org.parent.problem(f"org parents go round in a circle: {circle}"))
 
 
 def _dangling(ref: Ref, kind: str, records: RecordSet, problems: list[Problem]) -> None:

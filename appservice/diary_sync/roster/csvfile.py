@@ -1,10 +1,14 @@
 """Reading one CSV file of a real export, which is messier than the spec.
 
-Exports come from Excel and Russian school systems: a UTF-8 BOM, CRLF, cp1251,
-headers in odd case, trailing empty cells. Everything that can be read is read;
-what cannot becomes a :class:`Problem`, never a traceback.
+Exports come from Excel and Russian school systems: a UTF-8 BOM, CRLF, cp1251 or
+KOI8-R, UTF-16 from Excel's «Unicode text», headers in odd case, trailing empty cells.
+Everything that can be read is read; what cannot becomes a :class:`Problem`, never a
+traceback::
 
-    bytes ──decode (utf-8, then cp1251)──► text ──csv.reader──► Table(rows)
+    bytes ──decode──► text ──csv.reader──► Table(rows)
+           UTF-16 (by its byte-order mark, or its NUL bytes), else UTF-8, else one of the
+           Russian 8-bit encodings — cp1251 or KOI8-R, told apart by their letters: names
+           are mostly lower-case, and the two put lower and upper case in swapped halves
 
 Header names are matched by a key that ignores case, spaces and underscores, so
 ``sourcedId``, ``SourcedID`` and ``Sourced Id`` are the same column.
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from appservice.diary_sync.roster.errors import Problem
 
 _NOISE = re.compile(r"[\s_\ufeff]+")
-_ENCODINGS = ("utf-8-sig", "cp1251")
+_EIGHT_BIT = ("cp1251", "koi8_r")
 
 
 def column_key(name: str) -> str:
@@ -73,9 +77,10 @@ class Table:
 
 def read_table(file: str, data: bytes) -> tuple[Table | None, list[Problem]]:
     """Decode and split one file; ``None`` when nothing usable could be read."""
-    text = _decode(data)
+    text = decode(data)
     if text is None:
-        return None, [Problem(file, 0, "", "neither UTF-8 nor cp1251; save the file as UTF-8")]
+        reason = "neither UTF-8, UTF-16, cp1251 nor KOI8-R; save the file as UTF-8"
+        return None, [Problem(file, 0, "", reason)]
     try:
         return _parse(file, text)
     except _BrokenRecord as error:
@@ -88,13 +93,56 @@ class _BrokenRecord(Exception):
         self.line, self.reason = line, reason
 
 
-def _decode(data: bytes) -> str | None:
-    for encoding in _ENCODINGS:
+def decode(data: bytes) -> str | None:
+    """The file's text in whichever encoding it really is (see the module's picture)."""
+    utf16 = _utf16(data)
+    if utf16 is not None:
         try:
-            return data.decode(encoding)
+            return data.decode(utf16)
         except UnicodeDecodeError:
-            continue
+            return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    readings = [
+        text
+        for encoding in _EIGHT_BIT
+        if (text := _try(data, encoding)) is not None and _russian(text)
+    ]
+    return max(readings, key=_lower_share, default=None)
+
+
+def _utf16(data: bytes) -> str | None:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = data[:4096]
+    if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):  # ASCII text in two bytes
+        return "utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0) else "utf-16-be"
     return None
+
+
+def _try(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _russian(text: str) -> bool:
+    """A Russian roster's only non-ASCII characters are the letters of names."""
+    beyond = [c for c in text if ord(c) > 127]
+    return sum(_cyrillic(c) for c in beyond) >= 0.9 * len(beyond)
+
+
+def _cyrillic(c: str) -> bool:
+    return "А" <= c <= "я" or c in "Ёё"
+
+
+def _lower_share(text: str) -> float:
+    """Of the Cyrillic letters, how many are lower case (names: most of them)."""
+    letters = [c for c in text if _cyrillic(c)]
+    return sum(c.islower() for c in letters) / len(letters) if letters else 0.0
 
 
 def _parse(file: str, text: str) -> tuple[Table | None, list[Problem]]:
@@ -112,6 +160,10 @@ def _parse(file: str, text: str) -> tuple[Table | None, list[Problem]]:
             problems.append(Problem(file, line, "", f"{len(cells)} fields, header has {width}"))
             continue
         values = {key: cells[i].strip() for i, key in enumerate(headers) if i < len(cells)}
+        nul = [key for key, value in values.items() if "\0" in value]
+        if nul:
+            problems += [Problem(file, line, headers[k], "contains a NUL character") for k in nul]
+            continue
         rows.append(Row(file, line, values, headers))
     return Table(file, headers, tuple(rows)), problems
 

@@ -189,7 +189,8 @@ def _org(row: Row, sourced: SourcedId, problems: list[Problem]) -> OrgRecord | N
     kind = fields.read_choice(row, "type", {t: t for t in fields.ORG_TYPES}, problems)
     if name is None or kind is None:
         return None
-    return OrgRecord(sourced, name, kind, row.extras(_KNOWN_KEYS[ORGS]))
+    parent = ref(row, "parentSourcedId")
+    return OrgRecord(sourced, name, kind, row.extras(_KNOWN_KEYS[ORGS]), parent)
 
 
 def _user(row: Row, sourced: SourcedId, problems: list[Problem]) -> UserRecord | None:

@@ -38,6 +38,8 @@ class OrgRecord:
     name: str
     type: str
     extras: Extras | None = None
+    parent: Ref | None = None
+    """``parentSourcedId``: the district above a school, say."""
 
 
 @dataclass(frozen=True)
