@@ -7,6 +7,7 @@ types); :data:`SYNC_FAILURES` is what a run reports rather than crashes on.
 
 from __future__ import annotations
 
+from kernel.db import StoreError
 from kernel.matrix import MatrixFailure
 
 
@@ -18,9 +19,5 @@ class RoomMissing(AppserviceError):
     """An action needs a room that an earlier, failed action should have created."""
 
 
-class StoreError(AppserviceError):
-    """The state store cannot be opened or holds something unexpected."""
-
-
-SYNC_FAILURES = (AppserviceError, MatrixFailure)
+SYNC_FAILURES = (AppserviceError, MatrixFailure, StoreError)
 """An action that failed for one of these is reported with its reason; the run goes on."""

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from appservice.diary_sync.layout import RoomKey
 from appservice.diary_sync.state import Account
-from appservice.errors import StoreError
+from kernel.db import Migration, create_missing, open_store
 from kernel.ids import RoomID, SourcedId, UserID
 
 _meta = sa.MetaData()
@@ -102,6 +102,18 @@ only: readers cache what they derive from each (parsing a snapshot costs far mor
 re-reading the accounts)."""
 
 
+STORE = "appservice"
+MIGRATIONS = (
+    Migration(
+        1,
+        "the tables of parta 0.1 (made before versions: adopted as they are)",
+        lambda operations: create_missing(operations, *_meta.sorted_tables),
+    ),
+)
+"""Migration 1 creates the tables as defined above. When a later migration changes one,
+first give migration 1 a frozen copy of that table as it was (see :mod:`kernel.db`)."""
+
+
 def _bump(c: Connection, *names: str) -> None:
     for name in names:
         updated = c.execute(
@@ -152,15 +164,8 @@ class Store:
 
     @classmethod
     def open(cls, url: str, now_ms: Callable[[], int]) -> Store:
-        try:
-            engine = sa.create_engine(url, future=True)
-            if engine.dialect.name == "sqlite":
-                sa.event.listen(engine, "connect", _sqlite_pragmas)
-            _meta.create_all(engine)
-        except sa.exc.SQLAlchemyError as e:
-            reason = getattr(e, "orig", None) or e
-            raise StoreError(f"cannot open the state store {engine_url(url)}: {reason}") from e
-        return cls(engine, now_ms)
+        """Opened and brought up to the newest schema (:mod:`kernel.db`)."""
+        return cls(open_store(url, STORE, MIGRATIONS), now_ms)
 
     @property
     def dialect(self) -> str:
@@ -352,19 +357,6 @@ class Store:
             rows = c.execute(sa.select(generations.c.name, generations.c.value))
             found = {str(name): int(value) for name, value in rows}
         return found.get("diary", 0), found.get("people", 0)
-
-
-def engine_url(url: str) -> str:
-    """The URL without a password, fit for a message."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
 
 
 _REQUIRED = ("event_id", "room_id", "type", "sender")

@@ -11,88 +11,112 @@ import argparse
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
-from nio import AsyncClient, ProfileSetDisplayNameError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bots.commands import Commands, MeetingBook
+from bots.chat_feature import Chats
+from bots.context import BotContext
 from bots.homework import HomeworkBook
 from bots.homework_api import routes as homework_routes
+from bots.homework_feature import HomeworkFeature
 from bots.invites import InviteBook
 from bots.invites_api import InviteDoor
 from bots.invites_api import routes as invite_routes
 from bots.lesson_bot import LessonBot, PostBook
+from bots.listener import Cursor, Listener
+from bots.meeting_feature import MeetingBook, Meetings
 from bots.meetings_api import routes as meeting_routes
+from bots.registry import Registry
 from kernel.config import SchoolConfig, load_config
-from kernel.ids import ServerName, user_id
+from kernel.ids import ServerName, UserID, user_id
+from kernel.matrix import MatrixClient, MatrixFailure, NotFound
+from kernel.matrix.client import q
 from kernel.secrets import read_secret_file
 
 log = logging.getLogger("bots")
 
 
-def build(
-    config: SchoolConfig,
-) -> tuple[LessonBot, Commands, InviteDoor, HomeworkBook, AsyncClient]:
+@dataclass
+class Bots:
+    """Everything one bots process runs, built once."""
+
+    matrix: MatrixClient
+    lessons: LessonBot
+    meetings: Meetings
+    listener: Listener
+    door: InviteDoor
+    homework: HomeworkBook
+
+
+def build(config: SchoolConfig) -> Bots:
     bot = user_id(config.appservice.bot_localpart, ServerName(config.server_name))
-    matrix = AsyncClient(config.homeserver_url, user=bot)
-    matrix.access_token = read_secret_file(config.as_token_file)  # the appservice's own user
-    matrix.user_id = bot
+    matrix = MatrixClient(config.homeserver_url, read_secret_file(config.as_token_file))
     zone = ZoneInfo(config.diary.timezone)
+
+    def to_the_minute() -> datetime:
+        return datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0)
+
+    ctx = BotContext(matrix, bot, to_the_minute, config.call_bridge_url, config.diary_url)
+    remind = timedelta(minutes=config.bots.remind_minutes)
     lessons = LessonBot(
         matrix,
         config.diary_internal_url,
         read_secret_file(config.diary_api_token_file),
-        PostBook(config.state_dir / "bots" / "bots.db"),
-        lambda: datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0),
-        timedelta(minutes=config.bots.remind_minutes),
+        PostBook(config.component_store_url("bots", "bots.db")),
+        to_the_minute,
+        remind,
         timedelta(days=config.bots.horizon_days),
     )
-    invites = InviteBook(config.state_dir / "bots" / "invites.db")
-    homework = HomeworkBook(config.state_dir / "bots" / "homework.db")
+    invites = InviteBook(config.component_store_url("bots", "invites.db"))
+    homework = HomeworkBook(config.component_store_url("bots", "homework.db"))
+    meetings_url = config.component_store_url("bots", "meetings.db")
+    meetings = Meetings(ctx, MeetingBook(meetings_url), invites, remind)
+    registry = Registry.of(
+        [
+            meetings.feature(),
+            Chats(ctx, invites).feature(),
+            HomeworkFeature(ctx, homework).feature(),
+        ]
+    )
+    appservice = (config.appservice_url, read_secret_file(config.bots_token_file))
+    listener = Listener(registry, Cursor(meetings_url), appservice, bot)
     local_now = lambda: datetime.now(zone).replace(tzinfo=None)  # noqa: E731
-    door = InviteDoor(
-        invites,
-        config.homeserver_url,
-        read_secret_file(config.as_token_file),
-        config.server_name,
-        local_now,
-    )
-    commands = Commands(
-        matrix,
-        MeetingBook(config.state_dir / "bots" / "meetings.db"),
-        config.call_bridge_url,
-        lambda: datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0),
-        timedelta(minutes=config.bots.remind_minutes),
-        (config.appservice_url, read_secret_file(config.bots_token_file)),
-        invites,
-        config.diary_url,
-        homework,
-    )
-    return lessons, commands, door, homework, matrix
+    door = InviteDoor(invites, matrix, config.server_name, local_now)
+    return Bots(matrix, lessons, meetings, listener, door, homework)
 
 
 BOT_NAMES = {"ru": "Школьный бот", "en": "School bot"}
 
 
-async def name_the_bot(matrix: AsyncClient, name: str) -> bool:
+async def name_the_bot(matrix: MatrixClient, bot: UserID, name: str) -> bool:
     """Give the school's bot a name people read in every client (once; True when done)."""
-    current = await matrix.get_displayname(matrix.user_id)
-    if getattr(current, "displayname", None) == name:
+    try:
+        profile = await matrix.request("GET", f"/_matrix/client/v3/profile/{q(bot)}")
+    except NotFound:
+        profile = {}
+    except MatrixFailure:
+        return False
+    if profile.get("displayname") == name:
         return True
-    answer = await matrix.set_displayname(name)
-    return not isinstance(answer, ProfileSetDisplayNameError)
+    try:
+        await matrix.set_display_name(bot, name)
+    except MatrixFailure:
+        return False
+    return True
 
 
 async def serve(config: SchoolConfig) -> None:
-    lessons, commands, door, homework, matrix = build(config)
+    bots = build(config)
+    bot = user_id(config.appservice.bot_localpart, ServerName(config.server_name))
     status: dict[str, Any] = {"runs": 0, "last": [], "error": None, "syncs": 0, "commands": 0}
     named = False
 
@@ -101,9 +125,9 @@ async def serve(config: SchoolConfig) -> None:
         while True:
             try:
                 if not named:
-                    named = await name_the_bot(matrix, BOT_NAMES[config.language])
-                done = await lessons.once()
-                await commands.reminders()
+                    named = await name_the_bot(bots.matrix, bot, BOT_NAMES[config.language])
+                done = await bots.lessons.once()
+                await bots.meetings.reminders()
                 status["last"] = [type(a).__name__ for a in done]
                 status["error"] = None
             except Exception as e:  # the diary or the homeserver is down: try again later
@@ -115,7 +139,7 @@ async def serve(config: SchoolConfig) -> None:
     async def listen() -> None:
         while True:
             try:
-                status["commands"] += await commands.once()
+                status["commands"] += await bots.listener.once()
             except Exception as e:  # the appservice is down: try again later
                 log.warning("reading commands failed: %r", e)
             status["syncs"] += 1
@@ -128,10 +152,10 @@ async def serve(config: SchoolConfig) -> None:
     app = Starlette(
         routes=[
             Route("/health", health),
-            *invite_routes(door, invite_token),
-            *homework_routes(homework, invite_token),
+            *invite_routes(bots.door, invite_token),
+            *homework_routes(bots.homework, invite_token),
             *meeting_routes(
-                commands,
+                bots.meetings,
                 invite_token,
                 lambda: datetime.now(ZoneInfo(config.diary.timezone)).replace(tzinfo=None),
             ),
@@ -148,7 +172,7 @@ async def serve(config: SchoolConfig) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await matrix.close()
+        await bots.matrix.aclose()
 
 
 def main(argv: list[str] | None = None) -> None:

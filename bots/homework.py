@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
+
+import sqlalchemy as sa
+
+from kernel.db import Migration, create_missing, insert_new, open_store
 
 SET_COMMAND = "!дз"
 LIST_COMMAND = "!сдали"
-FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
 
 
 def task_text(body: str) -> str | None:
@@ -56,65 +57,99 @@ def report(homework: Homework, handed: list[HandedIn], students: dict[str, str])
     )
 
 
+_meta = sa.MetaData()
+homework_table = sa.Table(
+    "homework",
+    _meta,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("room_id", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("set_by", sa.Text, nullable=False),
+    sa.Column("set_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("command_event", sa.Text, unique=True, nullable=False),
+)
+handed_in_table = sa.Table(
+    "handed_in",
+    _meta,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("homework", sa.Text, nullable=False),
+    sa.Column("student", sa.Text, nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+)
+STORE = "bots.homework"
+MIGRATIONS = (
+    Migration(
+        1,
+        "homework and hand-ins of parta 0.1",
+        lambda op: create_missing(op, homework_table, handed_in_table),
+    ),
+)
+
+
 class HomeworkBook:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS homework (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL,"
-            " text TEXT NOT NULL, set_by TEXT NOT NULL, set_at_ms INTEGER NOT NULL,"
-            " command_event TEXT UNIQUE NOT NULL)"
-        )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS handed_in (event_id TEXT PRIMARY KEY,"
-            " homework TEXT NOT NULL, student TEXT NOT NULL, filename TEXT NOT NULL,"
-            " at_ms INTEGER NOT NULL)"
-        )
+    def __init__(self, url: str) -> None:
+        self._engine = open_store(url, STORE, MIGRATIONS)
 
     def set(self, homework: Homework, command_event: str) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO homework VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                homework.event_id,
-                homework.room_id,
-                homework.text,
-                homework.set_by,
-                homework.set_at_ms,
-                command_event,
-            ),
-        )
+        row = {**homework.__dict__, "command_event": command_event}
+        with self._engine.begin() as db:
+            insert_new(db, homework_table, row)
 
     def was_set(self, command_event: str) -> bool:
-        row = self._db.execute(
-            "SELECT 1 FROM homework WHERE command_event = ?", (command_event,)
-        ).fetchone()
-        return row is not None
+        with self._engine.connect() as db:
+            found = db.execute(
+                sa.select(homework_table.c.event_id).where(
+                    homework_table.c.command_event == command_event
+                )
+            )
+            return found.first() is not None
 
     def get(self, event_id: str) -> Homework | None:
-        row = self._db.execute(
-            "SELECT event_id, room_id, text, set_by, set_at_ms FROM homework WHERE event_id = ?",
-            (event_id,),
-        ).fetchone()
+        with self._engine.connect() as db:
+            row = db.execute(
+                sa.select(*_HOMEWORK).where(homework_table.c.event_id == event_id)
+            ).first()
         return Homework(*row) if row else None
 
     def of_room(self, room_id: str) -> list[Homework]:
-        rows = self._db.execute(
-            "SELECT event_id, room_id, text, set_by, set_at_ms FROM homework WHERE room_id = ?"
-            " ORDER BY set_at_ms",
-            (room_id,),
-        ).fetchall()
+        with self._engine.connect() as db:
+            rows = db.execute(
+                sa.select(*_HOMEWORK)
+                .where(homework_table.c.room_id == room_id)
+                .order_by(homework_table.c.set_at_ms)
+            ).all()
         return [Homework(*row) for row in rows]
 
     def hand_in(self, homework: str, item: HandedIn) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO handed_in VALUES (?, ?, ?, ?, ?)",
-            (item.event_id, homework, item.student, item.filename, item.at_ms),
-        )
+        row = {
+            "event_id": item.event_id,
+            "homework": homework,
+            "student": item.student,
+            "filename": item.filename,
+            "at_ms": item.at_ms,
+        }
+        with self._engine.begin() as db:
+            insert_new(db, handed_in_table, row)
 
     def handed_in(self, homework: str) -> list[HandedIn]:
-        rows = self._db.execute(
-            "SELECT student, event_id, filename, at_ms FROM handed_in WHERE homework = ?"
-            " ORDER BY at_ms",
-            (homework,),
-        ).fetchall()
+        t = handed_in_table
+        with self._engine.connect() as db:
+            rows = db.execute(
+                sa.select(t.c.student, t.c.event_id, t.c.filename, t.c.at_ms)
+                .where(t.c.homework == homework)
+                .order_by(t.c.at_ms)
+            ).all()
         return [HandedIn(*row) for row in rows]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+_HOMEWORK = (
+    homework_table.c.event_id,
+    homework_table.c.room_id,
+    homework_table.c.text,
+    homework_table.c.set_by,
+    homework_table.c.set_at_ms,
+)

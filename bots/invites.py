@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+
+from kernel.db import Migration, create_missing, insert_new, open_store
 
 CHAT_COMMAND = "!чат"
 REVOKE_COMMAND = "!отозвать"
@@ -114,73 +117,97 @@ class Invite:
         return f"Эта ссылка — {AUDIENCE_LABELS[self.audience]}"
 
 
+_meta = sa.MetaData()
+invites = sa.Table(
+    "invites",
+    _meta,
+    sa.Column("digest", sa.Text, primary_key=True),
+    sa.Column("room_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Text, nullable=False),
+    sa.Column("revoked", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("audience", sa.Text, nullable=False, server_default="all"),
+    sa.Column("origin_room", sa.Text, nullable=False, server_default=""),
+)
+made_chats = sa.Table(
+    "made_chats",
+    _meta,
+    sa.Column("command_event", sa.Text, primary_key=True),
+    sa.Column("room_id", sa.Text, nullable=False),
+)
+
+
+def _tables_v1(operations: Operations) -> None:
+    """Links made before audiences existed lack two columns: they are for everybody."""
+    create_missing(operations, invites, made_chats)
+    have = {c["name"] for c in sa.inspect(operations.get_bind()).get_columns("invites")}
+    for column, default in (("audience", "all"), ("origin_room", "")):
+        if column not in have:
+            added = sa.Column(column, sa.Text, nullable=False, server_default=default)
+            operations.add_column("invites", added)
+
+
+STORE = "bots.invites"
+MIGRATIONS = (Migration(1, "invite links and made chats of parta 0.1", _tables_v1),)
+
+
 class InviteBook:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS invites (digest TEXT PRIMARY KEY, room_id TEXT NOT NULL,"
-            " name TEXT NOT NULL, created_by TEXT NOT NULL, expires_at TEXT NOT NULL,"
-            " revoked INTEGER NOT NULL DEFAULT 0)"
-        )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS made_chats (command_event TEXT PRIMARY KEY,"
-            " room_id TEXT NOT NULL)"
-        )
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(invites)")}
-        if "audience" not in columns:  # links made before audiences are for everybody
-            self._db.execute("ALTER TABLE invites ADD COLUMN audience TEXT NOT NULL DEFAULT 'all'")
-            self._db.execute("ALTER TABLE invites ADD COLUMN origin_room TEXT NOT NULL DEFAULT ''")
+    def __init__(self, url: str) -> None:
+        self._engine = open_store(url, STORE, MIGRATIONS)
 
     def add(self, token: str, invite: Invite) -> None:
-        self._db.execute(
-            "INSERT INTO invites (digest, room_id, name, created_by, expires_at, revoked,"
-            " audience, origin_room) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                digest(token),
-                invite.room_id,
-                invite.name,
-                invite.created_by,
-                invite.expires_at.isoformat(),
-                int(invite.revoked),
-                invite.audience.value,
-                invite.origin_room,
-            ),
-        )
+        row = {
+            "digest": digest(token),
+            "room_id": invite.room_id,
+            "name": invite.name,
+            "created_by": invite.created_by,
+            "expires_at": invite.expires_at.isoformat(),
+            "revoked": int(invite.revoked),
+            "audience": invite.audience.value,
+            "origin_room": invite.origin_room,
+        }
+        with self._engine.begin() as db:
+            db.execute(invites.insert().values(**row))
 
     def find(self, token: str) -> Invite | None:
-        row = self._db.execute(
-            "SELECT room_id, name, created_by, expires_at, revoked, audience, origin_room"
-            " FROM invites WHERE digest = ?",
-            (digest(token),),
-        ).fetchone()
+        with self._engine.connect() as db:
+            row = db.execute(sa.select(invites).where(invites.c.digest == digest(token))).first()
         if row is None:
             return None
         return Invite(
-            row[0],
-            row[1],
-            row[2],
-            datetime.fromisoformat(row[3]),
-            bool(row[4]),
-            Audience(row[5]),
-            row[6],
+            row.room_id,
+            row.name,
+            row.created_by,
+            datetime.fromisoformat(row.expires_at),
+            bool(row.revoked),
+            Audience(row.audience),
+            row.origin_room,
         )
 
     def revoke_room(self, room_id: str) -> int:
-        done = self._db.execute(
-            "UPDATE invites SET revoked = 1 WHERE room_id = ? AND revoked = 0", (room_id,)
-        )
-        return done.rowcount
+        with self._engine.begin() as db:
+            done = db.execute(
+                invites.update()
+                .where(invites.c.room_id == room_id, invites.c.revoked == 0)
+                .values(revoked=1)
+            )
+        return int(done.rowcount)
 
     def made(self, command_event: str) -> str | None:
         """The chat a command already made (a retry makes no second chat)."""
-        row = self._db.execute(
-            "SELECT room_id FROM made_chats WHERE command_event = ?", (command_event,)
-        ).fetchone()
-        return str(row[0]) if row else None
+        with self._engine.connect() as db:
+            found = db.execute(
+                sa.select(made_chats.c.room_id).where(made_chats.c.command_event == command_event)
+            ).scalar()
+        return None if found is None else str(found)
 
     def remember_made(self, command_event: str, room_id: str) -> None:
-        self._db.execute("INSERT OR IGNORE INTO made_chats VALUES (?, ?)", (command_event, room_id))
+        with self._engine.begin() as db:
+            insert_new(db, made_chats, {"command_event": command_event, "room_id": room_id})
+
+    def close(self) -> None:
+        self._engine.dispose()
 
 
 def expiry(now: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""The lesson bot's adapters: the diary's API in, matrix-nio out, SQLite to remember.
+"""The lesson bot's adapters: the diary's API in, the Matrix client out, its store to remember.
 
 ::
 
@@ -11,14 +11,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-from nio import AsyncClient, RoomResolveAliasResponse, RoomSendResponse
+import sqlalchemy as sa
 
 from bots.lesson_posts import (
     Action,
@@ -33,43 +31,57 @@ from bots.lesson_posts import (
     reminder_text,
     transaction,
 )
+from kernel.db import Migration, create_missing, open_store, upsert
+from kernel.ids import RoomAlias, RoomID
+from kernel.matrix import MatrixClient, MatrixFailure
 
 log = logging.getLogger(__name__)
+
+
+_meta = sa.MetaData()
+lesson_posts = sa.Table(
+    "lesson_posts",
+    _meta,
+    sa.Column("lesson_id", sa.Text, primary_key=True),
+    sa.Column("room_id", sa.Text, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("reminded", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancelled", sa.Integer, nullable=False, server_default="0"),
+)
+STORE = "bots.lessons"
+MIGRATIONS = (
+    Migration(1, "lesson posts of parta 0.1", lambda op: create_missing(op, lesson_posts)),
+)
 
 
 class PostBook:
     """What the bot has posted, one row per lesson."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS lesson_posts (lesson_id TEXT PRIMARY KEY,"
-            " room_id TEXT NOT NULL, event_id TEXT NOT NULL, text TEXT NOT NULL,"
-            " reminded INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0)"
-        )
+    def __init__(self, url: str) -> None:
+        self._engine = open_store(url, STORE, MIGRATIONS)
 
     def all(self) -> dict[str, Posted]:
-        rows = self._db.execute(
-            "SELECT lesson_id, room_id, event_id, text, reminded, cancelled FROM lesson_posts"
-        ).fetchall()
-        return {r[0]: Posted(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows}
+        with self._engine.connect() as db:
+            rows = db.execute(sa.select(lesson_posts)).all()
+        return {
+            r.lesson_id: Posted(
+                r.lesson_id, r.room_id, r.event_id, r.text, bool(r.reminded), bool(r.cancelled)
+            )
+            for r in rows
+        }
 
     def save(self, posted: Posted) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO lesson_posts VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                posted.lesson_id,
-                posted.room_id,
-                posted.event_id,
-                posted.text,
-                int(posted.reminded),
-                int(posted.cancelled),
-            ),
-        )
+        row = {
+            **posted.__dict__,
+            "reminded": int(posted.reminded),
+            "cancelled": int(posted.cancelled),
+        }
+        with self._engine.begin() as db:
+            upsert(db, lesson_posts, row)
 
     def close(self) -> None:
-        self._db.close()
+        self._engine.dispose()
 
 
 def lessons_from(body: dict[str, Any]) -> list[Lesson]:
@@ -91,7 +103,7 @@ def lessons_from(body: dict[str, Any]) -> list[Lesson]:
 class LessonBot:
     def __init__(
         self,
-        matrix: AsyncClient,
+        matrix: MatrixClient,
         diary_url: str,
         diary_token: str,
         book: PostBook,
@@ -171,16 +183,19 @@ class LessonBot:
         await self._send(posted.room_id, content, transaction("edit", posted.lesson_id, text))
 
     async def _room(self, alias: str) -> str:
-        found = await self._matrix.room_resolve_alias(alias)
-        if not isinstance(found, RoomResolveAliasResponse):
-            raise BotError(f"no room {alias}: {found}")
-        return str(found.room_id)
+        try:
+            found = await self._matrix.resolve_alias(RoomAlias(alias))
+        except MatrixFailure as e:
+            raise BotError(f"no room {alias}: {e}") from e
+        if found is None:
+            raise BotError(f"no room {alias}")
+        return found
 
     async def _send(self, room: str, content: dict[str, Any], txn: str) -> str:
-        sent = await self._matrix.room_send(room, "m.room.message", content, tx_id=txn)
-        if not isinstance(sent, RoomSendResponse):
-            raise BotError(f"could not post in {room}: {sent}")
-        return str(sent.event_id)
+        try:
+            return await self._matrix.send_message(RoomID(room), content, txn)
+        except MatrixFailure as e:
+            raise BotError(f"could not post in {room}: {e}") from e
 
 
 class BotError(Exception):

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bots.commands import Commands
+from bots.meeting_feature import Meetings
 from bots.meetings import Meeting
 from kernel.secrets import same_secret
 
@@ -38,7 +38,7 @@ def _meeting(body: dict[str, Any], now: datetime) -> Meeting:
     return Meeting(title, starts, ends)
 
 
-def routes(commands: Commands, token: str, now: Callable[[], datetime]) -> list[Route]:
+def routes(meetings: Meetings, token: str, now: Callable[[], datetime]) -> list[Route]:
     async def create(request: Request) -> Response:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not given or not same_secret(given, token):
@@ -50,17 +50,19 @@ def routes(commands: Commands, token: str, now: Callable[[], datetime]) -> list[
         except (ValueError, KeyError, TypeError) as e:
             return JSONResponse({"reason": f"bad request: {e}"}, 400)
         if body.get("parent"):
-            room = await commands.meeting_room(key, organiser, str(body["parent"]), meeting.title)
+            room = await meetings.one_to_one_room(
+                key, organiser, str(body["parent"]), meeting.title
+            )
         else:
-            found = await commands.resolve(str(body.get("room_alias", "")))
+            found = await meetings.resolve(str(body.get("room_alias", "")))
             if found is None:
                 return JSONResponse({"reason": "Такого чата нет"}, 404)
-            if not await commands.may_call_meeting(found, organiser):
+            if not await meetings.may_call(found, organiser):
                 return JSONResponse(
                     {"reason": "Назначать собрания в этом чате могут учителя и администрация"}, 403
                 )
             room = found
-        url = await commands.post_meeting(room, meeting, key)
+        url = await meetings.post(room, meeting, key)
         return JSONResponse({"room_id": room, "call_url": url})
 
     return [Route("/_parta/v1/meetings", create, methods=["POST"])]

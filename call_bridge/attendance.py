@@ -6,13 +6,15 @@ of their visits (two tabs at once count once).
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from kernel.db import Migration, create_missing, open_store
 
 
 @dataclass(frozen=True)
@@ -63,31 +65,43 @@ def report(title: str, presence: list[Presence], zone: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-class AttendanceBook:
-    """Visits of every call of the pool, in one SQLite file next to the used tokens."""
+_meta = sa.MetaData()
+visits = sa.Table(
+    "visits",
+    _meta,
+    sa.Column("call", sa.Text, nullable=False),
+    sa.Column("user", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("joined_at", sa.Float, nullable=False),
+    sa.Column("left_at", sa.Float, nullable=False),
+    sa.Index("visits_call", "call"),
+)
+STORE = "bridge.attendance"
+MIGRATIONS = (Migration(1, "visits of parta 0.1", lambda op: create_missing(op, visits)),)
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS visits (call TEXT NOT NULL, user TEXT NOT NULL,"
-            " name TEXT NOT NULL, joined_at REAL NOT NULL, left_at REAL NOT NULL)"
-        )
-        self._db.execute("CREATE INDEX IF NOT EXISTS visits_call ON visits (call)")
+
+class AttendanceBook:
+    """Visits of every call of the pool, in one store next to the used tokens."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = open_store(url, STORE, MIGRATIONS)
 
     def record(self, call: str, visit: Visit) -> None:
-        self._db.execute(
-            "INSERT INTO visits VALUES (?, ?, ?, ?, ?)",
-            (call, visit.user, visit.name, visit.joined_at, visit.left_at),
-        )
+        row = {"call": call, "user": visit.user, "name": visit.name}
+        with self._engine.begin() as db:
+            db.execute(
+                visits.insert().values(**row, joined_at=visit.joined_at, left_at=visit.left_at)
+            )
 
     def visits(self, call: str) -> list[Visit]:
-        rows = self._db.execute(
-            "SELECT user, name, joined_at, left_at FROM visits WHERE call = ? ORDER BY joined_at",
-            (call,),
-        ).fetchall()
+        v = visits
+        with self._engine.connect() as db:
+            rows = db.execute(
+                sa.select(v.c.user, v.c.name, v.c.joined_at, v.c.left_at)
+                .where(v.c.call == call)
+                .order_by(v.c.joined_at)
+            ).all()
         return [Visit(*row) for row in rows]
 
     def close(self) -> None:
-        self._db.close()
+        self._engine.dispose()

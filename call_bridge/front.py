@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from call_bridge.attendance import AttendanceBook, summarise
 from call_bridge.rules import CallId, Refused
-from call_bridge.worker import attendance_path
+from call_bridge.worker import attendance_url
 from kernel.config import SchoolConfig
 from kernel.secrets import read_secret_file, same_secret
 
@@ -134,7 +134,7 @@ def build_front(config: SchoolConfig) -> Starlette:
         return JSONResponse({"ws_url": worker.ws_url, "worker": worker.index})
 
     api_token = read_secret_file(config.diary_api_token_file)
-    book = AttendanceBook(attendance_path(config))
+    book = AttendanceBook(attendance_url(config))
 
     async def attendance(request: Request) -> Response:
         """``GET /api/v1/attendance?call=lesson/<id>`` for the diary (its API token)."""

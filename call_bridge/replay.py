@@ -1,4 +1,4 @@
-"""Tokens already used, shared by every worker of the pool (one SQLite file).
+"""Tokens already used, shared by every worker of the pool (one store).
 
 A token opens one door once: the first worker to record its digest wins, a second
 use — on this worker or another, for this call or another — is refused. Only a
@@ -8,33 +8,35 @@ SHA-256 digest is stored, and only until the token would have expired anyway.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
-from pathlib import Path
+
+import sqlalchemy as sa
+
+from kernel.db import Migration, create_missing, insert_new, open_store
+
+_meta = sa.MetaData()
+used = sa.Table(
+    "used",
+    _meta,
+    sa.Column("digest", sa.LargeBinary, primary_key=True),
+    sa.Column("until", sa.Float, nullable=False),
+)
+STORE = "bridge.used_tokens"
+MIGRATIONS = (Migration(1, "used tokens of parta 0.1", lambda op: create_missing(op, used)),)
 
 
 class UsedTokens:
-    def __init__(self, path: Path, lifetime_s: float) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS used (digest BLOB PRIMARY KEY, until REAL NOT NULL)"
-        )
+    def __init__(self, url: str, lifetime_s: float) -> None:
+        self._engine = open_store(url, STORE, MIGRATIONS)
         self._lifetime = lifetime_s
 
     def first_use(self, server: str, token: str) -> bool:
         """Record the token; False when it was recorded before."""
         digest = hashlib.sha256(f"{server}\0{token}".encode()).digest()
         now = time.time()
-        self._db.execute("DELETE FROM used WHERE until < ?", (now,))
-        try:
-            self._db.execute(
-                "INSERT INTO used (digest, until) VALUES (?, ?)", (digest, now + self._lifetime)
-            )
-        except sqlite3.IntegrityError:
-            return False
-        return True
+        with self._engine.begin() as db:
+            db.execute(used.delete().where(used.c.until < now))
+            return insert_new(db, used, {"digest": digest, "until": now + self._lifetime})
 
     def close(self) -> None:
-        self._db.close()
+        self._engine.dispose()

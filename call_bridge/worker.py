@@ -45,8 +45,8 @@ from kernel.secrets import read_secret_file, same_secret
 log = logging.getLogger(__name__)
 
 
-def attendance_path(config: SchoolConfig) -> Path:
-    return config.state_dir / "call_bridge" / "attendance.db"
+def attendance_url(config: SchoolConfig) -> str:
+    return config.component_store_url("bridge", "attendance.db")
 
 
 def worker_port(bridge: CallBridgeConfig, index: int) -> int:
@@ -108,11 +108,11 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
         timedelta(minutes=bridge.window_after_minutes),
     )
     zone = ZoneInfo(config.diary.timezone)
-    used = UsedTokens(config.state_dir / "call_bridge" / "used_tokens.db", TOKEN_LIFETIME)
+    used = UsedTokens(config.component_store_url("bridge", "used_tokens.db"), TOKEN_LIFETIME)
     gate = Gate(OpenIdVerifier(endpoints(config)), rooms, lessons, lambda: datetime.now(zone), used)
     traces = Traces(
         room=CallRoom(config.homeserver_url, read_secret_file(config.as_token_file), bot),
-        book=AttendanceBook(attendance_path(config)),
+        book=AttendanceBook(attendance_url(config)),
         page_url=lambda call: f"{config.call_bridge_url}/{call.path}",
         worker=index,
         zone=zone,

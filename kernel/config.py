@@ -347,10 +347,7 @@ class SchoolConfig(_Model):
         return f"{self.database.name_prefix}_diary"
 
     def diary_store_url(self) -> str:
-        if self.database.kind == "sqlite":
-            return f"sqlite:///{(self.state_dir / 'diary.db').resolve()}"
-        base = self.database.dsn.rsplit("/", 1)[0]
-        return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{self.diary_db_name}"
+        return self._database_url(self.diary_db_name, self.state_dir / "diary.db")
 
     @property
     def secrets_dir(self) -> Path:
@@ -394,10 +391,26 @@ class SchoolConfig(_Model):
         return self.secrets_dir / "password_check_token"
 
     def store_url(self) -> str:
+        return self._database_url(self.store_db_name, self.state_dir / "appservice.db")
+
+    def component_store_url(self, component: Literal["bots", "bridge"], file: str) -> str:
+        """A store of the bots or the bridge: its own SQLite file under the state folder (as
+        before versions), or its table in the component's PostgreSQL database."""
+        folder = "call_bridge" if component == "bridge" else component
+        name = f"{self.database.name_prefix}_{component}"
+        return self._database_url(name, self.state_dir / folder / file)
+
+    @property
+    def component_db_names(self) -> tuple[str, ...]:
+        """Every database parta's own stores use on PostgreSQL (Synapse's apart)."""
+        prefix = self.database.name_prefix
+        return (self.store_db_name, self.diary_db_name, f"{prefix}_bots", f"{prefix}_bridge")
+
+    def _database_url(self, name: str, sqlite_file: Path) -> str:
         if self.database.kind == "sqlite":
-            return f"sqlite:///{(self.state_dir / 'appservice.db').resolve()}"
+            return f"sqlite:///{sqlite_file.resolve()}"
         base = self.database.dsn.rsplit("/", 1)[0]
-        return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{self.store_db_name}"
+        return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
 
     @property
     def store_db_name(self) -> str:

@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--exit", action="store_true", help="stop once set up (for scripts)")
     demo.set_defaults(run=commands.demo)
 
+    db = sub.add_parser("db", help="the school's databases").add_subparsers(required=True)
+    db_upgrade = db.add_parser("upgrade", help="bring every store up to this release's schema")
+    _config_arg(db_upgrade)
+    db_upgrade.set_defaults(run=commands.db_upgrade)
+
     deploy = sub.add_parser("deploy", help="for the Ansible roles").add_subparsers(required=True)
     prepare = deploy.add_parser("prepare", help="secrets, databases, homeserver files (idempotent)")
     _config_arg(prepare)

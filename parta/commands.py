@@ -30,6 +30,7 @@ from appservice.store import Store
 from homeserver.errors import HomeserverError
 from kernel.children import wait_for_signal
 from kernel.config import ConfigError, load_config
+from kernel.db import StoreError
 from kernel.ids import SourcedId, UserID
 from kernel.secrets import SecretError
 from parta.diary_load import read_timetable, store_diary
@@ -256,6 +257,20 @@ def demo(args: argparse.Namespace) -> int:
     from parta.demo import run_demo
 
     return run_demo(args)
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    """Every store upgraded in place; prints each one's version before and after."""
+    from parta.stores import upgrade_all
+
+    try:
+        done = upgrade_all(load_config(args.config))
+    except (ConfigError, StoreError) as e:
+        return _fail(f"parta db upgrade: {e}")
+    for step in done:
+        moved = "без изменений (unchanged)" if step.before == step.after else "обновлена (upgraded)"
+        print(f"{step.store}: {step.before} → {step.after} {moved}")
+    return 0
 
 
 def deploy_prepare(args: argparse.Namespace) -> int:

@@ -24,14 +24,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from appservice.store import Store
 from homeserver.postgres import ensure_database
 from homeserver.render import render_homeserver
 from kernel.config import SchoolConfig
 from kernel.secrets import ensure_secret_file
 from parta.stack import homeserver_settings
+from parta.stores import upgrade_all
 from web_client.oidc import ensure_signing_key_file
-from web_client.store import DiaryStore
 
 PARTS = ("secrets", "databases", "homeserver")
 _SKIPPED = ("media_store", "homeserver.db", "homeserver.log", "console.log")
@@ -78,12 +77,15 @@ def _secrets(config: SchoolConfig) -> None:
 
 def _databases(config: SchoolConfig) -> list[str]:
     made = []
-    for name in (config.synapse_db_name, config.store_db_name, config.diary_db_name):
+    for name in (config.synapse_db_name, *config.component_db_names):
         if not _exists(config.database.dsn, name):
             ensure_database(config.database.dsn, name)
             made.append(f"database {name}")
-    Store.open(config.store_url(), now_ms=lambda: 0).close()
-    DiaryStore.open(config.diary_store_url()).close()
+    made += [
+        f"store {step.store} {step.before} → {step.after}"
+        for step in upgrade_all(config)
+        if step.before != step.after
+    ]
     return made
 
 

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import uvicorn
 
 from kernel.config import OIDC_CLIENT_ID, ConfigError, SchoolConfig, load_config
+from kernel.db import StoreError
 from kernel.secrets import SecretError, ensure_secret_file, read_secret_file
 from web_client.app import build_app
 from web_client.auth import Auth
 from web_client.context import DiaryContext
-from web_client.errors import StoreError
 from web_client.linking import Linker
 from web_client.mail import make_sender
 from web_client.oidc import Client, DiaryOidc, ensure_signing_key_file, person_lookup

@@ -7,12 +7,6 @@ class DiaryError(Exception):
     transient = False
 
 
-class StoreError(DiaryError):
-    """The diary's store cannot be opened or written."""
-
-    transient = True
-
-
 class MailError(DiaryError):
     """A message could not be handed to the configured sender."""
 

@@ -72,10 +72,13 @@ class StoredCode:
         return None
 
 
+OIDC_TABLES = (codes, tokens)
+"""Made by the diary store's migrations (same database)."""
+
+
 class OidcStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        _meta.create_all(engine)
 
     def add_code(self, stored: StoredCode) -> None:
         with self._engine.begin() as db:

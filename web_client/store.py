@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from alembic.operations import Operations
 from sqlalchemy.engine import Connection, Engine
 
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
 from appservice.diary_sync.timetable import Slot, Timetable
+from kernel.db import Migration, create_missing, open_store
 from kernel.ids import SourcedId
-from web_client.errors import StoreError
+from web_client.oidc_store import OIDC_TABLES
 
 _meta = sa.MetaData()
 snapshots = sa.Table(
@@ -89,6 +91,16 @@ distance = sa.Table(
 )
 
 
+def _tables_v1(operations: Operations) -> None:
+    create_missing(operations, *_meta.sorted_tables, *OIDC_TABLES)  # one database, both
+
+
+STORE = "diary"
+MIGRATIONS = (Migration(1, "the tables of parta 0.1 (made before versions: adopted)", _tables_v1),)
+"""Migration 1 creates the tables as defined here and in :mod:`web_client.oidc_store`. When a
+later migration changes one, first give migration 1 a frozen copy of it (see :mod:`kernel.db`)."""
+
+
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -127,14 +139,8 @@ class DiaryStore:
 
     @classmethod
     def open(cls, url: str) -> DiaryStore:
-        try:
-            engine = sa.create_engine(url, future=True)
-            if engine.dialect.name == "sqlite":
-                sa.event.listen(engine, "connect", _sqlite_pragmas)
-            _meta.create_all(engine)
-        except sa.exc.SQLAlchemyError as e:
-            raise StoreError(f"cannot open the diary store: {getattr(e, 'orig', None) or e}") from e
-        return cls(engine)
+        """Opened and brought up to the newest schema (:mod:`kernel.db`)."""
+        return cls(open_store(url, STORE, MIGRATIONS))
 
     @property
     def engine(self) -> Engine:
@@ -438,10 +444,3 @@ def _slot_of(row: sa.Row[tuple[object, ...]]) -> Slot:
         m["day"] if isinstance(m["day"], date) else None,
         int(str(m["weekday"])) if m["weekday"] is not None else None,
     )
-
-
-def _sqlite_pragmas(connection: object, _record: object) -> None:
-    cursor = connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()

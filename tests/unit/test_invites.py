@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bots.commands import qr_png
+from bots.chat_feature import qr_png
 from bots.invites import (
     Audience,
     Invite,
@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 28, 12, 0)
 
 
 def test_a_link_works_until_it_expires_or_is_revoked(tmp_path: Path) -> None:
-    book = InviteBook(tmp_path / "invites.db")
+    book = InviteBook(f"sqlite:///{tmp_path / 'invites.db'}")
     token = new_token()
     book.add(token, Invite("!chat", "Кружок", "@t:s", expiry(NOW), False))
     found = book.find(token)
@@ -33,7 +33,8 @@ def test_a_link_works_until_it_expires_or_is_revoked(tmp_path: Path) -> None:
     revoked = book.find(token)
     assert revoked is not None
     assert "отозвана" in (revoked.refusal(NOW) or "")
-    raw = (tmp_path / "invites.db").read_bytes()
+    book.close()  # the write-ahead log goes back into the file
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("invites.db*"))
     assert token.encode() not in raw  # only its digest is kept
     assert digest(token).encode() in raw
 
@@ -85,7 +86,7 @@ def test_links_made_before_audiences_still_open_for_everybody(tmp_path: Path) ->
         (digest("old-token"),),
     )
     old.close()
-    book = InviteBook(path)
+    book = InviteBook(f"sqlite:///{path}")
     found = book.find("old-token")
     assert found is not None
     assert found.audience is Audience.ALL

@@ -1,0 +1,116 @@
+"""Commands written to the school's bot, and the features that answer them. Pure.
+
+A feature registers its commands by their first word (``!чат``, ``!дз``…) and, if it
+wants them, files sent in reply to a message; the dispatcher (:mod:`bots.listener`) hands
+each event to the one feature that registered it::
+
+    Feature
+      ├─ commands: {"!чат": handler, "!отозвать": handler}   handler(Command) -> None
+      └─ on_file(FileReply) -> None                            (homework handed in)
+
+Every event carries the roster's role of its sender (the appservice adds it): features
+decide who may command them by it, never by power in a room the sender may have made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STAFF_ROLES = frozenset({"teacher", "administrator"})
+FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
+
+
+@dataclass(frozen=True)
+class Command:
+    event_id: str
+    room_id: str
+    sender: str
+    body: str
+    role: str | None = None
+    """The sender's role in the roster (``None``: not one of the school's people)."""
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any], role: str | None = None) -> Command | None:
+        content = event.get("content", {})
+        if event.get("type") != "m.room.message" or content.get("msgtype") != "m.text":
+            return None
+        fields = [event.get(k) for k in ("event_id", "room_id", "sender")] + [content.get("body")]
+        if not all(isinstance(x, str) for x in fields):
+            return None
+        event_id, room_id, sender, body = (str(x) for x in fields)
+        return cls(event_id, room_id, sender, body, role)
+
+    @property
+    def word(self) -> str:
+        return self.body.strip().split(" ", 1)[0]
+
+    @property
+    def by_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+@dataclass(frozen=True)
+class FileReply:
+    """A file, photo or video sent in reply to a message (homework handed in)."""
+
+    event_id: str
+    room_id: str
+    sender: str
+    in_reply_to: str
+    filename: str
+    ts: int
+    role: str | None = None
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any], role: str | None = None) -> FileReply | None:
+        content = event.get("content", {})
+        target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+        if event.get("type") != "m.room.message" or content.get("msgtype") not in FILE_TYPES:
+            return None
+        fields = [event.get(k) for k in ("event_id", "room_id", "sender")] + [target]
+        if not all(isinstance(x, str) for x in fields):
+            return None
+        event_id, room_id, sender, target_id = (str(x) for x in fields)
+        name = str(content.get("filename") or content.get("body") or "файл")
+        ts = int(event.get("origin_server_ts", 0))
+        return cls(event_id, room_id, sender, target_id, name, ts, role)
+
+
+CommandHandler = Callable[[Command], Awaitable[None]]
+FileHandler = Callable[[FileReply], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """What one feature answers."""
+
+    name: str
+    commands: Mapping[str, CommandHandler] = field(default_factory=dict)
+    on_file: FileHandler | None = None
+
+
+@dataclass(frozen=True)
+class Registry:
+    features: tuple[Feature, ...]
+
+    def __post_init__(self) -> None:
+        words = [w for f in self.features for w in f.commands]
+        twice = sorted({w for w in words if words.count(w) > 1})
+        if twice:
+            raise ValueError(f"commands registered twice: {twice}")
+
+    @classmethod
+    def of(cls, features: Iterable[Feature]) -> Registry:
+        return cls(tuple(features))
+
+    def handler(self, command: Command) -> CommandHandler | None:
+        for feature in self.features:
+            found = feature.commands.get(command.word)
+            if found is not None:
+                return found
+        return None
+
+    def file_handlers(self) -> list[FileHandler]:
+        return [f.on_file for f in self.features if f.on_file is not None]
