@@ -174,10 +174,10 @@ class Calls:
         except (TimeoutError, ValueError, WebSocketDisconnect):
             await websocket.close(code=4400)
             return
-        ice = self._ice_for(admission)
+        chat = Chat(Bucket(self._clock), await self._mirrored(admission))  # before joining:
+        ice = self._ice_for(admission)  # nothing may reach the page before its welcome
         conference = self._conference(admission, ice)
         me = await conference.join(admission, send)
-        chat = Chat(Bucket(self._clock), await self._mirrored(admission))
         closing: ProtocolViolation | None = None
         try:
             await send(
