@@ -90,7 +90,7 @@ def sync(args: argparse.Namespace) -> int:
     )
     stack = SchoolStack(config, args.config)
     try:
-        store = stack.open_store()
+        store = _started_store(stack)
     except SYNC_FAILURES as e:
         return _fail(f"{e} (has this school been started with `parta run`?)", 2)
     try:
@@ -113,6 +113,14 @@ def sync(args: argparse.Namespace) -> int:
         store.close()
     _print_result(result, args.json, args.dry_run)
     return _failures(result)
+
+
+def _started_store(stack: SchoolStack) -> Store:
+    """The state store of a school that has run; a school never started has no secrets yet,
+    and its store is not made here (a dry run writes nothing)."""
+    if not stack.config.as_token_file.exists():
+        raise StoreError(f"{stack.config.as_token_file}: no such file")
+    return stack.open_store()
 
 
 def _failures(result: SyncResult) -> int:
@@ -174,7 +182,7 @@ def people_link(args: argparse.Namespace) -> int:
         return _fail(str(e), 2)
     stack = SchoolStack(config, args.config)
     try:
-        store = stack.open_store()
+        store = _started_store(stack)
     except SYNC_FAILURES as e:
         return _fail(f"{e} (has this school been started with `parta run`?)", 2)
     try:

@@ -42,6 +42,7 @@ from kernel.config import OIDC_CLIENT_ID, OIDC_IDP_ID, SchoolConfig
 from kernel.ids import ServerName, UserID, user_id
 from kernel.matrix import MatrixClient
 from kernel.secrets import ensure_secret_file
+from parta.stores import upgrade_all
 from web_client.store import DiaryStore
 
 
@@ -169,11 +170,10 @@ class SchoolStack:
 
     def start(self) -> None:
         if self.config.database.kind == "postgres":
-            ensure_database(self.config.database.dsn, self.config.synapse_db_name)
-            ensure_database(self.config.database.dsn, self.config.store_db_name)
-            ensure_database(self.config.database.dsn, self.config.diary_db_name)
+            for name in (self.config.synapse_db_name, *self.config.component_db_names):
+                ensure_database(self.config.database.dsn, name)
         self.rendered = render_homeserver(homeserver_settings(self.config, self.with_diary))
-        Store.open(self.config.store_url(), now_ms=lambda: 0).close()  # schema before readers
+        upgrade_all(self.config)  # every store's schema before any process reads it
         self._start_appservice()
         if self.with_diary:
             self.start_diary()  # before Synapse: it reads the diary's OpenID metadata at start

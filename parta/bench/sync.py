@@ -101,7 +101,7 @@ def bench_config(state: Path, database: str, port: int, prefix: str) -> SchoolCo
 def fresh(config: SchoolConfig) -> SchoolStack:
     shutil.rmtree(config.state_dir, ignore_errors=True)
     if config.database.kind == "postgres":
-        for name in (config.synapse_db_name, config.store_db_name):
+        for name in (config.synapse_db_name, *config.component_db_names):
             drop_database(config.database.dsn, name)
     return SchoolStack.for_config(config, with_diary=False)
 

@@ -78,7 +78,7 @@ def _changed_tasks(output: str) -> list[str]:
 
 def _drop(database_prefix: str) -> None:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as db:
-        for suffix in ("synapse", "appservice", "diary"):
+        for suffix in ("synapse", "appservice", "diary", "bots", "bridge"):
             name = sql.Identifier(f"{database_prefix}_{suffix}")
             db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         db.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(database_prefix)))
