@@ -14,11 +14,11 @@ Every refusal is a :class:`~call_bridge.rules.Refused` whose reason the page sho
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
-from urllib.parse import quote
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,11 +26,12 @@ import httpx
 from call_bridge.identity import IdentityRefused, OpenIdToken
 from call_bridge.replay import UsedTokens
 from call_bridge.rules import CallId, CallKind, LessonWindow, MemberView, Refused, admit_member
-from kernel.ids import RoomID, UserID, server_of
+from kernel.ids import RoomAlias, RoomID, UserID, server_of
+from kernel.matrix import Forbidden, MatrixClient, MatrixError, MatrixFailure, NotFound
+
+log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = 3600.0
-CREATOR_POWER = 1000
-_CREATOR_VERSIONS = frozenset({"12"})
 """Synapse's OpenID tokens live an hour; a used one is remembered that long."""
 
 
@@ -53,10 +54,6 @@ class Admission:
     lesson: Lesson | None
 
 
-def _q(part: str) -> str:
-    return quote(part, safe="")
-
-
 class Identities(Protocol):
     async def user_of(self, token: OpenIdToken) -> UserID: ...
 
@@ -70,90 +67,39 @@ class RoomView:
     that the call's guests from other schools can be checked too.
     """
 
-    def __init__(self, homeserver_url: str, as_token: str, bot: UserID) -> None:
-        self._url = homeserver_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {as_token}"}
-        self._bot = bot
+    def __init__(self, matrix: MatrixClient, bot: UserID) -> None:
+        self._matrix, self._bot = matrix, bot
 
-    async def _call(
-        self,
-        http: httpx.AsyncClient,
-        method: str,
-        path: str,
-        as_user: UserID | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        answer = await http.request(
-            method,
-            f"{self._url}/_matrix/client/v3{path}",
-            headers=self._headers,
-            params={"user_id": as_user} if as_user else None,
-            json=body,
-        )
-        if answer.status_code in (403, 404):
-            return None
-        answer.raise_for_status()
-        found = answer.json()
-        return found if isinstance(found, dict) else None
-
-    async def _view(
-        self, http: httpx.AsyncClient, room: RoomID, user: UserID, as_user: UserID | None
-    ) -> MemberView | None:
+    async def _view(self, room: RoomID, user: UserID, reader: UserID | None) -> MemberView | None:
         """None when the reader cannot see the room at all."""
-        levels = await self._call(
-            http, "GET", f"/rooms/{_q(room)}/state/m.room.power_levels/", as_user
-        )
-        if levels is None:
+        try:
+            levels = await self._matrix.power_levels(room, reader)
+            member = await self._matrix.state_event_or_empty(room, "m.room.member", user, reader)
+        except (Forbidden, NotFound):
             return None
-        event = await self._call(
-            http, "GET", f"/rooms/{_q(room)}/state/m.room.member/{_q(user)}", as_user
-        )
-        power = levels.get("users", {}).get(user, levels.get("users_default", 0))
-        if user in await self._creators(http, room, as_user):
-            power = CREATOR_POWER
         return MemberView(
-            membership=(event or {}).get("membership"),
-            power=power if isinstance(power, int) else 0,
-            display_name=(event or {}).get("displayname"),
+            membership=member.get("membership"),
+            power=levels.of_user(user),
+            display_name=member.get("displayname"),
         )
-
-    async def _creators(
-        self, http: httpx.AsyncClient, room: RoomID, as_user: UserID | None
-    ) -> set[str]:
-        """Room version 12 and later: creators outrank every power level and are not listed."""
-        params = {"format": "event", **({"user_id": as_user} if as_user else {})}
-        answer = await http.get(
-            f"{self._url}/_matrix/client/v3/rooms/{_q(room)}/state/m.room.create/",
-            headers=self._headers,
-            params=params,
-        )
-        if answer.status_code != 200:
-            return set()
-        event = answer.json()
-        content = event.get("content", {}) if isinstance(event, dict) else {}
-        if str(content.get("room_version", "1")) not in _CREATOR_VERSIONS:
-            return set()
-        extra = content.get("additional_creators", [])
-        return {str(event.get("sender")), *(str(u) for u in extra if isinstance(u, str))}
 
     async def member(self, room: RoomID, user: UserID) -> MemberView:
-        async with httpx.AsyncClient(timeout=15) as http:
-            view = await self._view(http, room, user, None)
-            if view is None and server_of(user) == server_of(self._bot):
-                view = await self._view(http, room, user, user)
-                if view is not None and view.membership == "join":
-                    invited = await self._call(
-                        http, "POST", f"/rooms/{_q(room)}/invite", user, {"user_id": self._bot}
-                    )
-                    if invited is not None:
-                        await self._call(http, "POST", f"/join/{_q(room)}", None, {})
+        view = await self._view(room, user, None)
+        if view is None and server_of(user) == server_of(self._bot):
+            view = await self._view(room, user, user)
+            if view is not None and view.membership == "join":
+                try:
+                    await self._matrix.invite(room, self._bot, as_user=user)
+                    await self._matrix.join(room)
+                except MatrixError as e:  # the person may not invite: the bot stays out
+                    log.info("the bot stays out of %s: %s", room, e)
         return view or MemberView(membership=None, power=0, display_name=None)
 
     async def resolve(self, alias: str) -> RoomID | None:
-        async with httpx.AsyncClient(timeout=15) as http:
-            body = await self._call(http, "GET", f"/directory/room/{_q(alias)}")
-        room = (body or {}).get("room_id")
-        return RoomID(room) if isinstance(room, str) else None
+        try:
+            return await self._matrix.resolve_alias(RoomAlias(alias))
+        except MatrixError:
+            return None
 
 
 class Lessons:
@@ -236,7 +182,10 @@ class Gate:
             room = lesson.room
         else:
             room = RoomID(call.key)
-        view = await self._rooms.member(room, user)
+        try:
+            view = await self._rooms.member(room, user)
+        except MatrixFailure as e:
+            raise Refused("сервер школы не отвечает, попробуйте через минуту") from e
         moderator = admit_member(view)
         if lesson is not None:
             lesson.window.check(self._now())

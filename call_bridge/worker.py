@@ -40,6 +40,7 @@ from call_bridge.replay import UsedTokens
 from call_bridge.signalling import Calls, Traces
 from kernel.config import CallBridgeConfig, SchoolConfig, load_config
 from kernel.ids import ServerName, user_id
+from kernel.matrix import MatrixClient
 from kernel.secrets import read_secret_file, same_secret
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,8 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
     install_passthrough()
     bridge = config.call_bridge
     bot = user_id(config.appservice.bot_localpart, ServerName(config.server_name))
-    rooms = RoomView(config.homeserver_url, read_secret_file(config.as_token_file), bot)
+    matrix = MatrixClient(config.homeserver_url, read_secret_file(config.as_token_file), attempts=2)
+    rooms = RoomView(matrix, bot)
     lessons = Lessons(
         config.diary_internal_url,
         read_secret_file(config.diary_api_token_file),

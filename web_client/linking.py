@@ -11,14 +11,16 @@ and the short-lived token are never stored or logged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
+from kernel.ids import RoomID, UserID
+from kernel.matrix import HomeserverUnreachable, MatrixClient, MatrixFailure
 from web_client.errors import LinkError
 
 logger = logging.getLogger(__name__)
@@ -87,35 +89,29 @@ class Linker:
         if not user_id.startswith("@") or not server:
             raise LinkError("Укажите Matrix ID целиком, например @ivanova:school14.example.org")
         base = await self._client_url(server)
-        login = {
-            "type": "m.login.password",
-            "identifier": {"type": "m.id.user", "user": user_id},
-            "password": password,
-            "initial_device_display_name": "Электронный дневник (привязка профиля)",
-        }
         try:
-            async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
-                answer = await http.post(f"{base}/_matrix/client/v3/login", json=login)
-        except httpx.HTTPError as e:
+            async with MatrixClient(base, None, attempts=1, timeout=30) as anonymous:
+                token = await anonymous.password_login(
+                    UserID(user_id), password, "Электронный дневник (привязка профиля)"
+                )
+        except HomeserverUnreachable as e:
             raise LinkError(f"Сервер {server} не отвечает", transient=True) from e
-        data = _json(answer)
-        if answer.status_code != 200 or data.get("user_id") != user_id:
-            raise LinkError("Неверный Matrix ID или пароль")
-        return Proof(user_id, base, str(data["access_token"]))
+        except MatrixFailure as e:
+            raise LinkError("Неверный Matrix ID или пароль") from e
+        return Proof(user_id, base, token)
 
     async def accept(self, proof: Proof, rooms: tuple[str, ...]) -> None:
         """Join the rooms the school invited the account to, then end that login."""
-        auth = {"Authorization": f"Bearer {proof.access_token}"}
-        async with httpx.AsyncClient(base_url=proof.base_url, timeout=_TIMEOUT) as http:
+        async with MatrixClient(proof.base_url, proof.access_token, attempts=2) as own:
             try:
                 for room in rooms:
-                    joined = await http.post(
-                        f"/_matrix/client/v3/join/{quote(room, safe='')}", json={}, headers=auth
-                    )
-                    if joined.status_code != 200:
-                        logger.warning("joining %s answered %s", room, joined.status_code)
+                    try:
+                        await own.join(RoomID(room))
+                    except MatrixFailure as e:
+                        logger.warning("joining %s failed: %s", room, e)
             finally:
-                await http.post("/_matrix/client/v3/logout", headers=auth)
+                with contextlib.suppress(MatrixFailure):
+                    await own.logout()
 
     async def _client_url(self, server: str) -> str:
         if server in self._homeservers:

@@ -30,6 +30,7 @@ from kernel.ids import RoomAlias, RoomID, UserID
 from kernel.matrix.errors import (
     HomeserverUnreachable,
     LimitExceeded,
+    MatrixError,
     MatrixFailure,
     NotFound,
     matrix_error,
@@ -49,12 +50,13 @@ def q(part: str) -> str:
 
 
 class MatrixClient:
-    """One homeserver, one token (an appservice's, a bot's or a person's)."""
+    """One homeserver, one token (an appservice's, a bot's or a person's; ``None`` before a
+    login)."""
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | None,
         *,
         attempts: int = 5,
         timeout: float = 60.0,
@@ -64,7 +66,7 @@ class MatrixClient:
         self.homeserver = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.homeserver,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}"} if token else None,
             timeout=timeout,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
             transport=transport,
@@ -139,6 +141,22 @@ class MatrixClient:
 
     async def whoami(self) -> UserID:
         return UserID(str((await self.request("GET", f"{CS}/account/whoami"))["user_id"]))
+
+    async def password_login(self, user: UserID, password: str, device_name: str) -> str:
+        """A new device's access token for ``user`` (the token-less client of a homeserver)."""
+        body = {
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user},
+            "password": password,
+            "initial_device_display_name": device_name,
+        }
+        found = await self.request("POST", f"{CS}/login", body)
+        if found.get("user_id") != user:
+            raise MatrixError(200, "M_FORBIDDEN", "logged in as somebody else", f"{CS}/login")
+        return str(found["access_token"])
+
+    async def logout(self) -> None:
+        await self.request("POST", f"{CS}/logout", {})
 
     async def register(self, localpart: str) -> None:
         """An appservice user, without a device or a token of its own."""
