@@ -13,7 +13,6 @@ through the diary, signed in, and only with an account of this school's server.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 
 from kernel.db import Migration, create_missing, insert_new, open_store
+from kernel.secrets import token_digest
 
 CHAT_COMMAND = "!чат"
 REVOKE_COMMAND = "!отозвать"
@@ -33,10 +33,6 @@ CHAT_POWER = 80
 
 def new_token() -> str:
     return secrets.token_urlsafe(18)
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Audience(StrEnum):
@@ -158,7 +154,7 @@ class InviteBook:
 
     def add(self, token: str, invite: Invite) -> None:
         row = {
-            "digest": digest(token),
+            "digest": token_digest(token),
             "room_id": invite.room_id,
             "name": invite.name,
             "created_by": invite.created_by,
@@ -172,7 +168,9 @@ class InviteBook:
 
     def find(self, token: str) -> Invite | None:
         with self._engine.connect() as db:
-            row = db.execute(sa.select(invites).where(invites.c.digest == digest(token))).first()
+            row = db.execute(
+                sa.select(invites).where(invites.c.digest == token_digest(token))
+            ).first()
         if row is None:
             return None
         return Invite(

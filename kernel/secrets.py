@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -37,3 +38,8 @@ def read_secret_file(path: Path) -> str:
 def same_secret(given: str, expected: str) -> bool:
     """Constant-time comparison; the lengths may leak, the contents do not."""
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def token_digest(token: str) -> str:
+    """What a store keeps of a token it must recognise: SHA-256, hex (never the token)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -36,8 +36,8 @@ from starlette.responses import JSONResponse, Response
 
 from appservice.diary_sync.model import Diary
 from kernel.ids import SourcedId
-from kernel.secrets import same_secret
-from web_client.oidc_store import OidcStore, StoredCode, digest_of
+from kernel.secrets import same_secret, token_digest
+from web_client.oidc_store import OidcStore, StoredCode
 from web_client.store import DiaryStore
 
 CODE_LIFETIME = timedelta(minutes=5)
@@ -188,7 +188,7 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         data = request.payload.data
         self.server.codes.add_code(
             StoredCode(
-                digest=digest_of(code),
+                digest=token_digest(code),
                 client_id=request.client.client_id,
                 person_id=person.id,
                 redirect_uri=request.payload.redirect_uri or "",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kernel.ids import SourcedId
+from kernel.secrets import token_digest
 
 _meta = sa.MetaData()
 codes = sa.Table(
@@ -34,10 +34,6 @@ tokens = sa.Table(
     sa.Column("scope", sa.Text, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
 )
-
-
-def digest_of(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -88,7 +84,7 @@ class OidcStore:
         with self._engine.connect() as db:
             row = db.execute(
                 sa.select(codes).where(
-                    codes.c.digest == digest_of(code),
+                    codes.c.digest == token_digest(code),
                     codes.c.client_id == client_id,
                     codes.c.expires_at > now,
                 )
@@ -105,7 +101,7 @@ class OidcStore:
         with self._engine.begin() as db:
             db.execute(
                 sa.insert(tokens).values(
-                    digest=digest_of(token), person_id=person, scope=scope, expires_at=expires_at
+                    digest=token_digest(token), person_id=person, scope=scope, expires_at=expires_at
                 )
             )
 
@@ -113,7 +109,7 @@ class OidcStore:
         with self._engine.connect() as db:
             person = db.scalar(
                 sa.select(tokens.c.person_id).where(
-                    tokens.c.digest == digest_of(token), tokens.c.expires_at > now
+                    tokens.c.digest == token_digest(token), tokens.c.expires_at > now
                 )
             )
         return None if person is None else SourcedId(person)

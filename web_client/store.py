@@ -8,7 +8,6 @@ accounts. Secrets (session and reset tokens) are stored as SHA-256 digests only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
 from appservice.diary_sync.timetable import Slot, Timetable
 from kernel.db import Migration, create_missing, open_store
 from kernel.ids import SourcedId
+from kernel.secrets import token_digest
 from web_client.oidc_store import OIDC_TABLES
 
 _meta = sa.MetaData()
@@ -99,10 +99,6 @@ STORE = "diary"
 MIGRATIONS = (Migration(1, "the tables of parta 0.1 (made before versions: adopted)", _tables_v1),)
 """Migration 1 creates the tables as defined here and in :mod:`web_client.oidc_store`. When a
 later migration changes one, first give migration 1 a frozen copy of it (see :mod:`kernel.db`)."""
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -267,7 +263,7 @@ class DiaryStore:
         with self._engine.begin() as db:
             db.execute(
                 sa.insert(sessions).values(
-                    digest=digest(token), person_id=person_id, expires_at=expires_at
+                    digest=token_digest(token), person_id=person_id, expires_at=expires_at
                 )
             )
 
@@ -275,14 +271,14 @@ class DiaryStore:
         with self._engine.connect() as db:
             row = db.execute(
                 sa.select(sessions.c.person_id).where(
-                    sessions.c.digest == digest(token), sessions.c.expires_at > now
+                    sessions.c.digest == token_digest(token), sessions.c.expires_at > now
                 )
             ).first()
         return None if row is None else SourcedId(row.person_id)
 
     def drop_session(self, token: str) -> None:
         with self._engine.begin() as db:
-            db.execute(sa.delete(sessions).where(sessions.c.digest == digest(token)))
+            db.execute(sa.delete(sessions).where(sessions.c.digest == token_digest(token)))
 
     def drop_sessions_of(self, person_id: SourcedId) -> None:
         with self._engine.begin() as db:
@@ -314,13 +310,18 @@ class DiaryStore:
         with self._engine.begin() as db:
             db.execute(
                 sa.insert(resets).values(
-                    digest=digest(token), person_id=person_id, expires_at=expires_at, used=False
+                    digest=token_digest(token),
+                    person_id=person_id,
+                    expires_at=expires_at,
+                    used=False,
                 )
             )
 
     def reset_person(self, token: str) -> tuple[SourcedId, datetime, bool] | None:
         with self._engine.connect() as db:
-            row = db.execute(sa.select(resets).where(resets.c.digest == digest(token))).first()
+            row = db.execute(
+                sa.select(resets).where(resets.c.digest == token_digest(token))
+            ).first()
         return None if row is None else (SourcedId(row.person_id), row.expires_at, row.used)
 
     def use_reset(self, token: str) -> bool:
@@ -328,7 +329,7 @@ class DiaryStore:
         with self._engine.begin() as db:
             result = db.execute(
                 sa.update(resets)
-                .where(resets.c.digest == digest(token), resets.c.used.is_(False))
+                .where(resets.c.digest == token_digest(token), resets.c.used.is_(False))
                 .values(used=True)
             )
         return result.rowcount == 1

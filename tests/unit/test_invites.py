@@ -11,11 +11,11 @@ from bots.invites import (
     Invite,
     InviteBook,
     chat_name,
-    digest,
     expiry,
     new_token,
     parse_chat,
 )
+from kernel.secrets import token_digest
 
 NOW = datetime(2026, 11, 28, 12, 0)
 
@@ -36,7 +36,7 @@ def test_a_link_works_until_it_expires_or_is_revoked(tmp_path: Path) -> None:
     book.close()  # the write-ahead log goes back into the file
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("invites.db*"))
     assert token.encode() not in raw  # only its digest is kept
-    assert digest(token).encode() in raw
+    assert token_digest(token).encode() in raw
 
 
 def test_chat_names_and_the_qr_code() -> None:
@@ -83,7 +83,7 @@ def test_links_made_before_audiences_still_open_for_everybody(tmp_path: Path) ->
     )
     old.execute(
         "INSERT INTO invites VALUES (?, '!r', 'Кружок', '@t:s', '2026-12-01T00:00:00', 0)",
-        (digest("old-token"),),
+        (token_digest("old-token"),),
     )
     old.close()
     book = InviteBook(f"sqlite:///{path}")
