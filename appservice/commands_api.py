@@ -26,6 +26,7 @@ from twisted.web import resource, server
 
 from appservice.safety_api import SafetyOracle
 from appservice.store import Store
+from kernel.contracts.appservice import CommandsPage, ReceivedCommand
 from kernel.ids import UserID
 from kernel.secrets import same_secret
 
@@ -52,14 +53,14 @@ class CommandsResource(resource.Resource):
             request.setResponseCode(400)
             return json.dumps({"errcode": "M_INVALID_PARAM", "error": "since: ms"}).encode()
         found = self._store.commands_since(since)
-        body = {
-            "events": [
-                {"received_ms": ms, "event": event, "sender_role": self._role(event)}
+        page = CommandsPage(
+            events=[
+                ReceivedCommand(received_ms=ms, event=event, sender_role=self._role(event))
                 for ms, event in found
             ],
-            "next": max((ms for ms, _ in found), default=since),
-        }
-        return json.dumps(body, ensure_ascii=False).encode()
+            next=max((ms for ms, _ in found), default=since),
+        )
+        return page.model_dump_json().encode()
 
     def _role(self, event: dict[str, Any]) -> str | None:
         sender = event.get("sender")

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
 from twisted.web import resource, server
 
 from appservice.diary_sync.plan import describe
@@ -28,6 +29,7 @@ from appservice.diary_sync.snapshot import from_snapshot
 from appservice.errors import SYNC_FAILURES
 from appservice.school_sync import SNAPSHOT, LinkError, SchoolSync, SyncOptions
 from appservice.store import Store
+from kernel.contracts.appservice import Linked, LinkRequest
 from kernel.ids import SourcedId, UserID
 from kernel.secrets import same_secret
 
@@ -50,11 +52,13 @@ class LinkResource(resource.Resource):
         if not header.startswith(b"Bearer ") or not same_secret(given, self._token):
             return _answer(request, 403, _error("M_FORBIDDEN", "bad diary token"))
         try:
-            body = json.loads(request.content.read() if request.content else b"")
-            person = SourcedId(str(body["person_id"]))
-            account = UserID(str(body["user_id"])) if body.get("user_id") else None
-        except (ValueError, KeyError, TypeError):
+            asked = LinkRequest.model_validate_json(
+                request.content.read() if request.content else b""
+            )
+        except ValidationError:
             return _answer(request, 400, _error("M_BAD_JSON", "person_id is required"))
+        person = SourcedId(asked.person_id)
+        account = UserID(asked.user_id) if asked.user_id else None
         task = asyncio.ensure_future(self._link(person, account))
         task.add_done_callback(lambda done: _finish(request, done))
         return server.NOT_DONE_YET
@@ -86,12 +90,13 @@ class LinkResource(resource.Resource):
                 for key, room in school.desired(diary, eager=False).rooms.items()
                 if linked in room.members and key in ids
             )
-        return 200, {
-            "user_id": linked,
-            "rooms": rooms,
-            "actions": len(result.actions),
-            "failed": [f"{describe(action)}: {error}" for action, error in failed],
-        }
+        answer = Linked(
+            user_id=linked,
+            rooms=rooms,
+            actions=len(result.actions),
+            failed=[f"{describe(action)}: {error}" for action, error in failed],
+        )
+        return 200, answer.model_dump()
 
 
 def _finish(request: server.Request, done: asyncio.Future[tuple[int, dict[str, Any]]]) -> None:

@@ -37,6 +37,7 @@ from bots.meeting_feature import MeetingBook, Meetings
 from bots.meetings_api import routes as meeting_routes
 from bots.registry import Registry
 from kernel.config import SchoolConfig, load_config
+from kernel.contracts.diary import DiaryApi
 from kernel.ids import ServerName, UserID, user_id
 from kernel.matrix import MatrixClient, MatrixFailure, NotFound
 from kernel.matrix.client import q
@@ -69,8 +70,7 @@ def build(config: SchoolConfig) -> Bots:
     remind = timedelta(minutes=config.bots.remind_minutes)
     lessons = LessonBot(
         matrix,
-        config.diary_internal_url,
-        read_secret_file(config.diary_api_token_file),
+        DiaryApi(config.diary_internal_url, read_secret_file(config.diary_api_token_file)),
         PostBook(config.component_store_url("bots", "bots.db")),
         to_the_minute,
         remind,

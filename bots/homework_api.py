@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bots.homework import HomeworkBook
+from kernel.contracts.bots import HOMEWORK_PATH, HandIn, HomeworkList, HomeworkTask
 from kernel.secrets import same_secret
 
 
@@ -21,23 +22,22 @@ def routes(book: HomeworkBook, token: str) -> list[Route]:
         room = request.query_params.get("room", "")
         if not room:
             return JSONResponse({"reason": "room is required"}, 400)
-        return JSONResponse(
-            {
-                "room_id": room,
-                "homework": [
-                    {
-                        "event_id": h.event_id,
-                        "text": h.text,
-                        "set_by": h.set_by,
-                        "set_at": h.set_at_ms,
-                        "handed_in": [
-                            {"student": i.student, "file": i.filename, "at": i.at_ms}
-                            for i in book.handed_in(h.event_id)
-                        ],
-                    }
-                    for h in book.of_room(room)
-                ],
-            }
+        answer = HomeworkList(
+            room_id=room,
+            homework=[
+                HomeworkTask(
+                    event_id=h.event_id,
+                    text=h.text,
+                    set_by=h.set_by,
+                    set_at=h.set_at_ms,
+                    handed_in=[
+                        HandIn(student=i.student, file=i.filename, at=i.at_ms)
+                        for i in book.handed_in(h.event_id)
+                    ],
+                )
+                for h in book.of_room(room)
+            ],
         )
+        return JSONResponse(answer.model_dump())
 
-    return [Route("/_parta/v1/homework", homework)]
+    return [Route(HOMEWORK_PATH, homework)]

@@ -17,11 +17,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bots.invites import AUDIENCE_LABELS, Audience, Invite, InviteBook
+from kernel.contracts.bots import INVITES_PATH, InviteInfo, Joined, JoinRequest
 from kernel.ids import RoomID, UserID, server_of
 from kernel.matrix import MatrixClient, MatrixError
 from kernel.secrets import same_secret
@@ -33,17 +35,17 @@ class InviteDoor:
     ) -> None:
         self._book, self._matrix, self._server, self._now = book, matrix, server_name, now
 
-    def info(self, token: str) -> tuple[int, dict[str, Any]]:
+    def info(self, token: str) -> tuple[int, InviteInfo]:
         invite = self._book.find(token)
         if invite is None:
-            return 404, {"valid": False, "reason": "Такой ссылки нет"}
+            return 404, InviteInfo(valid=False, reason="Такой ссылки нет")
         reason = invite.refusal(self._now())
-        return 200, {
-            "name": invite.name,
-            "valid": reason is None,
-            "reason": reason,
-            "audience": AUDIENCE_LABELS[invite.audience],
-        }
+        return 200, InviteInfo(
+            name=invite.name,
+            valid=reason is None,
+            reason=reason,
+            audience=AUDIENCE_LABELS[invite.audience],
+        )
 
     async def join(
         self, token: str, user: str, role: str | None = None
@@ -69,7 +71,7 @@ class InviteDoor:
             await self._matrix.join(room, person)
         except MatrixError as e:
             return 403, {"reason": e.message or str(e)}
-        return 200, {"room_id": invite.room_id, "name": invite.name}
+        return 200, Joined(room_id=invite.room_id, name=invite.name).model_dump()
 
     async def _in_origin(self, invite: Invite, person: UserID) -> bool:
         if invite.audience is not Audience.CHAT or not invite.origin_room:
@@ -91,22 +93,20 @@ def routes(door: InviteDoor, token: str) -> list[Route]:
     async def info(request: Request) -> Response:
         if not allowed(request):
             return JSONResponse({"reason": "a valid diary token is required"}, 401)
-        status, body = door.info(request.path_params["token"])
-        return JSONResponse(body, status)
+        status, info = door.info(request.path_params["token"])
+        return JSONResponse(info.model_dump(), status)
 
     async def join(request: Request) -> Response:
         if not allowed(request):
             return JSONResponse({"reason": "a valid diary token is required"}, 401)
         try:
-            asked = await request.json()
-            user = str(asked["user_id"])
-            role = str(asked["role"]) if asked.get("role") else None
-        except (ValueError, KeyError, TypeError):
-            return JSONResponse({"reason": "user_id is required"}, 400)
-        status, body = await door.join(request.path_params["token"], user, role)
+            asked = JoinRequest.model_validate_json(await request.body())
+        except ValidationError:
+            return JSONResponse({"reason": "user_id is required (and a role, if any, known)"}, 400)
+        status, body = await door.join(request.path_params["token"], asked.user_id, asked.role)
         return JSONResponse(body, status)
 
     return [
-        Route("/_parta/v1/invites/{token}", info),
-        Route("/_parta/v1/invites/{token}/join", join, methods=["POST"]),
+        Route(INVITES_PATH + "/{token}", info),
+        Route(INVITES_PATH + "/{token}/join", join, methods=["POST"]),
     ]

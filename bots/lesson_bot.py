@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from bots.lesson_posts import (
@@ -31,6 +30,7 @@ from bots.lesson_posts import (
     reminder_text,
     transaction,
 )
+from kernel.contracts.diary import DiaryApi, DistanceLessons
 from kernel.db import Migration, create_missing, open_store, upsert
 from kernel.ids import RoomAlias, RoomID
 from kernel.matrix import MatrixClient, MatrixFailure
@@ -84,19 +84,20 @@ class PostBook:
         self._engine.dispose()
 
 
-def lessons_from(body: dict[str, Any]) -> list[Lesson]:
+def lessons_from(answer: DistanceLessons) -> list[Lesson]:
+    """The diary's lessons that have a class chat to be posted in."""
     return [
         Lesson(
-            lesson_id=str(item["lesson_id"]),
-            subject=str(item["subject"]),
-            class_title=str(item.get("class_title", "")),
-            starts_at=datetime.fromisoformat(item["starts_at"]),
-            ends_at=datetime.fromisoformat(item["ends_at"]),
-            room_alias=str(item["room_alias"]),
-            call_url=str(item["call_url"]),
+            lesson_id=item.lesson_id,
+            subject=item.subject,
+            class_title=item.class_title,
+            starts_at=item.starts_at,
+            ends_at=item.ends_at,
+            room_alias=item.room_alias,
+            call_url=item.call_url,
         )
-        for item in body.get("lessons", [])
-        if item.get("room_alias")
+        for item in answer.lessons
+        if item.room_alias
     ]
 
 
@@ -104,29 +105,18 @@ class LessonBot:
     def __init__(
         self,
         matrix: MatrixClient,
-        diary_url: str,
-        diary_token: str,
+        diary: DiaryApi,
         book: PostBook,
         now: Callable[[], datetime],
         remind: timedelta,
         horizon: timedelta,
     ) -> None:
-        self._matrix, self._diary_url, self._diary_token = matrix, diary_url, diary_token
+        self._matrix, self._diary = matrix, diary
         self._book, self._now, self._remind, self._horizon = book, now, remind, horizon
 
     async def lessons(self, now: datetime) -> list[Lesson]:
-        params = {
-            "from": (now - timedelta(days=1)).isoformat(timespec="minutes"),
-            "to": (now + self._horizon).isoformat(timespec="minutes"),
-        }
-        async with httpx.AsyncClient(timeout=30) as http:
-            answer = await http.get(
-                f"{self._diary_url}/api/v1/distance-lessons",
-                params=params,
-                headers={"Authorization": f"Bearer {self._diary_token}"},
-            )
-        answer.raise_for_status()
-        return lessons_from(answer.json())
+        answer = await self._diary.distance_lessons(now - timedelta(days=1), now + self._horizon)
+        return lessons_from(answer)
 
     async def once(self) -> list[Action]:
         """One reconciliation; returns what it did."""

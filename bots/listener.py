@@ -21,11 +21,12 @@ import logging
 import time
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from bots.context import CommandFailed
 from bots.registry import Command, FileReply, Registry
+from kernel.contracts.appservice import commands_since
+from kernel.contracts.base import ApiError
 from kernel.db import Migration, create_missing, open_store, upsert
 
 log = logging.getLogger(__name__)
@@ -77,24 +78,19 @@ class Listener:
         if since is None:  # first start: no history, only what comes from now on
             self._cursor.save(str(int(time.time() * 1000)))
             return 0
-        async with httpx.AsyncClient(timeout=30) as http:
-            answer = await http.get(
-                f"{self._url}/_parta/v1/commands",
-                params={"since": since},
-                headers={"Authorization": f"Bearer {self._token}"},
-            )
-        if answer.status_code != 200:
-            raise CommandFailed(f"commands: {answer.status_code} {answer.text[:200]}", True)
-        body = answer.json()
+        try:
+            page = await commands_since(self._url, self._token, since)
+        except ApiError as e:
+            raise CommandFailed(f"commands: {e}", True) from e
         handled = 0
-        for item in body.get("events", []):
+        for item in page.events:
             try:
-                handled += await self._handle(item["event"], item.get("sender_role"))
+                handled += await self._handle(item.event, item.sender_role)
             except CommandFailed as e:
                 if e.transient:
                     raise  # the cursor stays: the whole batch is read again
-                log.warning("command %s dropped: %s", item["event"].get("event_id"), e)
-        self._cursor.save(str(body.get("next", since)))
+                log.warning("command %s dropped: %s", item.event.get("event_id"), e)
+        self._cursor.save(str(page.next))
         return handled
 
     async def _handle(self, event: dict[str, Any], role: str | None) -> int:

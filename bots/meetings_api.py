@@ -16,26 +16,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bots.meeting_feature import Meetings
 from bots.meetings import Meeting
+from kernel.contracts.bots import MEETINGS_PATH, MeetingPosted, MeetingRequest
 from kernel.secrets import same_secret
 
 
-def _meeting(body: dict[str, Any], now: datetime) -> Meeting:
-    title = str(body.get("title", "")).strip()
-    starts = datetime.fromisoformat(str(body["starts_at"]))
-    ends = datetime.fromisoformat(str(body["ends_at"]))
+def _meeting(asked: MeetingRequest, now: datetime) -> Meeting:
+    title = asked.title.strip()
     if not title or len(title) > 200:
         raise ValueError("title: 1 to 200 characters")
-    if not now < starts < ends:
+    if not now < asked.starts_at < asked.ends_at:
         raise ValueError("starts_at must be ahead and before ends_at")
-    return Meeting(title, starts, ends)
+    return Meeting(title, asked.starts_at, asked.ends_at)
 
 
 def routes(meetings: Meetings, token: str, now: Callable[[], datetime]) -> list[Route]:
@@ -44,17 +43,15 @@ def routes(meetings: Meetings, token: str, now: Callable[[], datetime]) -> list[
         if not given or not same_secret(given, token):
             return JSONResponse({"reason": "a valid diary token is required"}, 401)
         try:
-            body = await request.json()
-            key, organiser = f"diary:{body['key']}", str(body["organiser"])
-            meeting = _meeting(body, now())
-        except (ValueError, KeyError, TypeError) as e:
+            asked = MeetingRequest.model_validate_json(await request.body())
+            meeting = _meeting(asked, now())
+        except (ValidationError, ValueError) as e:
             return JSONResponse({"reason": f"bad request: {e}"}, 400)
-        if body.get("parent"):
-            room = await meetings.one_to_one_room(
-                key, organiser, str(body["parent"]), meeting.title
-            )
+        key, organiser = f"diary:{asked.key}", asked.organiser
+        if asked.parent:
+            room = await meetings.one_to_one_room(key, organiser, asked.parent, meeting.title)
         else:
-            found = await meetings.resolve(str(body.get("room_alias", "")))
+            found = await meetings.resolve(asked.room_alias or "")
             if found is None:
                 return JSONResponse({"reason": "Такого чата нет"}, 404)
             if not await meetings.may_call(found, organiser):
@@ -63,6 +60,6 @@ def routes(meetings: Meetings, token: str, now: Callable[[], datetime]) -> list[
                 )
             room = found
         url = await meetings.post(room, meeting, key)
-        return JSONResponse({"room_id": room, "call_url": url})
+        return JSONResponse(MeetingPosted(room_id=room, call_url=url).model_dump())
 
-    return [Route("/_parta/v1/meetings", create, methods=["POST"])]
+    return [Route(MEETINGS_PATH, create, methods=["POST"])]

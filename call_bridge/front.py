@@ -34,6 +34,7 @@ from call_bridge.attendance import AttendanceBook, summarise
 from call_bridge.rules import CallId, Refused
 from call_bridge.worker import attendance_url
 from kernel.config import SchoolConfig
+from kernel.contracts.bridge import ATTENDANCE_PATH, PLACE_PATH, Attendance, Placement, Presence
 from kernel.secrets import read_secret_file, same_secret
 
 RESERVATION_S = 60.0
@@ -65,7 +66,7 @@ def workers_of(config: SchoolConfig) -> list[Worker]:
     return found
 
 
-class Placement:
+class Pool:
     def __init__(self, workers: list[Worker], token: str) -> None:
         self._workers = workers
         self._token = token
@@ -104,7 +105,7 @@ class Placement:
 
 
 def build_front(config: SchoolConfig) -> Starlette:
-    placement = Placement(workers_of(config), read_secret_file(config.bridge_token_file))
+    placement = Pool(workers_of(config), read_secret_file(config.bridge_token_file))
     headers = page_headers(config)
     templates = Environment(
         loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape()
@@ -131,7 +132,7 @@ def build_front(config: SchoolConfig) -> Starlette:
             worker = await placement.place(call)
         except Refused as e:
             return JSONResponse({"error": e.reason}, status_code=503)
-        return JSONResponse({"ws_url": worker.ws_url, "worker": worker.index})
+        return JSONResponse(Placement(ws_url=worker.ws_url, worker=worker.index).model_dump())
 
     api_token = read_secret_file(config.diary_api_token_file)
     book = AttendanceBook(attendance_url(config))
@@ -146,21 +147,20 @@ def build_front(config: SchoolConfig) -> Starlette:
         except Refused as e:
             return JSONResponse({"error": e.reason}, 400)
         presence = summarise(book.visits(str(call)))
-        return JSONResponse(
-            {
-                "call": str(call),
-                "attendance": [
-                    {
-                        "user_id": p.user,
-                        "name": p.name,
-                        "first_joined": int(p.first_joined * 1000),
-                        "last_left": int(p.last_left * 1000),
-                        "seconds": p.seconds,
-                    }
-                    for p in presence
-                ],
-            }
+        answer = Attendance(
+            call=str(call),
+            attendance=[
+                Presence(
+                    user_id=p.user,
+                    name=p.name,
+                    first_joined=int(p.first_joined * 1000),
+                    last_left=int(p.last_left * 1000),
+                    seconds=p.seconds,
+                )
+                for p in presence
+            ],
         )
+        return JSONResponse(answer.model_dump())
 
     async def health(request: Request) -> Response:
         return JSONResponse({"workers": sorted(await placement.loads())})
@@ -168,8 +168,8 @@ def build_front(config: SchoolConfig) -> Starlette:
     return Starlette(
         routes=[
             Route("/health", health),
-            Route("/api/v1/place", place),
-            Route("/api/v1/attendance", attendance),
+            Route(PLACE_PATH, place),
+            Route(ATTENDANCE_PATH, attendance),
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
             Route("/{kind:str}/{key:path}", page),
         ]

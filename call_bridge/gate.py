@@ -21,11 +21,11 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from call_bridge.identity import IdentityRefused, OpenIdToken
 from call_bridge.replay import UsedTokens
 from call_bridge.rules import CallId, CallKind, LessonWindow, MemberView, Refused, admit_member
+from kernel.contracts.base import ApiError
+from kernel.contracts.diary import DiaryApi
 from kernel.ids import RoomAlias, RoomID, UserID, server_of
 from kernel.matrix import Forbidden, MatrixClient, MatrixError, MatrixFailure, NotFound
 
@@ -103,18 +103,17 @@ class RoomView:
 
 
 class Lessons:
-    """The diary's distance lessons (``GET /api/v1/distance-lessons``, its bearer token)."""
+    """The diary's distance lessons (its API, :mod:`kernel.contracts.diary`)."""
 
     def __init__(
         self,
-        diary_url: str,
-        token: str,
+        diary: DiaryApi,
         zone: ZoneInfo,
         rooms: RoomView,
         before: timedelta,
         after: timedelta,
     ) -> None:
-        self._url, self._token, self._zone = diary_url.rstrip("/"), token, zone
+        self._diary, self._zone = diary, zone
         self._rooms, self._before, self._after = rooms, before, after
 
     async def find(self, lesson_id: str) -> Lesson:
@@ -123,31 +122,24 @@ class Lessons:
         except ValueError as e:
             raise Refused("такого урока нет в дневнике") from e
         since = datetime.combine(day, datetime.min.time())
-        params = {"from": since.isoformat(), "to": (since + timedelta(days=1)).isoformat()}
         try:
-            async with httpx.AsyncClient(timeout=15) as http:
-                answer = await http.get(
-                    f"{self._url}/api/v1/distance-lessons",
-                    params=params,
-                    headers={"Authorization": f"Bearer {self._token}"},
-                )
-            answer.raise_for_status()
-        except httpx.HTTPError as e:
+            answer = await self._diary.distance_lessons(since, since + timedelta(days=1))
+        except ApiError as e:
             raise Refused("дневник не отвечает, попробуйте через минуту") from e
-        for item in answer.json().get("lessons", []):
-            if item.get("lesson_id") != lesson_id:
+        for item in answer.lessons:
+            if item.lesson_id != lesson_id:
                 continue
-            room = await self._rooms.resolve(str(item.get("room_alias", "")))
+            room = await self._rooms.resolve(item.room_alias or "")
             if room is None:
                 raise Refused("у этого урока нет чата класса: класс ещё не синхронизирован")
             return Lesson(
                 lesson_id=lesson_id,
-                subject=str(item.get("subject", "")),
-                class_title=str(item.get("class_title", "")),
+                subject=item.subject,
+                class_title=item.class_title,
                 room=room,
                 window=LessonWindow(
-                    datetime.fromisoformat(item["starts_at"]).replace(tzinfo=self._zone),
-                    datetime.fromisoformat(item["ends_at"]).replace(tzinfo=self._zone),
+                    item.starts_at.replace(tzinfo=self._zone),
+                    item.ends_at.replace(tzinfo=self._zone),
                     self._before,
                     self._after,
                 ),

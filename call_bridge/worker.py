@@ -39,6 +39,7 @@ from call_bridge.matrix_room import CallRoom
 from call_bridge.replay import UsedTokens
 from call_bridge.signalling import Calls, Traces
 from kernel.config import CallBridgeConfig, SchoolConfig, load_config
+from kernel.contracts.diary import DiaryApi
 from kernel.ids import ServerName, user_id
 from kernel.matrix import MatrixClient
 from kernel.secrets import read_secret_file, same_secret
@@ -102,8 +103,7 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
     matrix = MatrixClient(config.homeserver_url, read_secret_file(config.as_token_file), attempts=2)
     rooms = RoomView(matrix, bot)
     lessons = Lessons(
-        config.diary_internal_url,
-        read_secret_file(config.diary_api_token_file),
+        DiaryApi(config.diary_internal_url, read_secret_file(config.diary_api_token_file)),
         ZoneInfo(config.diary.timezone),
         rooms,
         timedelta(minutes=bridge.window_before_minutes),

@@ -18,13 +18,15 @@ from typing import Any
 
 from synapse.module_api import ModuleApi
 
+from kernel.contracts.diary import CHECK_PASSWORD_PATH, PasswordCheck, PasswordChecked
+
 log = logging.getLogger(__name__)
 
 
 class DiaryPassword:
     def __init__(self, config: dict[str, Any], api: ModuleApi) -> None:
         self._api = api
-        self._url = str(config["diary_url"]).rstrip("/") + "/_parta/v1/check-password"
+        self._url = str(config["diary_url"]).rstrip("/") + CHECK_PASSWORD_PATH
         self._token = Path(config["token_file"]).read_text(encoding="utf-8").strip()
         api.register_password_auth_provider_callbacks(
             auth_checkers={("m.login.password", ("password",)): self.check_password},
@@ -41,25 +43,26 @@ class DiaryPassword:
     async def check_password(
         self, username: str, login_type: str, login_dict: dict[str, Any]
     ) -> tuple[str, None] | None:
-        key = "user_id" if username.startswith("@") else "login"
-        return await self._ask({key: username, "password": login_dict.get("password", "")})
+        password = str(login_dict.get("password", ""))
+        if username.startswith("@"):
+            return await self._ask(PasswordCheck(user_id=username, password=password))
+        return await self._ask(PasswordCheck(login=username, password=password))
 
     async def check_3pid(self, medium: str, address: str, password: str) -> tuple[str, None] | None:
         if medium == "msisdn":
-            return await self._ask({"login": f"+{address}", "password": password})
+            return await self._ask(PasswordCheck(login=f"+{address}", password=password))
         if medium == "email":
-            return await self._ask({"login": address, "password": password})
+            return await self._ask(PasswordCheck(login=address, password=password))
         return None
 
-    async def _ask(self, body: dict[str, Any]) -> tuple[str, None] | None:
+    async def _ask(self, question: PasswordCheck) -> tuple[str, None] | None:
         try:
             answer = await self._api.http_client.post_json_get_json(
                 self._url,
-                body,
+                question.model_dump(),
                 headers={b"Authorization": [f"Bearer {self._token}".encode()]},
             )
+            return (PasswordChecked.model_validate(answer).user_id, None)
         except Exception as e:  # a refusal is a 403; anything else fails closed too
             log.info("the diary refused or did not answer a password check: %s", type(e).__name__)
             return None
-        user_id = answer.get("user_id") if isinstance(answer, dict) else None
-        return (str(user_id), None) if user_id else None

@@ -14,12 +14,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from appservice.diary_sync.layout import lesson_room
 from appservice.diary_sync.model import Diary
+from kernel.contracts.diary import (
+    CHECK_PASSWORD_PATH,
+    LESSONS_PATH,
+    DistanceLesson,
+    DistanceLessons,
+    PasswordCheck,
+    PasswordChecked,
+)
 from kernel.ids import SourcedId
 from kernel.secrets import same_secret
 from web_client.auth import Refusal
@@ -50,24 +59,27 @@ def routes(ctx: DiaryContext) -> list[Route]:
             if lesson.slot.distance and since <= lesson.starts_at < until:
                 slot = lesson.slot
                 found[lesson.id] = (slot.class_id, slot.subject, lesson.starts_at, lesson.ends_at)
-        body = [
-            {
-                "lesson_id": lesson_id,
-                "class_id": class_id,
-                "class_title": diary.classes[class_id].title
-                if diary and class_id in diary.classes
-                else "",
-                "subject": subject,
-                "starts_at": starts.isoformat(timespec="minutes"),
-                "ends_at": ends.isoformat(timespec="minutes"),
-                "call_url": f"{ctx.config.call_url}/lesson/{quote(lesson_id)}",
-                "room_alias": _room_alias(diary, class_id, ctx.config.server_name),
-            }
-            for lesson_id, (class_id, subject, starts, ends) in sorted(
-                found.items(), key=lambda item: (item[1][2], item[0])
-            )
-        ]
-        return JSONResponse({"timezone": ctx.config.diary.timezone, "lessons": body})
+        answer = DistanceLessons(
+            timezone=ctx.config.diary.timezone,
+            lessons=[
+                DistanceLesson(
+                    lesson_id=lesson_id,
+                    class_id=class_id,
+                    class_title=diary.classes[class_id].title
+                    if diary and class_id in diary.classes
+                    else "",
+                    subject=subject,
+                    starts_at=starts.replace(second=0, microsecond=0),
+                    ends_at=ends.replace(second=0, microsecond=0),
+                    call_url=f"{ctx.config.call_url}/lesson/{quote(lesson_id)}",
+                    room_alias=_room_alias(diary, class_id, ctx.config.server_name),
+                )
+                for lesson_id, (class_id, subject, starts, ends) in sorted(
+                    found.items(), key=lambda item: (item[1][2], item[0])
+                )
+            ],
+        )
+        return JSONResponse(answer.model_dump(mode="json"))
 
     async def check_password(request: Request) -> Response:
         """The homeserver's password module asks: is this the person's password?"""
@@ -75,26 +87,26 @@ def routes(ctx: DiaryContext) -> list[Route]:
         if not given or not same_secret(given, ctx.password_check_token):
             return _error(401, "M_UNKNOWN_TOKEN", "a valid password-check token is required")
         try:
-            body = await request.json()
-            password = str(body["password"])
-        except (ValueError, KeyError, TypeError):
+            asked = PasswordCheck.model_validate_json(await request.body())
+        except ValidationError:
             return _error(400, "M_BAD_JSON", "password and login or user_id are required")
         account = None
-        if body.get("user_id"):
-            account = ctx.store.account_of_matrix_user(str(body["user_id"]))
-        elif body.get("login"):
-            account = ctx.store.find_account(str(body["login"]))
+        if asked.user_id:
+            account = ctx.store.account_of_matrix_user(asked.user_id)
+        elif asked.login:
+            account = ctx.store.find_account(asked.login)
+        password = asked.password
         outcome = ctx.auth.sign_in(account.login if account else "", password, None)
         home = f":{ctx.config.server_name}"
         if isinstance(outcome, Refusal) or account is None or not account.matrix_user_id:
             return _error(403, "M_FORBIDDEN", "wrong login or password")
         if not account.matrix_user_id.endswith(home):
             return _error(403, "M_FORBIDDEN", "the account lives on another server")
-        return JSONResponse({"user_id": account.matrix_user_id})
+        return JSONResponse(PasswordChecked(user_id=account.matrix_user_id).model_dump())
 
     return [
-        Route("/api/v1/distance-lessons", distance_lessons),
-        Route("/_parta/v1/check-password", check_password, methods=["POST"]),
+        Route(LESSONS_PATH, distance_lessons),
+        Route(CHECK_PASSWORD_PATH, check_password, methods=["POST"]),
     ]
 
 

@@ -13,26 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from kernel.contracts.appservice import Linked, LinkRequest, link
+from kernel.contracts.base import ApiError
 from kernel.ids import RoomID, UserID
 from kernel.matrix import HomeserverUnreachable, MatrixClient, MatrixFailure
 from web_client.errors import LinkError
 
 logger = logging.getLogger(__name__)
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-_LINK_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
-
-
-@dataclass(frozen=True)
-class Linked:
-    user_id: str
-    rooms: tuple[str, ...]
-    failed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -57,31 +51,20 @@ class Linker:
         self._homeservers = dict(homeservers)
 
     async def link(self, person_id: str, user_id: str | None = None) -> Linked:
-        body: dict[str, Any] = {"person_id": person_id}
-        if user_id:
-            body["user_id"] = user_id
+        asked = LinkRequest(person_id=person_id, user_id=user_id)
         try:
-            async with httpx.AsyncClient(timeout=_LINK_TIMEOUT) as http:
-                answer = await http.post(
-                    f"{self._appservice_url}/_parta/v1/link",
-                    json=body,
-                    headers={"Authorization": f"Bearer {self._token}"},
-                )
-        except httpx.HTTPError as e:
+            return await link(self._appservice_url, self._token, asked)
+        except ApiError as e:
+            if e.status == 403:
+                raise LinkError(_refusal(e.reason)) from e
+            if e.status == 0:
+                raise LinkError(
+                    "Сервер чатов школы не отвечает. Попробуйте позже.", transient=True
+                ) from e
+            logger.warning("link of %s answered %s: %s", person_id, e.status, e.reason)
             raise LinkError(
-                "Сервер чатов школы не отвечает. Попробуйте позже.", transient=True
+                "Не удалось привязать профиль. Попробуйте позже.", transient=True
             ) from e
-        data = _json(answer)
-        if answer.status_code == 403:
-            raise LinkError(_refusal(str(data.get("error", ""))))
-        if answer.status_code != 200:
-            logger.warning("link of %s answered %s: %s", person_id, answer.status_code, data)
-            raise LinkError("Не удалось привязать профиль. Попробуйте позже.", transient=True)
-        return Linked(
-            str(data["user_id"]),
-            tuple(str(r) for r in data.get("rooms", [])),
-            tuple(str(f) for f in data.get("failed", [])),
-        )
 
     async def prove(self, user_id: str, password: str) -> Proof:
         """Sign in to ``user_id``'s own homeserver with its password."""
@@ -100,7 +83,7 @@ class Linker:
             raise LinkError("Неверный Matrix ID или пароль") from e
         return Proof(user_id, base, token)
 
-    async def accept(self, proof: Proof, rooms: tuple[str, ...]) -> None:
+    async def accept(self, proof: Proof, rooms: Sequence[str]) -> None:
         """Join the rooms the school invited the account to, then end that login."""
         async with MatrixClient(proof.base_url, proof.access_token, attempts=2) as own:
             try:

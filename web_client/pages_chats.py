@@ -21,12 +21,13 @@ from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Person, Role
 from appservice.diary_sync.names import BY_LANGUAGE
 from kernel.config import OIDC_IDP_ID
+from kernel.contracts.appservice import Linked
 from kernel.ids import SourcedId
 from web_client.auth import MIN_PASSWORD
 from web_client.contacts import contacts_of, support_contact
 from web_client.context import DiaryContext, redirect
 from web_client.errors import LinkError
-from web_client.linking import Linked, Linker
+from web_client.linking import Linker
 from web_client.store import normalize_phone
 
 logger = logging.getLogger(__name__)

@@ -8,36 +8,32 @@ sends them to «Привязать учебный профиль» first.
 
 from __future__ import annotations
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kernel.contracts.base import ApiError
+from kernel.contracts.bots import BotsApi, InviteInfo, JoinRequest
 from web_client.context import DiaryContext
 
 
 def routes(ctx: DiaryContext) -> list[Route]:
-    def bots(path: str) -> tuple[str, dict[str, str]]:
-        return f"{ctx.config.bots_url}/_parta/v1/invites/{path}", {
-            "Authorization": f"Bearer {ctx.invite_token}"
-        }
+    bots = BotsApi(ctx.config.bots_url, ctx.invite_token)
 
     async def page(request: Request, outcome: dict[str, str] | None = None) -> Response:
         _diary, me = ctx.signed_in(request)
         token = request.path_params["token"]
         account = ctx.store.account(me.id)
         linked = bool(account and account.matrix_user_id)
-        url, headers = bots(token)
         try:
-            async with httpx.AsyncClient(timeout=15) as http:
-                answer = await http.get(url, headers=headers)
-            info = answer.json()
-        except (httpx.HTTPError, ValueError):
-            info = {"valid": False, "reason": "Сервис чатов школы не отвечает, попробуйте позже"}
+            info = await bots.invite(token)
+        except ApiError as e:
+            reason = e.reason if e.status else "Сервис чатов школы не отвечает, попробуйте позже"
+            info = InviteInfo(valid=False, reason=reason)
         return ctx.render(
             request,
             "join.html",
-            status=200 if info.get("valid") or outcome else 410,
+            status=200 if info.valid or outcome else 410,
             person=me,
             token=token,
             info=info,
@@ -51,23 +47,13 @@ def routes(ctx: DiaryContext) -> list[Route]:
         account = ctx.store.account(me.id)
         if account is None or not account.matrix_user_id:
             return await page(request)
-        url, headers = bots(f"{request.path_params['token']}/join")
+        asked = JoinRequest(user_id=account.matrix_user_id, role=me.role.value)
         try:
-            async with httpx.AsyncClient(timeout=30) as http:
-                answer = await http.post(
-                    url,
-                    headers=headers,
-                    json={"user_id": account.matrix_user_id, "role": me.role.value},
-                )
-            body = answer.json()
-        except (httpx.HTTPError, ValueError):
-            return await page(request, {"error": "Сервис чатов школы не отвечает"})
-        if answer.status_code == 200:
-            return await page(
-                request,
-                {"joined": str(body.get("name", "")), "room_id": str(body.get("room_id", ""))},
-            )
-        return await page(request, {"error": str(body.get("reason", "Не удалось вступить"))})
+            joined = await bots.join(request.path_params["token"], asked)
+        except ApiError as e:
+            reason = e.reason if e.status else "Сервис чатов школы не отвечает"
+            return await page(request, {"error": reason or "Не удалось вступить"})
+        return await page(request, {"joined": joined.name, "room_id": joined.room_id})
 
     return [
         Route("/join/{token}", page, methods=["GET"]),

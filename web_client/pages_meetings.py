@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-import httpx
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +18,9 @@ from starlette.routing import Route
 
 from appservice.diary_sync.model import Diary, Person
 from appservice.diary_sync.names import BY_LANGUAGE
+from kernel.contracts.base import ApiError
+from kernel.contracts.bots import BotsApi
+from kernel.contracts.bots import MeetingRequest as BotsMeetingRequest
 from kernel.ids import ServerName
 from web_client.context import DiaryContext
 from web_client.meetings import (
@@ -34,6 +36,8 @@ from web_client.meetings import (
 
 
 def routes(ctx: DiaryContext) -> list[Route]:
+    bots = BotsApi(ctx.config.bots_url, ctx.invite_token)
+
     def staff(request: Request) -> tuple[Diary, Person, Targets]:
         diary, me = ctx.signed_in(request)
         if not me.role.is_staff:
@@ -79,18 +83,14 @@ def routes(ctx: DiaryContext) -> list[Route]:
         except MeetingFormError as e:
             return page(request, me, allowed, status=400, error=e, values=values)
         try:
-            async with httpx.AsyncClient(timeout=60) as http:
-                answer = await http.post(
-                    f"{ctx.config.bots_url}/_parta/v1/meetings",
-                    headers={"Authorization": f"Bearer {ctx.invite_token}"},
-                    json=body,
+            result = await bots.meeting(body)
+        except ApiError as e:
+            if e.status == 0:
+                failed = MeetingFormError(
+                    "where", "Сервис чатов школы не отвечает, попробуйте позже"
                 )
-            result = answer.json()
-        except (httpx.HTTPError, ValueError):
-            failed = MeetingFormError("where", "Сервис чатов школы не отвечает, попробуйте позже")
-            return page(request, me, allowed, status=503, error=failed, values=values)
-        if answer.status_code != 200:
-            refused = MeetingFormError("where", str(result.get("reason", "Не получилось")))
+                return page(request, me, allowed, status=503, error=failed, values=values)
+            refused = MeetingFormError("where", e.reason or "Не получилось")
             return page(request, me, allowed, status=400, error=refused, values=values)
         where = next(
             (g.name for g in allowed.groups if g.alias == wanted.room_alias),
@@ -100,8 +100,8 @@ def routes(ctx: DiaryContext) -> list[Route]:
             "title": wanted.title,
             "where": where,
             "when": wanted.starts_at.strftime("%d.%m.%Y %H:%M"),
-            "call_url": str(result.get("call_url", "")),
-            "room_id": str(result.get("room_id", "")),
+            "call_url": result.call_url,
+            "room_id": result.room_id,
         }
         return page(request, me, allowed, done=done)
 
@@ -113,24 +113,24 @@ def routes(ctx: DiaryContext) -> list[Route]:
 
 def _request_body(
     ctx: DiaryContext, me: Person, wanted: MeetingRequest, key: str
-) -> dict[str, str]:
+) -> BotsMeetingRequest:
     mine = ctx.store.account(me.id)
     if mine is None or not mine.matrix_user_id:
         raise MeetingFormError("where", "Сначала привяжите учебный профиль в разделе «Чаты»")
     if not key or len(key) > 64:
         raise MeetingFormError("where", "Форма устарела: обновите страницу")
-    body = {
-        "key": key,
-        "organiser": mine.matrix_user_id,
-        "title": wanted.title,
-        "starts_at": wanted.starts_at.isoformat(),
-        "ends_at": (wanted.starts_at + timedelta(minutes=wanted.minutes)).isoformat(),
-    }
+    parent = None
     if wanted.parent is not None:
-        parent = ctx.store.account(wanted.parent)
-        if parent is None or not parent.matrix_user_id:
+        found = ctx.store.account(wanted.parent)
+        if found is None or not found.matrix_user_id:
             raise MeetingFormError("where", "Этот родитель ещё не подключился к чатам")
-        body["parent"] = parent.matrix_user_id
-    else:
-        body["room_alias"] = str(wanted.room_alias)
-    return body
+        parent = found.matrix_user_id
+    return BotsMeetingRequest(
+        key=key,
+        organiser=mine.matrix_user_id,
+        title=wanted.title,
+        starts_at=wanted.starts_at,
+        ends_at=wanted.starts_at + timedelta(minutes=wanted.minutes),
+        room_alias=None if parent else str(wanted.room_alias),
+        parent=parent,
+    )

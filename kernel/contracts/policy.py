@@ -15,7 +15,7 @@ Every request carries the homeserver's token (``hs_token``).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from kernel.contracts.base import Message
 
 ENTER_PATH = "/_parta/v1/may_enter"
 CREATE_PATH = "/_parta/v1/may_create_room"
@@ -23,11 +23,7 @@ OPEN_PATH = "/_parta/v1/may_open"
 SEE_PATH = "/_parta/v1/may_see"
 
 
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnterQuestion(_Message):
+class EnterQuestion(Message):
     """May ``user_id`` join ``room_id`` (or be invited there by ``inviter``)?"""
 
     room_id: str
@@ -40,7 +36,7 @@ class EnterQuestion(_Message):
     is not the diary's), since a diary room can hold the whole school."""
 
 
-class CreateQuestion(_Message):
+class CreateQuestion(Message):
     user_id: str
     direct: bool
     invitees: list[str]
@@ -48,20 +44,20 @@ class CreateQuestion(_Message):
     users_default: int = 0
 
 
-class OpenQuestion(_Message):
+class OpenQuestion(Message):
     """May a room with these members become public, knockable, world-readable or guest-open?"""
 
     members: list[str]
 
 
-class SeeQuestion(_Message):
+class SeeQuestion(Message):
     """Is ``user_id`` shown to ``viewer`` in the user directory?"""
 
     viewer: str
     user_id: str
 
 
-class Answer(_Message):
+class Answer(Message):
     allowed: bool
     reason: str = ""
     managed: bool = False

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from pydantic import ValidationError
 
 from bots.lesson_posts import span
 from bots.meetings import CommandError, Meeting, parse
 from bots.meetings_api import _meeting
+from kernel.contracts.bots import MeetingRequest
 
 NOW = datetime(2026, 11, 28, 12, 0)
 
@@ -44,10 +46,20 @@ def test_bad_commands_are_explained(text: str, reason: str) -> None:
         parse(text, NOW)
 
 
+def _asked(fields: dict[str, str]) -> MeetingRequest:
+    return MeetingRequest.model_validate({"key": "k", "organiser": "@t:s", **fields})
+
+
 def test_the_diarys_meeting_request_is_checked_by_the_bots_too() -> None:
     now = datetime(2026, 11, 29, 12, 0)
     fine = _meeting(
-        {"title": " Итоги ", "starts_at": "2026-11-30T18:00:00", "ends_at": "2026-11-30T18:45:00"},
+        _asked(
+            {
+                "title": " Итоги ",
+                "starts_at": "2026-11-30T18:00:00",
+                "ends_at": "2026-11-30T18:45:00",
+            }
+        ),
         now,
     )
     assert fine.title == "Итоги"
@@ -56,7 +68,8 @@ def test_the_diarys_meeting_request_is_checked_by_the_bots_too() -> None:
         {"title": "", "starts_at": "2026-11-30T18:00:00", "ends_at": "2026-11-30T18:45:00"},
         {"title": "x", "starts_at": "2026-11-28T18:00:00", "ends_at": "2026-11-28T18:45:00"},
         {"title": "x", "starts_at": "2026-11-30T18:00:00", "ends_at": "2026-11-30T17:00:00"},
-        {"title": "x", "starts_at": "завтра", "ends_at": "2026-11-30T17:00:00"},
     ):
         with pytest.raises(ValueError):  # noqa: PT011 - each is a plain ValueError with its reason
-            _meeting(bad, now)
+            _meeting(_asked(bad), now)
+    with pytest.raises(ValidationError):  # not a time at all: the contract refuses it
+        _asked({"title": "x", "starts_at": "завтра", "ends_at": "2026-11-30T17:00:00"})

@@ -1,0 +1,66 @@
+"""The appservice's internal API for the diary and the bots, both sides of it.
+
+::
+
+    diary ──POST /_parta/v1/link LinkRequest──▶ Linked          (link token; a refusal is a
+                                                                  403 with its reason)
+    bots  ──GET /_parta/v1/commands?since=<ms>──▶ CommandsPage   (bots token)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from kernel.contracts.base import Message, call
+
+LINK_PATH = "/_parta/v1/link"
+COMMANDS_PATH = "/_parta/v1/commands"
+
+
+class LinkRequest(Message):
+    person_id: str
+    user_id: str | None = None
+    """An adult's own account elsewhere; none: the school makes one."""
+
+
+class Linked(Message):
+    user_id: str
+    rooms: list[str]
+    """The rooms the account is in (or invited to) now."""
+    actions: int
+    failed: list[str]
+
+
+class ReceivedCommand(Message):
+    received_ms: int
+    event: dict[str, Any]
+    sender_role: str | None
+    """The sender's role in the roster: the bots decide who may command them by it."""
+
+
+class CommandsPage(Message):
+    events: list[ReceivedCommand]
+    next: int
+    """The cursor for the next call (inclusive: a command may come twice)."""
+
+
+async def link(
+    url: str,
+    token: str,
+    asked: LinkRequest,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Linked:
+    """Linking joins a person to all their rooms: it may take minutes in a big school."""
+    target = url.rstrip("/") + LINK_PATH
+    return await call("POST", target, token, Linked, body=asked, wait_s=300, transport=transport)
+
+
+async def commands_since(
+    url: str, token: str, since: str, transport: httpx.AsyncBaseTransport | None = None
+) -> CommandsPage:
+    target = url.rstrip("/") + COMMANDS_PATH
+    return await call(
+        "GET", target, token, CommandsPage, params={"since": since}, transport=transport
+    )
