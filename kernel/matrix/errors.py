@@ -82,4 +82,5 @@ def matrix_error(status: int, body: object, path: str) -> MatrixError:
         return LimitExceeded(
             status, errcode, message, path, retry if isinstance(retry, int) else 1000
         )
-    return _BY_ERRCODE.get(errcode, MatrixError)(status, errcode, message, path)
+    found = _BY_ERRCODE.get(errcode) or (NotFound if status == 404 else MatrixError)
+    return found(status, errcode, message, path)  # a 404 is "not found" whatever its errcode

@@ -57,6 +57,7 @@ def error(status: int, errcode: str = "", **extra: object) -> httpx.Response:
         (error(403, "M_FORBIDDEN"), Forbidden),
         (error(404, "M_NOT_FOUND"), NotFound),
         (error(404), NotFound),
+        (error(404, "M_UNKNOWN"), NotFound),  # Synapse: "No row found (profiles)"
         (error(400, "M_USER_IN_USE"), UserInUse),
         (error(400, "M_ROOM_IN_USE"), RoomInUse),
         (error(401, "M_UNKNOWN_TOKEN"), UnknownToken),
