@@ -3,7 +3,7 @@
 ::
 
     pre-encode the media once (VP8 camera 640x360@15, VP8 screen 1280x720@5, Opus 20 ms)
-      ─▶ bridge worker process (``call_bridge.bench_worker``): the real signalling and
+      ─▶ bridge worker process (``parta.bench.calls_worker``): the real signalling and
          forwarder; the door takes the benchmark's random key instead of Matrix
       ─▶ the class in three load-generator processes (``parta.bench.calls_peers``): the
          teacher's camera, screen and voice, 3 speaking students, 3 student cameras,
@@ -267,7 +267,7 @@ def _audio(bridge: dict[str, Any], voices: int, participants: int) -> dict[str, 
 
 
 def _start_worker(port: int, key: str, mode: str) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "call_bridge.bench_worker", "--port", str(port)]
+    args = [sys.executable, "-m", "parta.bench.calls_worker", "--port", str(port)]
     if mode == "baseline":
         args.append("--baseline")
     elif mode == "all":

@@ -1,4 +1,4 @@
-"""A worker for ``parta bench calls`` only: ``python -m call_bridge.bench_worker``.
+"""A worker for ``parta bench calls`` only: ``python -m parta.bench.calls_worker``.
 
 The same signalling and conference code as :mod:`call_bridge.worker`, with two
 differences, both named: the door admits the benchmark's synthetic participants
@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from call_bridge.baseline import RelaySource
 from call_bridge.forward import EncodedSource, SourceFactory, install_passthrough
 from call_bridge.gate import Admission
 from call_bridge.identity import OpenIdToken
@@ -29,6 +28,7 @@ from call_bridge.signalling import Calls
 from call_bridge.speakers import LOUDEST
 from kernel.ids import RoomID, UserID
 from kernel.secrets import same_secret
+from parta.bench.calls_baseline import RelaySource
 
 
 class BenchDoor:
@@ -85,7 +85,7 @@ def _transport_packets(calls: Calls) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m call_bridge.bench_worker")
+    parser = argparse.ArgumentParser(prog="python -m parta.bench.calls_worker")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--voices", default=str(LOUDEST), help="voices forwarded at once, or 'all'")

@@ -2,7 +2,7 @@
 
 Stock aiortc decodes every received track; ``MediaRelay`` hands each subscriber a
 proxy of the decoded frames, and each subscriber's sender encodes them again. Only
-``call_bridge.bench_worker --baseline`` uses this; the bridge never does.
+``parta.bench.calls_worker --baseline`` uses this; the bridge never does.
 """
 
 from __future__ import annotations
