@@ -8,9 +8,11 @@ account on another device — never from the page itself.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import struct
+import time
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from playwright.async_api import Browser, Page, expect
 from appservice.diary_sync.layout import RoomKind, room_key
 from appservice.diary_sync.model import Diary
 from appservice.school_sync import SchoolSync, SyncOptions
+from kernel.contracts.bots import BotsApi
 from kernel.ids import RoomAlias, RoomID, SourcedId, UserID
 from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
@@ -788,3 +791,51 @@ async def test_one_edits_and_deletes_ones_own_message_for_everybody(
         "the deletion",
     )
     assert redaction["sender"] == site.user("s1")
+
+
+async def test_homework_handed_in_from_the_messenger_is_counted(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any, tmp_path: Path
+) -> None:
+    """«Сдать задание» under the bot's task: the file goes as an answer to it, and the
+    teacher's «Сдали» counts the student (the old page sent it without the reply)."""
+    room = await class_room(site, client)
+    teacher = await nio_as("t1")
+    said = await teacher.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "!дз Решить задачи 1–3"}
+    )
+    assert isinstance(said, nio.RoomSendResponse), said
+    task = await wait_for(
+        teacher,
+        room,
+        lambda e: (
+            "org.parta.homework" in e["content"]
+            and "Решить задачи 1–3" in e["content"].get("body", "")
+        ),
+        "the homework task",
+    )
+    await messenger(page, site, "s3")
+    await open_chat(page, CLASS_CHAT)
+    answer = tmp_path / "решение.txt"
+    answer.write_text("1) 4  2) 9  3) 16\n", encoding="utf-8")
+    item = page.locator(f'[data-event-id="{task["event_id"]}"]')
+    async with page.expect_file_chooser() as chooser:
+        await item.get_by_test_id("hand-in").click()
+    await (await chooser.value).set_files(str(answer))
+    handed = await wait_for(
+        teacher,
+        room,
+        lambda e: e["content"].get("body") == "решение.txt",
+        "the file the student handed in",
+    )
+    assert handed["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == task["event_id"]
+    bots = BotsApi(
+        site.stack.config.bots_url, site.stack.config.invite_token_file.read_text().strip()
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        listed = await bots.homework(room)
+        tasks = [h for h in listed.homework if h.event_id == task["event_id"]]
+        if tasks and tasks[0].handed_in:
+            break
+        await asyncio.sleep(0.2)
+    assert [h.student for h in tasks[0].handed_in] == [site.user("s3")]

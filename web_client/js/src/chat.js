@@ -238,6 +238,10 @@ export const withChat = (Base) =>
       item.append(
         h("div", { class: "m-msg-actions" },
           h("button", { type: "button", class: "link", onClick: () => this.startReply(e) }, t.reply),
+          !mine && M.isHomework(content)
+            ? h("button", { type: "button", class: "link", "data-testid": "hand-in",
+              onClick: () => { this.startReply(e); this.file.click(); } }, t.handIn)
+            : null,
           poll ? null : h("button", { type: "button", class: "link", onClick: () => this.forward(e) }, t.forward),
           ownText ? h("button", { type: "button", class: "link", onClick: () => this.startEdit(e, edited || content) }, t.edit) : null,
           mine ? h("button", { type: "button", class: "link", onClick: () => this.askRemove(room.roomId, e) }, t.remove) : null),
@@ -384,6 +388,9 @@ export const withChat = (Base) =>
 
     async sendFiles() {
       const roomId = this.roomId;
+      const replyTo = this.replyTo;  // «Сдать задание», or «Ответить» then «Файл»
+      this.replyTo = null;
+      this.drawReply();
       for (const file of [...this.file.files]) {
         this.say(this.t.uploading(file.name));
         try {
@@ -397,7 +404,7 @@ export const withChat = (Base) =>
               info.h = bitmap.height;
             } catch { /* not an image the browser can read: sent as it is */ }
           }
-          await this.client.sendMessage(roomId, { msgtype: M.msgtypeFor(type), body: file.name, url, info });
+          await this.client.sendMessage(roomId, M.fileContent(file.name, url, info, replyTo));
           this.say(this.t.sent);
         } catch (e) {
           this.fail(`${this.t.failed}: ${e.message}`);

@@ -209,6 +209,21 @@ export function stripReplyFallback(body) {
   return lines.slice(i).join("\n");
 }
 
+/**
+ * A file, photo or video as a message; sent while answering a message it carries the reply
+ * relation (how homework is handed in: the school's bot counts files in reply to its task).
+ */
+export function fileContent(name, url, info, replyTo) {
+  const content = { msgtype: msgtypeFor(info.mimetype), body: name, url, info };
+  if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.eventId } };
+  return content;
+}
+
+/** Whether a message is the school bot's homework task («Домашнее задание: …»). */
+export function isHomework(content) {
+  return Boolean(content && content["org.parta.homework"]);
+}
+
 export function msgtypeFor(mime) {
   if (mime.startsWith("image/")) return "m.image";
   if (mime.startsWith("video/")) return "m.video";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {
   groupChats, isMuteRule, muteRule, nextPin, parsePoll, placeInFolder, pollResponseContent,
   pollStartContent, readFolders, replyContent, stripReplyFallback, tallyPoll, forwardContent,
-  splitLinks, latestEdits, isEdit, editContent,
+  splitLinks, latestEdits, isEdit, editContent, fileContent, isHomework,
 } from "../src/model.js";
 import { LANGUAGES } from "../src/strings.js";
 
@@ -116,4 +116,14 @@ test("an edit made here is read back as the newest text", () => {
   const original = { id: "$m", sender: "@s:s", ts: 1, content: { msgtype: "m.text", body: "Сдам завтра" } };
   assert.equal(latestEdits([original, edit]).get("$m").body, "Сдам сегодня");
   assert.equal(edit.content.body, "* Сдам сегодня");
+});
+
+test("a file sent in answer carries the reply relation; alone it carries none", () => {
+  const info = { mimetype: "image/png", size: 3 };
+  const answer = fileContent("ответ.png", "mxc://s/a", info, { eventId: "$task" });
+  assert.equal(answer.msgtype, "m.image");
+  assert.deepEqual(answer["m.relates_to"], { "m.in_reply_to": { event_id: "$task" } });
+  assert.equal("m.relates_to" in fileContent("a.pdf", "mxc://s/b", { mimetype: "application/pdf" }, null), false);
+  assert.equal(isHomework({ body: "Домашнее задание: …", "org.parta.homework": { set_by: "@t:s" } }), true);
+  assert.equal(isHomework({ body: "Домашнее задание: шутка" }), false);
 });
