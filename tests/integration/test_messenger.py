@@ -839,3 +839,49 @@ async def test_homework_handed_in_from_the_messenger_is_counted(
             break
         await asyncio.sleep(0.2)
     assert [h.student for h in tasks[0].handed_in] == [site.user("s3")]
+
+
+async def test_a_student_sees_before_writing_that_only_staff_write_in_announcements(
+    site: Site, page: Page
+) -> None:
+    await messenger(page, site, "s1")
+    await open_chat(page, "Объявления")
+    await expect(page.get_by_test_id("read-only")).to_have_text(
+        "Только сотрудники школы могут писать в этот чат"
+    )
+    await expect(page.get_by_label("Сообщение")).to_be_hidden()
+    await open_chat(page, CLASS_CHAT)  # where she may write, the box is there
+    await expect(page.get_by_label("Сообщение")).to_be_visible()
+    await expect(page.get_by_test_id("read-only")).to_be_hidden()
+
+
+async def test_a_refused_message_says_why_in_russian_and_can_be_sent_again(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    room = await class_room(site, client)
+    await messenger(page, site, "s2")
+    await open_chat(page, CLASS_CHAT)
+    refuse = "**/_matrix/client/v3/rooms/*/send/m.room.message/*"
+
+    async def forbidden(route: Any) -> None:
+        await route.fulfill(
+            status=403,
+            json={"errcode": "M_FORBIDDEN", "error": "user_level (0) < send_level (60)"},
+        )
+
+    await page.route(refuse, forbidden)  # the homeserver refuses, as it would a student
+    await page.get_by_label("Сообщение").fill("Проверка связи")
+    await page.get_by_role("button", name="Отправить").click()
+    marker = page.get_by_test_id("not-sent")
+    await expect(marker).to_contain_text("Не отправлено")
+    await expect(page.get_by_test_id("messenger-alert")).to_have_text(
+        "Сообщение не отправлено: вам нельзя писать в этот чат"
+    )
+    await page.unroute(refuse)
+    await marker.get_by_role("button", name="Повторить").click()
+    classmate = await nio_as("s1")
+    sent = await wait_for(
+        classmate, room, lambda e: e["content"].get("body") == "Проверка связи", "the message"
+    )
+    assert sent["sender"] == site.user("s2")
+    await expect(marker).to_have_count(0)

@@ -47,7 +47,19 @@ export const withChat = (Base) =>
       this.drawTimeline(room);
       this.drawTyping(room);
       this.drawReply();
+      this.drawComposer(room);
       return undefined;
+    }
+
+    /** The message box only where the person may write; a notice saying so elsewhere. */
+    drawComposer(room) {
+      const levels = room.currentState.getStateEvents("m.room.power_levels", "")?.getContent();
+      const create = room.currentState.getStateEvents("m.room.create", "");
+      const allowed = M.maySendMessages(
+        levels, create ? { sender: create.getSender(), content: create.getContent() } : null, this.me,
+      );
+      this.form.hidden = !allowed;
+      this.readOnly.hidden = allowed;
     }
 
     drawChatFrame(room) {
@@ -99,7 +111,9 @@ export const withChat = (Base) =>
         h("button", { type: "button", onClick: () => this.newPoll() }, t.poll),
         h("button", { type: "submit", class: "primary" }, t.send),
       );
-      clear(this.chatPane).append(this.header, this.timeline, this.typing, this.replyBar, form);
+      this.form = form;
+      this.readOnly = h("p", { class: "m-readonly hint", "data-testid": "read-only", hidden: true }, t.readOnly);
+      clear(this.chatPane).append(this.header, this.timeline, this.typing, this.replyBar, form, this.readOnly);
       this.chatPane.setAttribute("aria-label", this.nameOf(room));
     }
 
@@ -234,6 +248,14 @@ export const withChat = (Base) =>
       else item.append(this.body(edited || content));
       if (edited && !e.isRedacted()) item.append(h("span", { class: "hint", "data-testid": "edited" }, t.edited));
       if (e.isRedacted()) return item;
+      if (e.status === "not_sent") {
+        item.classList.add("m-failed");
+        item.append(h("div", { class: "m-msg-actions", "data-testid": "not-sent" },
+          h("span", { class: "error" }, t.notSent), " ",
+          h("button", { type: "button", class: "link", onClick: () => this.retry(room, e) }, t.retry),
+          h("button", { type: "button", class: "link", onClick: () => this.drop(e) }, t.remove)));
+        return item;
+      }
       const ownText = mine && e.getType() === "m.room.message" && (edited || content).msgtype === "m.text";
       item.append(
         h("div", { class: "m-msg-actions" },
@@ -381,9 +403,24 @@ export const withChat = (Base) =>
       try {
         await this.client.sendMessage(this.roomId, content);
       } catch (e) {
-        this.composer.value = body;
-        this.fail(`${this.t.failed}: ${e.message}`);
+        this.fail(M.refusalOf(e, this.t));  // the message stays, marked «Не отправлено»
+        this.renderChat();
       }
+    }
+
+    async retry(room, event) {
+      try {
+        await this.client.resendEvent(event, room);
+        this.say(this.t.sent);
+      } catch (e) {
+        this.fail(M.refusalOf(e, this.t));
+      }
+      this.renderChat();
+    }
+
+    drop(event) {
+      this.client.cancelPendingEvent(event);
+      this.renderChat();
     }
 
     async sendFiles() {

@@ -219,6 +219,33 @@ export function fileContent(name, url, info, replyTo) {
   return content;
 }
 
+/**
+ * Whether ``userId`` may send messages, from the room's power levels and its create event
+ * (room version 12's creators outrank every level, and matrix-js-sdk 37 reports them as 0).
+ */
+export function maySendMessages(levels, create, userId) {
+  const content = create?.content || {};
+  const creators = ["12", "org.matrix.hydra.11"].includes(String(content.room_version))
+    ? [create.sender, ...(Array.isArray(content.additional_creators) ? content.additional_creators : [])]
+    : [];
+  if (creators.includes(userId)) return true;
+  const users = levels?.users || {};
+  const mine = Number(users[userId] ?? levels?.users_default ?? 0);
+  const events = levels?.events || {};
+  const needed = Number(events["m.room.message"] ?? levels?.events_default ?? 0);
+  return mine >= needed;
+}
+
+/** Why a send was refused, in the person's words (the homeserver's are English and technical). */
+export function refusalOf(error, t) {
+  const code = error?.errcode || error?.data?.errcode;
+  if (code === "M_FORBIDDEN") return t.refusedForbidden;
+  if (code === "M_LIMIT_EXCEEDED" || error?.httpStatus === 429) return t.refusedTooFast;
+  if (code === "M_TOO_LARGE" || error?.httpStatus === 413) return t.refusedTooLarge;
+  if (!error?.httpStatus) return t.refusedOffline;
+  return t.refusedOther;
+}
+
 /** Whether a message is the school bot's homework task («Домашнее задание: …»). */
 export function isHomework(content) {
   return Boolean(content && content["org.parta.homework"]);

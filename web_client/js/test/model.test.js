@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {
   groupChats, isMuteRule, muteRule, nextPin, parsePoll, placeInFolder, pollResponseContent,
   pollStartContent, readFolders, replyContent, stripReplyFallback, tallyPoll, forwardContent,
-  splitLinks, latestEdits, isEdit, editContent, fileContent, isHomework,
+  splitLinks, latestEdits, isEdit, editContent, fileContent, isHomework, maySendMessages, refusalOf,
 } from "../src/model.js";
 import { LANGUAGES } from "../src/strings.js";
 
@@ -126,4 +126,21 @@ test("a file sent in answer carries the reply relation; alone it carries none", 
   assert.equal("m.relates_to" in fileContent("a.pdf", "mxc://s/b", { mimetype: "application/pdf" }, null), false);
   assert.equal(isHomework({ body: "Домашнее задание: …", "org.parta.homework": { set_by: "@t:s" } }), true);
   assert.equal(isHomework({ body: "Домашнее задание: шутка" }), false);
+});
+
+test("who may write: the levels, and room v12 creators whatever the levels say", () => {
+  const announcements = { users: { "@t:s": 60 }, users_default: 0, events_default: 60 };
+  assert.equal(maySendMessages(announcements, null, "@pupil:s"), false);
+  assert.equal(maySendMessages(announcements, null, "@t:s"), true);
+  const v12 = { sender: "@bot:s", content: { room_version: "12" } };
+  assert.equal(maySendMessages({ events_default: 100 }, v12, "@bot:s"), true);
+  assert.equal(maySendMessages({ events: { "m.room.message": 50 } }, v12, "@pupil:s"), false);
+  assert.equal(maySendMessages(undefined, null, "@anyone:s"), true);
+});
+
+test("a refused send is explained in the person's words", () => {
+  const t = LANGUAGES.ru;
+  assert.equal(refusalOf({ errcode: "M_FORBIDDEN", httpStatus: 403 }, t), t.refusedForbidden);
+  assert.equal(refusalOf({ httpStatus: 429 }, t), t.refusedTooFast);
+  assert.equal(refusalOf(new Error("fetch failed"), t), t.refusedOffline);
 });
