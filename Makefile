@@ -13,7 +13,7 @@ JS := web_client/js
 BUNDLE := web_client/static/messenger.js
 JS_DEPS := $(JS)/node_modules/.package-lock.json
 
-.PHONY: install demo test lint typecheck unit bench clean browser turn wheel messenger
+.PHONY: install demo test lint typecheck unit bench clean browser turn fonts wheel messenger
 
 install: $(STAMP)
 
@@ -32,7 +32,7 @@ $(BUNDLE): $(JS_DEPS) $(wildcard $(JS)/src/*.js)
 
 messenger: $(BUNDLE)
 
-demo: install messenger
+demo: install messenger fonts
 	$(BIN)/parta demo $(DEMO_ARGS)
 
 lint: install
@@ -56,11 +56,16 @@ typecheck: install
 browser:
 	test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Access letters are printed in DejaVu Sans (Cyrillic): Debian's fonts-dejavu-core.
+DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+fonts:
+	test -f $(DEJAVU) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
+
 # The call tests relay media through a real coturn (Debian's package; its service is not started).
 turn:
 	command -v turnserver > /dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn; }
 
-test: lint typecheck browser turn messenger
+test: lint typecheck browser turn fonts messenger
 	cd $(JS) && npm test --silent
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -187,6 +187,8 @@ class DiaryConfig(_Model):
     """Reverse proxies (their addresses) whose ``X-Forwarded-For`` names the real client: the
     login limits count by it. Empty: the connection's own address."""
     reset_minutes: int = Field(60, ge=5, le=24 * 60)
+    activation_days: int = Field(30, ge=1, le=365)
+    """How long an access letter's code works (it works once)."""
     mail: MailConfig = MailConfig()
     support: SupportConfig = SupportConfig()
 

@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--user-id", help="an existing Matrix account (adults: any server)")
     _config_arg(link)
     link.set_defaults(run=commands.people_link)
+    letters = people.add_parser("letters", help="access letters with one-time codes (PDF)")
+    letters.add_argument(
+        "--class", dest="klass", action="append", help="a homeroom: «5А» or its id"
+    )
+    letters.add_argument("--person", action="append", help="a person's sourcedId")
+    letters.add_argument("--out", type=Path, required=True, help="the PDF to write")
+    _config_arg(letters)
+    letters.set_defaults(run=commands.people_letters)
 
     diary = sub.add_parser("diary", help="the diary (web_client)").add_subparsers(required=True)
     password = diary.add_parser("password", help="set a diary password, read from stdin")

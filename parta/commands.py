@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +33,7 @@ from kernel.children import wait_for_signal
 from kernel.config import ConfigError, load_config
 from kernel.db import StoreError
 from kernel.ids import SourcedId, UserID
-from kernel.secrets import SecretError
+from kernel.secrets import SecretError, ensure_secret_file
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack
 from synthetic.school import generate_school, write_oneroster
@@ -240,6 +241,37 @@ def diary_password(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"Пароль задан: {account.login} ({account.person_id})")
+    return 0
+
+
+def people_letters(args: argparse.Namespace) -> int:
+    """Access letters (a PDF, a page each) for a class's pupils and parents, or for people."""
+    from web_client.auth import Auth
+    from web_client.letters import LetterError, letters_pdf, make_letters, people_of_class
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        return _fail(str(e), 2)
+    store = SchoolStack(config, args.config).open_diary_store()
+    try:
+        diary = store.diary()
+        if diary is None:
+            return _fail("no diary loaded yet: run `parta sync` first")
+        people = [SourcedId(p) for p in args.person or []]
+        for title in args.klass or []:
+            people += people_of_class(diary, title)
+        if not people:
+            return _fail("name a class (--class 5А) or people (--person ID)", 2)
+        key = ensure_secret_file(config.secrets_dir / "diary_session_key", 48)
+        auth = Auth(store, key, config.diary, lambda: datetime.now(UTC).replace(tzinfo=None))
+        letters = make_letters(diary, store, auth, people, config.diary_url)
+        args.out.write_bytes(letters_pdf(letters, config.diary_url))
+    except (LetterError, SecretError, OSError) as e:
+        return _fail(f"parta people letters: {e}")
+    finally:
+        store.close()
+    print(f"Писем (letters): {len(letters)} → {args.out}")
     return 0
 
 

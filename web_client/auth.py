@@ -42,6 +42,19 @@ from web_client.throttle import (
 SESSION_COOKIE = "parta_session"
 CSRF_COOKIE = "parta_csrf"
 MIN_PASSWORD = 8
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+"""No 0/O, 1/I: a code is typed from paper."""
+CODE_LENGTH = 12
+
+
+def normal_code(typed: str) -> str:
+    """The code as stored, however it was typed: «abcd-efgh ijkl» is ABCDEFGHIJKL."""
+    return "".join(c for c in typed.upper() if c in CODE_ALPHABET)
+
+
+def shown_code(code: str) -> str:
+    """In groups of four, as the letter prints it."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 @dataclass(frozen=True)
@@ -189,6 +202,51 @@ class Auth:
         except BadSignature:
             return False
         return hmac.compare_digest(value.encode(), cookie.encode())
+
+    # -- access letters -----------------------------------------------------------------
+
+    def new_activation(self, person: SourcedId) -> str:
+        """A letter's code (the person's earlier codes stop working): easy to type, ~60 bits."""
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        expires = self._now() + timedelta(days=self._config.activation_days)
+        self._store.add_activation(code, person, expires)
+        return code
+
+    def activation_target(self, code: str, address: str) -> SourcedId | Refusal:
+        """Whose letter this is; every wrong code counts against the address."""
+        since = self._now() - timedelta(minutes=self._config.lockout_minutes)
+        key = f"activation:{address}"
+        slow = slowdown(self._tally(key, since), self._config.login_attempts, self._now())
+        if slow:
+            return Refusal(
+                f"Слишком много неверных кодов. Подождите {seconds(slow)} с.",
+                retry_after=seconds(slow),
+            )
+        found = self._store.activation(normal_code(code))
+        if found is None:
+            self._store.note_failure([key], self._now())
+            return Refusal("Такого кода нет: проверьте его по письму школы")
+        person, expires, used = found
+        if used:
+            return Refusal(
+                "Этот код уже использован. Если пароль забыт, попросите в школе новое письмо."
+            )
+        if expires <= self._now():
+            return Refusal("Срок действия кода истёк: попросите в школе новое письмо.")
+        return person
+
+    def activate(self, code: str, password: str, address: str) -> SourcedId | Refusal:
+        """The person sets their own password with the letter's code (once)."""
+        target = self.activation_target(code, address)
+        if isinstance(target, Refusal):
+            return target
+        if len(password) < MIN_PASSWORD:
+            return Refusal(f"Пароль должен быть не короче {MIN_PASSWORD} символов")
+        if not self._store.use_activation(normal_code(code)):
+            return Refusal("Этот код уже использован.")
+        self._store.set_password_hash(target, self.hash_password(password))
+        self._store.drop_sessions_of(target)
+        return target
 
     # -- password reset ------------------------------------------------------------------
 

@@ -103,7 +103,58 @@ def routes(ctx: DiaryContext) -> list[Route]:
             return ctx.render(request, "reset.html", error=outcome.message, usable=True)
         return _login(ctx, request, notice="Пароль изменён. Войдите с новым паролем.")
 
+    def _activation_page(
+        request: Request, code: str, error: str | None = None, status: int = 200
+    ) -> Response:
+        holder = login = None
+        if code:
+            target = ctx.auth.activation_target(code, _address(request))
+            if isinstance(target, Refusal):
+                error, status = error or target.message, 410 if status == 200 else status
+            else:
+                diary, account = ctx.store.diary(), ctx.store.account(target)
+                holder = diary.people.get(target) if diary else None
+                login = account.login if account else ""
+        return ctx.render(
+            request,
+            "activate.html",
+            status=status,
+            code=code,
+            holder=holder,
+            login=login,
+            error=error,
+        )
+
+    async def activate_page(request: Request) -> Response:
+        """``/activate`` (type the code) or ``/activate/<code>`` (the letter's QR code)."""
+        code = request.path_params.get("code") or request.query_params.get("code", "")
+        return _activation_page(request, code)
+
+    async def activate(request: Request) -> Response:
+        form = await ctx.form(request)
+        code, password = str(form.get("code", "")), str(form.get("password", ""))
+        if password != str(form.get("password2", "")):
+            return _activation_page(request, code, "Пароли не совпадают", 400)
+        outcome = ctx.auth.activate(code, password, _address(request))
+        if isinstance(outcome, Refusal):
+            return _activation_page(request, code, outcome.message, 400)
+        session = ctx.auth.open_session(outcome, remember=False)
+        response = redirect("/chats")
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.cookie,
+            max_age=session.max_age,
+            httponly=True,
+            samesite="lax",
+            secure=ctx.secure_cookies,
+            path="/",
+        )
+        return response
+
     return [
+        Route("/activate", activate_page, methods=["GET"]),
+        Route("/activate/{code}", activate_page, methods=["GET"]),
+        Route("/activate", activate, methods=["POST"]),
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),

@@ -89,6 +89,15 @@ distance = sa.Table(
     sa.Column("created_by", sa.String(255), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+activations = sa.Table(
+    "activation_codes",
+    _meta,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("person_id", sa.String(255), nullable=False, index=True),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("used", sa.Boolean, nullable=False, default=False),
+)
+"""Codes of the access letters (one page per person): single-use, expiring, digests only."""
 
 
 def _tables_v1(operations: Operations) -> None:
@@ -333,6 +342,36 @@ class DiaryStore:
                 .values(used=True)
             )
         return result.rowcount == 1
+
+    # -- access letters -----------------------------------------------------------------
+
+    def add_activation(self, code: str, person_id: SourcedId, expires_at: datetime) -> None:
+        """A new letter's code; the person's earlier unused codes stop working."""
+        with self._engine.begin() as db:
+            db.execute(
+                sa.update(activations)
+                .where(activations.c.person_id == person_id, activations.c.used.is_(False))
+                .values(used=True)
+            )
+            row = {"digest": token_digest(code), "person_id": person_id, "expires_at": expires_at}
+            db.execute(sa.insert(activations).values(**row, used=False))
+
+    def activation(self, code: str) -> tuple[SourcedId, datetime, bool] | None:
+        with self._engine.connect() as db:
+            row = db.execute(
+                sa.select(activations).where(activations.c.digest == token_digest(code))
+            ).first()
+        return None if row is None else (SourcedId(row.person_id), row.expires_at, row.used)
+
+    def use_activation(self, code: str) -> bool:
+        """Mark the code used; False when it already was."""
+        with self._engine.begin() as db:
+            done = db.execute(
+                sa.update(activations)
+                .where(activations.c.digest == token_digest(code), activations.c.used.is_(False))
+                .values(used=True)
+            )
+        return done.rowcount == 1
 
     def void_resets_of(self, person_id: SourcedId) -> None:
         """Every outstanding reset link of the person stops working (a reset happened)."""

@@ -15,10 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Page, expect
+from pypdf import PdfReader
 
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import PASSWORD, DiarySite, next_school_day, running_diary
+from tests.integration.test_cli import parta
 
 pytestmark = pytest.mark.integration
 
@@ -271,3 +273,53 @@ async def test_the_diary_talks_only_to_itself_and_its_homeserver(site: DiarySite
     assert policy["base-uri"] == "'none'"
     assert policy["form-action"].split()[:2] == ["'self'", homeserver]
     assert policy["frame-ancestors"] == "'none'"
+
+
+def _letter_codes(pdf: Path) -> dict[str, tuple[str, str]]:
+    """Each page's person → (login, code), read back from the PDF as a parent would."""
+    found = {}
+    for page in PdfReader(pdf).pages:
+        text = page.extract_text()
+        name = text.splitlines()[2].split(" (")[0]
+        login = re.search(r"Логин: (\S+)", text)
+        code = re.search(r"Код для первого входа: ([A-Z0-9-]+)", text)
+        assert login is not None, text
+        assert code is not None, text
+        found[name] = (login.group(1), code.group(1))
+    return found
+
+
+async def test_a_parent_gets_in_with_the_code_of_her_access_letter(
+    page: Page, site: DiarySite, tmp_path: Path
+) -> None:
+    """No e-mail needed: the school prints letters; the parent types the code, chooses her
+    password and lands in «Чаты»; the code works once; a new letter voids the old code."""
+    letters = tmp_path / "5А.pdf"
+    config = str(site.config.state_dir / "parta.yaml")
+    made = parta("people", "letters", "-c", config, "--class", "5А", "--out", str(letters))
+    assert made.returncode == 0, made.stdout + made.stderr
+    codes = _letter_codes(letters)
+    assert set(codes) >= {"Ученик0 Иван", "Ученик1 Иван", "Ученик2 Иван", "Родитель-p1 Мария"}
+    login, code = codes["Родитель-p1 Мария"]
+    await page.goto(f"{site.url}/login")
+    await page.get_by_test_id("first-login").click()
+    await page.get_by_label("Код из письма").fill(code.lower())  # typed as it comes
+    await page.get_by_role("button", name="Продолжить").click()
+    await expect(page.get_by_test_id("whose")).to_contain_text(f"логин {login}")
+    await page.screenshot(path=str(SCREENSHOTS / "diary-activate.png"))
+    await page.get_by_label("Новый пароль").fill("мой-новый-пароль")
+    await page.get_by_label("Повторите пароль").fill("мой-новый-пароль")
+    await page.get_by_role("button", name="Сохранить пароль и войти").click()
+    await expect(page).to_have_url(f"{site.url}/chats")
+    await page.context.clear_cookies()
+    await sign_in(page, site, login, "мой-новый-пароль")
+    await expect(page).to_have_url(f"{site.url}/diary")
+    await page.goto(f"{site.url}/activate/{code}")
+    await expect(page.get_by_test_id("error")).to_contain_text("уже использован")
+    _, older = codes["Ученик0 Иван"]
+    again = parta(
+        "people", "letters", "-c", config, "--person", "web-s1", "--out", str(tmp_path / "s1.pdf")
+    )
+    assert again.returncode == 0, again.stderr
+    await page.goto(f"{site.url}/activate/{older}")
+    await expect(page.get_by_test_id("error")).to_be_visible()  # the reprinted letter voided it

@@ -225,3 +225,35 @@ def test_reset_mails_are_a_few_an_hour_per_account_and_per_address(
 )
 def test_phone_numbers_are_normalised(typed: str, phone: str | None) -> None:
     assert normalize_phone(typed) == phone
+
+
+def test_a_letters_code_works_once_until_it_expires_and_a_new_letter_voids_it(
+    auth: Auth, clock: Clock
+) -> None:
+    code = auth.new_activation(SourcedId("au-p1"))
+    assert len(code) == 12
+    typed = "-".join(code[i : i + 4] for i in range(0, 12, 4)).lower()  # as printed, lower case
+    assert auth.activation_target(typed, "10.0.0.1") == "au-p1"
+    short = auth.activate(code, "short", "10.0.0.1")
+    assert isinstance(short, Refusal)
+    assert auth.activate(typed, "пароль-родителя", "10.0.0.1") == "au-p1"
+    assert auth.sign_in("au-p1", "пароль-родителя", "10.0.0.1") == "au-p1"
+    again = auth.activate(code, "другой-пароль", "10.0.0.1")
+    assert isinstance(again, Refusal)
+    assert "уже использован" in again.message
+    first, second = auth.new_activation(SourcedId("au-p2")), auth.new_activation(SourcedId("au-p2"))
+    assert isinstance(auth.activation_target(first, "10.0.0.1"), Refusal)  # reprinted: void
+    clock.now += timedelta(days=31)
+    expired = auth.activation_target(second, "10.0.0.1")
+    assert isinstance(expired, Refusal)
+    assert "истёк" in expired.message
+
+
+def test_guessing_codes_slows_the_address_down(auth: Auth) -> None:
+    for n in range(3):  # login_attempts
+        refused = auth.activation_target(f"WRONGCODE{n:03d}", "10.0.0.9")
+        assert isinstance(refused, Refusal)
+        assert refused.retry_after is None
+    slowed = auth.activation_target("WRONGCODE999", "10.0.0.9")
+    assert isinstance(slowed, Refusal)
+    assert slowed.retry_after is not None
