@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kernel.config import SchoolConfig
 from web_client import (
     api,
+    pages_access,
     pages_auth,
     pages_chats,
     pages_diary,
@@ -84,6 +85,7 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         *pages_chats.routes(ctx, linker),
         *pages_join.routes(ctx),
         *pages_meetings.routes(ctx),
+        *pages_access.routes(ctx),
         *pages_oidc.routes(ctx, linker, oidc),
         *api.routes(ctx),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -19,7 +19,14 @@ from pathlib import Path
 import segno
 from fpdf import FPDF
 
-from appservice.diary_sync.model import ClassKind, Diary
+from appservice.diary_sync.model import (
+    ClassKind,
+    Diary,
+    EnrollmentRole,
+    Person,
+    Role,
+    SchoolClass,
+)
 from kernel.ids import SourcedId
 from web_client.auth import Auth, shown_code
 from web_client.store import DiaryStore
@@ -108,7 +115,11 @@ def people_of_class(diary: Diary, title: str) -> list[SourcedId]:
         raise LetterError(f"{title}: no such class in the diary")
     ids = {c.id for c in classes}
     pupils = sorted(
-        {e.person_id for e in diary.enrollments if e.class_id in ids and e.role.value == "student"}
+        {
+            e.person_id
+            for e in diary.enrollments
+            if e.class_id in ids and e.role is EnrollmentRole.STUDENT
+        }
     )
     parents = sorted({g.parent_id for g in diary.guardianships if g.student_id in pupils})
     return [*pupils, *parents]
@@ -142,3 +153,19 @@ def make_letters(
             )
         )
     return found
+
+
+def classes_for(diary: Diary, me: Person) -> list[SchoolClass]:
+    """Whose letters a member of staff may print: the administration, every class of their
+    school; a class teacher, their own class; other teachers, none."""
+    homerooms = [c for c in diary.classes.values() if c.kind is ClassKind.HOMEROOM]
+    if me.role is Role.ADMINISTRATOR:
+        mine = [c for c in homerooms if not me.school_ids or c.school_id in me.school_ids]
+    else:
+        led = {
+            e.class_id
+            for e in diary.enrollments
+            if e.person_id == me.id and e.primary and e.role is not EnrollmentRole.STUDENT
+        }
+        mine = [c for c in homerooms if c.id in led]
+    return sorted(mine, key=lambda c: (len(c.title), c.title))

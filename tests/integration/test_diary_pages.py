@@ -323,3 +323,29 @@ async def test_a_parent_gets_in_with_the_code_of_her_access_letter(
     assert again.returncode == 0, again.stderr
     await page.goto(f"{site.url}/activate/{older}")
     await expect(page.get_by_test_id("error")).to_be_visible()  # the reprinted letter voided it
+
+
+async def test_the_administration_prints_a_classs_letters_and_a_class_teacher_only_hers(
+    page: Page, site: DiarySite, tmp_path: Path
+) -> None:
+    await sign_in(page, site, "web-a1")
+    await page.get_by_role("link", name="Управление → Доступ").click()
+    sections = page.get_by_test_id("access-class")
+    await expect(sections).to_have_count(3)  # 5А, 5Б, 6А
+    async with page.expect_download() as downloading:
+        await page.get_by_role("button", name=re.compile("Письма для класса 5А")).click()
+    pdf = tmp_path / "5А.pdf"
+    await (await downloading.value).save_as(pdf)
+    names = set(_letter_codes(pdf))
+    assert names == {"Ученик0 Иван", "Ученик1 Иван", "Ученик2 Иван", "Родитель-p1 Мария",
+                     "Родитель-p2 Мария"}  # fmt: skip
+    await page.context.clear_cookies()
+    await sign_in(page, site, "web-t2")  # class teacher of 5Б
+    await page.goto(f"{site.url}/manage/access")
+    await expect(sections).to_have_count(1)
+    await expect(sections).to_contain_text("5Б")
+    await page.context.clear_cookies()
+    await sign_in(page, site, "web-p1")
+    answer = await page.goto(f"{site.url}/manage/access")
+    assert answer is not None
+    assert answer.status == 403
