@@ -148,6 +148,16 @@ class MailConfig(_Model):
     smtp_password_file: Path | None = None
 
 
+class SmsConfig(_Model):
+    """Where password-reset SMS go: a folder of files (default), the log, or an HTTP gateway."""
+
+    kind: Literal["file", "console", "http"] = "file"
+    url: str = ""
+    """The gateway (``http``): it gets ``POST {"to", "text", "sender"}``."""
+    token_file: Path | None = None
+    sender: str = "parta"
+
+
 class SupportConfig(_Model):
     """«Поддержка» in the messenger (C5): who answers questions about chats and the diary."""
 
@@ -190,6 +200,7 @@ class DiaryConfig(_Model):
     activation_days: int = Field(30, ge=1, le=365)
     """How long an access letter's code works (it works once)."""
     mail: MailConfig = MailConfig()
+    sms: SmsConfig = SmsConfig()
     support: SupportConfig = SupportConfig()
 
     @field_validator("timezone")

@@ -22,6 +22,7 @@ from web_client.linking import Linker
 from web_client.mail import make_sender
 from web_client.oidc import Client, DiaryOidc, ensure_signing_key_file, person_lookup
 from web_client.oidc_store import OidcStore
+from web_client.sms import make_sms_sender
 from web_client.store import DiaryStore
 
 
@@ -41,6 +42,7 @@ def build_context(config: SchoolConfig) -> DiaryContext:
         store=store,
         auth=Auth(store, secret, config.diary, utc_now),
         sender=make_sender(config.diary.mail, config.state_dir),
+        sms=make_sms_sender(config.diary.sms, config.state_dir),
         utc_now=utc_now,
         local_now=local_now,
         api_token=ensure_secret_file(config.diary_api_token_file),

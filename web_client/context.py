@@ -26,6 +26,7 @@ from kernel.config import SchoolConfig
 from kernel.ids import SourcedId
 from web_client.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from web_client.mail import Sender
+from web_client.sms import SmsSender
 from web_client.store import DiaryStore
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -37,6 +38,7 @@ class DiaryContext:
     store: DiaryStore
     auth: Auth
     sender: Sender
+    sms: SmsSender
     utc_now: Callable[[], datetime]
     """Naive UTC: sessions, tokens and the rate limit."""
     local_now: Callable[[], datetime]

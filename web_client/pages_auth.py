@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from appservice.diary_sync.model import Person
+from kernel.ids import SourcedId
 from web_client.auth import SESSION_COOKIE, Refusal
 from web_client.context import DiaryContext, redirect, safe_next
 from web_client.errors import MailError
 from web_client.mail import reset_message
+from web_client.sms import reset_sms
 
 logger = logging.getLogger(__name__)
 
 _SENT = (
-    "Если такой пользователь есть и у него указана электронная почта, "
-    "мы отправили на неё ссылку для восстановления пароля."
+    "Если такой пользователь есть и у него указана электронная почта или телефон, "
+    "мы отправили ссылку для восстановления пароля: письмом или SMS."
 )
 
 
@@ -68,25 +72,31 @@ def routes(ctx: DiaryContext) -> list[Route]:
         diary = ctx.store.diary()
         person = diary.people.get(account.person_id) if diary and account else None
         allowed = ctx.auth.may_mail_reset(account.person_id if account else None, _address(request))
-        if allowed and account is not None and account.email and person is not None:
-            token = ctx.auth.new_reset(account.person_id)
-            link = f"{ctx.config.diary_url}/reset/{token}"
-            message = reset_message(
-                ctx.config.diary.mail.sender,
-                account.email,
-                person.given_name,
-                link,
-                ctx.config.diary.reset_minutes,
-            )
+        if allowed and account is not None and person is not None:
             try:
-                ctx.sender.send(message)
+                await _send_reset(account.person_id, account.email, account.phone, person)
             except MailError as e:
-                logger.error("password reset mail not sent: %s", e)
+                logger.error("password reset not sent: %s", e)
                 return ctx.render(
-                    request, "forgot.html", error="Не удалось отправить письмо. Попробуйте позже."
+                    request, "forgot.html", error="Не удалось отправить ссылку. Попробуйте позже."
                 )
         # The same answer whether or not the account exists: no probing for logins.
         return ctx.render(request, "forgot.html", notice=_SENT)
+
+    async def _send_reset(
+        person_id: SourcedId, email: str, phone: str | None, person: Person
+    ) -> None:
+        """By e-mail when the roster has one, else by SMS to the phone; neither: nothing."""
+        if not email and not phone:
+            return
+        token = ctx.auth.new_reset(person_id)
+        link = f"{ctx.config.diary_url}/reset/{token}"
+        minutes = ctx.config.diary.reset_minutes
+        if email:
+            sender = ctx.config.diary.mail.sender
+            ctx.sender.send(reset_message(sender, email, person.given_name, link, minutes))
+        elif phone:
+            await ctx.sms.send(replace(reset_sms(link, minutes), to=phone))
 
     async def reset_page(request: Request) -> Response:
         target = ctx.auth.reset_target(request.path_params["token"])

@@ -110,6 +110,8 @@ def running_diary(base: SchoolConfig, state: Path, prefix: str) -> Iterator[Diar
     people = {
         pid: replace(person, email=f"{pid}@school.test") for pid, person in school.people.items()
     }
+    mother = SourcedId(f"{prefix}-p3")  # like most parents: a phone, no e-mail
+    people[mother] = replace(people[mother], email="", phone="+7 912 000-00-03")
     diary = replace(school, people=people)
     now = datetime.now(ZoneInfo(zone)).replace(tzinfo=None)
     timetable = _timetable(prefix, now)

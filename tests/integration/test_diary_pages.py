@@ -5,6 +5,7 @@ Screenshots of the main screens go to docs/screenshots/ (shown in the README).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -349,3 +350,24 @@ async def test_the_administration_prints_a_classs_letters_and_a_class_teacher_on
     answer = await page.goto(f"{site.url}/manage/access")
     assert answer is not None
     assert answer.status == 403
+
+
+async def test_a_parent_without_e_mail_gets_her_reset_link_by_sms(
+    page: Page, site: DiarySite
+) -> None:
+    outbox = site.config.state_dir / "sms-outbox"
+    before = set(outbox.glob("*.json")) if outbox.exists() else set()
+    await page.goto(f"{site.url}/forgot")
+    await page.get_by_label("Логин, телефон или электронная почта").fill("8 (912) 000-00-03")
+    await page.get_by_role("button", name="Восстановить пароль").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("SMS")
+    (sent,) = set(outbox.glob("*.json")) - before
+    sms = json.loads(sent.read_text(encoding="utf-8"))
+    assert sms["to"] == "+79120000003"
+    link = sms["text"].rsplit(" ", 1)[-1]
+    await page.goto(link)
+    await page.get_by_label("Новый пароль").fill("пароль-из-смс")
+    await page.get_by_label("Повторите пароль").fill("пароль-из-смс")
+    await page.get_by_role("button", name="Сохранить пароль").click()
+    await sign_in(page, site, "+79120000003", "пароль-из-смс")
+    await expect(page).to_have_url(f"{site.url}/diary")
