@@ -341,11 +341,13 @@ async def test_the_administration_prints_a_classs_letters_and_a_class_teacher_on
                      "Родитель-p2 Мария"}  # fmt: skip
     await page.context.clear_cookies()
     await sign_in(page, site, "web-t2")  # class teacher of 5Б
+    await expect(page).to_have_url(f"{site.url}/diary")
     await page.goto(f"{site.url}/manage/access")
     await expect(sections).to_have_count(1)
     await expect(sections).to_contain_text("5Б")
     await page.context.clear_cookies()
-    await sign_in(page, site, "web-p1")
+    await sign_in(page, site, "web-p3")  # (web-p1 chose her own password above)
+    await expect(page).to_have_url(f"{site.url}/diary")  # signed in before going on
     answer = await page.goto(f"{site.url}/manage/access")
     assert answer is not None
     assert answer.status == 403
