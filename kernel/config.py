@@ -190,8 +190,10 @@ class DiaryConfig(_Model):
     remembered_days: int = Field(30, ge=1, le=365)
     """How long «Остаться в системе» keeps a person signed in."""
     login_attempts: int = Field(5, ge=1, le=100)
-    """Wrong passwords for one account from one address before it must wait (1 min, then
-    doubling up to ``lockout_minutes``); an address is slowed past twenty times this."""
+    """Wrong passwords for one account from one address (or from the browsers it signed in
+    from) before it must wait there (1 min, then doubling up to ``lockout_minutes``); ten times
+    this from everywhere, and new browsers wait everywhere; an address is slowed past twenty
+    times this."""
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     trusted_proxies: tuple[str, ...] = ()
     """Reverse proxies (their addresses) whose ``X-Forwarded-For`` names the real client: the
@@ -349,6 +351,15 @@ class SchoolConfig(_Model):
     def call_bridge_url(self) -> str:
         bridge = self.call_bridge
         return (bridge.public_url or f"http://{bridge.bind_host}:{bridge.port}").rstrip("/")
+
+    @property
+    def sso_clients(self) -> tuple[str, ...]:
+        """Pages that sign in through the diary without Synapse's "continue?" page (its
+        ``sso.client_whitelist``): the messenger in «Чаты» and the call bridge's pages."""
+        clients = [self.diary_url + "/"]
+        if self.call_bridge.enabled:
+            clients.append(self.call_bridge_url + "/")
+        return tuple(clients)
 
     @property
     def diary_api_token_file(self) -> Path:

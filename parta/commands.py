@@ -237,7 +237,7 @@ def diary_password(args: argparse.Namespace) -> int:
         account = store.find_account(args.login)
         if account is None:
             return _fail(f"{args.login}: no such login, phone or e-mail in the diary")
-        store.set_password_hash(account.person_id, PasswordHasher().hash(password))
+        store.replace_password(account.person_id, PasswordHasher().hash(password))
     finally:
         store.close()
     print(f"Пароль задан: {account.login} ({account.person_id})")

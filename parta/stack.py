@@ -117,19 +117,10 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         appservices=(registration,),
         modules=tuple(modules),
         sso=sso,
-        sso_clients=_sso_clients(config) if with_diary else (),
+        sso_clients=config.sso_clients if with_diary else (),
         public_baseurl=config.homeserver_public_url + "/",
         for_tests=config.for_tests,
     )
-
-
-def _sso_clients(config: SchoolConfig) -> tuple[str, ...]:
-    """Pages that sign in through the diary without Synapse's "continue?" page: the
-    messenger in «Чаты» and the call bridge's pages."""
-    clients = [config.diary_url + "/"]
-    if config.call_bridge.enabled:
-        clients.append(config.call_bridge_url + "/")
-    return tuple(clients)
 
 
 def _allowlist(config: SchoolConfig) -> tuple[ServerName, ...]:

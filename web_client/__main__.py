@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,11 +27,13 @@ from web_client.sms import make_sms_sender
 from web_client.store import DiaryStore
 
 
-def build_context(config: SchoolConfig) -> DiaryContext:
-    zone = ZoneInfo(config.diary.timezone)
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
-    def utc_now() -> datetime:
-        return datetime.now(UTC).replace(tzinfo=None)
+
+def build_context(config: SchoolConfig, utc_now: Callable[[], datetime] = _utc_now) -> DiaryContext:
+    """``utc_now``: the clock of sessions, links and the sign-in limits (tests turn it)."""
+    zone = ZoneInfo(config.diary.timezone)
 
     def local_now() -> datetime:
         return datetime.now(zone).replace(tzinfo=None)
@@ -91,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         host=config.diary.bind_host,
         port=config.diary.port,
         log_level="warning",
-        proxy_headers=bool(config.diary.trusted_proxies),
-        forwarded_allow_ips=",".join(config.diary.trusted_proxies) or None,
+        proxy_headers=False,  # the app itself trusts diary.trusted_proxies' X-Forwarded-For
     )
     return 0
 

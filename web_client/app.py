@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kernel.config import SchoolConfig
 from web_client import (
@@ -40,15 +41,17 @@ STATIC = Path(__file__).parent / "static"
 
 
 def security_headers(config: SchoolConfig) -> dict[bytes, bytes]:
-    """The diary talks to itself and to the school's homeserver (the messenger in «Чаты»),
-    and its forms end up there too (single sign-on returns to the homeserver after «Войти»)
-    or at the call page; nothing else, and nobody frames it."""
+    """The diary talks to itself and to the school's homeserver (the messenger in «Чаты»).
+    Its forms end up there too: «Войти» during single sign-on goes on to the homeserver,
+    which sends the person back to the page that asked (:attr:`SchoolConfig.sso_clients`:
+    «Чаты», or the call page). Nothing else, and nobody frames it."""
     homeserver = _origin(config.homeserver_public_url)
-    calls = _origin(config.call_url)
+    elsewhere = {homeserver, *map(_origin, config.sso_clients)} - {_origin(config.diary_url)}
+    forms = ["'self'", *sorted(elsewhere)]
     policy = (
         "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
         f"connect-src 'self' {homeserver}; base-uri 'none'; "
-        f"form-action 'self' {homeserver} {calls}; frame-ancestors 'none'"
+        f"form-action {' '.join(forms)}; frame-ancestors 'none'"
     )
     return {
         b"x-frame-options": b"DENY",
@@ -116,8 +119,13 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         return PlainTextResponse("OK")
 
     routes.append(Route("/health", health))
+    middleware = [Middleware(SecurityHeaders, headers=security_headers(ctx.config))]
+    if ctx.config.diary.trusted_proxies:
+        # the sign-in limits count the real client: X-Forwarded-For, from these proxies only
+        trusted = list(ctx.config.diary.trusted_proxies)
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders, headers=security_headers(ctx.config))],
+        middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: crash},
     )

@@ -2,7 +2,11 @@
 
     «Войти» ─► find account (login, phone or e-mail) ─► throttled? (:mod:`throttle`)
             ─► argon2 verify ─► session token (random, stored as a digest; the cookie
-            is it, signed)
+            is it, signed) + the browser is «known» to that account (``parta_known``)
+
+A browser the account signed in from before counts its failures apart: however many
+other addresses (or a classmate behind the same school address) get the password
+wrong, the person goes on signing in there.
 
 A session cookie is ``token.signature``: a forged or altered cookie is refused by
 its signature before the store is asked; an expired or signed-out one is refused
@@ -12,6 +16,7 @@ a form field carrying that value signed, compared in constant time.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -20,7 +25,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadData, BadSignature, Signer, URLSafeSerializer
 
 from kernel.config import DiaryConfig
 from kernel.ids import SourcedId
@@ -41,6 +46,10 @@ from web_client.throttle import (
 
 SESSION_COOKIE = "parta_session"
 CSRF_COOKIE = "parta_csrf"
+KNOWN_COOKIE = "parta_known"
+KNOWN_DAYS = 365
+KNOWN_ACCOUNTS = 4
+"""A family's shared tablet: a parent and the children."""
 MIN_PASSWORD = 8
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """No 0/O, 1/I: a code is typed from paper."""
@@ -71,9 +80,12 @@ class _Keys:
     """What one sign-in counts against (:mod:`web_client.throttle`)."""
 
     here: str
-    """The account (or the typed name) from this address, or as a Matrix login."""
+    """The account (or the typed name) from this address, from its known browsers, or as a
+    Matrix login."""
     everywhere: str
     address: str | None
+    known: bool
+    """A browser the account signed in from: others' failures do not hold it back."""
 
     def all(self) -> list[str]:
         return [k for k in (self.here, self.everywhere, self.address) if k is not None]
@@ -98,6 +110,8 @@ class Auth:
         self._hasher = PasswordHasher()
         self._sessions = Signer(secret_key, salt="parta.session")
         self._csrf = Signer(secret_key, salt="parta.csrf")
+        self._known = URLSafeSerializer(secret_key, salt="parta.known")
+        self._known_key = secret_key.encode()
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
     # -- passwords --------------------------------------------------------------------
@@ -105,12 +119,17 @@ class Auth:
     def hash_password(self, password: str) -> str:
         return self._hasher.hash(password)
 
-    def sign_in(self, name: str, password: str, address: str | None) -> SourcedId | Refusal:
+    def sign_in(
+        self, name: str, password: str, address: str | None, known: str | None = None
+    ) -> SourcedId | Refusal:
         """``address`` is the client's (behind the configured proxy, the real one); ``None``
-        for a Matrix login, which Synapse rate-limits by address itself."""
+        for a Matrix login, which Synapse rate-limits by address itself. ``known`` is the
+        browser's ``parta_known`` cookie."""
         account = self._store.find_account(name) if name.strip() else None
         who = f"acct:{account.person_id}" if account else f"name:{' '.join(name.lower().split())}"
-        keys = _Keys(f"{who}@{address or 'matrix'}", who, f"addr:{address}" if address else None)
+        mine = account is not None and self._mark(account.person_id) in self._known_marks(known)
+        place = "known" if mine else address or "matrix"
+        keys = _Keys(f"{who}@{place}", who, f"addr:{address}" if address else None, mine)
         refused = self._wait(keys)
         if refused is not None:
             return refused
@@ -142,10 +161,10 @@ class Auth:
                     retry_after=seconds(slow),
                 )
         since = now - WINDOW
-        wait = max(
-            backoff(self._tally(keys.here, since), attempts, cap, now),
-            backoff(self._tally(keys.everywhere, since), attempts * SPREAD, cap, now),
-        )
+        wait = backoff(self._tally(keys.here, since), attempts, cap, now)
+        if not keys.known:
+            spread = self._tally(keys.everywhere, since)
+            wait = max(wait, backoff(spread, attempts * SPREAD, cap, now))
         if wait:
             return Refusal(
                 "Слишком много неудачных попыток входа. "
@@ -155,6 +174,27 @@ class Auth:
 
     def _tally(self, key: str, since: datetime) -> Tally:
         return Tally(*self._store.failure_tally(key, since))
+
+    # -- known browsers ------------------------------------------------------------------
+
+    def known_cookie(self, person: SourcedId, known: str | None) -> str:
+        """The ``parta_known`` cookie once ``person`` has signed in in this browser: keyed
+        marks of the last few accounts (no ids in it), signed."""
+        marks = [m for m in self._known_marks(known) if m != self._mark(person)]
+        return self._known.dumps([self._mark(person), *marks][:KNOWN_ACCOUNTS])
+
+    def _known_marks(self, cookie: str | None) -> list[str]:
+        if not cookie:
+            return []
+        try:
+            marks = self._known.loads(cookie)
+        except BadData:
+            return []
+        return [m for m in marks if isinstance(m, str)] if isinstance(marks, list) else []
+
+    def _mark(self, person: SourcedId) -> str:
+        mark = hmac.new(self._known_key, b"parta.known:" + person.encode(), hashlib.sha256)
+        return mark.hexdigest()[:16]
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -244,8 +284,7 @@ class Auth:
             return Refusal(f"Пароль должен быть не короче {MIN_PASSWORD} символов")
         if not self._store.use_activation(normal_code(code)):
             return Refusal("Этот код уже использован.")
-        self._store.set_password_hash(target, self.hash_password(password))
-        self._store.drop_sessions_of(target)
+        self._store.replace_password(target, self.hash_password(password))
         return target
 
     # -- password reset ------------------------------------------------------------------
@@ -287,7 +326,5 @@ class Auth:
             return Refusal(f"Пароль должен быть не короче {MIN_PASSWORD} символов")
         if not self._store.use_reset(token):
             return Refusal("Эта ссылка уже использована. Запросите новую.")
-        self._store.set_password_hash(target, self.hash_password(password))
-        self._store.void_resets_of(target)  # an older link, still unused, must not work now
-        self._store.drop_sessions_of(target)
+        self._store.replace_password(target, self.hash_password(password))  # older links too
         return target

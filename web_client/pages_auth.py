@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from appservice.diary_sync.model import Person
 from kernel.ids import SourcedId
-from web_client.auth import SESSION_COOKIE, Refusal
+from web_client.auth import KNOWN_COOKIE, KNOWN_DAYS, SESSION_COOKIE, Refusal
 from web_client.context import DiaryContext, redirect, safe_next
 from web_client.errors import MailError
 from web_client.mail import reset_message
@@ -35,7 +35,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
         form = await ctx.form(request)
         name, password = str(form.get("login", "")), str(form.get("password", ""))
         address = _address(request)
-        outcome = ctx.auth.sign_in(name, password, address)
+        outcome = ctx.auth.sign_in(name, password, address, request.cookies.get(KNOWN_COOKIE))
         if isinstance(outcome, Refusal):
             logger.info("sign-in refused from %s", address)
             status = 401 if outcome.retry_after is None else 429
@@ -43,8 +43,14 @@ def routes(ctx: DiaryContext) -> list[Route]:
             if outcome.retry_after is not None:
                 response.headers["Retry-After"] = str(outcome.retry_after)
             return response
-        session = ctx.auth.open_session(outcome, remember=form.get("remember") == "on")
         response = redirect(safe_next(str(form.get("next", ""))))
+        return _signed_in(request, response, outcome, remember=form.get("remember") == "on")
+
+    def _signed_in(
+        request: Request, response: Response, person: SourcedId, remember: bool
+    ) -> Response:
+        """The session cookie, and this browser known to the person from now on."""
+        session = ctx.auth.open_session(person, remember=remember)
         response.set_cookie(
             SESSION_COOKIE,
             session.cookie,
@@ -53,6 +59,15 @@ def routes(ctx: DiaryContext) -> list[Route]:
             samesite="lax",
             secure=ctx.secure_cookies,
             path="/",
+        )
+        response.set_cookie(
+            KNOWN_COOKIE,
+            ctx.auth.known_cookie(person, request.cookies.get(KNOWN_COOKIE)),
+            max_age=KNOWN_DAYS * 24 * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=ctx.secure_cookies,
+            path="/login",  # read by «Войти» only
         )
         return response
 
@@ -148,18 +163,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
         outcome = ctx.auth.activate(code, password, _address(request))
         if isinstance(outcome, Refusal):
             return _activation_page(request, code, outcome.message, 400)
-        session = ctx.auth.open_session(outcome, remember=False)
-        response = redirect("/chats")
-        response.set_cookie(
-            SESSION_COOKIE,
-            session.cookie,
-            max_age=session.max_age,
-            httponly=True,
-            samesite="lax",
-            secure=ctx.secure_cookies,
-            path="/",
-        )
-        return response
+        return _signed_in(request, redirect("/chats"), outcome, remember=False)
 
     return [
         Route("/activate", activate_page, methods=["GET"]),
@@ -176,8 +180,8 @@ def routes(ctx: DiaryContext) -> list[Route]:
 
 
 def _address(request: Request) -> str:
-    """The client's address; behind ``diary.trusted_proxies`` the server has already put the
-    forwarded one here."""
+    """The client's address: from ``diary.trusted_proxies`` only, the one they forward
+    (:func:`web_client.app.build_app`)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -252,6 +252,22 @@ class DiaryStore:
                 .values(password_hash=password_hash)
             )
 
+    def replace_password(self, person_id: SourcedId, password_hash: str) -> None:
+        """A new password (a reset link, an access letter, the operator): the person's
+        sessions end and every outstanding reset link stops working, in one transaction."""
+        with self._engine.begin() as db:
+            db.execute(
+                sa.update(accounts)
+                .where(accounts.c.person_id == person_id)
+                .values(password_hash=password_hash)
+            )
+            db.execute(sa.delete(sessions).where(sessions.c.person_id == person_id))
+            db.execute(
+                sa.update(resets)
+                .where(resets.c.person_id == person_id, resets.c.used.is_(False))
+                .values(used=True)
+            )
+
     def set_phone(self, person_id: SourcedId, phone: str) -> None:
         with self._engine.begin() as db:
             db.execute(
@@ -288,10 +304,6 @@ class DiaryStore:
     def drop_session(self, token: str) -> None:
         with self._engine.begin() as db:
             db.execute(sa.delete(sessions).where(sessions.c.digest == token_digest(token)))
-
-    def drop_sessions_of(self, person_id: SourcedId) -> None:
-        with self._engine.begin() as db:
-            db.execute(sa.delete(sessions).where(sessions.c.person_id == person_id))
 
     # -- failed sign-ins and reset mails (the rate limits: web_client.throttle) ------
 
@@ -372,15 +384,6 @@ class DiaryStore:
                 .values(used=True)
             )
         return done.rowcount == 1
-
-    def void_resets_of(self, person_id: SourcedId) -> None:
-        """Every outstanding reset link of the person stops working (a reset happened)."""
-        with self._engine.begin() as db:
-            db.execute(
-                sa.update(resets)
-                .where(resets.c.person_id == person_id, resets.c.used.is_(False))
-                .values(used=True)
-            )
 
     # -- distance lessons ------------------------------------------------------------
 

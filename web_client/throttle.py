@@ -7,13 +7,18 @@ mail. Pure: counts and times in, a wait out.
       × the address it came from   ─▶ back-off: ``free`` failures, then 1 min, 2, 4 … up to
                                       the cap, counted from the last failure — another
                                       address's failures never lock this one out
+      × a browser it signed in from ─▶ the same back-off, counted apart (``parta_known``):
+                                      a classmate behind the school's one address, or
+                                      guesses from anywhere, never hold the person back
       across every address          ─▶ the same back-off at ``SPREAD`` times the failures:
-                                      a password guessed from many addresses
+                                      a password guessed from many addresses (any browser
+                                      but the person's known ones waits)
     the address alone               ─▶ slowed, never locked: past its limit, one attempt
                                       every ``SPACING`` (a school behind one NAT, or a
                                       stranger with a list of names, goes on at that pace)
-    a Matrix login                  ─▶ the account × "matrix" (Synapse keeps its own limit
-                                      per client address)
+    a Matrix login                  ─▶ the account × "matrix", and across every address
+                                      (Synapse's password module gives no client address:
+                                      Synapse's own ``rc_login`` limits each address)
     «Забыли пароль?»                ─▶ a few mails per account and per address an hour
 """
 

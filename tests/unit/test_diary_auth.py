@@ -100,6 +100,32 @@ def test_guessing_from_many_addresses_backs_the_account_off_everywhere(auth: Aut
     assert "неудачных попыток" in refused.message
 
 
+def test_only_a_browser_the_account_itself_signed_in_from_is_spared_that(
+    auth: Auth, store: DiaryStore
+) -> None:
+    store.set_password_hash(SourcedId("au-s2"), auth.hash_password("пароль-второго"))
+    mine = auth.known_cookie(SourcedId("au-s1"), None)
+    family = auth.known_cookie(SourcedId("au-s2"), mine)  # a shared tablet knows both
+    for n in range(3 * 10):
+        _wrong(auth, "au-s1", f"10.1.{n}.1", 1)
+    assert auth.sign_in("au-s1", "верный-пароль", "10.9.9.9", mine) == "au-s1"
+    assert auth.sign_in("au-s1", "верный-пароль", "10.9.9.9", family) == "au-s1"
+    for other in (
+        auth.known_cookie(SourcedId("au-s2"), None),  # another account's browser
+        mine[:-2] + ("AA" if not mine.endswith("AA") else "BB"),  # altered
+        Auth(store, "x" * 48, DiaryConfig(), lambda: datetime(2026, 11, 30)).known_cookie(
+            SourcedId("au-s1"), None
+        ),  # made with another key
+        "garbage",
+    ):
+        assert isinstance(auth.sign_in("au-s1", "верный-пароль", "10.9.9.9", other), Refusal)
+    crowded = mine
+    for n in range(4):  # only the last four accounts of a browser are kept
+        crowded = auth.known_cookie(SourcedId(f"au-x{n}"), crowded)
+    assert isinstance(auth.sign_in("au-s1", "верный-пароль", "10.9.9.9", crowded), Refusal)
+    assert "au-s1" not in mine  # no person's id in the cookie
+
+
 def test_the_back_off_follows_the_account_whatever_spelling_of_its_phone(
     store: DiaryStore, auth: Auth
 ) -> None:
