@@ -36,7 +36,7 @@ from aiortc import RTCIceServer
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from call_bridge.attendance import AttendanceBook, Visit, report, summarise
-from call_bridge.chat import MAX_LINE, NOT_MIRRORED, TOO_FAST, Bucket
+from call_bridge.chat import MAX_LINE, NOT_MIRRORED, TOO_FAST, Rates
 from call_bridge.conference import Conference, Participant
 from call_bridge.forward import EncodedSource, SourceFactory
 from call_bridge.frames import ProtocolViolation, parse_frame
@@ -53,14 +53,6 @@ JOIN_TIMEOUT = 30.0
 
 class Doorkeeper(Protocol):
     async def admit(self, call: CallId, token: OpenIdToken) -> Admission: ...
-
-
-@dataclass
-class Chat:
-    """One participant's side of the call's chat."""
-
-    bucket: Bucket
-    mirrored: bool
 
 
 @dataclass
@@ -87,7 +79,8 @@ class Calls:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.gate = gate
-        self._clock = clock
+        self._rates = Rates(clock)
+        """The chat's pace, per person across all their connections to this process."""
         self._source = source
         self._voices = voices
         self._ice_for = ice_for
@@ -174,8 +167,8 @@ class Calls:
         except (TimeoutError, ValueError, WebSocketDisconnect):
             await websocket.close(code=4400)
             return
-        chat = Chat(Bucket(self._clock), await self._mirrored(admission))  # before joining:
-        ice = self._ice_for(admission)  # nothing may reach the page before its welcome
+        mirrored = await self._mirrored(admission)  # before joining: nothing may reach
+        ice = self._ice_for(admission)  # the page before its welcome
         conference = self._conference(admission, ice)
         me = await conference.join(admission, send)
         closing: ProtocolViolation | None = None
@@ -188,7 +181,7 @@ class Calls:
                     "ice_servers": [_ice_json(s) for s in ice],
                     "title": _title(admission),
                     "participants": [p.public() for p in conference.participants.values()],
-                    "chat_mirrored": chat.mirrored,
+                    "chat_mirrored": mirrored,
                 }
             )
             conference.start(me)
@@ -196,7 +189,7 @@ class Calls:
                 message = await _receive(websocket)
                 if message.get("type") == "leave" or conference.ended:
                     break
-                await self._handle(conference, me, message, chat)
+                await self._handle(conference, me, message, mirrored)
         except ProtocolViolation as e:
             log.info("participant %s closed: %d %s", me.pid, e.code, e.reason)
             closing = e
@@ -220,7 +213,7 @@ class Calls:
         conference: Conference,
         me: Participant,
         message: dict[str, Any],
-        chat: Chat,
+        mirrored: bool,
     ) -> None:
         kind = message.get("type")
         if kind == "answer":
@@ -238,21 +231,26 @@ class Calls:
             me.hand = bool(message.get("raised"))
             await conference.broadcast_participants()
         elif kind == "chat":
-            await self._chat(conference, me, str(message.get("text", "")), chat)
+            text = message.get("text")
+            if not isinstance(text, str):
+                raise ProtocolViolation(1008, "a chat line carries its text as a string")
+            await self._chat(conference, me, text, mirrored)
         elif kind == "moderate":
             await self._moderate(conference, me, message)
 
-    async def _chat(self, conference: Conference, me: Participant, text: str, chat: Chat) -> None:
+    async def _chat(
+        self, conference: Conference, me: Participant, text: str, mirrored: bool
+    ) -> None:
         text = text.strip()[:MAX_LINE]
         if not text:
             return
-        if not chat.bucket.take():
+        if not self._rates.take(me.admission.user):
             await me.send({"type": "error", "reason": TOO_FAST})
             return
         who = me.admission
         line = {"type": "chat", "from": me.pid, "user": who.user, "name": who.name, "text": text}
         await conference.broadcast({**line, "ts": int(time.time() * 1000)})
-        if self._traces is not None and chat.mirrored:
+        if self._traces is not None and mirrored:
             self._spawn(self._mirror(conference, me, text))
 
     async def _mirror(self, conference: Conference, me: Participant, text: str) -> None:

@@ -16,6 +16,7 @@ import websockets
 from appservice.diary_sync.layout import RoomKind, room_key
 from appservice.school_sync import SchoolSync, SyncOptions
 from call_bridge.chat import BURST, TOO_FAST
+from call_bridge.frames import MAX_FRAME
 from call_bridge.matrix_room import CHAT_FIELD
 from kernel.ids import RoomAlias, RoomID, SourcedId
 from kernel.matrix import MatrixClient
@@ -122,6 +123,33 @@ async def test_eighty_lines_at_once_reach_the_room_at_the_rate_allowed_and_the_s
         await teacher.close()
 
 
+async def test_a_second_connection_of_the_same_person_buys_no_more_lines(
+    stack: SchoolStack, client: MatrixClient, synced: SchoolSync, http: httpx.AsyncClient
+) -> None:
+    """The pace is the person's, not the tab's: two connections share one bucket."""
+    staff = await _room(client, stack, RoomKind.STAFF)
+    call = f"room/{staff}"
+    tabs = [await _peer(stack, client, synced, http, call, "t1") for _ in range(2)]
+    try:
+        for n in range(2 * BURST):
+            for tab, each in enumerate(tabs):
+                await each.say({"type": "chat", "text": f"вкладка {tab} строка {n}"})
+
+        def lines() -> set[str]:
+            return {m["text"] for m in tabs[0].messages if m["type"] == "chat"}
+
+        def refused() -> int:
+            return sum(m.get("reason") == TOO_FAST for t in tabs for m in t.messages)
+
+        await until(lambda: len(lines()) + refused() == 4 * BURST)
+        assert len(lines()) <= BURST + 2  # one bucket's worth, not two
+        found = await _until_said(client, staff, "вкладка ", len(lines()))
+        assert len(found) == len(lines())
+    finally:
+        for each in tabs:
+            await each.close()
+
+
 async def _raw(ws_url: str, first: str | bytes) -> tuple[int | None, str]:
     """Send one frame and read how the worker closes the connection."""
     async with websockets.connect(ws_url, max_size=None) as ws:
@@ -138,6 +166,7 @@ async def _raw(ws_url: str, first: str | bytes) -> tuple[int | None, str]:
     [
         (b"\x00\x01binary", 1003),
         ("[" * 150_000 + "]" * 150_000, 1009),  # too big before it is too deep
+        ("x" * (8 * MAX_FRAME), 1009),  # past what the server reads at all
         ("[" * 100_000 + "]" * 100_000, 1007),  # the issue's 100,000 nested lists
         ("[" * 5_000 + "]" * 5_000, 1007),
         ("{not json", 1007),
