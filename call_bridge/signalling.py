@@ -17,8 +17,9 @@ Messages are JSON objects with a ``type``. The client speaks first::
     → leave
 
 Frames that are not such messages close the connection with a code and a reason
-(:mod:`call_bridge.frames`). The chat is rate-limited per person and mirrored into the
-room only for those who may post there (:mod:`call_bridge.chat`, :mod:`call_bridge.matrix_room`).
+(:mod:`call_bridge.frames`), and so does an answer whose SDP cannot be applied (1007).
+The chat is rate-limited per person and mirrored into the room only for those who may
+post there (:mod:`call_bridge.chat`, :mod:`call_bridge.matrix_room`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from call_bridge.attendance import AttendanceBook, Visit, report, summarise
 from call_bridge.chat import MAX_LINE, NOT_MIRRORED, TOO_FAST, Rates
-from call_bridge.conference import Conference, Participant
+from call_bridge.conference import Conference, Participant, UnusableAnswer
 from call_bridge.forward import EncodedSource, SourceFactory
 from call_bridge.frames import ProtocolViolation, parse_frame
 from call_bridge.gate import Admission
@@ -220,7 +221,10 @@ class Calls:
             sdp = message.get("sdp")
             if not isinstance(sdp, str):
                 raise ProtocolViolation(1008, "an answer carries its sdp as a string")
-            conference.client_answer(me, sdp)
+            try:
+                await conference.client_answer(me, sdp)
+            except UnusableAnswer as e:
+                raise ProtocolViolation(1007, f"the answer's SDP cannot be used: {e}") from e
         elif kind == "state":
             me.muted_audio = bool(message.get("muted_audio", me.muted_audio))
             me.muted_video = bool(message.get("muted_video", me.muted_video))

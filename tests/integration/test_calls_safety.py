@@ -150,15 +150,21 @@ async def test_a_second_connection_of_the_same_person_buys_no_more_lines(
             await each.close()
 
 
+async def _close_of(ws: websockets.ClientConnection) -> tuple[int | None, str]:
+    """How the worker closes the connection (what it sends before is read and dropped)."""
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                await ws.recv()
+    except websockets.ConnectionClosed as closed:
+        return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, "")
+
+
 async def _raw(ws_url: str, first: str | bytes) -> tuple[int | None, str]:
     """Send one frame and read how the worker closes the connection."""
     async with websockets.connect(ws_url, max_size=None) as ws:
         await ws.send(first)
-        try:
-            while True:
-                await ws.recv()
-        except websockets.ConnectionClosed as closed:
-            return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, "")
+        return await _close_of(ws)
 
 
 @pytest.mark.parametrize(
@@ -202,6 +208,37 @@ async def test_a_token_that_is_not_an_object_is_refused_with_a_reason(
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
     assert "Traceback" not in log.read_bytes()[before:].decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize(
+    "sdp",
+    [
+        "garbage",
+        "v=0\r\n",
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+        "v=0\r\na=rtpmap:x\r\nm=video x\r\n" + "a=ice-ufrag:" + "я" * 500 + "\r\n",
+    ],
+)
+async def test_an_answer_whose_sdp_cannot_be_applied_is_closed_with_a_code_and_a_reason(
+    stack: SchoolStack, client: MatrixClient, synced: SchoolSync, http: httpx.AsyncClient, sdp: str
+) -> None:
+    klass = await _room(client, stack, RoomKind.CLASS, "5a")
+    call = f"room/{klass}"
+    ws_url, _ = await place(stack, call)
+    log = stack.config.state_dir / "call_bridge.log"
+    before = log.stat().st_size
+    token = await mint_openid(client, http, synced.puppet_id(_sid("t1")))
+    async with websockets.connect(ws_url) as ws:
+        await ws.send(json.dumps({"type": "join", "call": call, "token": token}))
+        while json.loads(await ws.recv())["type"] != "offer":
+            pass
+        await ws.send(json.dumps({"type": "answer", "sdp": sdp}))
+        code, reason = await _close_of(ws)
+    assert code == 1007
+    assert reason.startswith("the answer's SDP cannot be used")
+    written = log.read_bytes()[before:].decode("utf-8", "replace")
+    assert "Traceback" not in written
+    assert token["access_token"] not in written  # nor the person's OpenID token
 
 
 async def test_after_bad_frames_the_worker_still_serves_a_lesson(

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from call_bridge.chat import BURST, Bucket, Rates
-from call_bridge.frames import MAX_DEPTH, ProtocolViolation, parse_frame
+from call_bridge.frames import MAX_DEPTH, MAX_REASON, ProtocolViolation, parse_frame
 from call_bridge.matrix_room import CHAT_FIELD, CallRoom
 from kernel.ids import RoomID, UserID
 
@@ -60,6 +60,12 @@ def test_frames_that_are_not_messages(frame: dict[str, object], code: int) -> No
         parse_frame(frame)
     assert refused.value.code == code
     assert refused.value.reason
+
+
+def test_a_close_reason_fits_a_close_frame_whole_characters_only() -> None:
+    reason = ProtocolViolation(1007, "я" * 100).reason  # 200 bytes of UTF-8
+    assert len(reason.encode()) <= MAX_REASON
+    assert reason == "я" * (MAX_REASON // 2)
 
 
 def test_brackets_inside_strings_are_not_depth() -> None:
