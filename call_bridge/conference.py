@@ -130,6 +130,8 @@ class Conference:
         self.title = "Звонок"
         self.hosts: set[str] = set()
         """Moderators who came: the widget is put in their name where the bot may not."""
+        self.announced = False
+        """Whether the room was told of the call (someone who may post there came)."""
         self.ended = False
         self._tasks: set[asyncio.Future[Any]] = set()
 

@@ -94,7 +94,9 @@ class Calls:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _conference(self, admission: Admission, ice: list[RTCIceServer]) -> Conference:
+    def _conference(
+        self, admission: Admission, ice: list[RTCIceServer], may_post: bool
+    ) -> Conference:
         conference = self.calls.get(admission.call)
         if conference is None:
             conference = Conference(
@@ -107,21 +109,22 @@ class Calls:
             )
             conference.room, conference.title = admission.room, _title(admission)
             self.calls[admission.call] = conference
-            if self._traces is not None:
-                t = self._traces
-                hosts = [str(admission.user)] if admission.moderator else []
-                self._spawn(
-                    t.room.announce(
-                        admission.room,
-                        t.page_url(admission.call),
-                        conference.title,
-                        t.worker,
-                        hosts,
-                    )
-                )
         if admission.moderator:
             conference.hosts.add(admission.user)
+        if may_post and not conference.announced:
+            self._announce(conference, admission)
         return conference
+
+    def _announce(self, conference: Conference, admission: Admission) -> None:
+        """The widget and «идёт звонок» in the room, once a call has someone who may post
+        there: a student alone in the call of «Объявления» makes the bot say nothing."""
+        if self._traces is None:
+            return
+        conference.announced = True
+        t = self._traces
+        hosts = [str(admission.user)] if admission.moderator else []
+        page = t.page_url(admission.call)
+        self._spawn(t.room.announce(admission.room, page, conference.title, t.worker, hosts))
 
     def _visit(self, conference: Conference, visit: Visit) -> None:
         if self._traces is not None:
@@ -136,7 +139,8 @@ class Calls:
 
     async def _wrap_up(self, conference: Conference, traces: Traces) -> None:
         hosts = sorted(conference.hosts)
-        await traces.room.finish(conference.room, conference.title, hosts)
+        if conference.announced:
+            await traces.room.finish(conference.room, conference.title, hosts)
         if conference.call.kind is CallKind.LESSON:
             presence = summarise(traces.book.visits(str(conference.call)))
             text = report(conference.title, presence, traces.zone)
@@ -170,7 +174,7 @@ class Calls:
             return
         mirrored = await self._mirrored(admission)  # before joining: nothing may reach
         ice = self._ice_for(admission)  # the page before its welcome
-        conference = self._conference(admission, ice)
+        conference = self._conference(admission, ice, mirrored)
         me = await conference.join(admission, send)
         closing: ProtocolViolation | None = None
         try:

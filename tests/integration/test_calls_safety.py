@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,6 +98,53 @@ async def _until_said(
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"{text!r} never reached the room {count} times")
+
+
+async def _newer_than(client: MatrixClient, room: RoomID, marker: str) -> list[str]:
+    """Bodies of the room's messages after ``marker``, newest first."""
+    bodies = [str(e["content"].get("body")) for e in await client.messages(room, 100)]
+    return bodies[: bodies.index(marker)]
+
+
+async def _until_dropped(stack: SchoolStack, worker: int, call: str) -> None:
+    url = f"http://127.0.0.1:{stack.config.call_bridge.port + 1 + worker}/calls"
+    token = stack.config.bridge_token_file.read_text().strip()
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def held() -> bool:
+            answer = await http.get(url, headers={"Authorization": f"Bearer {token}"})
+            return call in answer.json()["calls"]
+
+        deadline = time.monotonic() + 20
+        while await held():
+            assert time.monotonic() < deadline, f"{call} was never dropped"
+            await asyncio.sleep(0.1)
+
+
+async def test_a_student_alone_in_the_announcements_call_makes_the_bot_say_nothing_there(
+    stack: SchoolStack, client: MatrixClient, synced: SchoolSync, http: httpx.AsyncClient
+) -> None:
+    """Opening a call is not a way into «Объявления» either: the widget and «идёт звонок»
+    come when someone who may post there joins, not before."""
+    announcements = await _room(client, stack, RoomKind.ANNOUNCEMENTS)
+    call = f"room/{announcements}"
+    marker = f"проверка {secrets.token_hex(4)}"
+    await client.send_message(
+        announcements, {"msgtype": "m.notice", "body": marker}, secrets.token_hex(8)
+    )
+    _, worker = await place(stack, call)
+    student = await _peer(stack, client, synced, http, call, "s1")
+    await student.close()
+    await _until_dropped(stack, worker, call)
+    teacher = await _peer(stack, client, synced, http, call, "t1")
+    await teacher.close()
+    deadline = time.monotonic() + 30
+    while not any("звонок завершён" in b for b in await _newer_than(client, announcements, marker)):
+        assert time.monotonic() < deadline, "the teacher's call never ended in the room"
+        await asyncio.sleep(0.1)
+    said = await _newer_than(client, announcements, marker)
+    assert sum("идёт звонок" in b for b in said) == 1, said  # the teacher's call, not hers
+    assert sum("звонок завершён" in b for b in said) == 1, said
 
 
 async def test_eighty_lines_at_once_reach_the_room_at_the_rate_allowed_and_the_sender_is_told(
