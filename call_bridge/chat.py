@@ -1,7 +1,9 @@
 """How fast a participant may write in a call's chat, and how long a line may be. Pure.
 
-A token bucket per person: a burst of ``BURST`` lines, then one every ``1/RATE`` seconds.
-A line above it is refused and its author told; nothing is dropped silently.
+A token bucket per person (by Matrix id, not per connection): a burst of ``BURST`` lines,
+then one every ``1/RATE`` seconds. A line above it is refused and its author told; nothing
+is dropped silently. A second tab, or leaving and coming back, buys no more lines: the
+person's bucket is kept until it has filled up again (a full one is the same as a new one).
 """
 
 from __future__ import annotations
@@ -31,12 +33,33 @@ class Bucket:
     def __post_init__(self) -> None:
         self._tokens, self._at = self.capacity, self.now()
 
-    def take(self) -> bool:
-        """Whether one more line may go now (and spend it if so)."""
+    def _refill(self) -> float:
         now = self.now()
         self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
         self._at = now
-        if self._tokens < 1:
+        return self._tokens
+
+    def full(self) -> bool:
+        return self._refill() >= self.capacity
+
+    def take(self) -> bool:
+        """Whether one more line may go now (and spend it if so)."""
+        if self._refill() < 1:
             return False
         self._tokens -= 1
         return True
+
+
+@dataclass
+class Rates:
+    """Everybody's buckets in one process, by Matrix id; only those not yet full are kept."""
+
+    now: Callable[[], float]
+    _buckets: dict[str, Bucket] = field(default_factory=dict)
+
+    def take(self, who: str) -> bool:
+        self._buckets = {k: b for k, b in self._buckets.items() if not b.full()}
+        return self._buckets.setdefault(who, Bucket(self.now)).take()
+
+    def __len__(self) -> int:
+        return len(self._buckets)

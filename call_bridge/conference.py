@@ -51,6 +51,10 @@ SOURCES = ("audio", "camera", "screen")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class UnusableAnswer(Exception):
+    """The client's SDP answer could not be applied (its text says why)."""
+
+
 @dataclass
 class Slot:
     transceiver: RTCRtpTransceiver
@@ -75,7 +79,8 @@ class Participant:
     muted_video: bool = False
     hand: bool = False
     sharing: bool = False
-    answer: asyncio.Future[str] | None = None
+    answer: asyncio.Future[None] | None = None
+    """Set once the client's answer to the pending offer is applied."""
     negotiating: asyncio.Lock = field(default_factory=asyncio.Lock)
     needs_offer: bool = False
 
@@ -125,6 +130,8 @@ class Conference:
         self.title = "Звонок"
         self.hosts: set[str] = set()
         """Moderators who came: the widget is put in their name where the bot may not."""
+        self.announced = False
+        """Whether the room was told of the call (someone who may post there came)."""
         self.ended = False
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -215,9 +222,18 @@ class Conference:
             )
         self.apply_mutes(me)
 
-    def client_answer(self, me: Participant, sdp: str) -> None:
-        if me.answer is not None and not me.answer.done():
-            me.answer.set_result(sdp)
+    async def client_answer(self, me: Participant, sdp: str) -> None:
+        """Applies the client's answer to the offer it was sent (one it was not asked for is
+        ignored). An answer that cannot be applied raises :class:`UnusableAnswer`: the
+        participant's negotiation cannot go on."""
+        if me.answer is None or me.answer.done():
+            return
+        try:
+            await me.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as e:  # aiortc's parser raises whatever the text leads it to
+            me.answer.cancel()
+            raise UnusableAnswer(str(e) or type(e).__name__) from e
+        me.answer.set_result(None)
 
     async def _source_started(self, me: Participant, name: str, source: Source) -> None:
         await self.broadcast_participants()
@@ -275,11 +291,10 @@ class Conference:
             if not await self._safe_send(who, offer_message):
                 return False
             try:
-                sdp = await asyncio.wait_for(who.answer, timeout=20)
+                await asyncio.wait_for(who.answer, timeout=20)
             except (TimeoutError, asyncio.CancelledError):
-                log.warning("participant %s did not answer the bridge's offer", who.pid)
+                log.info("participant %s gave no usable answer to the bridge's offer", who.pid)
                 return False
-            await who.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             return True
 
     def apply_mutes(self, who: Participant) -> None:

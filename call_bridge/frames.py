@@ -23,8 +23,13 @@ MAX_FRAME = 256 * 1024
 MAX_DEPTH = 32
 
 
+MAX_REASON = 123
+"""Bytes of UTF-8 a close frame's reason may hold (RFC 6455, 5.5: 125 with the code)."""
+
+
 class ProtocolViolation(Exception):
     def __init__(self, code: int, reason: str) -> None:
+        reason = reason.encode()[:MAX_REASON].decode(errors="ignore")
         super().__init__(reason)
         self.code, self.reason = code, reason
 

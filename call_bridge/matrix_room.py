@@ -102,13 +102,19 @@ class CallRoom:
         await self._send(room, {"msgtype": "m.notice", "body": f"{title} — звонок завершён"})
 
     async def may_post(self, room: RoomID, user: UserID) -> bool:
-        """Whether ``user`` may send messages in ``room`` (its power levels, creators too)."""
-        for reader in (None, user if self._local(user) else None):
+        """Whether ``user`` is in ``room`` now and may send messages there (its power levels,
+        creators too). Asked at every line of a remote author: one who was removed from the
+        room, or silenced, during the call says nothing more there."""
+        for reader in [None, user] if self._local(user) else [None]:
             try:
                 levels: PowerLevels = await self._matrix.power_levels(room, reader)
+                member = await self._matrix.state_event_or_empty(
+                    room, "m.room.member", user, reader
+                )
             except MatrixFailure:
                 continue
-            return levels.may_send(user, "m.room.message")
+            joined = member.get("membership") == "join"
+            return joined and levels.may_send(user, "m.room.message")
         return False
 
     async def mirror(self, room: RoomID, user: UserID, text: str) -> bool:

@@ -17,8 +17,9 @@ Messages are JSON objects with a ``type``. The client speaks first::
     → leave
 
 Frames that are not such messages close the connection with a code and a reason
-(:mod:`call_bridge.frames`). The chat is rate-limited per person and mirrored into the
-room only for those who may post there (:mod:`call_bridge.chat`, :mod:`call_bridge.matrix_room`).
+(:mod:`call_bridge.frames`), and so does an answer whose SDP cannot be applied (1007).
+The chat is rate-limited per person and mirrored into the room only for those who may
+post there (:mod:`call_bridge.chat`, :mod:`call_bridge.matrix_room`).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from aiortc import RTCIceServer
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from call_bridge.attendance import AttendanceBook, Visit, report, summarise
-from call_bridge.chat import MAX_LINE, NOT_MIRRORED, TOO_FAST, Bucket
-from call_bridge.conference import Conference, Participant
+from call_bridge.chat import MAX_LINE, NOT_MIRRORED, TOO_FAST, Rates
+from call_bridge.conference import Conference, Participant, UnusableAnswer
 from call_bridge.forward import EncodedSource, SourceFactory
 from call_bridge.frames import ProtocolViolation, parse_frame
 from call_bridge.gate import Admission
@@ -53,14 +54,6 @@ JOIN_TIMEOUT = 30.0
 
 class Doorkeeper(Protocol):
     async def admit(self, call: CallId, token: OpenIdToken) -> Admission: ...
-
-
-@dataclass
-class Chat:
-    """One participant's side of the call's chat."""
-
-    bucket: Bucket
-    mirrored: bool
 
 
 @dataclass
@@ -87,7 +80,8 @@ class Calls:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.gate = gate
-        self._clock = clock
+        self._rates = Rates(clock)
+        """The chat's pace, per person across all their connections to this process."""
         self._source = source
         self._voices = voices
         self._ice_for = ice_for
@@ -100,7 +94,9 @@ class Calls:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _conference(self, admission: Admission, ice: list[RTCIceServer]) -> Conference:
+    def _conference(
+        self, admission: Admission, ice: list[RTCIceServer], may_post: bool
+    ) -> Conference:
         conference = self.calls.get(admission.call)
         if conference is None:
             conference = Conference(
@@ -113,21 +109,22 @@ class Calls:
             )
             conference.room, conference.title = admission.room, _title(admission)
             self.calls[admission.call] = conference
-            if self._traces is not None:
-                t = self._traces
-                hosts = [str(admission.user)] if admission.moderator else []
-                self._spawn(
-                    t.room.announce(
-                        admission.room,
-                        t.page_url(admission.call),
-                        conference.title,
-                        t.worker,
-                        hosts,
-                    )
-                )
         if admission.moderator:
             conference.hosts.add(admission.user)
+        if may_post and not conference.announced:
+            self._announce(conference, admission)
         return conference
+
+    def _announce(self, conference: Conference, admission: Admission) -> None:
+        """The widget and «идёт звонок» in the room, once a call has someone who may post
+        there: a student alone in the call of «Объявления» makes the bot say nothing."""
+        if self._traces is None:
+            return
+        conference.announced = True
+        t = self._traces
+        hosts = [str(admission.user)] if admission.moderator else []
+        page = t.page_url(admission.call)
+        self._spawn(t.room.announce(admission.room, page, conference.title, t.worker, hosts))
 
     def _visit(self, conference: Conference, visit: Visit) -> None:
         if self._traces is not None:
@@ -142,7 +139,8 @@ class Calls:
 
     async def _wrap_up(self, conference: Conference, traces: Traces) -> None:
         hosts = sorted(conference.hosts)
-        await traces.room.finish(conference.room, conference.title, hosts)
+        if conference.announced:
+            await traces.room.finish(conference.room, conference.title, hosts)
         if conference.call.kind is CallKind.LESSON:
             presence = summarise(traces.book.visits(str(conference.call)))
             text = report(conference.title, presence, traces.zone)
@@ -174,9 +172,9 @@ class Calls:
         except (TimeoutError, ValueError, WebSocketDisconnect):
             await websocket.close(code=4400)
             return
-        chat = Chat(Bucket(self._clock), await self._mirrored(admission))  # before joining:
-        ice = self._ice_for(admission)  # nothing may reach the page before its welcome
-        conference = self._conference(admission, ice)
+        mirrored = await self._mirrored(admission)  # before joining: nothing may reach
+        ice = self._ice_for(admission)  # the page before its welcome
+        conference = self._conference(admission, ice, mirrored)
         me = await conference.join(admission, send)
         closing: ProtocolViolation | None = None
         try:
@@ -188,7 +186,7 @@ class Calls:
                     "ice_servers": [_ice_json(s) for s in ice],
                     "title": _title(admission),
                     "participants": [p.public() for p in conference.participants.values()],
-                    "chat_mirrored": chat.mirrored,
+                    "chat_mirrored": mirrored,
                 }
             )
             conference.start(me)
@@ -196,7 +194,7 @@ class Calls:
                 message = await _receive(websocket)
                 if message.get("type") == "leave" or conference.ended:
                     break
-                await self._handle(conference, me, message, chat)
+                await self._handle(conference, me, message, mirrored)
         except ProtocolViolation as e:
             log.info("participant %s closed: %d %s", me.pid, e.code, e.reason)
             closing = e
@@ -220,14 +218,17 @@ class Calls:
         conference: Conference,
         me: Participant,
         message: dict[str, Any],
-        chat: Chat,
+        mirrored: bool,
     ) -> None:
         kind = message.get("type")
         if kind == "answer":
             sdp = message.get("sdp")
             if not isinstance(sdp, str):
                 raise ProtocolViolation(1008, "an answer carries its sdp as a string")
-            conference.client_answer(me, sdp)
+            try:
+                await conference.client_answer(me, sdp)
+            except UnusableAnswer as e:
+                raise ProtocolViolation(1007, f"the answer's SDP cannot be used: {e}") from e
         elif kind == "state":
             me.muted_audio = bool(message.get("muted_audio", me.muted_audio))
             me.muted_video = bool(message.get("muted_video", me.muted_video))
@@ -238,21 +239,26 @@ class Calls:
             me.hand = bool(message.get("raised"))
             await conference.broadcast_participants()
         elif kind == "chat":
-            await self._chat(conference, me, str(message.get("text", "")), chat)
+            text = message.get("text")
+            if not isinstance(text, str):
+                raise ProtocolViolation(1008, "a chat line carries its text as a string")
+            await self._chat(conference, me, text, mirrored)
         elif kind == "moderate":
             await self._moderate(conference, me, message)
 
-    async def _chat(self, conference: Conference, me: Participant, text: str, chat: Chat) -> None:
+    async def _chat(
+        self, conference: Conference, me: Participant, text: str, mirrored: bool
+    ) -> None:
         text = text.strip()[:MAX_LINE]
         if not text:
             return
-        if not chat.bucket.take():
+        if not self._rates.take(me.admission.user):
             await me.send({"type": "error", "reason": TOO_FAST})
             return
         who = me.admission
         line = {"type": "chat", "from": me.pid, "user": who.user, "name": who.name, "text": text}
         await conference.broadcast({**line, "ts": int(time.time() * 1000)})
-        if self._traces is not None and chat.mirrored:
+        if self._traces is not None and mirrored:
             self._spawn(self._mirror(conference, me, text))
 
     async def _mirror(self, conference: Conference, me: Participant, text: str) -> None:

@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-i", "--index", type=int, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # httpx logs each request's URL, and the federation API takes the OpenID token there
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     config = load_config(args.config)
     port = worker_port(config.call_bridge, args.index)
     uvicorn.run(

@@ -9,11 +9,13 @@ the appservice receives Synapse's transactions. A second run must change nothing
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import secrets
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import websockets
 from psycopg import sql
 
 from tests.integration.conftest import require_postgres
@@ -222,6 +225,9 @@ def test_the_school_inventory_converges_serves_and_syncs(
         "the call bridge through nginx",
         lambda: via_nginx.get("/health", headers={"Host": f"call.{SERVER}"}).status_code == 200,
     )
+    for worker in range(2):  # the WebSocket the front hands out reaches that worker
+        closed = asyncio.run(_worker_close(ports["public"], worker))
+        assert closed == (1003, "binary frames are not accepted"), (worker, closed)
 
     state = prefix / "var" / "lib" / "parta"
     config = prefix / "etc" / "parta" / "parta.yaml"
@@ -273,6 +279,20 @@ def test_the_school_inventory_converges_serves_and_syncs(
     assert changed[1].endswith("Restart with supervisord: parta-bots]"), changed
     after = _pids(deployment)
     assert {name for name in before if before[name] != after.get(name)} == {"parta-bots"}
+
+
+async def _worker_close(public_port: int, worker: int) -> tuple[int, str] | None:
+    """A binary frame through nginx to ``/w/<worker>/ws``: only a worker closes it with 1003."""
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE  # self-signed
+    url = f"wss://call.{SERVER}:{public_port}/w/{worker}/ws"
+    async with websockets.connect(url, host="127.0.0.1", port=public_port, ssl=tls) as ws:
+        await ws.send(b"\x00")
+        try:
+            await asyncio.wait_for(ws.recv(), 20)
+        except websockets.ConnectionClosed as e:
+            return (e.rcvd.code, e.rcvd.reason) if e.rcvd else None
+    return None
 
 
 def _pids(deployment: Deployment) -> dict[str, str]:

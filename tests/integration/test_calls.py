@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from appservice.diary_sync.layout import lesson_room
+from appservice.diary_sync.layout import RoomKind, lesson_room, room_key
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SchoolSync, SyncOptions
@@ -367,6 +367,7 @@ async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
         await page.get_by_role("button", name="Поднять руку", exact=True).click()
         await until(lambda: any(p["hand"] for p in teacher.participants))
         await page.get_by_role("button", name="Чат", exact=True).click()
+        await expect(page.get_by_test_id("chat-note")).to_be_hidden()  # the class chat keeps it
         await page.get_by_label("Сообщение").fill("Здравствуйте!")
         await page.get_by_role("button", name="Отправить").click()
         await until(lambda: any(m.get("text") == "Здравствуйте!" for m in teacher.messages))
@@ -390,6 +391,37 @@ async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
         assert abs(width / height - 16 / 9) < 0.05, screen.size
         await share.click()  # stop sharing
         await expect(share).to_have_attribute("aria-pressed", "false")
+
+
+async def test_a_student_s_page_in_the_announcements_call_says_its_chat_stays_in_the_call(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+    browser: Browser,
+) -> None:
+    """«Объявления» is for the school's staff: a student's line there is for the call only,
+    and the page says so before she writes."""
+    alias = f"#{room_key(_sid('org'), RoomKind.ANNOUNCEMENTS)}:{stack.config.server_name}"
+    room = await client.resolve_alias(RoomAlias(alias))
+    assert room is not None
+    call = _Lesson(stack, client, school, http, browser, f"room/{room}")
+    async with _teacher_and_page(call, "s3", "Присоединиться с аудио", shade=120) as (
+        teacher,
+        page,
+    ):
+        await page.get_by_role("button", name="Чат", exact=True).click()
+        note = page.get_by_test_id("chat-note")
+        await expect(note).to_be_visible()
+        await expect(note).to_contain_text("Чат звонка не сохраняется в чате комнаты")
+        forged = "Внимание: уроки завтра отменены"
+        await page.get_by_label("Сообщение").fill(forged)
+        await page.get_by_role("button", name="Отправить").click()
+        await until(lambda: any(m.get("text") == forged for m in teacher.messages))
+        await expect(page.get_by_test_id("chat-log")).to_contain_text(forged)
+        await page.screenshot(path=SCREENSHOTS / "call-chat-not-mirrored.png")
+    assert not any(forged in _body(e) for e in await _messages(client, room))
 
 
 async def test_a_teacher_s_screen_is_the_main_tile_of_chromium_s_speaker_layout(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ import websockets
 from appservice.diary_sync.layout import RoomKind, room_key
 from appservice.school_sync import SchoolSync, SyncOptions
 from call_bridge.chat import BURST, TOO_FAST
+from call_bridge.frames import MAX_FRAME
 from call_bridge.matrix_room import CHAT_FIELD
 from kernel.ids import RoomAlias, RoomID, SourcedId
 from kernel.matrix import MatrixClient
@@ -98,6 +100,53 @@ async def _until_said(
     raise AssertionError(f"{text!r} never reached the room {count} times")
 
 
+async def _newer_than(client: MatrixClient, room: RoomID, marker: str) -> list[str]:
+    """Bodies of the room's messages after ``marker``, newest first."""
+    bodies = [str(e["content"].get("body")) for e in await client.messages(room, 100)]
+    return bodies[: bodies.index(marker)]
+
+
+async def _until_dropped(stack: SchoolStack, worker: int, call: str) -> None:
+    url = f"http://127.0.0.1:{stack.config.call_bridge.port + 1 + worker}/calls"
+    token = stack.config.bridge_token_file.read_text().strip()
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def held() -> bool:
+            answer = await http.get(url, headers={"Authorization": f"Bearer {token}"})
+            return call in answer.json()["calls"]
+
+        deadline = time.monotonic() + 20
+        while await held():
+            assert time.monotonic() < deadline, f"{call} was never dropped"
+            await asyncio.sleep(0.1)
+
+
+async def test_a_student_alone_in_the_announcements_call_makes_the_bot_say_nothing_there(
+    stack: SchoolStack, client: MatrixClient, synced: SchoolSync, http: httpx.AsyncClient
+) -> None:
+    """Opening a call is not a way into «Объявления» either: the widget and «идёт звонок»
+    come when someone who may post there joins, not before."""
+    announcements = await _room(client, stack, RoomKind.ANNOUNCEMENTS)
+    call = f"room/{announcements}"
+    marker = f"проверка {secrets.token_hex(4)}"
+    await client.send_message(
+        announcements, {"msgtype": "m.notice", "body": marker}, secrets.token_hex(8)
+    )
+    _, worker = await place(stack, call)
+    student = await _peer(stack, client, synced, http, call, "s1")
+    await student.close()
+    await _until_dropped(stack, worker, call)
+    teacher = await _peer(stack, client, synced, http, call, "t1")
+    await teacher.close()
+    deadline = time.monotonic() + 30
+    while not any("звонок завершён" in b for b in await _newer_than(client, announcements, marker)):
+        assert time.monotonic() < deadline, "the teacher's call never ended in the room"
+        await asyncio.sleep(0.1)
+    said = await _newer_than(client, announcements, marker)
+    assert sum("идёт звонок" in b for b in said) == 1, said  # the teacher's call, not hers
+    assert sum("звонок завершён" in b for b in said) == 1, said
+
+
 async def test_eighty_lines_at_once_reach_the_room_at_the_rate_allowed_and_the_sender_is_told(
     stack: SchoolStack, client: MatrixClient, synced: SchoolSync, http: httpx.AsyncClient
 ) -> None:
@@ -122,15 +171,48 @@ async def test_eighty_lines_at_once_reach_the_room_at_the_rate_allowed_and_the_s
         await teacher.close()
 
 
+async def test_a_second_connection_of_the_same_person_buys_no_more_lines(
+    stack: SchoolStack, client: MatrixClient, synced: SchoolSync, http: httpx.AsyncClient
+) -> None:
+    """The pace is the person's, not the tab's: two connections share one bucket."""
+    staff = await _room(client, stack, RoomKind.STAFF)
+    call = f"room/{staff}"
+    tabs = [await _peer(stack, client, synced, http, call, "t1") for _ in range(2)]
+    try:
+        for n in range(2 * BURST):
+            for tab, each in enumerate(tabs):
+                await each.say({"type": "chat", "text": f"вкладка {tab} строка {n}"})
+
+        def lines() -> set[str]:
+            return {m["text"] for m in tabs[0].messages if m["type"] == "chat"}
+
+        def refused() -> int:
+            return sum(m.get("reason") == TOO_FAST for t in tabs for m in t.messages)
+
+        await until(lambda: len(lines()) + refused() == 4 * BURST)
+        assert len(lines()) <= BURST + 2  # one bucket's worth, not two
+        found = await _until_said(client, staff, "вкладка ", len(lines()))
+        assert len(found) == len(lines())
+    finally:
+        for each in tabs:
+            await each.close()
+
+
+async def _close_of(ws: websockets.ClientConnection) -> tuple[int | None, str]:
+    """How the worker closes the connection (what it sends before is read and dropped)."""
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                await ws.recv()
+    except websockets.ConnectionClosed as closed:
+        return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, "")
+
+
 async def _raw(ws_url: str, first: str | bytes) -> tuple[int | None, str]:
     """Send one frame and read how the worker closes the connection."""
     async with websockets.connect(ws_url, max_size=None) as ws:
         await ws.send(first)
-        try:
-            while True:
-                await ws.recv()
-        except websockets.ConnectionClosed as closed:
-            return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, "")
+        return await _close_of(ws)
 
 
 @pytest.mark.parametrize(
@@ -138,6 +220,7 @@ async def _raw(ws_url: str, first: str | bytes) -> tuple[int | None, str]:
     [
         (b"\x00\x01binary", 1003),
         ("[" * 150_000 + "]" * 150_000, 1009),  # too big before it is too deep
+        ("x" * (8 * MAX_FRAME), 1009),  # past what the server reads at all
         ("[" * 100_000 + "]" * 100_000, 1007),  # the issue's 100,000 nested lists
         ("[" * 5_000 + "]" * 5_000, 1007),
         ("{not json", 1007),
@@ -173,6 +256,37 @@ async def test_a_token_that_is_not_an_object_is_refused_with_a_reason(
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
     assert "Traceback" not in log.read_bytes()[before:].decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize(
+    "sdp",
+    [
+        "garbage",
+        "v=0\r\n",
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+        "v=0\r\na=rtpmap:x\r\nm=video x\r\n" + "a=ice-ufrag:" + "я" * 500 + "\r\n",
+    ],
+)
+async def test_an_answer_whose_sdp_cannot_be_applied_is_closed_with_a_code_and_a_reason(
+    stack: SchoolStack, client: MatrixClient, synced: SchoolSync, http: httpx.AsyncClient, sdp: str
+) -> None:
+    klass = await _room(client, stack, RoomKind.CLASS, "5a")
+    call = f"room/{klass}"
+    ws_url, _ = await place(stack, call)
+    log = stack.config.state_dir / "call_bridge.log"
+    before = log.stat().st_size
+    token = await mint_openid(client, http, synced.puppet_id(_sid("t1")))
+    async with websockets.connect(ws_url) as ws:
+        await ws.send(json.dumps({"type": "join", "call": call, "token": token}))
+        while json.loads(await ws.recv())["type"] != "offer":
+            pass
+        await ws.send(json.dumps({"type": "answer", "sdp": sdp}))
+        code, reason = await _close_of(ws)
+    assert code == 1007
+    assert reason.startswith("the answer's SDP cannot be used")
+    written = log.read_bytes()[before:].decode("utf-8", "replace")
+    assert "Traceback" not in written
+    assert token["access_token"] not in written  # nor the person's OpenID token
 
 
 async def test_after_bad_frames_the_worker_still_serves_a_lesson(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,13 +13,15 @@ import pytest
 from appservice.diary_sync.layout import RoomKind, room_key
 from appservice.diary_sync.safety import FEDERATED_ROOM
 from appservice.region_sync import NETWORK_KEY
+from call_bridge.chat import NOT_MIRRORED
 from call_bridge.identity import (
     FederationEndpoint,
     IdentityRefused,
     OpenIdToken,
     OpenIdVerifier,
 )
-from kernel.ids import SourcedId
+from call_bridge.matrix_room import CHAT_FIELD
+from kernel.ids import ServerName, SourcedId, user_id
 from parta.stack import SchoolStack
 from tests.call_peer import CallPeer, Refused, place, until
 from tests.integration.region import Member, provision, running_region
@@ -47,6 +50,15 @@ async def members(region: tuple[SchoolStack, SchoolStack]) -> AsyncIterator[dict
             "a_student": await Member.of(a, "fa-s1", on_a),
             "b_teacher": await Member.of(b, "fb-t1", on_b),
         }
+
+
+@pytest.fixture(scope="module")
+def bridge_of_a(region: tuple[SchoolStack, SchoolStack]) -> SchoolStack:
+    """School A's call bridge, started once for the module's calls."""
+    a, _ = region
+    if a.bridge is None:
+        a.start_bridge()
+    return a
 
 
 async def shared_room(members: dict[str, Member], name: str) -> str:
@@ -202,12 +214,11 @@ async def _openid(member: Member) -> dict[str, str]:
 
 
 async def test_a_teacher_of_school_b_joins_a_seminar_call_on_school_a_s_bridge(
-    region: tuple[SchoolStack, SchoolStack], members: dict[str, Member]
+    bridge_of_a: SchoolStack, members: dict[str, Member]
 ) -> None:
     """D7: school A's bridge asks school B's server who the guest is, then A's own server
     whether that account is in the seminar's room; both decode each other's camera."""
-    a, _ = region
-    a.start_bridge()
+    a = bridge_of_a
     room = await shared_room(members, "Семинар: подготовка к олимпиаде")
     call = f"room/{room}"
     ws_url, _ = await place(a, call)
@@ -235,6 +246,55 @@ async def test_a_teacher_of_school_b_joins_a_seminar_call_on_school_a_s_bridge(
         assert users == {members["a_teacher"].user_id, members["b_teacher"].user_id}
         with pytest.raises(Refused, match="не участник"):  # a student of A: not in the room
             await CallPeer(ws_url, call, await _openid(members["a_student"])).join()
+    finally:
+        await guest.close()
+        await host.close()
+
+
+async def _bodies(member: Member, room: str) -> list[dict[str, Any]]:
+    answer = await member.call("GET", f"/rooms/{room}/messages?dir=b&limit=50")
+    assert answer.status_code == 200, answer.text
+    events: list[dict[str, Any]] = answer.json()["chunk"]
+    return [e for e in events if e["type"] == "m.room.message"]
+
+
+async def test_a_guest_s_call_chat_is_said_by_the_bot_under_their_matrix_id_while_they_may_speak(
+    bridge_of_a: SchoolStack, members: dict[str, Member]
+) -> None:
+    """School A cannot post as school B's teacher: A's bot says the guest's line, opened by
+    the guest's Matrix id (no display name can imitate it), after the room's power levels
+    for ``m.room.message`` — and a bot that may speak there lends that to nobody."""
+    a, host_member, guest_member = bridge_of_a, members["a_teacher"], members["b_teacher"]
+    bot = user_id(a.config.appservice.bot_localpart, ServerName(a.config.server_name))
+    room = await shared_room(members, "Семинар: чат звонка")
+    call = f"room/{room}"
+    ws_url, _ = await place(a, call)
+    host = CallPeer(ws_url, call, await _openid(host_member))
+    guest = CallPeer(ws_url, call, await _openid(guest_member))
+    try:
+        await host.join()  # A's bot is asked into the people's room by its host
+        await host.publish(shade=None)
+        assert (await guest.join())["chat_mirrored"] is True
+        await guest.publish(shade=None)
+        await guest.say({"type": "chat", "text": "Коллеги, добрый день"})
+        line = f"{guest_member.user_id} (из звонка): Коллеги, добрый день"
+        await host_member.wait_for(room, line)
+        said = [e for e in await _bodies(host_member, room) if e["content"].get("body") == line]
+        assert [e["sender"] for e in said] == [bot]
+        assert said[0]["content"][CHAT_FIELD] == {"sender": guest_member.user_id}
+
+        path = f"/rooms/{room}/state/m.room.power_levels/"
+        levels = (await host_member.call("GET", path)).json()
+        levels["users"] = {**levels.get("users", {}), bot: 50}  # the bot may speak, the guest not
+        levels["events_default"] = 50
+        assert (await host_member.call("PUT", path, levels)).status_code == 200
+        await guest.say({"type": "chat", "text": "Можно мне слово?"})
+        await until(lambda: any(m.get("reason") == NOT_MIRRORED for m in guest.messages))
+        await host.say({"type": "chat", "text": "Слово за школой А"})  # the host's still goes
+        await host_member.wait_for(room, "Слово за школой А")
+        bodies = [str(e["content"].get("body")) for e in await _bodies(host_member, room)]
+        assert not any("Можно мне слово?" in b for b in bodies)
+        assert any(m.get("text") == "Можно мне слово?" for m in host.messages)  # in the call
     finally:
         await guest.close()
         await host.close()

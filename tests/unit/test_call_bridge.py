@@ -22,6 +22,7 @@ from aiortc.rtp import (
     RtcpSrPacket,
     RtpPacket,
 )
+from pydantic import ValidationError
 
 from call_bridge.attendance import Visit, report, summarise
 from call_bridge.forward import (
@@ -31,11 +32,12 @@ from call_bridge.forward import (
     is_vp8_keyframe,
     starts_vp8_keyframe,
 )
+from call_bridge.front import page_headers
 from call_bridge.gate import Admission
 from call_bridge.rules import CallId, CallKind, LessonWindow, MemberView, Refused, admit_member
 from call_bridge.speakers import loudest
 from call_bridge.worker import ice_servers
-from kernel.config import CallBridgeConfig
+from kernel.config import CallBridgeConfig, DiaryConfig, SchoolConfig
 from kernel.ids import RoomID, UserID
 
 START = datetime(2026, 11, 30, 18, 15)
@@ -246,3 +248,32 @@ def test_turn_credentials_are_coturn_s_shared_secret_scheme(tmp_path: Path) -> N
     expected = hmac.new(b"a-long-enough-turn-secret", turn.username.encode(), hashlib.sha1).digest()
     assert turn.credential == base64.b64encode(expected).decode()
     assert ice_servers(CallBridgeConfig())(admission) == []  # never a public STUN server
+
+
+def _ancestors(config: SchoolConfig) -> str:
+    policy = page_headers(config)["Content-Security-Policy"]
+    found = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    return found["frame-ancestors"]
+
+
+def test_the_call_page_is_framed_by_itself_the_diary_and_the_clients_named_only() -> None:
+    diary = DiaryConfig(public_url="https://dnevnik.school14.example/")
+    plain = SchoolConfig(server_name="school14.example", diary=diary)
+    assert _ancestors(plain) == "'self' https://dnevnik.school14.example"
+    named = SchoolConfig(
+        server_name="school14.example",
+        diary=diary,
+        call_bridge=CallBridgeConfig(frame_ancestors=("https://element.school14.example",)),
+    )
+    assert _ancestors(named) == (
+        "'self' https://dnevnik.school14.example https://element.school14.example"
+    )
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["*", "https://*.example", "https://element.example/app", "'unsafe-inline'", "element.example"],
+)
+def test_frame_ancestors_take_origins_only(origin: str) -> None:
+    with pytest.raises(ValidationError, match="is not an origin"):
+        CallBridgeConfig(frame_ancestors=(origin,))
