@@ -162,15 +162,20 @@ class Calls:
             call = CallId.parse(str(first.get("call", "")))
             admission = await self.gate.admit(call, OpenIdToken.from_json(first.get("token")))
         except (Refused, IdentityRefused) as e:
-            await send({"type": "refused", "reason": e.reason})
-            await websocket.close(code=4403)
+            try:
+                await send({"type": "refused", "reason": e.reason})
+            except (WebSocketDisconnect, RuntimeError):
+                return  # gone before hearing why
+            await _close(websocket, 4403)
             return
         except ProtocolViolation as e:
             log.info("connection refused before joining: %d %s", e.code, e.reason)
-            await websocket.close(code=e.code, reason=e.reason)
+            await _close(websocket, e.code, e.reason)
             return
-        except (TimeoutError, ValueError, WebSocketDisconnect):
-            await websocket.close(code=4400)
+        except WebSocketDisconnect:
+            return  # gone before joining: nothing to close
+        except (TimeoutError, ValueError):
+            await _close(websocket, 4400)
             return
         mirrored = await self._mirrored(admission)  # before joining: nothing may reach
         ice = self._ice_for(admission)  # the page before its welcome
@@ -204,9 +209,9 @@ class Calls:
             await conference.leave(me)
             if websocket.client_state.name == "CONNECTED":
                 if closing is None:
-                    await websocket.close()
+                    await _close(websocket, 1000)
                 else:
-                    await websocket.close(code=closing.code, reason=closing.reason)
+                    await _close(websocket, closing.code, closing.reason)
 
     async def _mirrored(self, admission: Admission) -> bool:
         if self._traces is None:
@@ -311,6 +316,14 @@ def _ice_json(server: RTCIceServer) -> dict[str, Any]:
         body["username"] = server.username
         body["credential"] = server.credential
     return body
+
+
+async def _close(websocket: WebSocket, code: int, reason: str = "") -> None:
+    """Close, unless the other side has gone meanwhile (then there is nobody to tell)."""
+    try:
+        await websocket.close(code=code, reason=reason)
+    except (WebSocketDisconnect, RuntimeError) as e:
+        log.info("closing %d: the other side had gone (%r)", code, e)
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:
