@@ -13,7 +13,7 @@ import asyncio
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from appservice.diary_sync.layout import RoomKind, layout_diary, lesson_room
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.diary_sync.roster import RosterError, load_roster
-from appservice.diary_sync.timetable import Timetable
+from appservice.diary_sync.timetable import Lesson, Slot, Timetable
 from appservice.school_sync import SchoolSync, SyncOptions, SyncResult
 from kernel.children import wait_for_signal
 from kernel.config import (
@@ -38,7 +38,8 @@ from kernel.config import (
 from kernel.ids import RoomAlias, ServerName, SourcedId, room_alias
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack, StackError
-from web_client.store import DiaryStore, DistanceLesson
+from web_client.journal_plan import Kind, When, extra_slot
+from web_client.store import DiaryStore
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,17 @@ def demo_config(
 
 
 BRIDGE_OFFSET = 1082
+DEMO_LESSON_AFTER = timedelta(minutes=5)
+DEMO_LESSON_LENGTH = timedelta(hours=2)
 """The call bridge's front at the client port + 1082 (9090), its workers next to it."""
 BOTS_OFFSET = 1081
 
 
-def demo_lesson(diary: Diary, people: list[DemoPerson], now: datetime) -> DistanceLesson | None:
-    """A distance lesson of the demo student's class, open right now (for the call page)."""
+def demo_lesson(diary: Diary, people: list[DemoPerson], now: datetime) -> Slot | None:
+    """A distance lesson of the demo student's class set in the journal: it starts a few
+    minutes from now (its window is open at once) and lasts two hours, so it shows in the
+    student's week and can be tried while the demo runs (cut at midnight: lessons keep to
+    their day)."""
     student = next((d.person for d in people if d.role == "student"), None)
     classes = sorted(
         e.class_id
@@ -114,15 +120,14 @@ def demo_lesson(diary: Diary, people: list[DemoPerson], now: datetime) -> Distan
             None,
         )
         if teacher is not None and lesson_room(diary, class_id) is not None:
-            starts = now.replace(second=0, microsecond=0) - timedelta(minutes=5)
-            return DistanceLesson(
-                f"demo-{class_id}@{starts.date().isoformat()}",
-                class_id,
-                starts,
-                starts + timedelta(minutes=45),
-                diary.classes[class_id].subject or diary.classes[class_id].title,
-                teacher,
-            )
+            starts = now.replace(second=0, microsecond=0) + DEMO_LESSON_AFTER
+            ends = min(starts + DEMO_LESSON_LENGTH, starts.replace(hour=23, minute=59))
+            if ends <= starts:  # the demo started at 23:55: the lesson is tomorrow morning
+                starts = (starts + timedelta(days=1)).replace(hour=9, minute=0)
+                ends = starts + DEMO_LESSON_LENGTH
+            at = When(starts.date(), starts.time(), ends.time())
+            subject = diary.classes[class_id].subject or diary.classes[class_id].title
+            return extra_slot(class_id, subject, teacher, Kind.LESSON, at)
     return None
 
 
@@ -142,21 +147,23 @@ async def set_up(
         accounts = []
         people = pick_demo_people(diary)
         zone = ZoneInfo(stack.config.diary.timezone)
-        lesson = demo_lesson(diary, people, datetime.now(zone).replace(tzinfo=None))
+        slot = demo_lesson(diary, people, datetime.now(zone).replace(tzinfo=None))
         lessons = []
-        if lesson is not None:
-            diary_store.add_distance_lesson(lesson, lesson.starts_at)
-            room = lesson_room(diary, lesson.class_id)
+        if slot is not None and slot.day is not None and slot.teacher_id is not None:
+            diary_store.add_extra_slot(slot, slot.teacher_id, datetime.now(UTC))
+            lesson = Lesson(slot, slot.day)
+            room = lesson_room(diary, slot.class_id)
             lessons.append(
                 {
-                    "class": diary.classes[lesson.class_id].title,
-                    "subject": lesson.subject,
+                    "lesson_id": lesson.id,
+                    "class": diary.classes[slot.class_id].title,
+                    "subject": slot.subject,
                     "start": lesson.starts_at.isoformat(timespec="minutes"),
                     "end": lesson.ends_at.isoformat(timespec="minutes"),
                     "room": room_alias(room, ServerName(stack.config.server_name))
                     if room
                     else None,
-                    "join_url": f"{stack.config.call_url}/lesson/{quote(lesson.lesson_id)}",
+                    "join_url": f"{stack.config.call_url}/lesson/{quote(lesson.id)}",
                 }
             )
         for demo in people:
@@ -270,7 +277,8 @@ def _print_welcome(data: dict[str, Any], out: Path, diary: Diary) -> None:
         )
     for lesson in data.get("lessons", []):
         print(
-            f"  Урок идёт сейчас (a lesson now): {lesson['subject']}, {lesson['class']} — "
+            f"  Дистанционный урок (a distance lesson) {lesson['start'][11:]}–"
+            f"{lesson['end'][11:]}: {lesson['subject']}, {lesson['class']} — "
             f"{lesson['join_url']}"
         )
     print(f"  Учётные записи и токены (accounts and tokens): {out}")

@@ -29,6 +29,7 @@ from web_client import (
     pages_chats,
     pages_diary,
     pages_join,
+    pages_journal,
     pages_meetings,
     pages_oidc,
 )
@@ -85,6 +86,7 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
     routes: list[BaseRoute] = [
         *pages_auth.routes(ctx),
         *pages_diary.routes(ctx),
+        *pages_journal.routes(ctx),
         *pages_chats.routes(ctx, linker),
         *pages_join.routes(ctx),
         *pages_meetings.routes(ctx),

@@ -98,14 +98,37 @@ activations = sa.Table(
     sa.Column("used", sa.Boolean, nullable=False, default=False),
 )
 """Codes of the access letters (one page per person): single-use, expiring, digests only."""
+extra_slots = sa.Table(
+    "extra_slots",
+    _meta,
+    *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in slots.c),
+    sa.Column("created_by", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+"""Lessons and consultations a teacher set in the journal beyond the timetable (one-off
+slots: ``day`` set, ``weekday`` empty). A sync replaces ``slots``, never these."""
+
+_TABLES_V1 = (snapshots, slots, accounts, sessions, failures, resets, distance)
 
 
 def _tables_v1(operations: Operations) -> None:
-    create_missing(operations, *_meta.sorted_tables, *OIDC_TABLES)  # one database, both
+    create_missing(operations, *_TABLES_V1, *OIDC_TABLES)  # one database, both
+
+
+def _activation_codes(operations: Operations) -> None:
+    create_missing(operations, activations)  # a diary that ran 9daa643 made it already
+
+
+def _extra_slots(operations: Operations) -> None:
+    create_missing(operations, extra_slots)
 
 
 STORE = "diary"
-MIGRATIONS = (Migration(1, "the tables of parta 0.1 (made before versions: adopted)", _tables_v1),)
+MIGRATIONS = (
+    Migration(1, "the tables of parta 0.1 (made before versions: adopted)", _tables_v1),
+    Migration(2, "activation codes of the access letters", _activation_codes),
+    Migration(3, "lessons and consultations set in the journal", _extra_slots),
+)
 """Migration 1 creates the tables as defined here and in :mod:`web_client.oidc_store`. When a
 later migration changes one, first give migration 1 a frozen copy of it (see :mod:`kernel.db`)."""
 
@@ -208,9 +231,42 @@ class DiaryStore:
         return None if body is None else from_snapshot(json.loads(body))
 
     def timetable(self) -> Timetable:
+        """The roster's timetable and the lessons set in the journal beyond it."""
         with self._engine.connect() as db:
             rows = db.execute(sa.select(slots).order_by(slots.c.id)).all()
-        return Timetable(tuple(_slot_of(row) for row in rows))
+            extra = db.execute(sa.select(extra_slots).order_by(extra_slots.c.id)).all()
+        return Timetable(tuple(_slot_of(row) for row in [*rows, *extra]))
+
+    # -- lessons set in the journal ---------------------------------------------------
+
+    def add_extra_slot(self, slot: Slot, created_by: SourcedId, now: datetime) -> None:
+        """A one-off lesson or consultation (``slot.day`` set)."""
+        if slot.day is None:
+            raise ValueError("a lesson set in the journal has a day")
+        row = {**_slot_row(slot), "created_by": created_by, "created_at": now}
+        with self._engine.begin() as db:
+            db.execute(sa.insert(extra_slots).values(**row))
+
+    def is_extra_slot(self, slot_id: str) -> bool:
+        with self._engine.connect() as db:
+            found = db.scalar(sa.select(extra_slots.c.id).where(extra_slots.c.id == slot_id))
+        return found is not None
+
+    def move_extra_slot(self, slot_id: str, day: date, start: time, end: time) -> bool:
+        """Another day or time; the lesson keeps its id's slot (the bot edits its message)."""
+        with self._engine.begin() as db:
+            done = db.execute(
+                sa.update(extra_slots)
+                .where(extra_slots.c.id == slot_id)
+                .values(day=day, start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
+            )
+        return done.rowcount == 1
+
+    def cancel_extra_slot(self, slot_id: str) -> bool:
+        """Gone from the week (the bot marks its message cancelled)."""
+        with self._engine.begin() as db:
+            done = db.execute(sa.delete(extra_slots).where(extra_slots.c.id == slot_id))
+        return done.rowcount == 1
 
     # -- accounts -----------------------------------------------------------------
 

@@ -225,6 +225,7 @@ def test_the_school_inventory_converges_serves_and_syncs(
         "the call bridge through nginx",
         lambda: via_nginx.get("/health", headers={"Host": f"call.{SERVER}"}).status_code == 200,
     )
+    _no_secret_in_the_access_log(via_nginx, prefix)
     for worker in range(2):  # the WebSocket the front hands out reaches that worker
         closed = asyncio.run(_worker_close(ports["public"], worker))
         assert closed == (1003, "binary frames are not accepted"), (worker, closed)
@@ -306,3 +307,21 @@ def _pids(deployment: Deployment) -> dict[str, str]:
     found = dict(re.findall(r"^(\S+)\s+RUNNING\s+pid (\d+)", status.stdout, re.M))
     assert len(found) == 9, status.stdout  # every program runs
     return found
+
+
+def _no_secret_in_the_access_log(via_nginx: httpx.Client, prefix: Path) -> None:
+    """A reset link, an access letter's code, a token in a query: nginx logs the visit, not them."""
+    secret = secrets.token_urlsafe(16)
+    visits = [
+        (f"dnevnik.{SERVER}", f"/reset/{secret}"),
+        (f"dnevnik.{SERVER}", f"/activate/{secret}"),
+        (f"dnevnik.{SERVER}", f"/oidc/authorize?state={secret}"),
+        (SERVER, f"/_matrix/client/versions?access_token={secret}"),
+        (f"call.{SERVER}", f"/health?token={secret}"),
+    ]
+    for host, path in visits:
+        via_nginx.get(path, headers={"Host": host, "Referer": f"https://x/reset/{secret}"})
+    log = (prefix / "var" / "log" / "parta" / "nginx-access.log").read_text(encoding="utf-8")
+    assert secret not in log
+    for line in ("GET /reset/...", "GET /activate/...", "GET /_matrix/client/versions?..."):
+        assert line in log, log[-2000:]

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import httpx
@@ -82,10 +83,16 @@ async def test_the_demo_writes_working_accounts_and_stops_cleanly(tmp_path: Path
         async with httpx.AsyncClient(base_url=data["homeserver"]) as http:
             for account in data["accounts"]:
                 await _sees_exactly_its_rooms(http, account)
+        (lesson,) = data["lessons"]  # one lesson in its window now, with its call page
+        weeks = {}
         for account in data["accounts"]:
             async with httpx.AsyncClient(base_url=data["diary"]) as diary:
-                await _signs_in_to_the_diary(diary, account)
-        (lesson,) = data["lessons"]  # one lesson in its window now, with its call page
+                weeks[account["role"]] = await _signs_in_to_the_diary(diary, account)
+        # it is in the student's week, starts in a few minutes and stays open two hours
+        assert f'data-lesson="{lesson["lesson_id"]}"' in weeks["student"]
+        starts = datetime.fromisoformat(lesson["start"])
+        ends = datetime.fromisoformat(lesson["end"])
+        assert ends - starts == timedelta(hours=2) or ends.time() == time(23, 59)
         assert lesson["join_url"].startswith(data["call_bridge"])
         async with httpx.AsyncClient() as http:
             page = await http.get(lesson["join_url"])
@@ -112,7 +119,8 @@ async def _sees_exactly_its_rooms(http: httpx.AsyncClient, account: dict[str, ob
     assert set(joined.json()["joined_rooms"]) == expected, account["role"]
 
 
-async def _signs_in_to_the_diary(http: httpx.AsyncClient, account: dict[str, object]) -> None:
+async def _signs_in_to_the_diary(http: httpx.AsyncClient, account: dict[str, object]) -> str:
+    """The person's «Дневник» page, once signed in."""
     page = await http.get("/login")
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert found is not None
@@ -122,6 +130,7 @@ async def _signs_in_to_the_diary(http: httpx.AsyncClient, account: dict[str, obj
     assert answer.headers["location"] == "/diary"
     diary = await http.get("/diary")
     assert str(account["name"]) in diary.text
+    return diary.text
 
 
 def test_a_sync_against_a_school_never_started_fails_clearly(tmp_path: Path) -> None:

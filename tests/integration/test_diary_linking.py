@@ -7,11 +7,14 @@ joined to exactly the rooms the diary puts them in.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
+from pypdf import PdfReader
 
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Diary
@@ -22,6 +25,7 @@ from kernel.secrets import read_secret_file
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import serve_school
+from tests.integration.test_cli import parta
 from tests.integration.test_linking import register_ordinary_user
 from tests.school import small_school
 
@@ -35,6 +39,8 @@ async def diary(stack: SchoolStack, school: SchoolSync) -> Diary:
     people = {
         pid: replace(p, email=f"{pid}@school.test", phone="") for pid, p in base.people.items()
     }
+    mother = SourcedId("lk-p2")  # like most parents: no e-mail, only the school's letter
+    people[mother] = replace(people[mother], email="", phone="+7 912 000-00-22")
     diary = replace(base, people=people)
     await serve_school(stack, school, diary, PASSWORD)
     return diary
@@ -144,3 +150,36 @@ async def test_a_person_already_linked_by_the_school_confirms_and_sees_their_cha
     )  # the messenger's sign-in round trip is over before the next page
     await page.get_by_role("link", name="Управление → Чаты").click()
     await expect(page.get_by_test_id("matrix-id")).to_have_text(puppet)
+
+
+async def test_a_parent_without_e_mail_starts_from_her_access_letter_and_reaches_her_chats(
+    page: Page, stack: SchoolStack, diary: Diary, store: Store, tmp_path: Path
+) -> None:
+    """Issue 21's first morning: the letter's code, her own password, «Привязать», her chats."""
+    letter = tmp_path / "p2.pdf"
+    config = str(stack.config.state_dir / "parta.yaml")
+    made = parta("people", "letters", "-c", config, "--person", "lk-p2", "--out", str(letter))
+    assert made.returncode == 0, made.stdout + made.stderr
+    text = PdfReader(letter).pages[0].extract_text()
+    found = re.search(r"Код для первого входа: ([A-Z0-9-]+)", text)
+    assert found is not None, text
+    assert "Ученик1" in text  # her children (s2, s4) are on her letter
+    assert "Ученик3" in text
+    await page.goto(f"{stack.config.diary_url}/activate/{found.group(1)}")
+    await page.get_by_label("Новый пароль").fill("пароль-мамы-1")
+    await page.get_by_label("Повторите пароль").fill("пароль-мамы-1")
+    await page.get_by_role("button", name="Сохранить пароль и войти").click()
+    await expect(page).to_have_url(f"{stack.config.diary_url}/chats")
+    await page.get_by_role("link", name="Привязать учебный профиль").click()
+    case = page.get_by_role("region", name="3. Нет учётной записи")
+    await case.get_by_label("Мобильный телефон").fill("+7 912 000-00-22")
+    await case.get_by_label("Пароль (не короче 8 символов)").fill("пароль-мамы-1")
+    await case.get_by_label("Повторите пароль").fill("пароль-мамы-1")
+    await case.get_by_role("button", name="Создать учётную запись").click()
+    await expect(page.get_by_role("status").first).to_contain_text("Учебный профиль привязан")
+    puppet = f"@parta.lk-p2:{stack.config.server_name}"
+    await expect(page.get_by_test_id("matrix-id")).to_have_text(puppet)
+    assert await joined_rooms(stack, puppet) == expected_rooms(diary, store, "lk-p2")
+    await expect(page.get_by_test_id("messenger")).to_have_attribute(
+        "data-ready", "1", timeout=30_000
+    )

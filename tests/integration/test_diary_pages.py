@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -374,3 +374,95 @@ async def test_a_parent_without_e_mail_gets_her_reset_link_by_sms(
     await page.get_by_role("button", name="Сохранить пароль").click()
     await sign_in(page, site, "+79120000003", "пароль-из-смс")
     await expect(page).to_have_url(f"{site.url}/diary")
+
+
+async def _listed(site: DiarySite, day: date) -> dict[str, dict[str, str]]:
+    """What the bots read: the distance lessons of ``day``."""
+    token = site.config.diary_api_token_file.read_text().strip()
+    span = f"from={day.isoformat()}T00:00&to={(day + timedelta(days=1)).isoformat()}T00:00"
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(
+            f"{site.url}/api/v1/distance-lessons?{span}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert answer.status_code == 200, answer.text
+    return {item["lesson_id"]: item for item in answer.json()["lessons"]}
+
+
+async def test_a_teacher_sets_a_consultation_at_any_time_moves_it_and_cancels_it(
+    page: Page, site: DiarySite
+) -> None:
+    """Issue 21, item 3: not only timetable slots; the students' week and the bots follow."""
+    day = next_school_day(site.day)
+    await sign_in(page, site, "web-t4")
+    await page.goto(f"{site.url}/journal/class/{site.sid('5a-math')}")
+    form = page.get_by_role("region", name="Назначить урок")
+    await form.get_by_label("Консультация").check()
+    await form.get_by_label("Дата").fill(day.isoformat())
+    await form.get_by_label("Начало").fill("16:00")
+    await form.get_by_label("Окончание").fill("15:00")
+    await form.get_by_role("button", name="Назначить").click()
+    await expect(page.get_by_test_id("error")).to_have_text(
+        "Урок должен закончиться позже, чем начнётся"
+    )
+    assert not [k for k in await _listed(site, day) if not k.startswith(site.prefix)]
+    await form.get_by_label("Консультация").check()
+    await form.get_by_label("Дата").fill(day.isoformat())
+    await form.get_by_label("Начало").fill("16:00")
+    await form.get_by_label("Окончание").fill("16:45")
+    await form.get_by_role("button", name="Назначить").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("Урок назначен")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Консультация: Математика")
+    await page.screenshot(path=SCREENSHOTS / "journal-consultation.png", full_page=True)
+    lesson_id = page.url.split("/journal/lesson/")[1].split("?")[0].replace("%40", "@")
+    listed = await _listed(site, day)
+    assert listed[lesson_id]["subject"] == "Консультация: Математика"
+    assert listed[lesson_id]["starts_at"].endswith("16:00:00")
+
+    # a student of the class sees it in her week, with the icon
+    student = await page.context.browser.new_page()  # type: ignore[union-attr]
+    await sign_in(student, site, "web-s2")
+    await student.goto(f"{site.url}/diary?week={day.isoformat()}")
+    row = student.locator(f'tr[data-lesson="{lesson_id}"]')
+    await expect(row).to_contain_text("Консультация: Математика")
+    await expect(row.get_by_test_id("distance-icon")).to_be_visible()
+
+    # moved within the day: the same lesson (the bot edits its message), at the new time
+    await page.get_by_role("region", name="Перенести").get_by_label("Начало").fill("17:00")
+    await page.get_by_role("region", name="Перенести").get_by_label("Окончание").fill("17:30")
+    await page.get_by_role("button", name="Перенести", exact=True).click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("Урок перенесён")
+    assert (await _listed(site, day))[lesson_id]["starts_at"].endswith("17:00:00")
+    await student.reload()
+    await expect(student.locator(f'tr[data-lesson="{lesson_id}"]')).to_contain_text("17:00")
+
+    # cancelled: gone from the week and from what the bots read (they mark it «Отменён»)
+    await page.get_by_text("Отменить урок").click()
+    await page.get_by_role("button", name="Да, отменить").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("Урок отменён")
+    assert lesson_id not in await _listed(site, day)
+    await student.reload()
+    await expect(student.locator(f'tr[data-lesson="{lesson_id}"]')).to_have_count(0)
+    await student.close()
+
+
+async def test_a_student_cannot_set_a_lesson_and_a_teacher_cannot_cancel_the_timetable(
+    page: Page, site: DiarySite
+) -> None:
+    await sign_in(page, site, "web-t4")
+    await page.goto(f"{site.url}/journal/lesson/{site.later()}")
+    csrf = await page.locator('input[name="csrf"]').first.get_attribute("value")
+    answer = await page.request.post(
+        f"{site.url}/journal/lesson/{site.later()}/cancel", form={"csrf": csrf or ""}
+    )
+    assert answer.status == 403  # a timetable lesson is the school's timetable's
+    assert site.later() in await _listed(site, site.day)
+    await page.context.clear_cookies()
+    await sign_in(page, site, "web-s1")
+    await page.goto(f"{site.url}/diary")
+    csrf = await page.locator('input[name="csrf"]').first.get_attribute("value")
+    answer = await page.request.post(
+        f"{site.url}/journal/class/{site.sid('5a-math')}/lessons",
+        form={"csrf": csrf or "", "day": site.day.isoformat(), "start": "18:00", "end": "18:45"},
+    )
+    assert answer.status == 403

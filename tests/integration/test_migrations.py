@@ -247,3 +247,27 @@ def _fill_and_read_bots_and_bridge(config: SchoolConfig) -> None:
         assert upgrade(engine, STORE, MIGRATIONS) == (newest, newest)  # nothing left to do
     finally:
         engine.dispose()
+
+
+V1 = Path(__file__).resolve().parents[1] / "fixtures" / "databases" / "v1"
+
+
+def test_a_diary_of_the_first_versioned_release_gains_the_tables_added_since(
+    tmp_path: Path,
+) -> None:
+    """tests/fixtures/databases/v1/sqlite/diary.db: the diary store as commit 6a3f664 left it
+    (schema version 1). Tables added later come by their own migrations, not by migration 1."""
+    place = tmp_path / "diary.db"
+    shutil.copy(V1 / "sqlite" / "diary.db", place)
+    store = DiaryStore.open(f"sqlite:///{place}")
+    try:
+        store.add_activation("КОД-ИЗ-ПИСЬМА", SourcedId("fx-p1"), datetime(2027, 1, 1))
+        assert store.activation("КОД-ИЗ-ПИСЬМА") is not None
+        assert not store.is_extra_slot("extra-0")
+        account = store.account(SourcedId("fx-s1"))
+        assert account is not None
+        assert account.matrix_user_id == "@parta.fx-s1:school.test"
+    finally:
+        store.close()
+    with sqlite3.connect(place) as db:
+        assert db.execute("SELECT version FROM parta_schema").fetchone() == (3,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Timetable
 from kernel.ids import SourcedId
 from tests.school import small_school
+from web_client.journal_plan import Kind, When, extra_slot
 from web_client.store import DiaryStore
 
 BASE = small_school("ds")
@@ -72,3 +74,20 @@ def test_people_gone_from_the_roster_lose_their_accounts(store: DiaryStore) -> N
     people = {pid: p for pid, p in BASE.people.items() if pid != "ds-s6"}
     store.load(replace(BASE, people=people, guardianships=frozenset()), Timetable())
     assert store.account(SourcedId("ds-s6")) is None
+
+
+def test_lessons_set_in_the_journal_survive_a_sync_and_can_move_and_go(store: DiaryStore) -> None:
+    store.load(BASE, Timetable())
+    at = When(date(2026, 12, 7), time(16, 0), time(16, 45))
+    slot = extra_slot(SourcedId("ds-5a"), "Математика", SourcedId("ds-t1"), Kind.LESSON, at)
+    store.add_extra_slot(slot, SourcedId("ds-t1"), datetime(2026, 12, 5, 9, 0))
+    store.load(BASE, Timetable())  # the next night's sync replaces the timetable, not these
+    (lesson,) = store.timetable().lessons(date(2026, 12, 7), 1)
+    assert lesson.slot == slot
+    assert store.is_extra_slot(slot.id)
+    assert store.move_extra_slot(slot.id, date(2026, 12, 7), time(17, 0), time(17, 30))
+    (moved,) = store.timetable().lessons(date(2026, 12, 7), 1)
+    assert (moved.id, moved.slot.start, moved.slot.end) == (lesson.id, time(17, 0), time(17, 30))
+    assert store.cancel_extra_slot(slot.id)
+    assert not list(store.timetable().lessons(date(2026, 12, 7), 1))
+    assert not store.cancel_extra_slot(slot.id)
