@@ -39,6 +39,9 @@ from kernel.secrets import ensure_secret_file, read_secret_file
 logger = logging.getLogger(__name__)
 
 _TEMPLATES = Path(__file__).parent / "templates"
+SYNAPSE_PAGES = Path(__file__).parent / "sso_templates"
+"""Our own versions of the pages Synapse shows in a browser (single sign-on): Russian, and no
+images fetched from matrix.org or element.io (Synapse's own ``_base.html`` does that)."""
 _WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - not a bind
 _LOG_MAX_BYTES = 50 * 1024 * 1024
 _LOG_BACKUPS = 3
@@ -244,6 +247,7 @@ def homeserver_context(
         "modules": [{"module": m.module, "config": dict(m.config)} for m in settings.modules],
         "oidc_providers": [settings.sso.synapse_config()] if settings.sso else [],
         "sso_clients": list(settings.sso_clients),
+        "synapse_pages": str(SYNAPSE_PAGES),
         "workers": _workers_context(settings.workers),
     }
 

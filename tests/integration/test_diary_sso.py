@@ -80,6 +80,12 @@ async def test_sso_from_a_matrix_client_ends_with_a_working_access_token(
         confirm = await http.get(
             callback, headers={"Cookie": f"oidc_session_no_samesite={session}"}
         )
+        # Synapse asks before handing the account to a client it does not know: in Russian,
+        # naming the client, and with nothing fetched from outside the school
+        assert 'lang="ru"' in confirm.text
+        assert "Продолжить вход" in confirm.text
+        assert "client.example" in confirm.text
+        assert not _outside_links(confirm.text, allowed="http://client.example/")
         token = _login_token(confirm)
         login = await http.post(
             f"{hs}/_matrix/client/v3/login", json={"type": "m.login.token", "token": token}
@@ -90,6 +96,33 @@ async def test_sso_from_a_matrix_client_ends_with_a_working_access_token(
         joined = await http.get(f"{hs}/_matrix/client/v3/joined_rooms", headers=auth)
     assert who.json()["user_id"] == f"@parta.sso-s1:{stack.config.server_name}"
     assert joined.json()["joined_rooms"]  # signing in linked the profile: the class is there
+
+
+async def test_synapses_own_pages_speak_russian_and_fetch_nothing_from_outside(
+    stack: SchoolStack, diary: Diary
+) -> None:
+    hs = stack.config.homeserver_url
+    async with httpx.AsyncClient() as http:
+        picker = await http.get(f"{hs}/_synapse/client/pick_idp", params={"redirectUrl": CLIENT})
+        broken = await http.get(
+            f"{hs}/_synapse/client/oidc/callback", params={"state": "forged", "code": "x"}
+        )
+    assert picker.status_code == 200, picker.text
+    assert "Выберите, как войти" in picker.text
+    assert "Электронный дневник" in picker.text
+    assert broken.status_code == 400
+    assert "Не удалось войти" in broken.text
+    assert "Начните его заново" in broken.text
+    for page in (picker, broken):
+        assert 'lang="ru"' in page.text
+        assert not _outside_links(page.text, allowed="")
+
+
+def _outside_links(html: str, allowed: str) -> list[str]:
+    """Absolute URLs a page would fetch or open, except those starting with ``allowed``."""
+    found = re.findall(r'(?:src|href)="(https?://[^"]+)"', html)
+    found += re.findall(r"url\((?:'|\")?(https?://[^'\")]+)", html)
+    return [url for url in found if not (allowed and url.startswith(allowed))]
 
 
 def _cookie(answer: httpx.Response, name: str) -> str:
