@@ -158,9 +158,27 @@ class SmsConfig(_Model):
     sender: str = "parta"
 
 
+class OperatorConfig(_Model):
+    """The region's operator: whom a school's administration asks (their «Поддержка»)."""
+
+    name: str = ""
+    user_id: str = ""
+    email: str = ""
+    phone: str = ""
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str) -> str:
+        if value and not re.fullmatch(r"@[^:\s]+:[^\s]+", value):
+            raise ValueError(f"{value!r} is not a Matrix user id (@name:server)")
+        return value
+
+
 class SupportConfig(_Model):
     """«Поддержка» in the messenger (C5): who answers questions about chats and the diary."""
 
+    operator: OperatorConfig = OperatorConfig()
+    """Where the administration's own «Поддержка» leads (they are the school's support)."""
     user_id: str = ""
     """A Matrix account to write to; default: the school's first linked administrator."""
     text: str = ""

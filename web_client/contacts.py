@@ -9,12 +9,13 @@ the list never offers a chat the server would refuse.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Diary, Person, Role
 from appservice.diary_sync.names import RoomNames
 from appservice.diary_sync.safety import School
+from kernel.config import SupportConfig
 from kernel.ids import SourcedId, UserID
 
 ROLE_WORDS = {
@@ -81,12 +82,56 @@ def contacts_of(
     return sorted(found, key=lambda c: (by_role[c.person_id], c.name))
 
 
+@dataclass(frozen=True)
+class Support:
+    """What «Поддержка» shows: whom to write to (if anyone), and how else to reach them."""
+
+    user_id: str | None
+    name: str
+    text: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+OPERATOR_TEXT = "Вы — поддержка школы. Ваши вопросы о parta — оператору региона"
+NO_OPERATOR_TEXT = (
+    "Вы — поддержка школы. Контакты оператора региона не указаны: спросите тех, "
+    "кто устанавливал parta в школе"
+)
+
+
 def support_contact(
+    diary: Diary,
+    me: SourcedId,
+    config: SupportConfig,
+    account_of: Callable[[SourcedId], str | None],
+) -> Support:
+    """The school's support: the configured account, else its first linked administrator.
+    Whoever that is — and every administrator — is sent on to the region's operator."""
+    mine = account_of(me)
+    school = _school_support(diary, config.user_id, account_of)
+    person = diary.people.get(me)
+    answers = (mine is not None and school.user_id == mine) or (
+        person is not None and person.role is Role.ADMINISTRATOR
+    )
+    if not answers:
+        return replace(school, text=config.text, email=config.email, phone=config.phone)
+    operator = config.operator
+    known = operator.user_id or operator.email or operator.phone
+    return Support(
+        operator.user_id if operator.user_id and operator.user_id != mine else None,
+        operator.name,
+        OPERATOR_TEXT if known else NO_OPERATOR_TEXT,
+        operator.email,
+        operator.phone,
+    )
+
+
+def _school_support(
     diary: Diary, configured: str, account_of: Callable[[SourcedId], str | None]
-) -> tuple[str | None, str]:
-    """The support account: the configured one, else the school's first linked administrator."""
+) -> Support:
     if configured:
-        return configured, ""
+        return Support(configured, "")
     admins = sorted(
         (p for p in diary.people.values() if p.role is Role.ADMINISTRATOR),
         key=lambda p: (p.family_name, p.given_name, p.id),
@@ -94,5 +139,5 @@ def support_contact(
     for admin in admins:
         account = account_of(admin.id)
         if account:
-            return account, admin.display_name
-    return None, ""
+            return Support(account, admin.display_name)
+    return Support(None, "")

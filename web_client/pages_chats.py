@@ -72,14 +72,13 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
         diary, me = signed_in(request)
         names = BY_LANGUAGE[ctx.config.language]
         found = contacts_of(diary, me, names, account_of, ctx.config.language)
-        support = ctx.config.diary.support
-        support_user, support_name = support_contact(diary, support.user_id, account_of)
+        support = support_contact(diary, me.id, ctx.config.diary.support, account_of)
         return JSONResponse(
             {
                 "contacts": [{"name": c.name, "role": c.role, "user_id": c.user_id} for c in found],
                 "support": {
-                    "user_id": support_user,
-                    "name": support_name,
+                    "user_id": support.user_id,
+                    "name": support.name,
                     "text": support.text,
                     "email": support.email,
                     "phone": support.phone,

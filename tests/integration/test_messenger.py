@@ -602,6 +602,7 @@ async def test_support_is_a_personal_chat_with_the_school_and_works_from_the_key
     await page.get_by_role("button", name="Поддержка").click()
     dialog = page.get_by_role("dialog", name="Поддержка")
     await expect(dialog).to_contain_text("напишите в поддержку школы")
+    await expect(dialog).not_to_contain_text("null")  # no e-mail or phone set: nothing shown
     await dialog.get_by_role("button", name="Написать: Директорова Ольга").click()
     await expect(page.get_by_test_id("chat-title")).to_have_text(
         "Директорова Ольга", timeout=30_000
@@ -624,6 +625,18 @@ async def test_support_is_a_personal_chat_with_the_school_and_works_from_the_key
         "question to support",
     )
     assert event["sender"] == site.user("s2")
+
+
+async def test_the_administrations_support_is_the_regions_operator_not_herself(
+    site: Site, page: Page
+) -> None:
+    await messenger(page, site, "a1")
+    await page.get_by_role("button", name="Поддержка").click()
+    dialog = page.get_by_role("dialog", name="Поддержка")
+    await expect(dialog).to_contain_text("Вы — поддержка школы")
+    await expect(dialog).to_contain_text("оператора региона не указаны")
+    await expect(dialog.get_by_role("button", name=re.compile("^Написать"))).to_have_count(0)
+    await expect(dialog).not_to_contain_text("null")
 
 
 async def test_signing_out_of_the_diary_ends_the_messengers_matrix_session(

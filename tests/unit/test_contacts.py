@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from appservice.diary_sync.names import RU
+from kernel.config import OperatorConfig, SupportConfig
 from kernel.ids import SourcedId
 from tests.school import small_school
-from web_client.contacts import contacts_of, support_contact
+from web_client.contacts import (
+    NO_OPERATOR_TEXT,
+    OPERATOR_TEXT,
+    Support,
+    contacts_of,
+    support_contact,
+)
 
 DIARY = small_school("c")
 
@@ -55,6 +62,24 @@ def test_english_role_words() -> None:
 
 
 def test_support_is_the_configured_account_or_the_first_linked_administrator() -> None:
-    assert support_contact(DIARY, "@help:school", linked) == ("@help:school", "")
-    assert support_contact(DIARY, "", linked) == ("@c-a1:school", "Директорова Ольга")
-    assert support_contact(DIARY, "", lambda _p: None) == (None, "")
+    configured = SupportConfig(user_id="@help:school", email="help@school.test")
+    assert support_contact(DIARY, sid("s1"), configured, linked) == Support(
+        "@help:school", "", email="help@school.test"
+    )
+    found = support_contact(DIARY, sid("s1"), SupportConfig(), linked)
+    assert (found.user_id, found.name) == ("@c-a1:school", "Директорова Ольга")
+    assert support_contact(DIARY, sid("s1"), SupportConfig(), lambda _p: None).user_id is None
+
+
+def test_the_administration_is_sent_on_to_the_regions_operator() -> None:
+    alone = support_contact(DIARY, sid("a1"), SupportConfig(), linked)
+    assert alone.user_id is None  # never «Написать» to herself
+    assert alone.text == NO_OPERATOR_TEXT
+    operator = OperatorConfig(name="Оператор региона", user_id="@op:region", phone="+7 800")
+    config = SupportConfig(operator=operator)
+    found = support_contact(DIARY, sid("a1"), config, linked)
+    assert found == Support("@op:region", "Оператор региона", OPERATOR_TEXT, "", "+7 800")
+    # a teacher named as the school's support is sent on too
+    teacher = SupportConfig(user_id="@c-t1:school", operator=operator)
+    assert support_contact(DIARY, sid("t1"), teacher, linked).user_id == "@op:region"
+    assert support_contact(DIARY, sid("s1"), teacher, linked).user_id == "@c-t1:school"

@@ -217,7 +217,7 @@ class Core {
     const direct = this.client.getAccountData("m.direct")?.getContent() || {};
     const other = this.directTo.get(room.roomId)
       || Object.keys(direct).find((user) => (direct[user] || []).includes(room.roomId));
-    if (!other) return name;
+    if (!other) return this.t.untitled;  // never the SDK's English "Empty room"
     return room.getMember(other)?.name || this.names.get(other) || other;
   }
 

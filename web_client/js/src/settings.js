@@ -55,7 +55,7 @@ export const withSettings = (Base) =>
     showDialog(title, ...content) {
       clear(this.dialog).append(
         h("h2", { id: "m-dialog-title" }, title),
-        ...content,
+        ...content.filter((part) => part !== null && part !== undefined && part !== false),
         h("button", { type: "button", class: "m-close", onClick: () => this.dialog.close() }, this.t.close),
       );
       this.dialog.setAttribute("aria-labelledby", "m-dialog-title");
