@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kernel.config import SchoolConfig
+from kernel.http_reasons import reason
 from web_client import (
     api,
     pages_access,
@@ -105,7 +106,7 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
             "error.html",
             status=exc.status_code,
             person=None,
-            message=exc.detail,
+            message=reason(exc.status_code, exc.detail),
         )
 
     async def crash(request: Request, exc: Exception) -> Response:

@@ -375,3 +375,15 @@ async def test_every_page_talks_only_to_the_diary_and_the_schools_homeserver(
         assert set(csp["form-action"].split()) == {"'self'", HOMESERVER, CALLS}
         assert csp["frame-ancestors"] == "'none'"
         assert "*" not in answer.headers["content-security-policy"]
+
+
+async def test_an_unknown_address_or_method_is_explained_in_russian(diary: Diary) -> None:
+    async with diary.browser() as browser:
+        missing = await browser.get("/no-such-page")
+        wrong = await browser.delete("/login")
+    assert missing.status_code == 404
+    assert "Такой страницы нет" in missing.text
+    assert "Not Found" not in missing.text
+    assert wrong.status_code == 405
+    assert "Так эту страницу открыть нельзя" in wrong.text
+    assert "Method Not Allowed" not in wrong.text
