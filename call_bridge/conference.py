@@ -132,6 +132,8 @@ class Conference:
         """Moderators who came: the widget is put in their name where the bot may not."""
         self.announced = False
         """Whether the room was told of the call (someone who may post there came)."""
+        self.announcing: asyncio.Future[None] | None = None
+        """The posting of «идёт звонок», which the posting of its end waits for."""
         self.ended = False
         self._tasks: set[asyncio.Future[Any]] = set()
 

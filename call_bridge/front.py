@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -35,6 +36,7 @@ from call_bridge.rules import CallId, Refused
 from call_bridge.worker import attendance_url
 from kernel.config import SchoolConfig
 from kernel.contracts.bridge import ATTENDANCE_PATH, PLACE_PATH, Attendance, Placement, Presence
+from kernel.http_reasons import reason
 from kernel.secrets import read_secret_file, same_secret
 
 RESERVATION_S = 60.0
@@ -165,15 +167,25 @@ def build_front(config: SchoolConfig) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"workers": sorted(await placement.loads())})
 
-    return Starlette(
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+        text = templates.get_template("refused.html").render(
+            reason=reason(exc.status_code, exc.detail)
+        )
+        return HTMLResponse(text, exc.status_code, headers=headers)
+
+    app = Starlette(
         routes=[
             Route("/health", health),
             Route(PLACE_PATH, place),
             Route(ATTENDANCE_PATH, attendance),
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
             Route("/{kind:str}/{key:path}", page),
-        ]
+        ],
+        exception_handlers={HTTPException: http_error},
     )
+    app.router.redirect_slashes = False  # /nothing-here is no call: said so, not redirected
+    return app
 
 
 def page_headers(config: SchoolConfig) -> dict[str, str]:

@@ -52,6 +52,8 @@ class Admission:
     room: RoomID
     moderator: bool
     lesson: Lesson | None
+    room_name: str = ""
+    """The chat's name, for the page's title (a lesson is named by the diary instead)."""
 
 
 class Identities(Protocol):
@@ -94,6 +96,19 @@ class RoomView:
                 except MatrixError as e:  # the person may not invite: the bot stays out
                     log.info("the bot stays out of %s: %s", room, e)
         return view or MemberView(membership=None, power=0, display_name=None)
+
+    async def name(self, room: RoomID, user: UserID) -> str:
+        """The chat's name as its people see it ("" for a chat without one)."""
+        readers: list[UserID | None] = [None]
+        if server_of(user) == server_of(self._bot):
+            readers.append(user)
+        for reader in readers:
+            try:
+                found = await self._matrix.state_event_or_empty(room, "m.room.name", "", reader)
+            except MatrixError:
+                continue
+            return str(found.get("name") or "")[:200]
+        return ""
 
     async def resolve(self, alias: str) -> RoomID | None:
         try:
@@ -181,6 +196,12 @@ class Gate:
         moderator = admit_member(view)
         if lesson is not None:
             lesson.window.check(self._now())
+        room_name = ""
+        if lesson is None:
+            try:
+                room_name = await self._rooms.name(room, user)
+            except MatrixFailure:
+                room_name = ""  # the title is no reason to keep anyone out
         return Admission(
             user=user,
             name=view.display_name or user,
@@ -188,4 +209,5 @@ class Gate:
             room=room,
             moderator=moderator,
             lesson=lesson,
+            room_name=room_name,
         )

@@ -124,7 +124,12 @@ class Calls:
         t = self._traces
         hosts = [str(admission.user)] if admission.moderator else []
         page = t.page_url(admission.call)
-        self._spawn(t.room.announce(admission.room, page, conference.title, t.worker, hosts))
+        announcing = asyncio.ensure_future(
+            t.room.announce(admission.room, page, conference.title, t.worker, hosts)
+        )
+        conference.announcing = announcing
+        self._tasks.add(announcing)
+        announcing.add_done_callback(self._tasks.discard)
 
     def _visit(self, conference: Conference, visit: Visit) -> None:
         if self._traces is not None:
@@ -139,6 +144,9 @@ class Calls:
 
     async def _wrap_up(self, conference: Conference, traces: Traces) -> None:
         hosts = sorted(conference.hosts)
+        if conference.announcing is not None:
+            # «звонок завершён» after «идёт звонок», even for a call that ends at once
+            await asyncio.gather(conference.announcing, return_exceptions=True)
         if conference.announced:
             await traces.room.finish(conference.room, conference.title, hosts)
         if conference.call.kind is CallKind.LESSON:
@@ -302,7 +310,7 @@ class Calls:
 def _title(admission: Admission) -> str:
     lesson = admission.lesson
     if lesson is None:
-        return "Звонок"
+        return f"Звонок: {admission.room_name}" if admission.room_name else "Звонок"
     window = lesson.window
     return (
         f"Дистанционный урок: {lesson.subject} {window.starts_at:%H:%M}–{window.ends_at:%H:%M}"

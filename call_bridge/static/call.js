@@ -10,6 +10,7 @@ const T = {
   lost: "Связь со звонком потеряна",
   ended: (by) => `Звонок завершён (${by})`,
   left: "Вы вышли из звонка",
+  callOver: "Звонок завершён",
   mutedBy: (by) => `${by} выключил(а) ваш микрофон`,
   you: "вы",
   hand: " · рука поднята",
@@ -61,6 +62,18 @@ async function matrixSession() {
   const session = { homeserver: config.homeserver, user_id: body.user_id, access_token: body.access_token };
   sessionStorage.setItem(SESSION, JSON.stringify(session));
   return session;
+}
+
+/** The person's display name on their homeserver (their Matrix id if it has none). */
+async function displayName(s) {
+  try {
+    const answer = await fetch(
+      `${s.homeserver}/_matrix/client/v3/profile/${encodeURIComponent(s.user_id)}/displayname`,
+      { headers: { Authorization: `Bearer ${s.access_token}` } },
+    );
+    if (answer.ok) return (await answer.json()).displayname || s.user_id;
+  } catch (e) { /* the id will do */ }
+  return s.user_id;
 }
 
 function signIn() {
@@ -391,15 +404,42 @@ async function chooseDevice(kind, deviceId) {
   }
 }
 
-function finish(message) {
+/** Out of the call: nothing of it left on screen, what happened, and the way back. */
+function finish(reason) {
   root.dataset.state = "ended";
   send({ type: "leave" });
   state.ws?.close();
   state.pc?.close();
   for (const track of Object.values(state.local)) track?.stop();
+  state.local = { audio: null, video: null, screen: null };
+  $('[data-testid="stage"]').replaceChildren();
+  $('[data-testid="chat-log"]').replaceChildren();
+  $('[data-testid="people"]').replaceChildren();
+  root.classList.remove("minimised");
+  pressed("minimise", false);
+  const dialog = $('[data-testid="confirm-end"]');
+  if (dialog.open) dialog.close();
   $('[data-testid="room"]').hidden = true;
+  $('[data-testid="prejoin"]').hidden = true;
+  $('[data-testid="left"]').hidden = false;
+  $('[data-testid="left-reason"]').textContent = reason === T.left ? "" : reason;
+  $('[data-testid="left-title"]').textContent = reason === T.left ? T.left : T.callOver;
+  document.title = "Звонок — parta";
+  show("");
+}
+
+function back() {
+  // a fresh start: nothing of the call that was left is carried into the next one
+  Object.assign(state, {
+    ws: null, pc: null, me: null, moderator: false,
+    slots: { audio: null, camera: null, screen: null },
+    streams: {}, media: {}, participants: [], mic: true, camera: true, hand: false,
+  });
+  pressed("hand", false);
+  for (const b of root.querySelectorAll(".choices button")) b.disabled = false;
+  $('[data-testid="left"]').hidden = true;
   $('[data-testid="prejoin"]').hidden = false;
-  show(message);
+  root.dataset.state = "ready";
 }
 
 const actions = {
@@ -414,7 +454,10 @@ const actions = {
   camera: () => setCamera(!state.camera),
   mic: () => setMic(!state.mic),
   leave: () => finish(T.left),
-  end: () => send({ type: "moderate", action: "end" }),
+  back,
+  end: () => $('[data-testid="confirm-end"]').showModal(),
+  "end-confirmed": () => { $('[data-testid="confirm-end"]').close(); send({ type: "moderate", action: "end" }); },
+  "end-cancelled": () => $('[data-testid="confirm-end"]').close(),
   layout: () => {
     const stage = $('[data-testid="stage"]');
     stage.dataset.layout = stage.dataset.layout === "grid" ? "speaker" : "grid";
@@ -443,7 +486,9 @@ window.addEventListener("pagehide", () => send({ type: "leave" }));
 (async () => {
   state.session = await matrixSession();
   if (state.session) {
-    $('[data-testid="who"]').textContent = T.signedInAs(state.session.user_id);
+    const who = $('[data-testid="who"]');
+    who.textContent = T.signedInAs(await displayName(state.session));
+    who.title = state.session.user_id;
     $('[data-action="join-video"]').hidden = false;
     $('[data-action="join-audio"]').hidden = false;
   } else {

@@ -333,6 +333,10 @@ async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
         page,
     ):
         await expect(page.get_by_test_id("title")).to_contain_text("Дистанционный урок")
+        # the person by name, not by Matrix id (the id stays in the tooltip)
+        who = page.get_by_test_id("who")
+        await expect(who).to_have_text(re.compile(r"^Вы входите как [^@:]+$"))
+        await expect(who).to_have_attribute("title", school.puppet_id(_sid("s3")))
         teacher_id = teacher.welcome["you"]
         await page.wait_for_function(
             """(id) => {
@@ -422,6 +426,60 @@ async def test_a_student_s_page_in_the_announcements_call_says_its_chat_stays_in
         await expect(page.get_by_test_id("chat-log")).to_contain_text(forged)
         await page.screenshot(path=SCREENSHOTS / "call-chat-not-mirrored.png")
     assert not any(forged in _body(e) for e in await _messages(client, room))
+
+
+async def test_leaving_ending_and_minimising_are_clear_on_the_teacher_s_page(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+    browser: Browser,
+) -> None:
+    """Issue 21, item 9: «Развернуть» stays when minimised; «Завершить для всех» asks first;
+    after «Выйти» nothing of the call is left, «Вы вышли из звонка» and the way back."""
+    call = f"lesson/{lessons.open_5a}"
+    ws_url, _ = await place(stack, call)
+    student = CallPeer(ws_url, call, await openid(client, school, http, "s3"))
+    page = await _page_signed_in(browser, stack, client, school, "t4")
+    try:
+        await student.join()
+        await student.publish(shade=150)
+        await page.goto(f"{stack.config.call_bridge_url}/{call}")
+        await page.get_by_role("button", name="Присоединиться с аудио").click()
+        await expect(page.get_by_test_id("room")).to_be_visible()
+        await expect(page.get_by_test_id("title")).to_contain_text("Дистанционный урок")
+
+        await page.get_by_role("button", name="Свернуть звонок", exact=True).click()
+        restore = page.get_by_role("button", name="Развернуть звонок", exact=True)
+        await expect(restore).to_be_visible()
+        await expect(page.get_by_role("button", name="Выйти", exact=True)).to_be_visible()
+        await restore.click()
+        await expect(page.get_by_test_id("call-page")).not_to_have_class(re.compile("minimised"))
+
+        await page.get_by_role("button", name="Завершить для всех", exact=True).click()
+        confirm = page.get_by_role("dialog", name="Завершить звонок для всех?")
+        await expect(confirm).to_be_visible()
+        await confirm.get_by_role("button", name="Отмена").click()
+        await expect(confirm).to_be_hidden()
+        await expect(page.get_by_test_id("room")).to_be_visible()
+        assert not any(m.get("type") == "ended" for m in student.messages)  # nothing sent
+
+        await page.get_by_role("button", name="Выйти", exact=True).click()
+        await expect(page.get_by_test_id("left-title")).to_have_text("Вы вышли из звонка")
+        await expect(page.get_by_test_id("room")).to_be_hidden()
+        await expect(page.locator("[data-participant]")).to_have_count(0)  # no old tiles
+        await page.get_by_role("button", name="Вернуться в звонок").click()
+        await page.get_by_role("button", name="Присоединиться с аудио").click()
+        await expect(page.get_by_test_id("room")).to_be_visible()
+
+        await page.get_by_role("button", name="Завершить для всех", exact=True).click()
+        await confirm.get_by_role("button", name="Завершить для всех").click()
+        await until(lambda: any(m.get("type") == "ended" for m in student.messages))
+        await expect(page.get_by_test_id("left-title")).to_have_text("Звонок завершён")
+    finally:
+        await page.context.close()
+        await student.close()
 
 
 async def test_a_teacher_s_screen_is_the_main_tile_of_chromium_s_speaker_layout(
