@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from bots.context import STAFF_POWER, BotContext, CommandFailed
 from bots.invites import CHAT_POWER, InviteBook
 from bots.lesson_posts import transaction
-from bots.meetings import COMMAND, CommandError, Meeting, parse
+from bots.meetings import COMMAND, CommandError, Meeting, needs_reminder, parse
 from bots.registry import Command, Feature
 from kernel.db import Migration, create_missing, insert_new, open_store
 from kernel.ids import RoomAlias, RoomID, UserID, server_of
@@ -54,7 +54,8 @@ class MeetingBook:
             found = db.execute(sa.select(meetings.c.room_id).where(meetings.c.command_event == key))
             return found.first() is not None
 
-    def add(self, key: str, room: str, meeting: Meeting, url: str) -> None:
+    def add(self, key: str, room: str, meeting: Meeting, url: str, reminded: bool) -> None:
+        """``reminded``: the invitation itself is the reminder (a meeting now, or soon)."""
         row = {
             "command_event": key,
             "room_id": room,
@@ -62,7 +63,7 @@ class MeetingBook:
             "starts_at": meeting.starts_at.isoformat(),
             "ends_at": meeting.ends_at.isoformat(),
             "url": url,
-            "reminded": 0,
+            "reminded": int(reminded),
         }
         with self._engine.begin() as db:
             insert_new(db, meetings, row)
@@ -127,7 +128,8 @@ class Meetings:
             },
         }
         await self._ctx.send(room, content, transaction("meeting", key))
-        self._book.add(key, room, meeting, url)
+        later = needs_reminder(meeting, self._ctx.now(), self._remind)
+        self._book.add(key, room, meeting, url, reminded=not later)
         return url
 
     async def reminders(self) -> None:

@@ -15,7 +15,7 @@ With the diary's token for the bots (a secret file), compared in constant time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -27,13 +27,16 @@ from bots.meetings import Meeting
 from kernel.contracts.bots import MEETINGS_PATH, MeetingPosted, MeetingRequest
 from kernel.secrets import same_secret
 
+STARTED_NOW = timedelta(minutes=5)
+"""A meeting the diary starts «сейчас» began a moment ago by the time it reaches the bots."""
+
 
 def _meeting(asked: MeetingRequest, now: datetime) -> Meeting:
     title = asked.title.strip()
     if not title or len(title) > 200:
         raise ValueError("title: 1 to 200 characters")
-    if not now < asked.starts_at < asked.ends_at:
-        raise ValueError("starts_at must be ahead and before ends_at")
+    if not now - STARTED_NOW < asked.starts_at < asked.ends_at or asked.ends_at <= now:
+        raise ValueError("starts_at must be ahead (or just now) and before ends_at")
     return Meeting(title, asked.starts_at, asked.ends_at)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,7 +94,9 @@ class CallRoom:
                 "msgtype": "m.notice",
                 "body": f"{title} — идёт звонок. Присоединиться: {url}",
                 "format": "org.matrix.custom.html",
-                "formatted_body": f'{title} — идёт звонок. <a href="{url}">Присоединиться</a>',
+                "formatted_body": (
+                    f'{escape(title)} — идёт звонок. <a href="{escape(url)}">Присоединиться</a>'
+                ),  # the title holds the chat's name, which its people choose
             },
         )
 

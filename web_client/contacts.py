@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from appservice.diary_sync.layout import layout_diary
-from appservice.diary_sync.model import Diary, Person, Role
+from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Person, Role
 from appservice.diary_sync.names import RoomNames
 from appservice.diary_sync.safety import School
 from kernel.config import SupportConfig
@@ -34,6 +35,47 @@ ROLE_WORDS = {
 }
 
 
+class Group(StrEnum):
+    """How «Контакты» groups people for the person looking, in this order."""
+
+    CHILDREN = "children"
+    PARENTS = "parents"
+    CLASS_TEACHERS = "class_teachers"
+    TEACHERS = "teachers"
+    ADMINISTRATION = "administration"
+    CLASSMATES = "classmates"
+    STUDENTS = "students"
+    CLASSMATES_PARENTS = "classmates_parents"
+    STUDENTS_PARENTS = "students_parents"
+
+
+GROUP_LABELS = {
+    "ru": {
+        Group.CHILDREN: "Мои дети",
+        Group.PARENTS: "Мои родители",
+        Group.CLASS_TEACHERS: "Классные руководители",
+        Group.TEACHERS: "Учителя",
+        Group.ADMINISTRATION: "Администрация",
+        Group.CLASSMATES: "Одноклассники",
+        Group.STUDENTS: "Ученики",
+        Group.CLASSMATES_PARENTS: "Родители одноклассников",
+        Group.STUDENTS_PARENTS: "Родители учеников",
+    },
+    "en": {
+        Group.CHILDREN: "My children",
+        Group.PARENTS: "My parents",
+        Group.CLASS_TEACHERS: "Class teachers",
+        Group.TEACHERS: "Teachers",
+        Group.ADMINISTRATION: "Administration",
+        Group.CLASSMATES: "Classmates",
+        Group.STUDENTS: "Students",
+        Group.CLASSMATES_PARENTS: "Classmates' parents",
+        Group.STUDENTS_PARENTS: "Students' parents",
+    },
+}
+_GROUP_ORDER = {g: i for i, g in enumerate(Group)}
+
+
 @dataclass(frozen=True)
 class Contact:
     person_id: SourcedId
@@ -41,6 +83,9 @@ class Contact:
     role: str
     user_id: str | None
     """``None`` until the person links a Matrix account."""
+    group: Group = Group.TEACHERS
+    detail: str = ""
+    """What places them for the person looking: a class (5А), subjects, whose parent."""
 
 
 def _school(diary: Diary) -> School:
@@ -72,14 +117,84 @@ def contacts_of(
     near.discard(me.id)
     school = _school(diary)
     words = ROLE_WORDS.get(language, ROLE_WORDS["ru"])
+    places = _Places(diary, me)
     found = [
-        Contact(p.id, p.display_name, words[p.role], account_of(p.id))
+        Contact(p.id, p.display_name, words[p.role], account_of(p.id), *places.of(p))
         for pid in near
         if (p := diary.people.get(pid)) is not None and may_write(school, me, p)
     ]
-    order = {Role.ADMINISTRATOR: 0, Role.TEACHER: 1, Role.PARENT: 2, Role.STUDENT: 3}
-    by_role = {p.id: order[p.role] for p in diary.people.values()}
-    return sorted(found, key=lambda c: (by_role[c.person_id], c.name))
+    # by group; within one, people who can be written to first, then by name
+    return sorted(found, key=lambda c: (_GROUP_ORDER[c.group], c.user_id is None, c.name))
+
+
+class _Places:
+    """Where each person stands for ``me``: the group and the detail «Контакты» shows."""
+
+    def __init__(self, diary: Diary, me: Person) -> None:
+        self._diary, self._me = diary, me
+        self._children = {g.student_id for g in diary.guardianships if g.parent_id == me.id}
+        self._parents = diary.parents_of(me.id)
+        homeroom = {
+            e.person_id: c.title
+            for e in diary.enrollments
+            if e.role is EnrollmentRole.STUDENT
+            and (c := diary.classes.get(e.class_id)) is not None
+            and c.kind is ClassKind.HOMEROOM
+        }
+        self._homeroom = homeroom
+        mine = {me.id} | self._children  # whose teachers matter to me
+        self._my_classes = {
+            e.class_id
+            for e in diary.enrollments
+            if e.person_id in mine and e.role is EnrollmentRole.STUDENT
+        }
+        self._class_teachers = {
+            t: c.title
+            for c in diary.classes.values()
+            if c.kind is ClassKind.HOMEROOM
+            and (me.role.is_staff or c.id in self._my_classes)
+            and (t := diary.class_teacher(c.id)) is not None
+        }
+
+    def of(self, other: Person) -> tuple[Group, str]:
+        diary, me = self._diary, self._me
+        if other.id in self._children:
+            return Group.CHILDREN, self._homeroom.get(other.id, "")
+        if other.id in self._parents:
+            return Group.PARENTS, ""
+        if other.role is Role.STUDENT:
+            group = Group.STUDENTS if me.role.is_staff else Group.CLASSMATES
+            return group, self._homeroom.get(other.id, "")
+        if other.role is Role.PARENT:
+            kids = sorted(
+                f"{diary.people[s].given_name} ({self._homeroom.get(s, '')})".replace(" ()", "")
+                for s in diary.people
+                if other.id in diary.parents_of(s)
+                and (me.role.is_staff or self._homeroom.get(s) in self._my_homerooms())
+            )
+            group = Group.STUDENTS_PARENTS if me.role.is_staff else Group.CLASSMATES_PARENTS
+            return group, ", ".join(kids)
+        if other.id in self._class_teachers and not me.role.is_staff:
+            return Group.CLASS_TEACHERS, self._class_teachers[other.id]
+        if other.role is Role.ADMINISTRATOR:
+            return Group.ADMINISTRATION, ""
+        return Group.TEACHERS, self._subjects(other.id)
+
+    def _my_homerooms(self) -> set[str]:
+        return {t for p in {self._me.id} | self._children if (t := self._homeroom.get(p))}
+
+    def _subjects(self, teacher: SourcedId) -> str:
+        """What the teacher teaches me or my children (staff see all they teach)."""
+        taught = {
+            c.subject or c.title
+            for e in self._diary.enrollments
+            if e.person_id == teacher
+            and e.role is EnrollmentRole.TEACHER
+            and (c := self._diary.classes.get(e.class_id)) is not None
+            and c.kind is not ClassKind.HOMEROOM
+            and (self._me.role.is_staff or c.id in self._my_classes)
+        }
+        return ", ".join(sorted(taught))
 
 
 @dataclass(frozen=True)

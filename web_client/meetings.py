@@ -102,13 +102,16 @@ def read_form(form: dict[str, str], allowed: Targets, now: datetime) -> MeetingR
     title = form.get("title", "").strip()
     if not title or len(title) > 200:
         raise MeetingFormError("title", "Укажите тему собрания (до 200 символов)")
-    try:
-        day = date.fromisoformat(form.get("date", ""))
-        at = time.fromisoformat(form.get("time", ""))
-    except ValueError:
-        raise MeetingFormError("date", "Укажите дату и время собрания") from None
-    starts = datetime.combine(day, at.replace(second=0, microsecond=0))
-    if starts <= now:
+    if form.get("now"):  # «Начать сейчас»: the call is open at once
+        starts = now.replace(second=0, microsecond=0)
+    else:
+        try:
+            day = date.fromisoformat(form.get("date", ""))
+            at = time.fromisoformat(form.get("time", ""))
+        except ValueError:
+            raise MeetingFormError("date", "Укажите дату и время собрания") from None
+        starts = datetime.combine(day, at.replace(second=0, microsecond=0))
+    if starts <= now - timedelta(minutes=1):
         raise MeetingFormError("date", "Собрание можно назначить только на будущее время")
     if starts > now + timedelta(days=366):
         raise MeetingFormError("date", "Собрание можно назначить не дальше чем на год вперёд")

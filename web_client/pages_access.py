@@ -43,7 +43,8 @@ def routes(ctx: DiaryContext) -> list[Route]:
             (diary.classes[cid], [diary.people[p] for p in people if p in diary.people])
             for cid, people in classes.items()
         ]
-        return ctx.render(request, "access.html", person=me, rows=rows)
+        chosen = request.query_params.get("person", "")  # from «Контакты»: this person
+        return ctx.render(request, "access.html", person=me, rows=rows, chosen=chosen)
 
     async def download(request: Request) -> Response:
         form = await ctx.form(request)

@@ -12,6 +12,7 @@ The seed's three cases of «Привязать учебный профиль»:
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,9 +25,10 @@ from kernel.config import OIDC_IDP_ID
 from kernel.contracts.appservice import Linked
 from kernel.ids import SourcedId
 from web_client.auth import MIN_PASSWORD
-from web_client.contacts import contacts_of, support_contact
+from web_client.contacts import GROUP_LABELS, contacts_of, support_contact
 from web_client.context import DiaryContext, redirect
 from web_client.errors import LinkError
+from web_client.letters import classes_for, people_of_class
 from web_client.linking import Linker
 from web_client.store import normalize_phone
 
@@ -57,6 +59,10 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
             diary_url=ctx.config.diary_url,
             idp=f"oidc-{OIDC_IDP_ID}",
             language=ctx.config.language,
+            call_bridge=ctx.config.call_url,
+            # the teacher's buttons: staff by the roster, as the bots decide (their power in
+            # the chat is read by the page from the chat itself)
+            staff=me.role.is_staff,
             # The messenger signs in through the school's own Synapse (single sign-on);
             # an account on another server is used from that server's clients.
             messenger=bool(user and user.endswith(f":{ctx.config.server_name}")),
@@ -73,9 +79,26 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
         names = BY_LANGUAGE[ctx.config.language]
         found = contacts_of(diary, me, names, account_of, ctx.config.language)
         support = support_contact(diary, me.id, ctx.config.diary.support, account_of)
+        labels = GROUP_LABELS.get(ctx.config.language, GROUP_LABELS["ru"])
+        # whom this member of staff may print an access letter for (Управление → Доступ)
+        letters = {p for c in classes_for(diary, me) for p in people_of_class(diary, c.id)}
         return JSONResponse(
             {
-                "contacts": [{"name": c.name, "role": c.role, "user_id": c.user_id} for c in found],
+                "contacts": [
+                    {
+                        "name": c.name,
+                        "role": c.role,
+                        "user_id": c.user_id,
+                        "group": labels[c.group],
+                        "detail": c.detail,
+                        "letter_url": (
+                            f"/manage/access?person={quote(c.person_id)}"
+                            if c.user_id is None and c.person_id in letters
+                            else None
+                        ),
+                    }
+                    for c in found
+                ],
                 "support": {
                     "user_id": support.user_id,
                     "name": support.name,

@@ -166,3 +166,40 @@ async def test_a_parent_cannot_open_the_meetings_page(
     answer = await page.goto(f"{stack.config.diary_url}/manage/meetings")
     assert answer is not None
     assert answer.status == 403
+
+
+async def test_a_meeting_now_opens_its_call_at_once_and_reminds_nobody_later(
+    stack: SchoolStack, school: SchoolSync, client: MatrixClient, page: Page, logins: dict[str, str]
+) -> None:
+    """Issue 21, item 5: «Начать сейчас» — no date or time to fill, the invitation says
+    «Присоединиться» to a call that is open now."""
+    await sign_in_at(page, stack.config.diary_url, logins["t1"], PASSWORD)
+    await page.get_by_role("link", name="Управление → Собрания").click()
+    await page.get_by_label("Для кого").select_option(label="5А — родители")
+    await page.get_by_label("Тема").fill("Срочный вопрос")
+    await page.get_by_label("Минут").fill("30")
+    await page.get_by_role("button", name="Начать сейчас").click()
+    await expect(page.get_by_test_id("meeting-done")).to_contain_text("«Срочный вопрос»")
+    zone = ZoneInfo(stack.config.diary.timezone)
+    parents_room = await client.resolve_alias(
+        RoomAlias(
+            f"#{room_key(sid('org'), RoomKind.CLASS_PARENTS, f'{PREFIX}-5a')}"
+            f":{stack.config.server_name}"
+        )
+    )
+    assert parents_room is not None
+    parent = await nio_login(stack, school, "p1")
+    try:
+        posted = [
+            e["content"]
+            for e in await invitations(parent, parents_room)
+            if "Срочный вопрос" in e["content"]["body"]
+        ]
+        assert len(posted) == 1
+        starts = datetime.fromisoformat(posted[0]["org.parta.meeting"]["starts_at"])
+        ends = datetime.fromisoformat(posted[0]["org.parta.meeting"]["ends_at"])
+        now = datetime.now(zone).replace(tzinfo=None)
+        assert starts <= now < ends  # the call is open now
+        assert ends - starts == timedelta(minutes=30)
+    finally:
+        await parent.close()

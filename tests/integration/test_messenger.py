@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import av
 import httpx
@@ -34,6 +34,7 @@ from kernel.ids import RoomAlias, RoomID, SourcedId, UserID
 from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
+from tests.call_peer import CallPeer, mint_openid, place
 from tests.integration.conftest import nio_client
 from tests.integration.diary_site import serve_school
 from tests.school import small_school
@@ -898,3 +899,170 @@ async def test_a_refused_message_says_why_in_russian_and_can_be_sent_again(
     )
     assert sent["sender"] == site.user("s2")
     await expect(marker).to_have_count(0)
+
+
+async def bot_said(client: nio.AsyncClient, site: Site, room: str, text: str) -> dict[str, Any]:
+    return await wait_for(
+        client,
+        room,
+        lambda e: e["sender"] == site.school.bot and text in str(e["content"].get("body")),
+        f"the bot's «{text}»",
+    )
+
+
+async def teacher_does(page: Page, action: str) -> Any:
+    await page.get_by_role("button", name="Учителю", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name=action, exact=True).click()
+    return dialog
+
+
+async def test_a_teacher_s_commands_are_buttons_and_the_bot_answers_in_the_chat(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any, browser: Browser
+) -> None:
+    """Issue 21, items 2 and 6: homework, who handed in, a chat with a link and its QR
+    code, revoking the links — from buttons, no command to remember; a student has none."""
+    room = await class_room(site, client)
+    classmate = await nio_as("s1")
+    await messenger(page, site, "t1")
+    await open_chat(page, CLASS_CHAT)
+
+    dialog = await teacher_does(page, "Задать домашнее задание")
+    await dialog.get_by_label("Задание").fill("Прочитать параграф 5")
+    await dialog.get_by_role("button", name="Отправить").click()
+    task = await bot_said(classmate, site, room, "Домашнее задание: Прочитать параграф 5")
+    assert "org.parta.homework" in task["content"]
+    await expect(page.get_by_test_id("timeline")).to_contain_text(
+        "Домашнее задание: Прочитать параграф 5"
+    )
+
+    await teacher_does(page, "Кто сдал")
+    await bot_said(classmate, site, room, "Сдали (0)")
+
+    dialog = await teacher_does(page, "Новый чат со ссылкой")
+    await dialog.get_by_label("Название чата").fill("Шахматный кружок")
+    await dialog.get_by_label("Для кого ссылка").select_option(label="для учеников")
+    await dialog.get_by_role("button", name="Создать").click()
+    made = await bot_said(classmate, site, room, "Чат «Шахматный кружок» создан")
+    assert "для учеников" in made["content"]["body"]
+    qr = await bot_said(classmate, site, room, "QR-код для вступления в чат «Шахматный кружок»")
+    assert qr["content"]["msgtype"] == "m.image"
+    await expect(page.get_by_test_id("image-preview").last).to_be_visible()
+
+    dialog = await teacher_does(page, "Отозвать ссылки на этот чат")
+    await dialog.get_by_role("button", name="Отозвать", exact=True).click()
+    await bot_said(classmate, site, room, "Ссылки на этот чат отозваны")
+
+    student = await browser.new_page()  # her own session
+    try:
+        await messenger(student, site, "s1")
+        await open_chat(student, CLASS_CHAT)
+        await expect(student.get_by_test_id("call")).to_be_visible()
+        await expect(student.get_by_role("button", name="Учителю")).to_have_count(0)
+    finally:
+        await student.close()
+
+
+async def test_a_meeting_now_from_the_parents_chat_is_a_join_button(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    """Issue 21, item 5: a meeting may start now; the bot's link is a «Присоединиться»
+    button in the messenger (the plain text keeps the address for other clients)."""
+    key = room_key(sid("org"), RoomKind.CLASS_PARENTS, f"{PREFIX}-5a")
+    room = await client.resolve_alias(RoomAlias(f"#{key}:{site.stack.config.server_name}"))
+    assert room is not None
+    parent = await nio_as("p1")
+    await messenger(page, site, "t1")
+    await open_chat(page, "5А — родители")
+    dialog = await teacher_does(page, "Собрание")
+    await expect(dialog.get_by_label("Начать сейчас")).to_be_checked()
+    await dialog.get_by_label("Минут").fill("20")
+    await dialog.get_by_label("Тема").fill("Срочный вопрос")
+    await dialog.get_by_role("button", name="Создать").click()
+    posted = await bot_said(parent, site, room, "Родительское собрание: Срочный вопрос")
+    url = posted["content"]["org.parta.meeting"]["call_url"]
+    assert f"Присоединиться: {url}" in posted["content"]["body"]  # the plain-text fallback
+    join = page.get_by_test_id("formatted").get_by_role("link", name="Присоединиться").last
+    await expect(join).to_have_attribute("href", url)
+    await expect(join).to_have_class(re.compile("m-join"))
+    await expect(page.get_by_test_id("timeline")).not_to_contain_text(url)  # no raw address
+
+
+async def test_a_call_starts_from_a_chat_and_a_running_one_is_joined_from_any_chat(
+    site: Site, page: Page, client: MatrixClient, http: httpx.AsyncClient
+) -> None:
+    """Issue 21, item 5: «Позвонить» where one may write; in «Объявления» a student has no
+    button until a teacher's call runs there, then «Присоединиться к звонку»."""
+    bridge = site.stack.config.call_url
+    room = await class_room(site, client)
+    await messenger(page, site, "s1")
+    await open_chat(page, CLASS_CHAT)
+    start = page.get_by_role("link", name="Позвонить")
+    await expect(start).to_be_visible()
+    assert unquote(await start.get_attribute("href") or "") == f"{bridge}/room/{room}"
+    await open_chat(page, "Объявления")
+    key = room_key(sid("org"), RoomKind.ANNOUNCEMENTS)
+    announcements = await client.resolve_alias(RoomAlias(f"#{key}:{site.stack.config.server_name}"))
+    assert announcements is not None
+    await expect(page.get_by_test_id("read-only")).to_be_visible()
+    await expect(page.get_by_test_id("call")).to_have_count(0)
+    call = f"room/{announcements}"
+    ws_url, _ = await place(site.stack, call)
+    teacher = CallPeer(ws_url, call, await mint_openid(client, http, site.user("t1")))
+    try:
+        await teacher.join()
+        await teacher.publish(shade=None)
+        join = page.get_by_role("link", name="Присоединиться к звонку")
+        await expect(join).to_be_visible(timeout=20_000)
+        href = unquote(await join.get_attribute("href") or "")
+        assert href.startswith(bridge), href  # the bridge's own widget
+        assert href.endswith(call), href
+    finally:
+        await teacher.close()
+    await expect(page.get_by_test_id("call")).to_have_count(0, timeout=20_000)  # it ended
+
+
+async def test_contacts_are_grouped_searchable_and_the_unlinked_get_a_letter(
+    site: Site, page: Page, browser: Browser
+) -> None:
+    """Issue 21, item 10: a parent's own child first, then the class teacher; search by
+    name or class; people not yet linked last, and their class teacher can print them an
+    access letter from there."""
+    await messenger(page, site, "p1")
+    await page.get_by_role("button", name="Контакты").click()
+    contacts = page.get_by_test_id("contacts")
+    groups = contacts.locator("section h3")
+    await expect(groups.first).to_contain_text("Мои дети")
+    await expect(contacts.locator("section").first).to_contain_text("Ученик0 Иван")
+    await expect(contacts.locator("section", has_text="Классные руководители")).to_contain_text(
+        "Учитель-t1 Анна"
+    )
+    await page.get_by_label("Найти по имени или классу").fill("учитель-t4")
+    await expect(contacts.locator("li")).to_have_count(1)
+    await expect(contacts).to_contain_text("Учитель-t4 Анна")
+    await page.get_by_label("Найти по имени или классу").fill("никого-такого")
+    await expect(contacts).to_have_text("Никого не нашлось")
+    await expect(page.get_by_test_id("letter")).to_have_count(0)  # a parent prints no letters
+
+    teacher = await browser.new_page()  # her own session
+    try:
+        await messenger(teacher, site, "t1")
+        await teacher.get_by_role("button", name="Контакты").click()
+        parents = teacher.get_by_test_id("contacts").locator(
+            "section", has_text="Родители учеников"
+        )
+        names = await parents.locator(".m-contact-name").all_inner_texts()
+        waiting = parents.locator("li", has_text="ещё не подключился")
+        await expect(waiting.first).to_be_visible()
+        first_unlinked = names.index(await waiting.first.locator(".m-contact-name").inner_text())
+        assert all(
+            "ещё не подключился" in text
+            for text in (await parents.locator("li").all_inner_texts())[first_unlinked:]
+        )  # the unlinked last
+        letter = waiting.filter(has_text="Родитель-p2").get_by_test_id("letter")
+        await letter.click()
+        await expect(teacher.get_by_role("heading", name="Доступ к дневнику")).to_be_visible()
+        chosen = teacher.locator("select[name=person] option:checked", has_text="Родитель-p2")
+        await expect(chosen).to_have_count(1)
+    finally:
+        await teacher.close()

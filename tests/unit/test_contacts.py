@@ -83,3 +83,37 @@ def test_the_administration_is_sent_on_to_the_regions_operator() -> None:
     teacher = SupportConfig(user_id="@c-t1:school", operator=operator)
     assert support_contact(DIARY, sid("t1"), teacher, linked).user_id == "@op:region"
     assert support_contact(DIARY, sid("s1"), teacher, linked).user_id == "@c-t1:school"
+
+
+def _grouped(local: str) -> list[tuple[str, str, str]]:
+    me = DIARY.people[sid(local)]
+    return [
+        (c.group.value, c.person_id.removeprefix("c-"), c.detail)
+        for c in contacts_of(DIARY, me, RU, linked)
+    ]
+
+
+def test_a_parent_sees_her_children_first_then_their_class_teachers() -> None:
+    found = _grouped("p2")  # s2 in 5А, s4 in 5Б
+    assert found[:2] == [("children", "s2", "5А"), ("children", "s4", "5Б")]
+    assert found[2:4] == [("class_teachers", "t1", "5А"), ("class_teachers", "t2", "5Б")]
+    assert ("classmates_parents", "p1", "Иван (5А)") in found
+
+
+def test_a_student_s_classmates_come_after_staff_the_unlinked_last_in_a_group() -> None:
+    found = _grouped("s1")
+    assert found[0] == ("parents", "p1", "")
+    assert found[1] == ("class_teachers", "t1", "5А")
+    classmates = [who for group, who, _ in found if group == "classmates"]
+    assert classmates == ["s2", "s3"]  # s3 has not linked: last
+    assert [g for g, _, _ in found].index("classmates") > [g for g, _, _ in found].index(
+        "administration"
+    )
+
+
+def test_staff_see_students_and_parents_with_their_classes() -> None:
+    found = _grouped("t1")
+    groups = [g for g, _, _ in found]
+    assert groups.index("teachers") < groups.index("students") < groups.index("students_parents")
+    assert ("students_parents", "p2", "Иван (5А), Иван (5Б)") in found
+    assert "class_teachers" not in groups  # colleagues are colleagues

@@ -53,13 +53,17 @@ export const withChat = (Base) =>
 
     /** The message box only where the person may write; a notice saying so elsewhere. */
     drawComposer(room) {
-      const levels = room.currentState.getStateEvents("m.room.power_levels", "")?.getContent();
-      const create = room.currentState.getStateEvents("m.room.create", "");
-      const allowed = M.maySendMessages(
-        levels, create ? { sender: create.getSender(), content: create.getContent() } : null, this.me,
-      );
+      const allowed = this.mayWrite(room);
       this.form.hidden = !allowed;
       this.readOnly.hidden = allowed;
+    }
+
+    mayWrite(room) {
+      const levels = room.currentState.getStateEvents("m.room.power_levels", "")?.getContent();
+      const create = room.currentState.getStateEvents("m.room.create", "");
+      return M.maySendMessages(
+        levels, create ? { sender: create.getSender(), content: create.getContent() } : null, this.me,
+      );
     }
 
     drawChatFrame(room) {
@@ -129,12 +133,31 @@ export const withChat = (Base) =>
         h("option", { value: "" }, t.noFolder),
         ...folders.map((f) => h("option", { value: f.id, selected: current?.id === f.id }, f.name)),
       );
+      const running = M.runningCall(room.currentState.getStateEvents(...M.CALL_WIDGET)?.getContent());
+      // a call: joined where one runs; started by those who may write here (the bridge
+      // announces a call only for them)
+      const call = running || (this.cfg.callBridge && this.mayWrite(room))
+        ? h("a", {
+          class: "button m-call", href: running || M.callUrl(this.cfg.callBridge, room.roomId),
+          target: "_blank", rel: "noopener", "data-testid": "call",
+        }, running ? t.joinCall : t.call)
+        : null;
+      const teacher = this.teachesHere(room)
+        ? h("button", { type: "button", "data-testid": "teacher", onClick: () => this.openTeacher(room) }, t.teacher)
+        : null;
+      const expanded = this.moreOpen === room.roomId;
       clear(this.header).append(
         h("button", { type: "button", class: "m-back", onClick: () => this.closeChat() }, `← ${t.back}`),
         h("h2", { class: "m-chat-title", "data-testid": "chat-title" }, this.nameOf(room)),
+        call,
+        teacher,
+        h("button", {
+          type: "button", class: "m-more", "aria-expanded": String(expanded), "aria-controls": "m-actions",
+          onClick: () => { this.moreOpen = expanded ? null : room.roomId; this.drawHeader(room); },
+        }, t.more),
         h(
           "div",
-          { class: "m-actions" },
+          { class: `m-actions${expanded ? " open" : ""}`, id: "m-actions" },
           h("button", { type: "button", "aria-pressed": String(pinned), onClick: () => this.togglePin(room) },
             pinned ? t.unpin : t.pin),
           h("button", { type: "button", "aria-pressed": String(muted), onClick: () => this.toggleMute(room.roomId) },
@@ -291,6 +314,9 @@ export const withChat = (Base) =>
         const size = content.info?.size ? ` (${Math.ceil(content.info.size / 1024)} КБ)` : "";
         return h("button", { type: "button", class: "m-file", "data-testid": "file",
           onClick: () => this.download(content.url, name) }, `${name}${size} — ${t.download}`);
+      }
+      if (content.format === "org.matrix.custom.html" && typeof content.formatted_body === "string") {
+        return h("div", { class: "m-text", "data-testid": "formatted" }, ...formatted(content.formatted_body));
       }
       return h("p", { class: "m-text" }, linkify(M.stripReplyFallback(name)));
     }
@@ -493,6 +519,29 @@ export const withChat = (Base) =>
       return undefined;
     }
   };
+
+/** A message's HTML as the page's own nodes: simple formatting and http(s) links only,
+ * everything else as its text (no attribute but a link's address survives); the reply
+ * fallback is left out. A bot's «Присоединиться» link is drawn as a button. */
+function formatted(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  const copy = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return [node.textContent];
+    if (node.nodeType !== Node.ELEMENT_NODE || node.tagName === "MX-REPLY") return [];
+    const children = [...node.childNodes].flatMap(copy);
+    if (!M.keptTag(node.tagName)) return children;
+    if (node.tagName === "A") {
+      const href = M.safeHref(node.getAttribute("href"));
+      if (!href) return children;
+      const join = M.JOIN_LABELS.includes(node.textContent.trim());
+      return [h("a", {
+        href, rel: "noopener noreferrer", target: "_blank", class: join ? "button m-join" : null,
+      }, ...children)];
+    }
+    return [h(node.tagName.toLowerCase(), {}, ...children)];
+  };
+  return [...doc.body.childNodes].flatMap(copy);
+}
 
 /** Text with its web addresses as links (http and https only; the text stays text). */
 function linkify(text) {

@@ -15,6 +15,7 @@ import { withList } from "./list.js";
 import * as M from "./model.js";
 import { forget, signIn } from "./session.js";
 import { withSettings } from "./settings.js";
+import { withTeacher } from "./teacher.js";
 import { strings } from "./strings.js";
 
 const root = document.getElementById("messenger");
@@ -68,6 +69,7 @@ class Core {
     this.t = t;
     this.me = client.getUserId();
     this.roomId = null;
+    this.moreOpen = null; // the chat whose «Ещё» (pin, sound, folder) is open on a phone
     this.folder = "all";
     this.replyTo = null;
     this.media = new Map();
@@ -265,4 +267,4 @@ class Core {
   }
 }
 
-class Messenger extends withSettings(withChat(withList(Core))) {}
+class Messenger extends withTeacher(withSettings(withChat(withList(Core)))) {}

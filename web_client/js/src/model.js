@@ -224,16 +224,83 @@ export function fileContent(name, url, info, replyTo) {
  * (room version 12's creators outrank every level, and matrix-js-sdk 37 reports them as 0).
  */
 export function maySendMessages(levels, create, userId) {
+  const events = levels?.events || {};
+  const needed = Number(events["m.room.message"] ?? levels?.events_default ?? 0);
+  return powerOf(levels, create, userId) >= needed;
+}
+
+/** A person's power in a chat; a room v12 creator outranks every level. */
+export function powerOf(levels, create, userId) {
   const content = create?.content || {};
   const creators = ["12", "org.matrix.hydra.11"].includes(String(content.room_version))
     ? [create.sender, ...(Array.isArray(content.additional_creators) ? content.additional_creators : [])]
     : [];
-  if (creators.includes(userId)) return true;
+  if (creators.includes(userId)) return Infinity;
   const users = levels?.users || {};
-  const mine = Number(users[userId] ?? levels?.users_default ?? 0);
-  const events = levels?.events || {};
-  const needed = Number(events["m.room.message"] ?? levels?.events_default ?? 0);
-  return mine >= needed;
+  return Number(users[userId] ?? levels?.users_default ?? 0);
+}
+
+export const STAFF_POWER = 50; // the bots take a teacher's command from this power up
+export const CALL_WIDGET = ["im.vector.modular.widgets", "parta_call"];
+
+/** The running call's page, from the call widget the bridge keeps in the chat (null: none). */
+export function runningCall(widget) {
+  const url = widget?.url;
+  return typeof url === "string" && /^https?:\/\//.test(url) ? url : null;
+}
+
+/** The call page of a chat on the school's call bridge. */
+export function callUrl(bridge, roomId) {
+  return `${String(bridge).replace(/\/+$/, "")}/room/${encodeURIComponent(roomId)}`;
+}
+
+/** The bots' text commands, which the teacher's buttons write for them (other clients type
+ * them). Each returns the message body or throws an Error with the reason to show. */
+export const commands = {
+  homework(text) {
+    const task = String(text).trim();
+    if (!task) throw new Error("empty");
+    return `!дз ${task}`;
+  },
+  handedIn: () => "!сдали",
+  revoke: () => "!отозвать",
+  chat(name, audience) {
+    const title = String(name).replace(/\s+/g, " ").trim();
+    if (!title) throw new Error("empty");
+    return audience ? `!чат ${title} ${audience}` : `!чат ${title}`;
+  },
+  /** ``when``: "now", or { date: "2026-12-05", time: "18:30" }. */
+  meeting(when, minutes, topic) {
+    const length = Number(minutes) || 45;
+    const about = String(topic || "").replace(/\s+/g, " ").trim();
+    let at = "сейчас";
+    if (when !== "now") {
+      const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(when?.date || "");
+      const t = /^(\d{2}):(\d{2})$/.exec(when?.time || "");
+      if (!d || !t) throw new Error("when");
+      at = `${d[3]}.${d[2]}.${d[1]} ${t[1]}:${t[2]}`;
+    }
+    return `!собрание ${at} ${length}${about ? ` ${about}` : ""}`;
+  },
+};
+
+export const JOIN_LABELS = ["Присоединиться", "Join"]; // the bots' call links: drawn as buttons
+
+const KEPT_TAGS = new Set(["B", "STRONG", "I", "EM", "BR", "P", "CODE", "UL", "OL", "LI", "A"]);
+
+/** Whether an element of a message's HTML is kept (everything else becomes its text). */
+export function keptTag(tagName) {
+  return KEPT_TAGS.has(String(tagName).toUpperCase());
+}
+
+/** A link of a message's HTML that may be followed: http(s) only. */
+export function safeHref(href) {
+  try {
+    const url = new URL(String(href));
+    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Why a send was refused, in the person's words (the homeserver's are English and technical). */
@@ -300,4 +367,20 @@ export function editContent(eventId, body) {
     "m.new_content": { msgtype: "m.text", body },
     "m.relates_to": { rel_type: "m.replace", event_id: eventId },
   };
+}
+
+/** «Контакты» as the server ordered them, grouped, narrowed to those whose name or place
+ * holds every word searched for (case and «ё» ignored). */
+export function groupContacts(contacts, query) {
+  const fold = (text) => String(text || "").toLowerCase().replaceAll("ё", "е");
+  const words = fold(query).split(/\s+/).filter(Boolean);
+  const groups = new Map();
+  for (const c of contacts) {
+    const text = fold(`${c.name} ${c.role} ${c.detail || ""}`);
+    if (!words.every((w) => text.includes(w))) continue;
+    const key = c.group || "";
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(c);
+  }
+  return [...groups];
 }

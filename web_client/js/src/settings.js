@@ -176,12 +176,30 @@ export const withSettings = (Base) =>
       const t = this.t;
       const data = await this.people();
       if (!data) return;
-      const items = data.contacts.map((c) => h("li", { class: "m-contact" },
-        h("span", { class: "m-contact-name" }, c.name), " ", h("span", { class: "hint" }, c.role),
+      const list = h("div", { class: "m-contacts", "data-testid": "contacts" });
+      const search = h("input", {
+        type: "search", id: "m-contacts-search", class: "m-search", autocomplete: "off",
+        onInput: () => draw(),
+      });
+      const person = (c) => h("li", { class: "m-contact" },
+        h("span", { class: "m-contact-name" }, c.name), " ",
+        h("span", { class: "hint" }, c.detail ? `${c.role}, ${c.detail}` : c.role),
         c.user_id
           ? h("button", { type: "button", onClick: () => this.openDirect(c.user_id, c.name) }, t.write)
-          : h("span", { class: "hint" }, ` — ${t.notLinkedYet}`)));
-      this.showDialog(t.contacts, h("p", { class: "hint" }, t.contactsHint), h("ul", { class: "m-contacts", "data-testid": "contacts" }, items));
+          : h("span", { class: "hint" }, ` — ${t.notLinkedYet}`,
+            c.letter_url ? [" ", h("a", { href: c.letter_url, "data-testid": "letter" }, t.accessLetter)] : null));
+      const draw = () => {
+        const found = M.groupContacts(data.contacts, search.value);
+        clear(list).append(...(found.length
+          ? found.map(([group, people]) => h("section", { class: "m-contact-group", "aria-label": group },
+            h("h3", {}, group, " ", h("span", { class: "hint" }, String(people.length))),
+            h("ul", {}, people.map(person))))
+          : [h("p", { class: "hint" }, t.nobodyFound)]));
+      };
+      draw();
+      this.showDialog(t.contacts, h("p", { class: "hint" }, t.contactsHint),
+        h("label", { for: "m-contacts-search" }, t.findPerson), search, list);
+      search.focus();
     }
 
     async openSupport() {

@@ -144,3 +144,52 @@ test("a refused send is explained in the person's words", () => {
   assert.equal(refusalOf({ httpStatus: 429 }, t), t.refusedTooFast);
   assert.equal(refusalOf(new Error("fetch failed"), t), t.refusedOffline);
 });
+
+test("powers, the running call and the call page of a chat", async () => {
+  const { powerOf, runningCall, callUrl } = await import("../src/model.js");
+  const create = { sender: "@bot:s", content: { room_version: "12" } };
+  assert.equal(powerOf({ users: { "@t:s": 50 } }, create, "@t:s"), 50);
+  assert.equal(powerOf({ users_default: 0 }, create, "@s:s"), 0);
+  assert.equal(powerOf({}, create, "@bot:s"), Infinity);
+  assert.equal(runningCall({ url: "https://calls.school/room/!r:s" }), "https://calls.school/room/!r:s");
+  assert.equal(runningCall({}), null);
+  assert.equal(runningCall({ url: "javascript:alert(1)" }), null);
+  assert.equal(callUrl("https://calls.school/", "!r:s"), "https://calls.school/room/!r%3As");
+});
+
+test("the teacher's buttons write the bots' commands", async () => {
+  const { commands } = await import("../src/model.js");
+  assert.equal(commands.homework("  Упр. 5 "), "!дз Упр. 5");
+  assert.throws(() => commands.homework("  "));
+  assert.equal(commands.chat(" Кружок  робототехники ", "для учеников"), "!чат Кружок робототехники для учеников");
+  assert.equal(commands.chat("Кружок", ""), "!чат Кружок");
+  assert.equal(commands.meeting("now", "30", "Срочно"), "!собрание сейчас 30 Срочно");
+  assert.equal(commands.meeting({ date: "2026-12-07", time: "18:30" }, "", ""), "!собрание 07.12.2026 18:30 45");
+  assert.throws(() => commands.meeting({ date: "", time: "18:30" }, 45, ""));
+  assert.equal(commands.handedIn(), "!сдали");
+  assert.equal(commands.revoke(), "!отозвать");
+});
+
+test("a message's HTML keeps simple formatting and http links only", async () => {
+  const { keptTag, safeHref } = await import("../src/model.js");
+  assert.ok(keptTag("a") && keptTag("B") && keptTag("br"));
+  assert.ok(!keptTag("script") && !keptTag("img") && !keptTag("iframe") && !keptTag("mx-reply"));
+  assert.equal(safeHref("https://calls.school/lesson/1"), "https://calls.school/lesson/1");
+  assert.equal(safeHref("javascript:alert(1)"), null);
+  assert.equal(safeHref("data:text/html,x"), null);
+  assert.equal(safeHref("not a url"), null);
+});
+
+test("contacts are grouped in the server's order and searched by every word", async () => {
+  const { groupContacts } = await import("../src/model.js");
+  const people = [
+    { name: "Иванов Пётр", role: "ученик", detail: "5А", group: "Мои дети" },
+    { name: "Смирнова Анна", role: "учитель", detail: "математика", group: "Учителя" },
+    { name: "Сёмина Ольга", role: "учитель", detail: "русский язык", group: "Учителя" },
+  ];
+  assert.deepEqual(groupContacts(people, "").map(([g, p]) => [g, p.length]), [["Мои дети", 1], ["Учителя", 2]]);
+  assert.deepEqual(groupContacts(people, "семина").map(([, p]) => p[0].name), ["Сёмина Ольга"]);
+  assert.deepEqual(groupContacts(people, "учитель мат").map(([, p]) => p.map((c) => c.name)), [["Смирнова Анна"]]);
+  assert.deepEqual(groupContacts(people, "5а"), [["Мои дети", [people[0]]]]);
+  assert.deepEqual(groupContacts(people, "никто"), []);
+});
