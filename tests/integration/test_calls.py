@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from appservice.diary_sync.layout import RoomKind, lesson_room, room_key
 from appservice.diary_sync.model import Diary
@@ -266,7 +266,12 @@ async def test_a_used_token_does_not_open_another_room_s_call(
 
 
 async def _page_signed_in(
-    browser: Browser, stack: SchoolStack, client: MatrixClient, school: SchoolSync, person: str
+    browser: Browser,
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    person: str,
+    phone: bool = False,
 ) -> Page:
     """A page whose tab holds the person's Matrix session (what the SSO round trip leaves)."""
     user = school.puppet_id(_sid(person))
@@ -275,7 +280,10 @@ async def _page_signed_in(
         "user_id": user,
         "access_token": await client.login_as(user),
     }
-    context = await browser.new_context(viewport={"width": 1280, "height": 760}, locale="ru-RU")
+    size = ViewportSize(width=390, height=844) if phone else ViewportSize(width=1280, height=760)
+    context = await browser.new_context(
+        viewport=size, locale="ru-RU", is_mobile=phone, has_touch=phone
+    )
     await context.add_init_script(
         f"sessionStorage.setItem('parta.matrix', {json.dumps(json.dumps(session))})"
     )
@@ -477,6 +485,47 @@ async def test_leaving_ending_and_minimising_are_clear_on_the_teacher_s_page(
         await confirm.get_by_role("button", name="Завершить для всех").click()
         await until(lambda: any(m.get("type") == "ended" for m in student.messages))
         await expect(page.get_by_test_id("left-title")).to_have_text("Звонок завершён")
+    finally:
+        await page.context.close()
+        await student.close()
+
+
+async def test_on_a_phone_every_control_of_the_call_is_on_screen_even_with_the_chat_open(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+    browser: Browser,
+) -> None:
+    """Issue 21, item 8: on a 390×844 screen «Чат» used to cover the call so that «Выйти»
+    could not be pressed; now every control stays on screen, nothing is wider than it."""
+    call = f"lesson/{lessons.open_5a}"
+    ws_url, _ = await place(stack, call)
+    student = CallPeer(ws_url, call, await openid(client, school, http, "s3"))
+    page = await _page_signed_in(browser, stack, client, school, "t4", phone=True)
+    try:
+        await student.join()
+        await student.publish(shade=150)
+        await page.goto(f"{stack.config.call_bridge_url}/{call}")
+        await page.get_by_role("button", name="Присоединиться с аудио").click()
+        await expect(page.get_by_test_id("room")).to_be_visible()
+        controls = page.get_by_role("navigation", name="Управление звонком").get_by_role("button")
+        await page.get_by_role("button", name="Чат", exact=True).click()
+        await expect(page.get_by_role("complementary", name="Чат")).to_be_visible()
+        await page.screenshot(path=SCREENSHOTS / "call-phone.png")
+        for button in await controls.all():
+            if await button.is_visible():
+                await expect(button).to_be_in_viewport()
+        width = await page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert width == 0
+        await page.get_by_label("Сообщение").fill("Видно?")
+        await page.get_by_role("button", name="Отправить").click()
+        await expect(page.get_by_test_id("chat-log")).to_contain_text("Видно?")
+        await page.get_by_role("button", name="Выйти", exact=True).click()  # not covered
+        await expect(page.get_by_test_id("left-title")).to_have_text("Вы вышли из звонка")
     finally:
         await page.context.close()
         await student.close()

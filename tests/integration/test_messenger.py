@@ -563,16 +563,45 @@ async def test_on_a_phone_the_list_and_the_chat_take_turns(
     )
     page = await context.new_page()
     try:
-        await messenger(page, site, "s2")
+        await messenger(page, site, "t1")
         await expect(page.locator(".m-list")).to_be_visible()
         await expect(page.locator(".m-chat")).to_be_hidden()
+        assert await wider_than_the_screen(page) == 0
         await open_chat(page, CLASS_CHAT)
         await expect(page.locator(".m-list")).to_be_hidden()
+        # the header is one line of buttons under the name: the rest folds under «Ещё»
+        head = await page.locator(".m-chat-head").bounding_box()
+        assert head is not None
+        assert head["height"] < 0.15 * 780, head
+        pin = page.get_by_role("button", name="Закрепить")
+        await expect(pin).to_be_hidden()
+        for name in ("Позвонить", "Учителю", "Ещё"):
+            await expect(page.get_by_text(name, exact=True)).to_be_in_viewport()
+        assert await wider_than_the_screen(page) == 0
         await page.screenshot(path=SCREENSHOTS / "messenger-phone.png")
+        more = page.get_by_role("button", name="Ещё")
+        await more.click()
+        await expect(more).to_have_attribute("aria-expanded", "true")
+        await expect(pin).to_be_visible()
+        assert await wider_than_the_screen(page) == 0
+        await page.get_by_role("button", name="Учителю").click()
+        await expect(page.get_by_role("dialog")).to_be_in_viewport()
+        assert await wider_than_the_screen(page) == 0
+        await page.get_by_role("dialog").get_by_role("button", name="Собрание").click()
+        await expect(page.get_by_role("dialog").get_by_label("Тема")).to_be_in_viewport()
+        assert await wider_than_the_screen(page) == 0
+        await page.get_by_role("dialog").get_by_role("button", name="Закрыть").click()
         await page.get_by_role("button", name="← К списку чатов").click()
         await expect(page.locator(".m-list")).to_be_visible()
     finally:
         await context.close()
+
+
+async def wider_than_the_screen(page: Page) -> int:
+    extra: int = await page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return extra
 
 
 async def test_notification_settings_for_group_and_personal_chats_are_push_rules(
