@@ -30,7 +30,7 @@ from call_bridge.rules import CallId
 from kernel.ids import RoomAlias, SourcedId
 from kernel.matrix import MatrixClient, MatrixError
 from parta.stack import SchoolStack
-from tests.browser import SCREENSHOTS
+from tests.browser import SCREENSHOTS, accessibility_problems
 from tests.call_peer import CallPeer, Received, Refused, mint_openid, place, until
 from tests.school import small_school
 from web_client.store import DistanceLesson
@@ -526,6 +526,68 @@ async def test_on_a_phone_every_control_of_the_call_is_on_screen_even_with_the_c
         await expect(page.get_by_test_id("chat-log")).to_contain_text("Видно?")
         await page.get_by_role("button", name="Выйти", exact=True).click()  # not covered
         await expect(page.get_by_test_id("left-title")).to_have_text("Вы вышли из звонка")
+    finally:
+        await page.context.close()
+        await student.close()
+
+
+async def test_the_call_page_meets_wcag_aa_and_works_from_the_keyboard_alone(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+    browser: Browser,
+) -> None:
+    """Issue 21, item 11: axe-core finds no serious or critical WCAG 2.1 AA violation before
+    joining, in the call with its panels, in the «end for all?» question and after leaving;
+    the controls work with Tab and Enter/Space only."""
+    call = f"lesson/{lessons.open_5a}"
+    ws_url, _ = await place(stack, call)
+    student = CallPeer(ws_url, call, await openid(client, school, http, "s3"))
+    page = await _page_signed_in(browser, stack, client, school, "t4")
+    try:
+        await student.join()
+        await student.publish(shade=150)
+        await page.goto(f"{stack.config.call_bridge_url}/{call}")
+        join = page.get_by_role("button", name="Присоединиться с аудио")
+        await expect(join).to_be_visible()
+        problems = await accessibility_problems(page, "before joining")
+
+        async def tab_to(name: str) -> None:
+            for _ in range(40):
+                await page.keyboard.press("Tab")
+                focused = await page.evaluate(
+                    "() => document.activeElement?.getAttribute('aria-label')"
+                    " || document.activeElement?.textContent.trim()"
+                )
+                if focused == name:
+                    return
+            raise AssertionError(f"«{name}» cannot be reached with Tab")
+
+        await tab_to("Присоединиться с аудио")
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_test_id("room")).to_be_visible()
+        await tab_to("Чат")
+        await page.keyboard.press("Space")
+        await expect(page.get_by_role("complementary", name="Чат")).to_be_visible()
+        problems += await accessibility_problems(page, "in the call, the chat open")
+        await tab_to("Участники")
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("complementary", name="Участники")).to_be_visible()
+        problems += await accessibility_problems(page, "in the call, the people open")
+        await tab_to("Завершить для всех")
+        await page.keyboard.press("Enter")
+        confirm = page.get_by_role("dialog", name="Завершить звонок для всех?")
+        await expect(confirm).to_be_visible()
+        problems += await accessibility_problems(page, "«Завершить звонок для всех?»")
+        await page.keyboard.press("Escape")
+        await expect(confirm).to_be_hidden()
+        await tab_to("Выйти")
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_test_id("left-title")).to_have_text("Вы вышли из звонка")
+        problems += await accessibility_problems(page, "after leaving")
+        assert problems == [], "\n".join(problems)
     finally:
         await page.context.close()
         await student.close()

@@ -33,7 +33,7 @@ from kernel.contracts.bots import BotsApi
 from kernel.ids import RoomAlias, RoomID, SourcedId, UserID
 from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
-from tests.browser import SCREENSHOTS, sign_in_at
+from tests.browser import SCREENSHOTS, accessibility_problems, sign_in_at
 from tests.call_peer import CallPeer, mint_openid, place
 from tests.integration.conftest import nio_client
 from tests.integration.diary_site import serve_school
@@ -1095,3 +1095,29 @@ async def test_contacts_are_grouped_searchable_and_the_unlinked_get_a_letter(
         await expect(chosen).to_have_count(1)
     finally:
         await teacher.close()
+
+
+async def test_the_messenger_and_its_dialogs_meet_wcag_aa(site: Site, page: Page) -> None:
+    """Issue 21, item 11: axe-core finds no serious or critical WCAG 2.1 AA violation in the
+    list, a chat, and each dialog a teacher opens."""
+    await messenger(page, site, "t1")
+    problems = await accessibility_problems(page, "the chat list")
+    await open_chat(page, CLASS_CHAT)
+    problems += await accessibility_problems(page, "a class chat")
+    for button, then in (
+        ("Контакты", None),
+        ("Поддержка", None),
+        ("Уведомления", None),
+        ("Учителю", None),
+        ("Учителю", "Собрание"),
+        ("Учителю", "Новый чат со ссылкой"),
+        ("Опрос", None),
+    ):
+        await page.get_by_role("button", name=button, exact=True).click()
+        if then:
+            await page.get_by_role("dialog").get_by_role("button", name=then).click()
+        await expect(page.get_by_role("dialog")).to_be_visible()
+        problems += await accessibility_problems(page, f"«{button}» {then or ''}")
+        await page.keyboard.press("Escape")
+        await expect(page.get_by_role("dialog")).to_be_hidden()
+    assert problems == [], "\n".join(problems)
