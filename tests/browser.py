@@ -48,7 +48,6 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 async def accessibility_problems(page: Page, where: str) -> list[str]:
     """axe-core's serious and critical WCAG 2.1 AA violations on the page as it is now
     (its dialogs open or not), one line each: where, the rule, the elements."""
-    from axe_playwright_python.async_playwright import Axe
 
     results = await Axe().run(
         page, options={"runOnly": {"type": "tag", "values": WCAG_AA}, "resultTypes": ["violations"]}
