@@ -56,10 +56,12 @@ typecheck: install
 browser:
 	test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Access letters are printed in DejaVu Sans (Cyrillic): Debian's fonts-dejavu-core.
+# Access letters are printed in DejaVu Sans (Cyrillic): Debian's fonts-dejavu-core; the tests
+# render them with poppler's pdftoppm, as a PDF viewer would.
 DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 fonts:
 	test -f $(DEJAVU) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
+	command -v pdftoppm > /dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; }
 
 # The call tests relay media through a real coturn (Debian's package; its service is not started).
 turn:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import date, timedelta
 from email import message_from_bytes, policy
@@ -302,6 +303,13 @@ async def test_a_parent_gets_in_with_the_code_of_her_access_letter(
     assert made.returncode == 0, made.stdout + made.stderr
     codes = _letter_codes(letters)
     assert set(codes) >= {"Ученик0 Иван", "Ученик1 Иван", "Ученик2 Иван", "Родитель-p1 Мария"}
+    shown = subprocess.run(  # a real PDF renderer draws the first letter (for the README)
+        ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", "-singlefile", str(letters),
+         str(SCREENSHOTS / "access-letter")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert (SCREENSHOTS / "access-letter.png").stat().st_size > 5_000
     login, code = codes["Родитель-p1 Мария"]
     await page.goto(f"{site.url}/login")
     await page.get_by_test_id("first-login").click()

@@ -1007,6 +1007,7 @@ async def test_a_meeting_now_from_the_parents_chat_is_a_join_button(
     await expect(dialog.get_by_label("Начать сейчас")).to_be_checked()
     await dialog.get_by_label("Минут").fill("20")
     await dialog.get_by_label("Тема").fill("Срочный вопрос")
+    await page.screenshot(path=SCREENSHOTS / "messenger-teacher.png")
     await dialog.get_by_role("button", name="Создать").click()
     posted = await bot_said(parent, site, room, "Родительское собрание: Срочный вопрос")
     url = posted["content"]["org.parta.meeting"]["call_url"]
