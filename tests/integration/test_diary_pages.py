@@ -5,6 +5,7 @@ Screenshots of the main screens go to docs/screenshots/ (shown in the README).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -303,7 +304,8 @@ async def test_a_parent_gets_in_with_the_code_of_her_access_letter(
     assert made.returncode == 0, made.stdout + made.stderr
     codes = _letter_codes(letters)
     assert set(codes) >= {"Ученик0 Иван", "Ученик1 Иван", "Ученик2 Иван", "Родитель-p1 Мария"}
-    shown = subprocess.run(  # a real PDF renderer draws the first letter (for the README)
+    shown = await asyncio.to_thread(  # a real PDF renderer draws the first letter (README)
+        subprocess.run,
         ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", "-singlefile", str(letters),
          str(SCREENSHOTS / "access-letter")],
         capture_output=True, text=True, check=False,
