@@ -24,9 +24,11 @@ from typing import Any
 
 from twisted.web import resource, server
 
+from appservice.diary_sync.layout import RoomKind
 from appservice.safety_api import SafetyOracle
 from appservice.store import Store
 from kernel.contracts.appservice import CommandsPage, ReceivedCommand
+from kernel.contracts.policy import REPORT_TYPE
 from kernel.ids import UserID
 from kernel.secrets import same_secret
 
@@ -55,12 +57,31 @@ class CommandsResource(resource.Resource):
         found = self._store.commands_since(since)
         page = CommandsPage(
             events=[
-                ReceivedCommand(received_ms=ms, event=event, sender_role=self._role(event))
+                ReceivedCommand(
+                    received_ms=ms,
+                    event=event,
+                    sender_role=self._role(event),
+                    moderation_room=self._moderation(event),
+                )
                 for ms, event in found
             ],
             next=max((ms for ms, _ in found), default=since),
         )
         return page.model_dump_json().encode()
+
+    def _moderation(self, event: dict[str, Any]) -> str | None:
+        """The «Модерация» of the reported room's school: a diary room's own school, else
+        the one school this appservice serves (a teacher's or a personal chat)."""
+        if event.get("type") != REPORT_TYPE:
+            return None
+        rooms = self._store.room_ids()
+        suffix = f".{RoomKind.MODERATION.value}"
+        moderation = {k.removesuffix(suffix): r for k, r in rooms.items() if k.endswith(suffix)}
+        here = next((k for k, r in rooms.items() if r == event.get("room_id")), None)
+        for prefix, room in moderation.items():
+            if here is not None and here.startswith(prefix + "."):
+                return str(room)
+        return str(next(iter(moderation.values()))) if len(moderation) == 1 else None
 
     def _role(self, event: dict[str, Any]) -> str | None:
         sender = event.get("sender")

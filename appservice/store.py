@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from appservice.diary_sync.layout import RoomKey
 from appservice.diary_sync.state import Account
+from kernel.contracts.policy import REPORT_TYPE
 from kernel.db import Migration, create_missing, open_store
 from kernel.ids import RoomID, SourcedId, UserID
 
@@ -306,11 +307,15 @@ class Store:
     def commands_since(self, since_ms: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
         """Messages for the bots received at or after ``since_ms``, oldest first, with the time
         their transaction arrived (the reader's next cursor): text starting with ``!`` (a
-        command) and files sent in reply to a message (homework handed in)."""
+        command), files sent in reply to a message (homework handed in) and reports of
+        messages (the policy module's ``org.parta.report``)."""
         query = (
             sa.select(transactions.c.received_ms, events.c.body)
             .join(transactions, transactions.c.txn_key == events.c.txn_key)
-            .where(events.c.type == "m.room.message", transactions.c.received_ms >= since_ms)
+            .where(
+                events.c.type.in_(("m.room.message", REPORT_TYPE)),
+                transactions.c.received_ms >= since_ms,
+            )
             .order_by(transactions.c.received_ms, events.c.event_id)
         )
         found: list[tuple[int, dict[str, Any]]] = []
@@ -323,7 +328,7 @@ class Store:
                 reply = content.get("msgtype") in _FILE_TYPES and isinstance(
                     content.get("m.relates_to", {}).get("m.in_reply_to"), dict
                 )
-                if command or reply:
+                if command or reply or event.get("type") == REPORT_TYPE:
                     found.append((int(received), event))
                     if len(found) >= limit:
                         break

@@ -35,6 +35,8 @@ from bots.lesson_bot import LessonBot, PostBook
 from bots.listener import Cursor, Listener
 from bots.meeting_feature import MeetingBook, Meetings
 from bots.meetings_api import routes as meeting_routes
+from bots.moderation_api import routes as moderation_routes
+from bots.moderation_feature import Moderation, ModerationBook
 from bots.registry import Registry
 from kernel.config import SchoolConfig, load_config
 from kernel.contracts.diary import DiaryApi
@@ -56,6 +58,7 @@ class Bots:
     listener: Listener
     door: InviteDoor
     homework: HomeworkBook
+    moderation: ModerationBook
 
 
 def build(config: SchoolConfig) -> Bots:
@@ -80,18 +83,20 @@ def build(config: SchoolConfig) -> Bots:
     homework = HomeworkBook(config.component_store_url("bots", "homework.db"))
     meetings_url = config.component_store_url("bots", "meetings.db")
     meetings = Meetings(ctx, MeetingBook(meetings_url), invites, remind)
+    moderation = ModerationBook(config.component_store_url("bots", "moderation.db"))
     registry = Registry.of(
         [
             meetings.feature(),
             Chats(ctx, invites).feature(),
             HomeworkFeature(ctx, homework).feature(),
+            Moderation(ctx, moderation).feature(),
         ]
     )
     appservice = (config.appservice_url, read_secret_file(config.bots_token_file))
     listener = Listener(registry, Cursor(meetings_url), appservice, bot)
     local_now = lambda: datetime.now(zone).replace(tzinfo=None)  # noqa: E731
     door = InviteDoor(invites, matrix, config.server_name, local_now)
-    return Bots(matrix, lessons, meetings, listener, door, homework)
+    return Bots(matrix, lessons, meetings, listener, door, homework, moderation)
 
 
 BOT_NAMES = {"ru": "Школьный бот", "en": "School bot"}
@@ -154,6 +159,7 @@ async def serve(config: SchoolConfig) -> None:
             Route("/health", health),
             *invite_routes(bots.door, invite_token),
             *homework_routes(bots.homework, invite_token),
+            *moderation_routes(bots.moderation, invite_token),
             *meeting_routes(
                 bots.meetings,
                 invite_token,

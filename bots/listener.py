@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bots.context import CommandFailed
-from bots.registry import Command, FileReply, Registry
+from bots.registry import Command, FileReply, Registry, Report
 from kernel.contracts.appservice import commands_since
 from kernel.contracts.base import ApiError
 from kernel.db import Migration, create_missing, open_store, upsert
@@ -85,6 +85,11 @@ class Listener:
         handled = 0
         for item in page.events:
             try:
+                report = Report.of(item.event, item.sender_role, item.moderation_room)
+                if report is not None:
+                    for on_report in self._registry.report_handlers():
+                        await on_report(report)
+                    continue
                 handled += await self._handle(item.event, item.sender_role)
             except CommandFailed as e:
                 if e.transient:

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.contracts.policy import REPORT_TYPE
+
 STAFF_ROLES = frozenset({"teacher", "administrator"})
 FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
 
@@ -78,8 +80,40 @@ class FileReply:
         return cls(event_id, room_id, sender, target_id, name, ts, role)
 
 
+@dataclass(frozen=True)
+class Report:
+    """A report of a message (Matrix's ``/report``, from any client), handed on by the
+    homeserver's policy module through the appservice."""
+
+    report_id: int
+    room_id: str
+    event_id: str
+    reporter: str
+    reason: str
+    moderation_room: str | None
+    role: str | None = None
+    """The reporter's role in the roster."""
+
+    @classmethod
+    def of(
+        cls, event: Mapping[str, Any], role: str | None, moderation_room: str | None
+    ) -> Report | None:
+        if event.get("type") != REPORT_TYPE:
+            return None
+        content = event.get("content", {})
+        fields = [event.get("room_id"), content.get("event_id"), event.get("sender")]
+        if not all(isinstance(x, str) for x in fields) or not isinstance(
+            content.get("report_id"), int
+        ):
+            return None
+        room_id, event_id, reporter = (str(x) for x in fields)
+        reason = str(content.get("reason") or "")[:1000]
+        return cls(content["report_id"], room_id, event_id, reporter, reason, moderation_room, role)
+
+
 CommandHandler = Callable[[Command], Awaitable[None]]
 FileHandler = Callable[[FileReply], Awaitable[None]]
+ReportHandler = Callable[[Report], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -89,6 +123,7 @@ class Feature:
     name: str
     commands: Mapping[str, CommandHandler] = field(default_factory=dict)
     on_file: FileHandler | None = None
+    on_report: ReportHandler | None = None
 
 
 @dataclass(frozen=True)
@@ -114,3 +149,6 @@ class Registry:
 
     def file_handlers(self) -> list[FileHandler]:
         return [f.on_file for f in self.features if f.on_file is not None]
+
+    def report_handlers(self) -> list[ReportHandler]:
+        return [f.on_report for f in self.features if f.on_report is not None]

@@ -17,6 +17,7 @@ import bots.invites
 import bots.lesson_bot
 import bots.listener
 import bots.meeting_feature
+import bots.moderation_feature
 import call_bridge.attendance
 import call_bridge.replay
 import web_client.store
@@ -48,6 +49,11 @@ def stores_of(config: SchoolConfig) -> list[StoreSpec]:
             bots.meeting_feature.STORE, bots_url("meetings.db"), bots.meeting_feature.MIGRATIONS
         ),
         StoreSpec(bots.listener.STORE, bots_url("meetings.db"), bots.listener.MIGRATIONS),
+        StoreSpec(
+            bots.moderation_feature.STORE,
+            bots_url("moderation.db"),
+            bots.moderation_feature.MIGRATIONS,
+        ),
         StoreSpec(
             call_bridge.replay.STORE, bridge_url("used_tokens.db"), call_bridge.replay.MIGRATIONS
         ),

@@ -32,6 +32,7 @@ from web_client import (
     pages_join,
     pages_journal,
     pages_meetings,
+    pages_moderation,
     pages_oidc,
 )
 from web_client.context import DiaryContext
@@ -91,6 +92,7 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         *pages_chats.routes(ctx, linker),
         *pages_join.routes(ctx),
         *pages_meetings.routes(ctx),
+        *pages_moderation.routes(ctx),
         *pages_access.routes(ctx),
         *pages_oidc.routes(ctx, linker, oidc),
         *api.routes(ctx),

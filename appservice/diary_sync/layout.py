@@ -53,6 +53,8 @@ class RoomKind(StrEnum):
     SCHOOL_PARENTS = "school-parents"
     NETWORK_STAFF = "network-staff"
     """The school's teachers in the region's network: federates, outside the school space."""
+    MODERATION = "moderation"
+    """Reports of messages (Matrix reports) reach the administration here; no minors."""
 
     @property
     def holds_minors(self) -> bool:
@@ -282,6 +284,15 @@ def _school_rooms(
             names.staff,
             names.staff_topic,
             staff,
+            admins,
+            space,
+        ),
+        _spec(
+            room_key(school_id, RoomKind.MODERATION),
+            RoomKind.MODERATION,
+            names.moderation,
+            names.moderation_topic,
+            list(admins),
             admins,
             space,
         ),

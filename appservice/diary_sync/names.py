@@ -24,6 +24,11 @@ class RoomNames:
     class_parents_topic: str
     grade_parents: str
     grade_parents_topic: str
+    moderation: str = "Модерация"
+    moderation_topic: str = (
+        "Жалобы на сообщения в чатах школы: только администрация. "
+        "Команды: !удалить N, !исключить N, !предупредить N"
+    )
     network_staff: str = "Сеть учителей: {school}"
     network_staff_topic: str = (
         "Учителя школы «{school}» в сети учителей региона: совместная и методическая работа"
@@ -60,6 +65,11 @@ EN = RoomNames(
     class_parents_topic="Parents of class {title} and the class teacher",
     grade_parents="Parents of grade {grade}",
     grade_parents_topic="Meetings and announcements for parents of grade {grade}",
+    moderation="Moderation",
+    moderation_topic=(
+        "Reports of messages in the school's chats: administration only. "
+        "Commands: !удалить N, !исключить N, !предупредить N"
+    ),
     network_staff="Teachers' network: {school}",
     network_staff_topic=(
         "Teachers of «{school}» in the region's network: joint and methodology work"

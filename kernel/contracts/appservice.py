@@ -38,6 +38,8 @@ class ReceivedCommand(Message):
     event: dict[str, Any]
     sender_role: str | None
     """The sender's role in the roster: the bots decide who may command them by it."""
+    moderation_room: str | None = None
+    """For a report of a message: the school's «Модерация», where the bots post it."""
 
 
 class CommandsPage(Message):

@@ -21,6 +21,7 @@ from kernel.contracts.base import Message, call
 INVITES_PATH = "/_parta/v1/invites"
 MEETINGS_PATH = "/_parta/v1/meetings"
 HOMEWORK_PATH = "/_parta/v1/homework"
+MODERATION_PATH = "/_parta/v1/moderation"
 
 
 class InviteInfo(Message):
@@ -77,6 +78,23 @@ class HomeworkList(Message):
     homework: list[HomeworkTask]
 
 
+class ModerationAction(Message):
+    at: str
+    moderator: str
+    action: str
+    """remove, warn or kick."""
+    report_id: int
+    room_id: str
+    event_id: str
+    author: str
+    reporter: str
+    reported_at: str
+
+
+class ModerationLog(Message):
+    actions: list[ModerationAction]
+
+
 class BotsApi:
     """The one client of the bots' API."""
 
@@ -104,6 +122,10 @@ class BotsApi:
             wait_s=60,
             transport=self._transport,
         )
+
+    async def moderation(self) -> ModerationLog:
+        url = self._url + MODERATION_PATH
+        return await call("GET", url, self._token, ModerationLog, transport=self._transport)
 
     async def homework(self, room_id: str) -> HomeworkList:
         url = self._url + HOMEWORK_PATH

@@ -290,6 +290,20 @@ class MatrixClient:
         )
         return [e for e in data.get("chunk", []) if isinstance(e, dict)]
 
+    async def event(self, room: RoomID, event_id: str, as_user: UserID | None = None) -> JsonDict:
+        """One event, as ``as_user`` may see it."""
+        return await self.request(
+            "GET", f"{CS}/rooms/{q(room)}/event/{q(event_id)}", as_user=as_user
+        )
+
+    async def redact(
+        self, room: RoomID, event_id: str, reason: str, txn_id: str, as_user: UserID | None = None
+    ) -> str:
+        """Remove an event's content for everybody (the same ``txn_id`` redacts once)."""
+        path = f"{CS}/rooms/{q(room)}/redact/{q(event_id)}/{q(txn_id)}"
+        data = await self.request("PUT", path, {"reason": reason}, as_user=as_user)
+        return str(data.get("event_id", ""))
+
     async def join(self, room: RoomID | RoomAlias | str, user: UserID | None = None) -> RoomID:
         """Join by id or alias (the homeserver resolves it, over federation when remote)."""
         data = await self.request("POST", f"{CS}/join/{q(room)}", {}, as_user=user)

@@ -1098,12 +1098,24 @@ async def test_contacts_are_grouped_searchable_and_the_unlinked_get_a_letter(
         await teacher.close()
 
 
-async def test_the_messenger_and_its_dialogs_meet_wcag_aa(site: Site, page: Page) -> None:
+async def test_the_messenger_and_its_dialogs_meet_wcag_aa(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
     """Issue 21, item 11: axe-core finds no serious or critical WCAG 2.1 AA violation in the
-    list, a chat, and each dialog a teacher opens."""
+    list, a chat with every kind of message in it, and each dialog a teacher opens."""
+    room = await class_room(site, client)
+    classmate = await nio_as("s1")
+    said = await classmate.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "Вопрос по задаче 3"}
+    )
+    assert isinstance(said, nio.RoomSendResponse), said
     await messenger(page, site, "t1")
     problems = await accessibility_problems(page, "the chat list")
     await open_chat(page, CLASS_CHAT)
+    question = page.locator(f'[data-event-id="{said.event_id}"]')
+    await question.get_by_role("button", name="Ответить").click()
+    await messenger_send(page, "Ответ: смотрите пример на доске")  # one's own, with a quote
+    await expect(page.locator(".m-msg.mine .m-quote").last).to_be_visible()
     problems += await accessibility_problems(page, "a class chat")
     for button, then in (
         ("Контакты", None),
@@ -1122,3 +1134,79 @@ async def test_the_messenger_and_its_dialogs_meet_wcag_aa(site: Site, page: Page
         await page.keyboard.press("Escape")
         await expect(page.get_by_role("dialog")).to_be_hidden()
     assert problems == [], "\n".join(problems)
+
+
+async def test_a_parent_s_report_reaches_the_moderators_who_remove_the_message(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any, browser: Browser
+) -> None:
+    """Issue 19, item 2: «Пожаловаться» sends Matrix's report; the school's «Модерация»
+    (the administration) reads who, where, what and why; «!удалить N» removes the message
+    for everybody (read back by matrix-nio) and is in Управление → Журнал действий."""
+    key = room_key(sid("org"), RoomKind.CLASS_PARENTS, f"{PREFIX}-5a")
+    parents = await client.resolve_alias(RoomAlias(f"#{key}:{site.stack.config.server_name}"))
+    moderation_key = room_key(sid("org"), RoomKind.MODERATION)
+    moderation = await client.resolve_alias(
+        RoomAlias(f"#{moderation_key}:{site.stack.config.server_name}")
+    )
+    assert parents is not None
+    assert moderation is not None
+    marker = f"Обидные слова {time.monotonic_ns()}"
+    teacher = await nio_as("t1")  # the class teacher, in the class's parents' chat
+    mother = await nio_as("p1")
+    sent = await teacher.room_send(parents, "m.room.message", {"msgtype": "m.text", "body": marker})
+    assert isinstance(sent, nio.RoomSendResponse), sent
+    reporter, author = "p1", "t1"
+    await messenger(page, site, reporter)
+    await open_chat(page, "5А — родители")
+    item = page.locator(f'[data-event-id="{sent.event_id}"]')
+    await item.get_by_test_id("report").click()
+    dialog = page.get_by_role("dialog", name="Пожаловаться на сообщение")
+    await dialog.get_by_label("Что не так (необязательно)").fill("грубость")
+    await dialog.get_by_role("button", name="Отправить жалобу").click()
+    await expect(page.get_by_role("status").first).to_contain_text(
+        "Жалоба отправлена администрации школы"
+    )
+
+    admin = await nio_as("a1")
+    notice = await wait_for(
+        admin,
+        moderation,
+        lambda e: e["sender"] == site.school.bot and marker in str(e["content"].get("body")),
+        "the report in «Модерация»",
+    )
+    body = notice["content"]["body"]
+    assert "Причина: грубость" in body
+    assert "«5А — родители»" in body
+    number = notice["content"]["org.parta.report"]["report_id"]
+    said = await admin.room_send(
+        moderation, "m.room.message", {"msgtype": "m.text", "body": f"!удалить {number}"}
+    )
+    assert isinstance(said, nio.RoomSendResponse), said
+    await wait_for(
+        admin,
+        moderation,
+        lambda e: f"Жалоба №{number}: сообщение удалено" in str(e["content"].get("body")),
+        "the bot's «сообщение удалено»",
+    )
+    gone = await mother.room_get_event(parents, sent.event_id)
+    assert isinstance(gone, nio.RoomGetEventResponse), gone
+    assert "redacted_because" in gone.event.source.get("unsigned", {}), gone.event.source
+    assert "body" not in gone.event.source["content"]
+
+    office = await browser.new_page()
+    try:
+        await sign_in_at(office, site.url, site.logins["a1"], PASSWORD)
+        await office.get_by_role("link", name="Управление → Журнал действий").click()
+        row = office.get_by_test_id("moderation-log").locator("tr", has_text=f"№{number}")
+        await expect(row).to_contain_text("Удалено сообщение")
+        await expect(row).to_contain_text(site.diary.people[sid(author)].display_name)
+    finally:
+        await office.close()
+    refused = await browser.new_page()
+    try:  # a teacher is not the administration
+        await sign_in_at(refused, site.url, site.logins["t1"], PASSWORD)
+        answer = await refused.goto(f"{site.url}/manage/moderation")
+        assert answer is not None
+        assert answer.status == 403
+    finally:
+        await refused.close()

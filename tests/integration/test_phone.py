@@ -72,7 +72,17 @@ async def test_pages_before_signing_in_fit_a_phone(phone: Page, site: DiarySite)
                 "/chats",
             ],
         ),
-        ("a1", ["/diary", "/journal", "/manage/meetings", "/manage/access", "/manage/chats"]),
+        (
+            "a1",
+            [
+                "/diary",
+                "/journal",
+                "/manage/meetings",
+                "/manage/access",
+                "/manage/chats",
+                "/manage/moderation",
+            ],
+        ),
     ],
 )
 async def test_every_page_of_each_role_fits_a_phone_and_its_menu_is_on_screen(

@@ -61,11 +61,12 @@ ALL_PARENTS = (RoomKind.SCHOOL_PARENTS, "Родители — вся школа"
             {SPACE, NEWS, STAFF, (RoomKind.CLASS, "5А — класс"), (RoomKind.CLASS, "5Б — класс")},
         ),
         (
-            "a1",
+            "a1",  # the administration: reports of messages reach it in «Модерация»
             {
                 SPACE,
                 NEWS,
                 STAFF,
+                (RoomKind.MODERATION, "Модерация"),
                 ALL_PARENTS,
                 (RoomKind.GRADE_PARENTS, "Родители 5-х классов"),
                 (RoomKind.GRADE_PARENTS, "Родители 6-х классов"),

@@ -289,7 +289,9 @@ export const withChat = (Base) =>
             : null,
           poll ? null : h("button", { type: "button", class: "link", onClick: () => this.forward(e) }, t.forward),
           ownText ? h("button", { type: "button", class: "link", onClick: () => this.startEdit(e, edited || content) }, t.edit) : null,
-          mine ? h("button", { type: "button", class: "link", onClick: () => this.askRemove(room.roomId, e) }, t.remove) : null),
+          mine ? h("button", { type: "button", class: "link", onClick: () => this.askRemove(room.roomId, e) }, t.remove) : null,
+          mine ? null : h("button", { type: "button", class: "link", "data-testid": "report",
+            onClick: () => this.askReport(room.roomId, e) }, t.report)),
       );
       return item;
     }
@@ -392,6 +394,30 @@ export const withChat = (Base) =>
             this.fail(`${t.failed}: ${err.message}`);
           }
         } }, t.remove));
+    }
+
+    /** «Пожаловаться»: the standard Matrix report, which reaches the school's moderators. */
+    askReport(roomId, e) {
+      const t = this.t;
+      const reason = h("textarea", { id: "m-report-reason", rows: "3", maxlength: "1000" });
+      const form = h("form", {
+        class: "m-form",
+        onSubmit: async (ev) => {
+          ev.preventDefault();
+          this.dialog.close();
+          try {
+            await this.client.reportEvent(roomId, e.getId(), -100, reason.value.trim());
+            this.say(t.reported);
+          } catch (err) {
+            this.fail(M.refusalOf(err, t));
+          }
+        },
+      },
+      h("p", { class: "hint" }, t.reportHint),
+      h("label", { for: "m-report-reason" }, t.reportReason), reason,
+      h("button", { type: "submit", class: "primary" }, t.sendReport));
+      this.showDialog(t.reportTitle, form);
+      reason.focus();
     }
 
     startReply(e) {
