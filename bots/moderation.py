@@ -6,7 +6,7 @@ A report made in any client reaches the school's «Модерация» (the adm
     Сообщение Учитель-t4 Анна: «…»
     Причина: грубость
     !удалить 7 — удалить сообщение · !предупредить 7 — предупредить автора в чате ·
-    !исключить 7 — исключить автора из чата
+    !заглушить 7 — запретить автору писать в чате · !исключить 7 — исключить автора из чата
 
 and each command a moderator writes there acts on that report's message and is logged.
 """
@@ -21,13 +21,20 @@ from enum import StrEnum
 class Action(StrEnum):
     REMOVE = "remove"
     WARN = "warn"
+    MUTE = "mute"
     KICK = "kick"
 
 
-COMMANDS = {"!удалить": Action.REMOVE, "!предупредить": Action.WARN, "!исключить": Action.KICK}
+COMMANDS = {
+    "!удалить": Action.REMOVE,
+    "!предупредить": Action.WARN,
+    "!заглушить": Action.MUTE,
+    "!исключить": Action.KICK,
+}
 ACTION_WORDS = {
     Action.REMOVE: "сообщение удалено",
     Action.WARN: "автор предупреждён",
+    Action.MUTE: "автор больше не может писать в этом чате",
     Action.KICK: "автор исключён из чата",
 }
 ROLE_WORDS = {
@@ -63,6 +70,7 @@ class Reported:
             f"Сообщение {self.author}: «{quote}»",
             f"Причина: {self.reason or 'не указана'}",
             f"!удалить {n} — удалить сообщение · !предупредить {n} — предупредить автора в чате"
+            f" · !заглушить {n} — запретить автору писать в чате"
             f" · !исключить {n} — исключить автора из чата",
         ]
         return "\n".join(lines)
@@ -76,6 +84,16 @@ def parse(body: str) -> tuple[Action, int] | None:
     if action is None or found is None:
         return None
     return action, int(found[1])
+
+
+def muted(levels: dict[str, object], author: str) -> dict[str, object]:
+    """The chat's power levels with the author below what sending a message needs."""
+    events = levels.get("events")
+    needed = events.get("m.room.message") if isinstance(events, dict) else None
+    floor = needed if isinstance(needed, int) else levels.get("events_default", 0)
+    users = dict(levels.get("users") or {})  # type: ignore[call-overload]
+    users[author] = min(-1, (floor if isinstance(floor, int) else 0) - 1)
+    return {**levels, "users": users}
 
 
 def usage(word: str) -> str:

@@ -4,7 +4,8 @@
 
     report (any client) ─▶ policy module ─▶ appservice ─▶ the listener ─▶ on_report
         ─▶ the message read as the reporter saw it ─▶ «Жалоба №N …» in «Модерация», once
-    !удалить N / !предупредить N / !исключить N in «Модерация», by the administration
+    !удалить N / !предупредить N / !заглушить N / !исключить N in «Модерация», by the
+    administration
         ─▶ done by the bot (a message the bot cannot remove, in a chat it is not in, is
            removed by its own author's account: the school's server holds it) ─▶ logged
 
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 
 from bots.context import BotContext, CommandFailed
 from bots.lesson_posts import transaction
-from bots.moderation import COMMANDS, Action, Reported, done, parse, usage, warning
+from bots.moderation import COMMANDS, Action, Reported, done, muted, parse, usage, warning
 from bots.registry import Command, Feature, Report
 from kernel.db import Migration, create_missing, insert_new, open_store
 from kernel.ids import RoomID, UserID, server_of
@@ -221,6 +222,9 @@ class Moderation:
                     raise
                 # the bot is not in a personal chat: the author's own account removes it
                 await matrix.redact(room, found["event_id"], reason, txn, as_user=author)
+        elif action is Action.MUTE:
+            levels = await matrix.state_event(room, "m.room.power_levels")
+            await matrix.send_state(room, "m.room.power_levels", muted(levels, author))
         elif action is Action.KICK:
             await matrix.kick(room, author, "исключён администрацией школы по жалобе")
         else:

@@ -20,7 +20,12 @@ from kernel.contracts.base import ApiError
 from kernel.contracts.bots import BotsApi
 from web_client.context import DiaryContext
 
-ACTIONS = {"remove": "Удалено сообщение", "warn": "Предупреждение", "kick": "Исключён из чата"}
+ACTIONS = {
+    "remove": "Удалено сообщение",
+    "warn": "Предупреждение",
+    "mute": "Запрещено писать в чате",
+    "kick": "Исключён из чата",
+}
 
 
 def routes(ctx: DiaryContext) -> list[Route]:

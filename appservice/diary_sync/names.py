@@ -27,7 +27,7 @@ class RoomNames:
     moderation: str = "Модерация"
     moderation_topic: str = (
         "Жалобы на сообщения в чатах школы: только администрация. "
-        "Команды: !удалить N, !исключить N, !предупредить N"
+        "Команды: !удалить N, !предупредить N, !заглушить N, !исключить N"
     )
     network_staff: str = "Сеть учителей: {school}"
     network_staff_topic: str = (
@@ -68,7 +68,7 @@ EN = RoomNames(
     moderation="Moderation",
     moderation_topic=(
         "Reports of messages in the school's chats: administration only. "
-        "Commands: !удалить N, !исключить N, !предупредить N"
+        "Commands: !удалить N, !предупредить N, !заглушить N, !исключить N"
     ),
     network_staff="Teachers' network: {school}",
     network_staff_topic=(

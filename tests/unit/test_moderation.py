@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.moderation import Action, Reported, parse
+from bots.moderation import Action, Reported, muted, parse
 from bots.registry import Report
 from kernel.contracts.policy import report_event
 
@@ -45,3 +45,13 @@ def test_a_forwarded_report_reads_back_as_the_same_report() -> None:
     assert Report.of({**event, "type": "m.room.message"}, None, None) is None
     broken = {**event, "content": {"event_id": "$m"}}  # no report id
     assert Report.of(broken, None, None) is None
+
+
+def test_a_muted_author_is_below_what_a_message_needs_and_nobody_else_changes() -> None:
+    levels = {"users": {"@t:s": 50, "@p:s": 0}, "events_default": 0, "events": {"m.room.name": 50}}
+    after = muted(levels, "@p:s")
+    assert after["users"] == {"@t:s": 50, "@p:s": -1}
+    assert after["events"] == {"m.room.name": 50}
+    strict = {"users": {}, "events": {"m.room.message": 60}}  # «Объявления»-like
+    assert muted(strict, "@x:s")["users"] == {"@x:s": -1}
+    assert parse("!заглушить 5") == (Action.MUTE, 5)
