@@ -25,9 +25,16 @@ from appservice.commands_api import CommandsResource  # noqa: E402
 from appservice.diary_sync.names import BY_LANGUAGE  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
 from appservice.quiet_hours import QuietHours  # noqa: E402
+from appservice.readers_api import ReadersResource  # noqa: E402
 from appservice.safety_api import SafetyOracle, rules_of  # noqa: E402
 from appservice.school_sync import SchoolSync  # noqa: E402
-from appservice.server import AppserviceResource, make_site  # noqa: E402
+from appservice.server import (  # noqa: E402
+    COMMANDS_PATH,
+    LINK_PATH,
+    READERS_PATH,
+    AppserviceResource,
+    make_site,
+)
 from appservice.store import Store  # noqa: E402
 from kernel.config import ConfigError, SchoolConfig, load_config, parse_quiet_hours  # noqa: E402
 from kernel.ids import ServerName, user_id  # noqa: E402
@@ -67,11 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     port = config.appservice.port
     the_reactor: Any = reactor  # the module is typed as a module, not as the reactor it is
-    commands: tuple[CommandsResource, str] | None = None
+    sides: list[tuple[bytes, Any, str]] = []
+    if linker is not None:
+        sides.append((LINK_PATH, *linker))
+        ignore = frozenset({str(bot)})  # the school's bot reads nothing
+        sides.append((READERS_PATH, ReadersResource(store, linker[1], ignore), linker[1]))
     if config.bots_token_file.exists():
         bots_token = read_secret_file(config.bots_token_file)
-        commands = (CommandsResource(store, bots_token, safety), bots_token)
-    site = make_site(resource_, hs_token, linker, commands)
+        sides.append((COMMANDS_PATH, CommandsResource(store, bots_token, safety), bots_token))
+    site = make_site(resource_, hs_token, sides)
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
     if config.safety.quiet_hours:

@@ -132,6 +132,9 @@ class AppserviceResource(resource.Resource):
         if not outcome.new:
             log.info("transaction %s replayed: nothing to do", txn_id)
             return 200, {}
+        ephemeral = body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral"))
+        if isinstance(ephemeral, list) and ephemeral:
+            self._store.record_receipts(ephemeral)
         if outcome.rejected:
             log.warning("transaction %s: %d malformed events kept aside", txn_id, outcome.rejected)
         for handler in self._handlers:
@@ -245,6 +248,7 @@ class _Root(resource.Resource):
 
 LINK_PATH = b"/_parta/v1/link"
 COMMANDS_PATH = b"/_parta/v1/commands"
+READERS_PATH = b"/_parta/v1/readers"
 TRANSACTION_MAX_BODY = 32 * MIB
 """Synapse sends at most 100 events and 100 ephemeral events a transaction, ≤ 64 KiB each."""
 QUESTION_MAX_BODY = 4 * MIB
@@ -255,19 +259,17 @@ SIDE_MAX_BODY = 64 * 1024
 def make_site(
     resource_: AppserviceResource,
     hs_token: str,
-    diary_side: tuple[resource.Resource, str] | None = None,
-    bots_side: tuple[resource.Resource, str] | None = None,
+    sides: Sequence[tuple[bytes, resource.Resource, str]] = (),
 ) -> server.Site:
-    """The homeserver's side, and ours (each with its token) beside it."""
+    """The homeserver's side, and ours (each at its path, with its token) beside it."""
     doors = [
         Door(b"/_matrix/app/", (hs_token,), TRANSACTION_MAX_BODY),
         Door(b"/_parta/v1/may_", (hs_token,), QUESTION_MAX_BODY),
     ]
     ours = {}
-    for path, side in ((LINK_PATH, diary_side), (COMMANDS_PATH, bots_side)):
-        if side is not None:
-            ours[path] = side[0]
-            doors.append(Door(path, (side[1],), SIDE_MAX_BODY))
+    for path, side, token in sides:
+        ours[path] = side
+        doors.append(Door(path, (token,), SIDE_MAX_BODY))
     site = server.Site(_Root(resource_, ours) if ours else resource_)
     site.requestFactory = guarded(doors)
     return site

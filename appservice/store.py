@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,15 @@ events = sa.Table(
     sa.Column("sender", sa.String(255), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
 )
+receipts = sa.Table(
+    "receipts",
+    _meta,
+    sa.Column("room_id", sa.String(255), primary_key=True),
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("event_id", sa.String(255), nullable=False),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+)
+"""Each person's latest read receipt per room, from the transactions' ephemeral events."""
 rejected = sa.Table(
     "rejected_events",
     _meta,
@@ -110,6 +119,7 @@ MIGRATIONS = (
         "the tables of parta 0.1 (made before versions: adopted as they are)",
         lambda operations: create_missing(operations, *_meta.sorted_tables),
     ),
+    Migration(2, "read receipts («Кто прочитал»)", lambda op: create_missing(op, receipts)),
 )
 """Migration 1 creates the tables as defined above. When a later migration changes one,
 first give migration 1 a frozen copy of that table as it was (see :mod:`kernel.db`)."""
@@ -151,7 +161,7 @@ class TransactionOutcome:
 _FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
 
 
-def _txn_key(txn_id: str, raw_events: list[object]) -> str:
+def _txn_key(txn_id: str, raw_events: Sequence[object]) -> str:
     """Transaction ids restart at 1 with a fresh homeserver database: key by content too."""
     ids = sorted(str(e.get("event_id", "")) for e in raw_events if isinstance(e, dict))
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
@@ -281,7 +291,7 @@ class Store:
 
     # -- transactions -----------------------------------------------------------------------
 
-    def record_transaction(self, txn_id: str, raw_events: list[object]) -> TransactionOutcome:
+    def record_transaction(self, txn_id: str, raw_events: Sequence[object]) -> TransactionOutcome:
         """Store a transaction and its events atomically; a replay stores nothing.
 
         A malformed event is kept in ``rejected_events`` with its reason; it never
@@ -303,6 +313,82 @@ class Store:
                 )
             )
         return TransactionOutcome(new=True, stored=fresh, rejected=len(bad))
+
+    def record_receipts(self, ephemeral: Sequence[object]) -> int:
+        """Keep each person's newest ``m.read`` receipt per room; returns how many moved."""
+        moved = 0
+        with self._engine.begin() as c:
+            for room, user, event_id, ts in _read_receipts(ephemeral):
+                key = (receipts.c.room_id == room) & (receipts.c.user_id == user)
+                known = c.execute(sa.select(receipts.c.ts).where(key)).first()
+                if known is None:
+                    row = {"room_id": room, "user_id": user, "event_id": event_id, "ts": ts}
+                    c.execute(receipts.insert().values(**row))
+                elif known.ts <= ts:
+                    c.execute(receipts.update().where(key).values(event_id=event_id, ts=ts))
+                else:
+                    continue
+                moved += 1
+        return moved
+
+    def readers(self, room: RoomID, event_id: str, ignore: frozenset[str]) -> Readers | None:
+        """Who of the room's members when ``event_id`` was sent has read it (a receipt on it
+        or on a later event) and who has not; people who joined later are not counted.
+        None: the event is not one this appservice saw."""
+        with self._engine.connect() as c:
+            found = c.execute(
+                sa.select(events.c.body).where(
+                    events.c.event_id == event_id, events.c.room_id == room
+                )
+            ).first()
+            if found is None:
+                return None
+            event = json.loads(found.body)
+            sent_at = int(event.get("origin_server_ts", 0))
+            members = _members_at(
+                c.execute(
+                    sa.select(events.c.body).where(
+                        events.c.room_id == room, events.c.type == "m.room.member"
+                    )
+                ),
+                sent_at,
+            )
+            marks: dict[str, str] = {
+                str(u): str(e)
+                for u, e in c.execute(
+                    sa.select(receipts.c.user_id, receipts.c.event_id).where(
+                        receipts.c.room_id == room
+                    )
+                )
+            }
+            at = {
+                e: int(json.loads(b).get("origin_server_ts", 0))
+                for e, b in c.execute(
+                    sa.select(events.c.event_id, events.c.body).where(
+                        events.c.event_id.in_(set(marks.values()))
+                    )
+                )
+            }
+        sender = str(event.get("sender", ""))
+        counted = sorted(members - ignore - {sender})
+        read = [
+            u
+            for u in counted
+            if marks.get(u) == event_id or at.get(marks.get(u, ""), -1) >= sent_at
+        ]
+        return Readers(sender=sender, read=read, unread=[u for u in counted if u not in read])
+
+    def receipts_and_members(self, room: RoomID) -> tuple[int, int]:
+        """The rows «Кто прочитал» must read, read and nothing decided (the benchmark's
+        baseline): the room's receipts and membership events."""
+        with self._engine.connect() as c:
+            marks = c.execute(sa.select(receipts).where(receipts.c.room_id == room)).all()
+            joins = c.execute(
+                sa.select(events.c.body).where(
+                    events.c.room_id == room, events.c.type == "m.room.member"
+                )
+            ).all()
+        return len(marks), len(joins)
 
     def commands_since(self, since_ms: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
         """Messages for the bots received at or after ``since_ms``, oldest first, with the time
@@ -365,6 +451,42 @@ class Store:
 
 
 _REQUIRED = ("event_id", "room_id", "type", "sender")
+
+
+@dataclass(frozen=True)
+class Readers:
+    sender: str
+    read: list[str]
+    unread: list[str]
+
+
+def _read_receipts(ephemeral: Iterable[object]) -> Iterator[tuple[str, str, str, int]]:
+    """(room, user, event, ts) of each ``m.read`` in the transaction's ephemeral events."""
+    for item in ephemeral:
+        if not isinstance(item, dict) or item.get("type") != "m.receipt":
+            continue
+        room, content = item.get("room_id"), item.get("content")
+        if not isinstance(room, str) or not isinstance(content, dict):
+            continue
+        for event_id, kinds in content.items():
+            readers = kinds.get("m.read") if isinstance(kinds, dict) else None
+            for user, info in (readers or {}).items() if isinstance(readers, dict) else ():
+                ts = info.get("ts") if isinstance(info, dict) else None
+                if isinstance(user, str) and isinstance(ts, int):
+                    yield room, user, str(event_id), ts
+
+
+def _members_at(bodies: Iterable[Any], at: int) -> frozenset[str]:
+    """Who was joined at ``at``, from the room's membership events seen."""
+    latest: dict[str, tuple[int, str]] = {}
+    for (body,) in bodies:
+        e = json.loads(body)
+        ts, user = int(e.get("origin_server_ts", 0)), e.get("state_key")
+        if not isinstance(user, str) or ts > at:
+            continue
+        if user not in latest or latest[user][0] <= ts:
+            latest[user] = (ts, str(e.get("content", {}).get("membership", "")))
+    return frozenset(u for u, (_, m) in latest.items() if m == "join")
 
 
 def _split_events(

@@ -14,8 +14,10 @@ and each command a moderator writes there acts on that report's message and is l
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Action(StrEnum):
@@ -86,12 +88,12 @@ def parse(body: str) -> tuple[Action, int] | None:
     return action, int(found[1])
 
 
-def muted(levels: dict[str, object], author: str) -> dict[str, object]:
+def muted(levels: Mapping[str, Any], author: str) -> dict[str, Any]:
     """The chat's power levels with the author below what sending a message needs."""
     events = levels.get("events")
     needed = events.get("m.room.message") if isinstance(events, dict) else None
     floor = needed if isinstance(needed, int) else levels.get("events_default", 0)
-    users = dict(levels.get("users") or {})  # type: ignore[call-overload]
+    users = dict(levels.get("users") or {})
     users[author] = min(-1, (floor if isinstance(floor, int) else 0) - 1)
     return {**levels, "users": users}
 

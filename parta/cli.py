@@ -13,6 +13,7 @@
     parta bench sync --students N --json           the sync benchmark
     parta bench federation --messages 50           latency between two schools' servers
     parta bench calls --participants 30 --json     a class's lesson through the call bridge
+    parta bench readers --members 1000 --json      «Кто прочитал» in a big room
 """
 
 from __future__ import annotations
@@ -129,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
         "--no-compare", action="store_true", help="skip the run forwarding every voice"
     )
     bcalls.set_defaults(run=commands.bench_calls)
+    breaders = bench.add_parser("readers", help="«Кто прочитал» for a big room")
+    breaders.add_argument("--members", type=int, default=1000)
+    breaders.add_argument("--messages", type=int, default=500)
+    breaders.add_argument("--rounds", type=int, default=20)
+    breaders.add_argument("--json", action="store_true")
+    breaders.set_defaults(run=commands.bench_readers)
     return parser
 
 

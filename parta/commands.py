@@ -337,6 +337,12 @@ def bench_federation(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def bench_readers(args: argparse.Namespace) -> int:
+    from parta.bench.readers import main
+
+    return main(args)
+
+
 def bench_calls(args: argparse.Namespace) -> int:
     from parta.bench.calls import main
 

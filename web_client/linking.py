@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from kernel.contracts.appservice import Linked, LinkRequest, link
+from kernel.contracts.appservice import Linked, LinkRequest, ReadersAnswer, link, readers
 from kernel.contracts.base import ApiError
 from kernel.ids import RoomID, UserID
 from kernel.matrix import HomeserverUnreachable, MatrixClient, MatrixFailure
@@ -65,6 +65,15 @@ class Linker:
             raise LinkError(
                 "Не удалось привязать профиль. Попробуйте позже.", transient=True
             ) from e
+
+    async def readers(self, room_id: str, event_id: str) -> ReadersAnswer | None:
+        """Who has read a message (None: the appservice does not know it, or is down)."""
+        try:
+            return await readers(self._appservice_url, self._token, room_id, event_id)
+        except ApiError as e:
+            if e.status not in (0, 404):
+                logger.warning("readers of %s answered %s: %s", event_id, e.status, e.reason)
+            return None
 
     async def prove(self, user_id: str, password: str) -> Proof:
         """Sign in to ``user_id``'s own homeserver with its password."""

@@ -110,6 +110,33 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
             headers={"Cache-Control": "no-store"},
         )
 
+    async def readers(request: Request) -> Response:
+        """«Кто прочитал» for the messenger: a member of staff, about her own message only;
+        names as the diary knows them (students and parents see nobody's reading)."""
+        diary, me = signed_in(request)
+        account = ctx.store.account(me.id)
+        room = request.query_params.get("room", "")
+        event = request.query_params.get("event", "")
+        if not me.role.is_staff or account is None or not account.matrix_user_id:
+            return JSONResponse({"reason": "«Кто прочитал» видят только сотрудники школы"}, 403)
+        found = await linker.readers(room, event) if room and event else None
+        if found is None:
+            return JSONResponse({"reason": "Сообщение не найдено"}, 404)
+        if found.sender != account.matrix_user_id:
+            return JSONResponse({"reason": "Видно только для своих сообщений"}, 403)
+        names = {
+            a.matrix_user_id: diary.people[pid].display_name
+            for pid in diary.people
+            if (a := ctx.store.account(pid)) is not None and a.matrix_user_id
+        }
+        return JSONResponse(
+            {
+                "read": sorted(names.get(u, u) for u in found.read),
+                "unread": sorted(names.get(u, u) for u in found.unread),
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
     async def link_page(request: Request, error: str | None = None, status: int = 200) -> Response:
         _diary, me = signed_in(request)
         account = ctx.store.account(me.id)
@@ -170,6 +197,7 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
         Route("/chats", chats),
         Route("/manage/chats", chats),
         Route("/chats/contacts", contacts),
+        Route("/chats/readers", readers),
         Route("/chats/link", link_page, methods=["GET"]),
         Route("/chats/link/existing", link_existing, methods=["POST"]),
         Route("/chats/link/new", link_new, methods=["POST"]),

@@ -17,6 +17,7 @@ from kernel.contracts.base import Message, call
 
 LINK_PATH = "/_parta/v1/link"
 COMMANDS_PATH = "/_parta/v1/commands"
+READERS_PATH = "/_parta/v1/readers"
 
 
 class LinkRequest(Message):
@@ -40,6 +41,14 @@ class ReceivedCommand(Message):
     """The sender's role in the roster: the bots decide who may command them by it."""
     moderation_room: str | None = None
     """For a report of a message: the school's «Модерация», where the bots post it."""
+
+
+class ReadersAnswer(Message):
+    """Who of the room's members when a message was sent has read it, and who not yet."""
+
+    sender: str
+    read: list[str]
+    unread: list[str]
 
 
 class CommandsPage(Message):
@@ -66,3 +75,16 @@ async def commands_since(
     return await call(
         "GET", target, token, CommandsPage, params={"since": since}, transport=transport
     )
+
+
+async def readers(
+    url: str,
+    token: str,
+    room_id: str,
+    event_id: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> ReadersAnswer:
+    """With the diary's token (the link token): the diary asks for a member of staff."""
+    target = url.rstrip("/") + READERS_PATH
+    params = {"room": room_id, "event": event_id}
+    return await call("GET", target, token, ReadersAnswer, params=params, transport=transport)

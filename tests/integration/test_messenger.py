@@ -1210,3 +1210,48 @@ async def test_a_parent_s_report_reaches_the_moderators_who_remove_the_message(
         assert answer.status == 403
     finally:
         await refused.close()
+
+
+async def test_a_teacher_sees_who_has_read_her_message_and_a_student_sees_nobody_s_reading(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any, browser: Browser
+) -> None:
+    """Issue 19, item 1: «Прочитали N из M» under a teacher's own message, counted by the
+    server from the receipts; pressed, the names of who has read and who has not."""
+    room = await class_room(site, client)
+    members = set(await client.joined_members(room))
+    others = members - {site.user("t1"), site.school.bot}
+    await messenger(page, site, "t1")
+    await open_chat(page, CLASS_CHAT)
+    text = f"Завтра контрольная {time.monotonic_ns()}"
+    await messenger_send(page, text)
+    mine = page.locator(".m-msg.mine", has_text=text)
+    count = mine.get_by_test_id("read-count")
+    await expect(count).to_have_text(f"Прочитали 0 из {len(others)}", timeout=20_000)
+    event_id = await mine.get_attribute("data-event-id")
+    assert event_id is not None
+    for who in ("s1", "s2"):
+        reader = await nio_as(who)
+        marked = await reader.room_read_markers(room, event_id, event_id)
+        assert not isinstance(marked, nio.ErrorResponse), marked
+    await expect(count).to_have_text(f"Прочитали 2 из {len(others)}", timeout=20_000)
+    await count.click()
+    dialog = page.get_by_role("dialog", name="Кто прочитал")
+    read = dialog.locator("ul").first
+    await expect(read.locator("li")).to_have_count(2)
+    await expect(read).to_contain_text("Ученик0 Иван")  # s1
+    await expect(read).to_contain_text("Ученик1 Иван")  # s2
+    await expect(dialog.locator("ul").nth(1).locator("li")).to_have_count(len(others) - 2)
+    await page.keyboard.press("Escape")
+
+    student = await browser.new_page()
+    try:
+        await messenger(student, site, "s1")
+        await open_chat(student, CLASS_CHAT)
+        await expect(student.locator(".m-msg", has_text=text)).to_be_visible()
+        await expect(student.get_by_test_id("read-count")).to_have_count(0)
+        answer = await student.request.get(
+            f"{site.url}/chats/readers?room={quote(room)}&event={quote(event_id)}"
+        )
+        assert answer.status == 403
+    finally:
+        await student.close()

@@ -70,3 +70,49 @@ def test_allowed_members_are_replaced_per_room(store: Store) -> None:
         True,
         True,
     ]
+
+
+def _member(user: str, ts: int, membership: str = "join") -> dict[str, object]:
+    return {
+        "event_id": f"$m-{user}-{ts}", "room_id": "!c:s", "type": "m.room.member",
+        "sender": user, "state_key": user, "origin_server_ts": ts,
+        "content": {"membership": membership},
+    }  # fmt: skip
+
+
+def _said(n: int, ts: int, sender: str = "@t:s") -> dict[str, object]:
+    return {
+        "event_id": f"$said{n}", "room_id": "!c:s", "type": "m.room.message", "sender": sender,
+        "origin_server_ts": ts, "content": {"msgtype": "m.text", "body": f"{n}"},
+    }  # fmt: skip
+
+
+def _receipt(user: str, event_id: str, ts: int) -> dict[str, object]:
+    return {
+        "type": "m.receipt", "room_id": "!c:s",
+        "content": {event_id: {"m.read": {user: {"ts": ts}}}},
+    }  # fmt: skip
+
+
+def test_who_has_read_a_message_counts_receipts_on_it_or_later_and_the_members_of_then(
+    store: Store,
+) -> None:
+    """«Кто прочитал»: a receipt on the message or a later one counts; on an earlier one,
+    not; who joined later, who left before, and the bot are not counted."""
+    people = ["@t:s", "@a:s", "@b:s", "@c:s", "@d:s", "@bot:s"]
+    store.record_transaction("1", [_member(u, 10) for u in people] + [_member("@d:s", 15, "leave")])
+    store.record_transaction("2", [_said(1, 20), _said(2, 30), _said(3, 40, "@a:s")])
+    store.record_transaction("3", [_member("@late:s", 35)])
+    assert store.record_receipts([
+        _receipt("@a:s", "$said3", 41), _receipt("@b:s", "$said2", 31),
+        _receipt("@c:s", "$said1", 21), _receipt("@late:s", "$said3", 42),
+    ]) == 4  # fmt: skip
+    found = store.readers(RoomID("!c:s"), "$said2", frozenset({"@bot:s"}))
+    assert found is not None
+    assert found.sender == "@t:s"
+    assert found.read == ["@a:s", "@b:s"]
+    assert found.unread == ["@c:s"]  # read only up to the message before
+    assert store.readers(RoomID("!c:s"), "$nothing", frozenset()) is None
+    # receipts only move forward: an older one arriving late changes nothing
+    assert store.record_receipts([_receipt("@a:s", "$said1", 5)]) == 0
+    assert store.readers(RoomID("!c:s"), "$said3", frozenset({"@bot:s"})) is not None

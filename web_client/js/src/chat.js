@@ -212,8 +212,14 @@ export const withChat = (Base) =>
       }
       if (!shown.length) this.timeline.append(h("li", { class: "empty" }, t.emptyChat));
       const lastMine = [...shown].reverse().find((e) => e.getSender() === this.me);
+      // «Прочитали N из M» under a member of staff's own latest messages in a group chat
+      const counted = this.cfg.staff && room.getJoinedMemberCount() > 2
+        ? new Set(shown.filter((e) => e.getSender() === this.me && e.getId()?.startsWith("$"))
+          .slice(-5).map((e) => e.getId()))
+        : new Set();
       for (const e of shown) {
         const item = this.message(room, e, responses, ends);
+        if (counted.has(e.getId())) item.append(this.readCount(room.roomId, e.getId()));
         if (e === lastMine) {
           const readers = room.getUsersReadUpTo(e).filter((u) => u !== this.me);
           if (readers.length) item.append(h("span", { class: "m-read", "data-testid": "read" }, `✓ ${t.read}`));
@@ -233,6 +239,49 @@ export const withChat = (Base) =>
           && !room.hasUserReadEvent(this.me, last.getId())) {
         this.client.sendReadReceipt(last).catch(() => {});
       }
+    }
+
+    /** «Прочитали N из M», counted by the server (the appservice reads the receipts), kept
+     * a few seconds; pressed, it lists who has read and who has not. */
+    readCount(roomId, eventId) {
+      const t = this.t;
+      const known = this.readers.get(eventId);
+      const button = known?.answer
+        ? h("button", { type: "button", class: "link m-read-count", "data-testid": "read-count",
+          onClick: () => this.showReaders(eventId) },
+          t.readBy(known.answer.read.length, known.answer.read.length + known.answer.unread.length))
+        : h("span", { class: "m-read-count" });  // until the server has counted
+      if (!known || Date.now() - known.at > 3000) {
+        this.readers.set(eventId, { at: Date.now(), answer: known?.answer });
+        fetch(`/chats/readers?room=${encodeURIComponent(roomId)}&event=${encodeURIComponent(eventId)}`,
+          { credentials: "same-origin" })
+          .then((r) => (r.ok ? r.json() : null))
+          .then((answer) => {
+            if (!answer) return;
+            const before = JSON.stringify(this.readers.get(eventId)?.answer);
+            this.readers.set(eventId, { at: Date.now(), answer });
+            if (before !== JSON.stringify(answer)) this.renderChat();
+          })
+          .catch(() => {});
+      }
+      if (known?.answer?.unread.length && !this.readersTimer) {
+        // receipts reach the server's count a moment after they reach this page: look again
+        this.readersTimer = setTimeout(() => {
+          this.readersTimer = null;
+          if (this.roomId === roomId) this.renderChat();
+        }, 4000);
+      }
+      return button;
+    }
+
+    showReaders(eventId) {
+      const t = this.t;
+      const answer = this.readers.get(eventId)?.answer;
+      if (!answer) return;
+      const list = (names) => h("ul", { class: "m-readers" }, names.map((n) => h("li", {}, n)));
+      this.showDialog(t.whoRead,
+        h("h3", {}, t.readTitle(answer.read.length)), list(answer.read),
+        h("h3", {}, t.unreadTitle(answer.unread.length)), list(answer.unread));
     }
 
     /** Earlier messages from the server, the view kept where the person was reading. */

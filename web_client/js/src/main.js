@@ -69,7 +69,8 @@ class Core {
     this.t = t;
     this.me = client.getUserId();
     this.roomId = null;
-    this.moreOpen = null; // the chat whose «Ещё» (pin, sound, folder) is open on a phone
+    this.moreOpen = null;
+    this.readers = new Map(); // «Кто прочитал» answers by event id, with when they came // the chat whose «Ещё» (pin, sound, folder) is open on a phone
     this.folder = "all";
     this.replyTo = null;
     this.media = new Map();

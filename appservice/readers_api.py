@@ -1,0 +1,50 @@
+"""``GET /_parta/v1/readers?room=&event=``: who has read a message (B2, «Кто прочитал»).
+
+::
+
+    diary (for the message's sender, staff only) ──GET /_parta/v1/readers──▶ {sender, read,
+        unread} from the receipts the homeserver pushes here (``receive_ephemeral``) and the
+        room's membership when the message was sent
+
+Counted on the server, so a page never loads a thousand members' receipts. With the
+diary's token (the link token); the diary decides who may ask.
+"""
+
+from __future__ import annotations
+
+import json
+
+from twisted.web import resource, server
+
+from appservice.store import Store
+from kernel.contracts.appservice import ReadersAnswer
+from kernel.ids import RoomID
+from kernel.secrets import same_secret
+
+
+class ReadersResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, store: Store, token: str, ignore: frozenset[str]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._store, self._token, self._ignore = store, token, ignore
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"Content-Type", b"application/json")
+        header = request.getHeader(b"Authorization") or b""
+        given = header.removeprefix(b"Bearer ").decode("utf-8", "replace")
+        if not header.startswith(b"Bearer ") or not same_secret(given, self._token):
+            request.setResponseCode(403)
+            return json.dumps({"errcode": "M_FORBIDDEN", "error": "bad diary token"}).encode()
+        args = request.args or {}
+        room = args.get(b"room", [b""])[0].decode("utf-8", "replace")
+        event = args.get(b"event", [b""])[0].decode("utf-8", "replace")
+        if not room or not event:
+            request.setResponseCode(400)
+            return json.dumps({"errcode": "M_MISSING_PARAM", "error": "room and event"}).encode()
+        found = self._store.readers(RoomID(room), event, self._ignore)
+        if found is None:
+            request.setResponseCode(404)
+            return json.dumps({"errcode": "M_NOT_FOUND", "error": "no such message here"}).encode()
+        answer = ReadersAnswer(sender=found.sender, read=found.read, unread=found.unread)
+        return answer.model_dump_json().encode()
