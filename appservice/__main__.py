@@ -74,14 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     port = config.appservice.port
     the_reactor: Any = reactor  # the module is typed as a module, not as the reactor it is
-    sides: list[tuple[bytes, Any, str]] = []
+    sides: list[tuple[bytes, Any, tuple[str, ...]]] = []
+    readers_tokens: list[str] = []  # the diary's, for the page; the bots', for «!кто»
     if linker is not None:
-        sides.append((LINK_PATH, *linker))
-        ignore = frozenset({str(bot)})  # the school's bot reads nothing
-        sides.append((READERS_PATH, ReadersResource(store, linker[1], ignore), linker[1]))
+        sides.append((LINK_PATH, linker[0], (linker[1],)))
+        readers_tokens.append(linker[1])
     if config.bots_token_file.exists():
         bots_token = read_secret_file(config.bots_token_file)
-        sides.append((COMMANDS_PATH, CommandsResource(store, bots_token, safety), bots_token))
+        sides.append((COMMANDS_PATH, CommandsResource(store, bots_token, safety), (bots_token,)))
+        readers_tokens.append(bots_token)
+    if readers_tokens:
+        ignore = frozenset({str(bot)})  # the school's bot reads nothing
+        readers = ReadersResource(store, tuple(readers_tokens), ignore)
+        sides.append((READERS_PATH, readers, tuple(readers_tokens)))
     site = make_site(resource_, hs_token, sides)
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)

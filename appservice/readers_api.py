@@ -7,7 +7,7 @@
         room's membership when the message was sent
 
 Counted on the server, so a page never loads a thousand members' receipts. With the
-diary's token (the link token); the diary decides who may ask.
+diary's token (the link token) or the bots' (``!кто``); each decides who may ask.
 """
 
 from __future__ import annotations
@@ -25,17 +25,19 @@ from kernel.secrets import same_secret
 class ReadersResource(resource.Resource):
     isLeaf = True
 
-    def __init__(self, store: Store, token: str, ignore: frozenset[str]) -> None:
+    def __init__(self, store: Store, tokens: tuple[str, ...], ignore: frozenset[str]) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self._store, self._token, self._ignore = store, token, ignore
+        self._store, self._tokens, self._ignore = store, tokens, ignore
 
     def render_GET(self, request: server.Request) -> bytes:
         request.setHeader(b"Content-Type", b"application/json")
         header = request.getHeader(b"Authorization") or b""
         given = header.removeprefix(b"Bearer ").decode("utf-8", "replace")
-        if not header.startswith(b"Bearer ") or not same_secret(given, self._token):
+        if not header.startswith(b"Bearer ") or not any(
+            same_secret(given, token) for token in self._tokens
+        ):
             request.setResponseCode(403)
-            return json.dumps({"errcode": "M_FORBIDDEN", "error": "bad diary token"}).encode()
+            return json.dumps({"errcode": "M_FORBIDDEN", "error": "bad token"}).encode()
         args = request.args or {}
         room = args.get(b"room", [b""])[0].decode("utf-8", "replace")
         event = args.get(b"event", [b""])[0].decode("utf-8", "replace")

@@ -259,17 +259,17 @@ SIDE_MAX_BODY = 64 * 1024
 def make_site(
     resource_: AppserviceResource,
     hs_token: str,
-    sides: Sequence[tuple[bytes, resource.Resource, str]] = (),
+    sides: Sequence[tuple[bytes, resource.Resource, tuple[str, ...]]] = (),
 ) -> server.Site:
-    """The homeserver's side, and ours (each at its path, with its token) beside it."""
+    """The homeserver's side, and ours (each at its path, with its tokens) beside it."""
     doors = [
         Door(b"/_matrix/app/", (hs_token,), TRANSACTION_MAX_BODY),
         Door(b"/_parta/v1/may_", (hs_token,), QUESTION_MAX_BODY),
     ]
     ours = {}
-    for path, side, token in sides:
+    for path, side, tokens in sides:
         ours[path] = side
-        doors.append(Door(path, (token,), SIDE_MAX_BODY))
+        doors.append(Door(path, tokens, SIDE_MAX_BODY))
     site = server.Site(_Root(resource_, ours) if ours else resource_)
     site.requestFactory = guarded(doors)
     return site

@@ -24,6 +24,7 @@ from appservice.diary_sync.state import Account
 from kernel.contracts.policy import REPORT_TYPE
 from kernel.db import Migration, create_missing, open_store
 from kernel.ids import RoomID, SourcedId, UserID
+from kernel.matrix.replies import without_fallback
 
 _meta = sa.MetaData()
 
@@ -410,7 +411,7 @@ class Store:
                 event = json.loads(body)
                 content = event.get("content", {})
                 text = content.get("body")
-                command = isinstance(text, str) and text.lstrip().startswith("!")
+                command = isinstance(text, str) and without_fallback(text).lstrip().startswith("!")
                 reply = content.get("msgtype") in _FILE_TYPES and isinstance(
                     content.get("m.relates_to", {}).get("m.in_reply_to"), dict
                 )

@@ -37,6 +37,7 @@ from bots.meeting_feature import MeetingBook, Meetings
 from bots.meetings_api import routes as meeting_routes
 from bots.moderation_api import routes as moderation_routes
 from bots.moderation_feature import Moderation, ModerationBook
+from bots.readers_feature import Readers
 from bots.registry import Registry
 from kernel.config import SchoolConfig, load_config
 from kernel.contracts.diary import DiaryApi
@@ -84,15 +85,16 @@ def build(config: SchoolConfig) -> Bots:
     meetings_url = config.component_store_url("bots", "meetings.db")
     meetings = Meetings(ctx, MeetingBook(meetings_url), invites, remind)
     moderation = ModerationBook(config.component_store_url("bots", "moderation.db"))
+    appservice = (config.appservice_url, read_secret_file(config.bots_token_file))
     registry = Registry.of(
         [
             meetings.feature(),
             Chats(ctx, invites).feature(),
             HomeworkFeature(ctx, homework).feature(),
             Moderation(ctx, moderation).feature(),
+            Readers(ctx, appservice).feature(),
         ]
     )
-    appservice = (config.appservice_url, read_secret_file(config.bots_token_file))
     listener = Listener(registry, Cursor(meetings_url), appservice, bot)
     local_now = lambda: datetime.now(zone).replace(tzinfo=None)  # noqa: E731
     door = InviteDoor(invites, matrix, config.server_name, local_now)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.contracts.policy import REPORT_TYPE
+from kernel.matrix.replies import without_fallback
 
 STAFF_ROLES = frozenset({"teacher", "administrator"})
 FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
@@ -32,6 +33,8 @@ class Command:
     body: str
     role: str | None = None
     """The sender's role in the roster (``None``: not one of the school's people)."""
+    reply_to: str | None = None
+    """The message this command answers (``!кто``), if any."""
 
     @classmethod
     def of(cls, event: Mapping[str, Any], role: str | None = None) -> Command | None:
@@ -42,7 +45,9 @@ class Command:
         if not all(isinstance(x, str) for x in fields):
             return None
         event_id, room_id, sender, body = (str(x) for x in fields)
-        return cls(event_id, room_id, sender, body, role)
+        target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+        reply_to = target if isinstance(target, str) else None
+        return cls(event_id, room_id, sender, without_fallback(body), role, reply_to)
 
     @property
     def word(self) -> str:

@@ -1243,11 +1243,33 @@ async def test_a_teacher_sees_who_has_read_her_message_and_a_student_sees_nobody
     await expect(dialog.locator("ul").nth(1).locator("li")).to_have_count(len(others) - 2)
     await page.keyboard.press("Escape")
 
+    teacher = await nio_as("t1")  # any client: «!кто» in answer to her own message
+    asked = await teacher.room_send(
+        room,
+        "m.room.message",
+        {
+            "msgtype": "m.text",
+            "body": f"> <{site.user('t1')}> {text}\n\n!кто",
+            "m.relates_to": {"m.in_reply_to": {"event_id": event_id}},
+        },
+    )
+    assert isinstance(asked, nio.RoomSendResponse), asked
+    said = await wait_for(
+        teacher,
+        room,
+        lambda e: (
+            e["sender"] == site.school.bot
+            and str(e["content"].get("body")).startswith(f"Прочитали 2 из {len(others)}: ")
+        ),
+        "the bot's answer to «!кто»",
+    )
+    assert "Ученик0 Иван, Ученик1 Иван. Ещё не прочитали:" in said["content"]["body"]
+
     student = await browser.new_page()
     try:
         await messenger(student, site, "s1")
         await open_chat(student, CLASS_CHAT)
-        await expect(student.locator(".m-msg", has_text=text)).to_be_visible()
+        await expect(student.locator(f'[data-event-id="{event_id}"]')).to_be_visible()
         await expect(student.get_by_test_id("read-count")).to_have_count(0)
         answer = await student.request.get(
             f"{site.url}/chats/readers?room={quote(room)}&event={quote(event_id)}"

@@ -55,3 +55,27 @@ def test_a_muted_author_is_below_what_a_message_needs_and_nobody_else_changes() 
     strict = {"users": {}, "events": {"m.room.message": 60}}  # «Объявления»-like
     assert muted(strict, "@x:s")["users"] == {"@x:s": -1}
     assert parse("!заглушить 5") == (Action.MUTE, 5)
+
+
+def test_a_reply_s_quoted_fallback_is_not_the_command() -> None:
+    """Element sends «> <@t:s> Завтра экскурсия\\n\\n!кто»: the command is the answer."""
+    from bots.readers_feature import summary
+    from bots.registry import Command
+    from kernel.matrix.replies import without_fallback
+
+    assert without_fallback("> <@t:s> Завтра экскурсия\n> подпись\n\n!кто") == "!кто"
+    assert without_fallback("!кто") == "!кто"
+    assert without_fallback("> цитата без ответа") == "> цитата без ответа"
+    event = {
+        "type": "m.room.message", "event_id": "$c", "room_id": "!r", "sender": "@t:s",
+        "content": {"msgtype": "m.text", "body": "> <@t:s> Завтра\n\n!кто",
+                    "m.relates_to": {"m.in_reply_to": {"event_id": "$m"}}},
+    }  # fmt: skip
+    command = Command.of(event, "teacher")
+    assert command is not None
+    assert (command.word, command.reply_to) == ("!кто", "$m")
+    assert (
+        summary(["Аня", "Боря"], ["Вика"]) == "Прочитали 2 из 3: Аня, Боря. Ещё не прочитали: Вика"
+    )
+    many = [f"Ученик {n:02d}" for n in range(40)]
+    assert summary([], many).endswith("и ещё 10")
