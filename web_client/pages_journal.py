@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -26,7 +27,10 @@ from starlette.routing import Route
 
 from appservice.diary_sync.model import Diary, EnrollmentRole, Person
 from appservice.diary_sync.timetable import Lesson, Timetable, lesson_id
+from kernel.contracts.base import ApiError
+from kernel.contracts.bridge import BridgeApi
 from kernel.ids import SourcedId
+from web_client.attendance import Row, csv_text, rows
 from web_client.context import DiaryContext, redirect
 from web_client.journal_plan import Kind, Refusal, extra_slot, when
 from web_client.schedule import JournalClass, class_lessons, journal_classes, long_date, monday_of
@@ -37,6 +41,7 @@ JOURNAL_WEEKS = 4
 
 def routes(ctx: DiaryContext) -> list[Route]:
     signed_in = ctx.signed_in
+    bridge = BridgeApi(ctx.config.call_bridge_url, ctx.api_token)
 
     async def journal(request: Request) -> Response:
         diary, me = signed_in(request)
@@ -96,11 +101,33 @@ def routes(ctx: DiaryContext) -> list[Route]:
         ctx.store.add_extra_slot(slot, me.id, ctx.utc_now())
         return redirect(f"/journal/lesson/{quote(lesson_id(slot.id, at.day))}?created=1")
 
-    def _lesson_page(
+    async def _presence(diary: Diary, lesson: Lesson) -> list[Row] | None:
+        """The class's students and their time in the lesson's call (None: the bridge is
+        not answering)."""
+        try:
+            seen = (await bridge.attendance(f"lesson/{lesson.id}")).attendance
+        except ApiError:
+            return None
+        students = [
+            diary.people[p]
+            for p in sorted(diary.members_of(lesson.slot.class_id, EnrollmentRole.STUDENT))
+            if p in diary.people
+        ]
+        accounts = {
+            p.id: a.matrix_user_id
+            for p in students
+            if (a := ctx.store.account(p.id)) is not None and a.matrix_user_id
+        }
+        return rows(students, accounts, seen, ZoneInfo(ctx.config.diary.timezone))
+
+    async def _lesson_page(
         request: Request, me: Person, lesson: Lesson, error: str | None = None
     ) -> Response:
+        diary, _ = signed_in(request)
         extra = ctx.store.is_extra_slot(lesson.slot.id)
         made = lesson.slot.distance or lesson.id in ctx.store.distance_lesson_ids(lesson.day, 1)
+        begun = made and lesson.starts_at <= ctx.local_now()
+        presence = await _presence(diary, lesson) if begun else []
         return ctx.render(
             request,
             "journal_lesson.html",
@@ -112,13 +139,15 @@ def routes(ctx: DiaryContext) -> list[Route]:
             cancellable=extra or (made and not lesson.slot.distance),
             created=request.query_params.get("created") == "1",
             moved=request.query_params.get("moved") == "1",
+            begun=begun,
+            presence=presence,
             error=error,
             status=400 if error else 200,
         )
 
     async def journal_lesson(request: Request) -> Response:
         diary, me = signed_in(request)
-        return _lesson_page(request, me, _journal_lesson(request, diary, me))
+        return await _lesson_page(request, me, _journal_lesson(request, diary, me))
 
     async def create_distance(request: Request) -> Response:
         await ctx.form(request)
@@ -148,7 +177,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
             ctx.local_now(),
         )
         if isinstance(at, Refusal):
-            return _lesson_page(request, me, lesson, at.message)
+            return await _lesson_page(request, me, lesson, at.message)
         ctx.store.move_extra_slot(lesson.slot.id, at.day, at.start, at.end)
         return redirect(f"/journal/lesson/{quote(lesson_id(lesson.slot.id, at.day))}?moved=1")
 
@@ -157,7 +186,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
         diary, me = signed_in(request)
         lesson = _journal_lesson(request, diary, me)
         if lesson.ends_at < ctx.local_now():
-            return _lesson_page(request, me, lesson, "Урок уже прошёл")
+            return await _lesson_page(request, me, lesson, "Урок уже прошёл")
         if not (
             ctx.store.cancel_extra_slot(lesson.slot.id)
             or ctx.store.cancel_distance_lesson(lesson.id)
@@ -186,8 +215,23 @@ def routes(ctx: DiaryContext) -> list[Route]:
             raise HTTPException(403, "Этот журнал вам недоступен")
         return lesson
 
+    async def attendance_csv(request: Request) -> Response:
+        diary, me = signed_in(request)
+        lesson = _journal_lesson(request, diary, me)
+        found = await _presence(diary, lesson)
+        if found is None:
+            raise HTTPException(503, "Сервер звонков не отвечает: попробуйте позже")
+        title = f"{lesson.slot.subject} {lesson.day:%d.%m.%Y} {lesson.slot.start:%H:%M}"
+        name = quote(f"Присутствие {lesson.slot.subject} {lesson.day:%d.%m.%Y}.csv")
+        return Response(
+            csv_text(title, found).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+        )
+
     return [
         Route("/journal", journal),
+        Route("/journal/lesson/{lesson}/attendance.csv", attendance_csv),
         Route("/journal/class/{class_id}", journal_class),
         Route("/journal/class/{class_id}/lessons", add_lesson, methods=["POST"]),
         Route("/journal/lesson/{lesson}", journal_lesson, methods=["GET"]),

@@ -6,6 +6,7 @@ here, so lessons "five minutes ago" and "in two hours" fall on the same day.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -123,6 +124,9 @@ def running_diary(base: SchoolConfig, state: Path, prefix: str) -> Iterator[Diar
             store.set_password_hash(person, hashed)
     finally:
         store.close()
+    if base.diary_api_token_file.exists():  # the school's call bridge knows the diary by it
+        config.secrets_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(base.diary_api_token_file, config.diary_api_token_file)
     stack = SchoolStack.for_config(config)
     try:
         stack.start_diary()

@@ -20,6 +20,7 @@ import pytest
 from playwright.async_api import Page, expect
 from pypdf import PdfReader
 
+from appservice.diary_sync.model import EnrollmentRole
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import PASSWORD, DiarySite, next_school_day, running_diary
@@ -476,3 +477,32 @@ async def test_a_student_cannot_set_a_lesson_and_a_teacher_cannot_cancel_the_tim
         form={"csrf": csrf or "", "day": site.day.isoformat(), "start": "18:00", "end": "18:45"},
     )
     assert answer.status == 403
+
+
+async def test_a_distance_lesson_s_page_shows_presence_from_the_bridge_and_its_csv(
+    page: Page, site: DiarySite
+) -> None:
+    """Issue 19, item 5: Журнал → a lesson that has begun → «Присутствие», asked of the real
+    call bridge (nobody has joined this one: every student «нет»), and the same as CSV."""
+    await sign_in(page, site, "web-t4")
+    await page.goto(f"{site.url}/journal/lesson/{site.open_now()}")
+    table = page.get_by_test_id("presence")
+    await expect(page.get_by_role("heading", name="Присутствие")).to_be_visible()
+    students = sorted(
+        site.diary.people[p].display_name
+        for p in site.diary.members_of(site.sid("5a-math"), EnrollmentRole.STUDENT)
+    )
+    await expect(table.locator("tbody tr")).to_have_count(len(students))
+    await expect(page.get_by_test_id("presence-count")).to_have_text(
+        f"На уроке: 0 из {len(students)}"
+    )
+    async with page.expect_download() as waiting:
+        await page.get_by_role("link", name="Скачать CSV").click()
+    saved = await (await waiting.value).path()
+    lines = saved.read_bytes().decode("utf-8-sig").splitlines()
+    assert lines[0] == "Урок;Ученик;Был на уроке;Минут;Пришёл;Ушёл"
+    assert sorted(line.split(";")[1] for line in lines[1:]) == students
+    assert all(line.split(";")[2] == "нет" for line in lines[1:])
+    later = await page.goto(f"{site.url}/journal/lesson/{site.later()}")
+    assert later is not None
+    await expect(page.get_by_role("heading", name="Присутствие")).to_have_count(0)  # not begun
