@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import date, timedelta
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,6 +22,8 @@ from starlette.routing import Route
 
 from appservice.diary_sync.model import Diary, Person, Role
 from appservice.diary_sync.timetable import Lesson
+from kernel.contracts.bridge import Attendance, BridgeApi
+from web_client.attendance import Row, rows
 from web_client.context import DiaryContext, redirect
 from web_client.schedule import (
     Window,
@@ -34,8 +39,12 @@ NOT_STARTED = "Внимание! Урок еще не начался"
 FINISHED = "Урок уже закончился"
 
 
+log = logging.getLogger(__name__)
+
+
 def routes(ctx: DiaryContext) -> list[Route]:
     signed_in = ctx.signed_in
+    bridge = BridgeApi(ctx.config.call_bridge_url, ctx.api_token)
 
     def lesson_for(request: Request, diary: Diary, person: Person) -> Lesson:
         lesson = ctx.timetable().lesson(request.path_params["lesson"])
@@ -44,6 +53,27 @@ def routes(ctx: DiaryContext) -> list[Route]:
         if not may_see_lesson(diary, person.id, lesson):
             raise HTTPException(403, "Этот урок не из вашего расписания")
         return lesson
+
+    async def _presence(student: Person, lessons: list[Lesson]) -> dict[str, Row]:
+        """The student's own time in each distance lesson that has begun (her parent sees
+        it too); a lesson the bridge cannot tell about shows nothing."""
+        account = ctx.store.account(student.id)
+        now = ctx.local_now()
+        begun = [lesson for lesson in lessons if lesson.starts_at <= now]
+        if not begun:
+            return {}
+        zone = ZoneInfo(ctx.config.diary.timezone)
+        mine = {student.id: account.matrix_user_id} if account and account.matrix_user_id else {}
+        answers = await asyncio.gather(
+            *(bridge.attendance(f"lesson/{lesson.id}") for lesson in begun), return_exceptions=True
+        )
+        found = {}
+        for lesson, answer in zip(begun, answers, strict=True):
+            if isinstance(answer, Attendance):
+                found[lesson.id] = rows([student], mine, answer.attendance, zone)[0]
+            else:
+                log.info("attendance of %s not known now: %s", lesson.id, answer)
+        return found
 
     async def home(request: Request) -> Response:
         return redirect("/diary" if ctx.person_id(request) else "/login")
@@ -57,6 +87,9 @@ def routes(ctx: DiaryContext) -> list[Route]:
         )
         notice = {"not_started": NOT_STARTED, "finished": FINISHED}.get(
             request.query_params.get("notice", "")
+        )
+        presence = await _presence(
+            student, [e.lesson for d in days for e in d.entries if e.distance]
         )
         return ctx.render(
             request,
@@ -72,6 +105,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
             next=(monday + timedelta(days=7)).isoformat(),
             notice=notice,
             query_student=request.query_params.get("student", ""),
+            presence=presence,
         )
 
     async def join(request: Request) -> Response:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from playwright.async_api import Page, expect
 from pypdf import PdfReader
 
@@ -25,6 +26,7 @@ from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import PASSWORD, DiarySite, next_school_day, running_diary
 from tests.integration.test_cli import parta
+from web_client.store import DiaryStore
 
 pytestmark = pytest.mark.integration
 
@@ -506,3 +508,17 @@ async def test_a_distance_lesson_s_page_shows_presence_from_the_bridge_and_its_c
     later = await page.goto(f"{site.url}/journal/lesson/{site.later()}")
     assert later is not None
     await expect(page.get_by_role("heading", name="Присутствие")).to_have_count(0)  # not begun
+
+    store = DiaryStore.open(site.config.diary_store_url())
+    try:  # (the access-letters test above has her choose her own password)
+        store.set_password_hash(site.sid("p1"), PasswordHasher().hash(PASSWORD))
+    finally:
+        store.close()
+    for who in ("web-s1", "web-p1"):  # the student, and her parent, see her own presence
+        await page.context.clear_cookies()
+        await sign_in(page, site, who)
+        await page.goto(f"{site.url}/diary?student=web-s1")
+        row = page.locator(f'tr[data-lesson="{site.open_now()}"]')
+        await expect(row.get_by_test_id("presence")).to_have_text("Присутствие: нет")
+        later_row = page.locator(f'tr[data-lesson="{site.later()}"]')
+        await expect(later_row.get_by_test_id("presence")).to_have_count(0)
