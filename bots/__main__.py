@@ -160,7 +160,7 @@ async def serve(config: SchoolConfig) -> None:
         routes=[
             Route("/health", health),
             *invite_routes(bots.door, invite_token),
-            *homework_routes(bots.homework, invite_token),
+            *homework_routes(bots.homework, invite_token, bots.matrix),
             *moderation_routes(bots.moderation, invite_token),
             *meeting_routes(
                 bots.meetings,

@@ -1,4 +1,5 @@
-"""``GET /_parta/v1/homework?room=<room id>``: the diary reads homework and who handed it in.
+"""``GET /_parta/v1/homework?room=<room id or alias>``: the diary reads homework and who
+handed it in.
 
 With the diary's token for the bots (the same as for invite links).
 """
@@ -11,10 +12,12 @@ from starlette.routing import Route
 
 from bots.homework import HomeworkBook
 from kernel.contracts.bots import HOMEWORK_PATH, HandIn, HomeworkList, HomeworkTask
+from kernel.ids import RoomAlias
+from kernel.matrix import MatrixClient, MatrixFailure
 from kernel.secrets import same_secret
 
 
-def routes(book: HomeworkBook, token: str) -> list[Route]:
+def routes(book: HomeworkBook, token: str, matrix: MatrixClient | None = None) -> list[Route]:
     async def homework(request: Request) -> Response:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not given or not same_secret(given, token):
@@ -22,6 +25,14 @@ def routes(book: HomeworkBook, token: str) -> list[Route]:
         room = request.query_params.get("room", "")
         if not room:
             return JSONResponse({"reason": "room is required"}, 400)
+        if room.startswith("#") and matrix is not None:  # the diary knows a class chat's alias
+            try:
+                found = await matrix.resolve_alias(RoomAlias(room))
+            except MatrixFailure:
+                return JSONResponse({"reason": "the homeserver is not answering"}, 503)
+            if found is None:
+                return JSONResponse({"reason": "no such chat"}, 404)
+            room = str(found)
         answer = HomeworkList(
             room_id=room,
             homework=[

@@ -1,4 +1,5 @@
-"""«Присутствие» on a distance lesson (D1, E3): who of the class came, for how long. Pure.
+"""«Присутствие» and «Домашнее задание» on a lesson (D1, E3, C2): who of the class came, for
+how long, and who handed in the day's homework. Pure.
 
 The call bridge counts each person's time in the call (overlapping stays once); the diary
 names them, lists the class's students who did not come, and writes the same as CSV for the
@@ -11,9 +12,10 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from appservice.diary_sync.model import Person
+from kernel.contracts.bots import HomeworkList
 from kernel.contracts.bridge import Presence
 from kernel.ids import SourcedId
 
@@ -64,3 +66,52 @@ def csv_text(lesson: str, found: Iterable[Row]) -> str:
     for r in found:
         writer.writerow([lesson, r.name, "да" if r.present else "нет", r.minutes, r.came, r.left])
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Task:
+    text: str
+    set_at: str
+    handed_in: list[tuple[str, str, str]]
+    """(student, file, when)"""
+    missing: list[str]
+
+
+@dataclass(frozen=True)
+class Homework:
+    room_id: str
+    tasks: list[Task]
+
+
+def homework_of(
+    found: HomeworkList,
+    day: date,
+    teacher: str | None,
+    names: Mapping[str, str],
+    students: list[str],
+    zone: tzinfo,
+) -> Homework:
+    """The tasks the lesson's teacher set in the class chat on the lesson's day (every
+    teacher's when the teacher has no account), each with who handed in and who not."""
+
+    def local(ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, zone)
+
+    tasks = []
+    for task in found.homework:
+        if local(task.set_at).date() != day or (teacher and task.set_by != teacher):
+            continue
+        handed = [
+            (names.get(h.student, h.student), h.file, local(h.at).strftime("%d.%m %H:%M"))
+            for h in sorted(task.handed_in, key=lambda h: h.at)
+        ]
+        done = {who for who, _, _ in handed}
+        tasks.append(
+            Task(
+                task.text,
+                local(task.set_at).strftime("%H:%M"),
+                handed,
+                [s for s in students if s not in done],
+            )
+        )
+    return Homework(found.room_id, tasks)

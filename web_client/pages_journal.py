@@ -25,12 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from appservice.diary_sync.layout import lesson_room
 from appservice.diary_sync.model import Diary, EnrollmentRole, Person
 from appservice.diary_sync.timetable import Lesson, Timetable, lesson_id
 from kernel.contracts.base import ApiError
+from kernel.contracts.bots import BotsApi
 from kernel.contracts.bridge import BridgeApi
 from kernel.ids import SourcedId
-from web_client.attendance import Row, csv_text, rows
+from web_client.attendance import Homework, Row, csv_text, homework_of, rows
 from web_client.context import DiaryContext, redirect
 from web_client.journal_plan import Kind, Refusal, extra_slot, when
 from web_client.schedule import JournalClass, class_lessons, journal_classes, long_date, monday_of
@@ -42,6 +44,7 @@ JOURNAL_WEEKS = 4
 def routes(ctx: DiaryContext) -> list[Route]:
     signed_in = ctx.signed_in
     bridge = BridgeApi(ctx.config.call_bridge_url, ctx.api_token)
+    bots = BotsApi(ctx.config.bots_url, ctx.invite_token)
 
     async def journal(request: Request) -> Response:
         diary, me = signed_in(request)
@@ -120,6 +123,32 @@ def routes(ctx: DiaryContext) -> list[Route]:
         }
         return rows(students, accounts, seen, ZoneInfo(ctx.config.diary.timezone))
 
+    async def _homework(diary: Diary, lesson: Lesson) -> Homework | None:
+        """Homework the lesson's teacher set in its class chat that day, and who handed in
+        what (None: the bots are not answering, or the class has no chat)."""
+        key = lesson_room(diary, lesson.slot.class_id)
+        if key is None:
+            return None
+        try:
+            found = await bots.homework(f"#{key}:{ctx.config.server_name}")
+        except ApiError:
+            return None
+        names = {
+            a.matrix_user_id: person.display_name
+            for person in diary.people.values()
+            if (a := ctx.store.account(person.id)) is not None and a.matrix_user_id
+        }
+        teacher = ctx.store.account(lesson.slot.teacher_id) if lesson.slot.teacher_id else None
+        zone = ZoneInfo(ctx.config.diary.timezone)
+        students = sorted(
+            diary.people[p].display_name
+            for p in diary.members_of(lesson.slot.class_id, EnrollmentRole.STUDENT)
+            if p in diary.people
+        )
+        return homework_of(
+            found, lesson.day, teacher.matrix_user_id if teacher else None, names, students, zone
+        )
+
     async def _lesson_page(
         request: Request, me: Person, lesson: Lesson, error: str | None = None
     ) -> Response:
@@ -128,6 +157,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
         made = lesson.slot.distance or lesson.id in ctx.store.distance_lesson_ids(lesson.day, 1)
         begun = made and lesson.starts_at <= ctx.local_now()
         presence = await _presence(diary, lesson) if begun else []
+        homework = await _homework(diary, lesson)
         return ctx.render(
             request,
             "journal_lesson.html",
@@ -141,6 +171,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
             moved=request.query_params.get("moved") == "1",
             begun=begun,
             presence=presence,
+            homework=homework,
             error=error,
             status=400 if error else 200,
         )

@@ -27,7 +27,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from appservice.diary_sync.layout import RoomKind, room_key
-from appservice.diary_sync.model import Diary
+from appservice.diary_sync.model import Diary, EnrollmentRole
 from appservice.school_sync import SchoolSync, SyncOptions
 from kernel.contracts.bots import BotsApi
 from kernel.ids import RoomAlias, RoomID, SourcedId, UserID
@@ -1277,3 +1277,61 @@ async def test_a_teacher_sees_who_has_read_her_message_and_a_student_sees_nobody
         assert answer.status == 403
     finally:
         await student.close()
+
+
+async def test_the_lesson_s_page_in_the_journal_shows_who_handed_in_that_day_s_homework(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    """Issue 19, item 5: Журнал → a lesson → «Домашнее задание»: the task its teacher set in
+    the class chat that day, «Сдали 1 из N», who handed in which file."""
+    room = await class_room(site, client)
+    teacher, student = await nio_as("t4"), await nio_as("s3")
+    text = f"Задачи 1–5 {time.monotonic_ns()}"
+    said = await teacher.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": f"!дз {text}"}
+    )
+    assert isinstance(said, nio.RoomSendResponse), said
+    task = await wait_for(
+        teacher, room, lambda e: "org.parta.homework" in e["content"]
+        and text in e["content"].get("body", ""), "the homework task",
+    )  # fmt: skip
+    answer = b"1) 2  2) 4  3) 6\n"
+    uploaded, _ = await student.upload(
+        io.BytesIO(answer), content_type="text/plain", filename="ответ.txt", filesize=len(answer)
+    )
+    assert isinstance(uploaded, nio.UploadResponse), uploaded
+    handed = await student.room_send(
+        room,
+        "m.room.message",
+        {
+            "msgtype": "m.file", "body": "ответ.txt", "url": uploaded.content_uri,
+            "info": {"mimetype": "text/plain", "size": len(answer)},
+            "m.relates_to": {"m.in_reply_to": {"event_id": task["event_id"]}},
+        },
+    )  # fmt: skip
+    assert isinstance(handed, nio.RoomSendResponse), handed
+    bots = BotsApi(
+        site.stack.config.bots_url, site.stack.config.invite_token_file.read_text().strip()
+    )
+    deadline = time.monotonic() + 30
+    while not any(
+        h.event_id == task["event_id"] and h.handed_in for h in (await bots.homework(room)).homework
+    ):
+        assert time.monotonic() < deadline, "the bots never counted the hand-in"
+        await asyncio.sleep(0.2)
+
+    await sign_in_at(page, site.url, site.logins["t4"], PASSWORD)
+    await page.goto(f"{site.url}/journal/class/{sid('5a-math')}")
+    await (
+        page.get_by_role("region", name="Назначить урок")
+        .get_by_role("button", name="Назначить")
+        .click()
+    )
+    section = page.get_by_test_id("homework")
+    work = section.locator("article", has_text=text)
+    await expect(work).to_be_visible()
+    students = site.diary.members_of(sid("5a-math"), EnrollmentRole.STUDENT)
+    await expect(work.get_by_test_id("handed-count")).to_have_text(f"Сдали 1 из {len(students)}")
+    await expect(work.get_by_test_id("handed-in")).to_contain_text(
+        f"{site.diary.people[sid('s3')].display_name}: ответ.txt"
+    )
