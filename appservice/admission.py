@@ -38,6 +38,8 @@ class Door:
     prefix: bytes
     tokens: tuple[str, ...]
     max_body: int = MIB
+    public: bool = False
+    """Opened without a token (``/health``, ``/ready``: they tell nothing private)."""
 
 
 def door_for(doors: Sequence[Door], path: bytes) -> Door | None:
@@ -53,6 +55,10 @@ def refusal(
     door = door_for(doors, path)
     if door is None:
         return 404, "M_UNRECOGNIZED", "unknown endpoint"
+    if door.public:
+        if length is not None and length > door.max_body:
+            return 413, "M_TOO_LARGE", f"the body is larger than {door.max_body} bytes"
+        return None
     if token is None:
         return 401, "M_UNAUTHORIZED", "missing token"
     if not any(same_secret(token, t) for t in door.tokens):

@@ -49,6 +49,7 @@ from kernel.contracts.policy import (
     OpenQuestion,
     SeeQuestion,
 )
+from kernel.health import database, ready
 from kernel.ids import RoomID, UserID
 from kernel.secrets import same_secret
 
@@ -84,6 +85,10 @@ class AppserviceResource(resource.Resource):
             OPEN_PATH: (OpenQuestion, self._may_open),
             SEE_PATH: (SeeQuestion, self._may_see),
         }
+
+    @property
+    def store(self) -> Store:
+        return self._store
 
     def render(self, request: server.Request) -> bytes:
         request.setHeader(b"Content-Type", b"application/json")
@@ -249,6 +254,29 @@ class _Root(resource.Resource):
 LINK_PATH = b"/_parta/v1/link"
 COMMANDS_PATH = b"/_parta/v1/commands"
 READERS_PATH = b"/_parta/v1/readers"
+HEALTH_PATH = b"/health"
+READY_PATH = b"/ready"
+
+
+class HealthResource(resource.Resource):
+    """``/health``: the process answers; ``/ready``: its database too (the homeserver pushes
+    to it, so whether the homeserver is up is the homeserver's own ``/ready``)."""
+
+    isLeaf = True
+
+    def __init__(self, store: Store, check: bool) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._store, self._check = store, check
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"Content-Type", b"application/json")
+        if not self._check:
+            return b'{"ok": true}'
+        code, body = ready([database(self._store.engine)])
+        request.setResponseCode(code)
+        return json.dumps(body, ensure_ascii=False).encode()
+
+
 TRANSACTION_MAX_BODY = 32 * MIB
 """Synapse sends at most 100 events and 100 ephemeral events a transaction, ≤ 64 KiB each."""
 QUESTION_MAX_BODY = 4 * MIB
@@ -266,10 +294,14 @@ def make_site(
         Door(b"/_matrix/app/", (hs_token,), TRANSACTION_MAX_BODY),
         Door(b"/_parta/v1/may_", (hs_token,), QUESTION_MAX_BODY),
     ]
-    ours = {}
+    ours: dict[bytes, resource.Resource] = {
+        HEALTH_PATH: HealthResource(resource_.store, check=False),
+        READY_PATH: HealthResource(resource_.store, check=True),
+    }
+    doors += [Door(HEALTH_PATH, (), 0, public=True), Door(READY_PATH, (), 0, public=True)]
     for path, side, tokens in sides:
         ours[path] = side
         doors.append(Door(path, tokens, SIDE_MAX_BODY))
-    site = server.Site(_Root(resource_, ours) if ours else resource_)
+    site = server.Site(_Root(resource_, ours))
     site.requestFactory = guarded(doors)
     return site

@@ -174,6 +174,10 @@ class Store:
         self._engine = engine
         self._now_ms = now_ms
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     @classmethod
     def open(cls, url: str, now_ms: Callable[[], int]) -> Store:
         """Opened and brought up to the newest schema (:mod:`kernel.db`)."""

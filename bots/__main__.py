@@ -41,6 +41,7 @@ from bots.readers_feature import Readers
 from bots.registry import Registry
 from kernel.config import SchoolConfig, load_config
 from kernel.contracts.diary import DiaryApi
+from kernel.health import database, homeserver_url, reachable, ready
 from kernel.ids import ServerName, UserID, user_id
 from kernel.matrix import MatrixClient, MatrixFailure, NotFound
 from kernel.matrix.client import q
@@ -155,10 +156,21 @@ async def serve(config: SchoolConfig) -> None:
     async def health(request: Request) -> Response:
         return JSONResponse(status)
 
+    async def ready_(request: Request) -> Response:
+        code, body = ready(
+            [
+                database(bots.homework.engine),
+                await reachable("homeserver", homeserver_url(config.homeserver_url)),
+                await reachable("appservice", config.appservice_url + "/health"),
+            ]
+        )
+        return JSONResponse(body, code)
+
     invite_token = read_secret_file(config.invite_token_file)
     app = Starlette(
         routes=[
             Route("/health", health),
+            Route("/ready", ready_),
             *invite_routes(bots.door, invite_token),
             *homework_routes(bots.homework, invite_token, bots.matrix),
             *moderation_routes(bots.moderation, invite_token),

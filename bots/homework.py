@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from kernel.db import Migration, create_missing, insert_new, open_store
 
@@ -90,6 +91,11 @@ MIGRATIONS = (
 class HomeworkBook:
     def __init__(self, url: str) -> None:
         self._engine = open_store(url, STORE, MIGRATIONS)
+
+    @property
+    def engine(self) -> Engine:
+        """For the readiness check: the bots' database answers."""
+        return self._engine
 
     def set(self, homework: Homework, command_event: str) -> None:
         row = {**homework.__dict__, "command_event": command_event}

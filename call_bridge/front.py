@@ -36,6 +36,7 @@ from call_bridge.rules import CallId, Refused
 from call_bridge.worker import attendance_url
 from kernel.config import SchoolConfig
 from kernel.contracts.bridge import ATTENDANCE_PATH, PLACE_PATH, Attendance, Placement, Presence
+from kernel.health import Check, homeserver_url, reachable, ready
 from kernel.http_reasons import reason
 from kernel.secrets import read_secret_file, same_secret
 
@@ -167,6 +168,25 @@ def build_front(config: SchoolConfig) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"workers": sorted(await placement.loads())})
 
+    async def ready_(request: Request) -> Response:
+        answering = await placement.loads()
+        workers = [
+            Check(
+                f"worker {w.index}",
+                w.index in answering,
+                "ok" if w.index in answering else "не отвечает",
+            )
+            for w in workers_of(config)
+        ]
+        code, body = ready(
+            [
+                await reachable("homeserver", homeserver_url(config.homeserver_url)),
+                await reachable("diary", config.diary_internal_url + "/health"),
+                *workers,
+            ]
+        )
+        return JSONResponse(body, code)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
         text = templates.get_template("refused.html").render(
@@ -177,6 +197,7 @@ def build_front(config: SchoolConfig) -> Starlette:
     app = Starlette(
         routes=[
             Route("/health", health),
+            Route("/ready", ready_),
             Route(PLACE_PATH, place),
             Route(ATTENDANCE_PATH, attendance),
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),

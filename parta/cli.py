@@ -5,6 +5,7 @@
     parta school generate --students N --out DIR   a synthetic school (OneRoster 1.2 CSV)
     parta roster check SOURCE                      validate a roster, print a summary
     parta sync SOURCE -c parta.yaml [--dry-run]    reconcile the school's Matrix with the roster
+    parta status -c parta.yaml [--json]            is every part of the school working?
     parta people link PERSON -c parta.yaml         link a diary person, join their rooms
     parta diary password LOGIN -c parta.yaml       set a diary password (read from stdin)
     parta run -c parta.yaml                        Synapse, appservice, diary in the foreground
@@ -106,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     prepare.add_argument("--part", action="append", choices=["secrets", "databases", "homeserver"])
     prepare.add_argument("--group", help="the components' group: it may read what is written")
     prepare.set_defaults(run=commands.deploy_prepare)
+
+    status = sub.add_parser("status", help="is every part of the school working?")
+    _config_arg(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(run=commands.status)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(required=True)
     bsync = bench.add_parser("sync", help="provision a synthetic school, print figures")

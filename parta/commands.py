@@ -299,6 +299,25 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def status(args: argparse.Namespace) -> int:
+    """Every component's readiness and every store's schema; 1 when something is wrong."""
+    from parta.status import components, lines, report, stores
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        return _fail(f"parta status: {e}")
+    parts = asyncio.run(components(config)) + stores(config)
+    found = report(parts)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+    else:
+        print("\n".join(lines(parts)))
+        if found["failing"]:
+            print(f"не работает: {', '.join(found['failing'])}", file=sys.stderr)
+    return 0 if found["ok"] else 1
+
+
 def db_upgrade(args: argparse.Namespace) -> int:
     """Every store upgraded in place; prints each one's version before and after."""
     from parta.stores import upgrade_all

@@ -15,13 +15,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kernel.config import SchoolConfig
+from kernel.health import database, homeserver_url, reachable, ready
 from kernel.http_reasons import reason
 from web_client import (
     api,
@@ -124,6 +125,17 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         return PlainTextResponse("OK")
 
     routes.append(Route("/health", health))
+
+    async def ready_(request: Request) -> Response:
+        status, body = ready(
+            [
+                database(ctx.store.engine),
+                await reachable("homeserver", homeserver_url(ctx.config.homeserver_url)),
+            ]
+        )
+        return JSONResponse(body, status)
+
+    routes.append(Route("/ready", ready_))
     middleware = [Middleware(SecurityHeaders, headers=security_headers(ctx.config))]
     if ctx.config.diary.trusted_proxies:
         # the sign-in limits count the real client: X-Forwarded-For, from these proxies only
