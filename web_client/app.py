@@ -35,6 +35,7 @@ from web_client import (
     pages_meetings,
     pages_moderation,
     pages_oidc,
+    pages_status,
 )
 from web_client.context import DiaryContext
 from web_client.linking import Linker
@@ -94,6 +95,7 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         *pages_join.routes(ctx),
         *pages_meetings.routes(ctx),
         *pages_moderation.routes(ctx),
+        *pages_status.routes(ctx),
         *pages_access.routes(ctx),
         *pages_oidc.routes(ctx, linker, oidc),
         *api.routes(ctx),

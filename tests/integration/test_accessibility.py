@@ -38,7 +38,7 @@ async def test_the_pages_before_signing_in(page: Page, site: DiarySite) -> None:
     [
         ("s1", ["/diary", "/chats", "/chats/link"]),
         ("p2", ["/diary", "/chats"]),
-        ("a1", ["/manage/moderation", "/manage/access"]),
+        ("a1", ["/manage/moderation", "/manage/access", "/manage/status"]),
         (
             "t1",
             [

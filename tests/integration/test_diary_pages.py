@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from playwright.async_api import Page, expect
 from pypdf import PdfReader
 
-from appservice.diary_sync.model import EnrollmentRole
+from appservice.diary_sync.model import EnrollmentRole, Role
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import PASSWORD, DiarySite, next_school_day, running_diary
@@ -522,3 +522,27 @@ async def test_a_distance_lesson_s_page_shows_presence_from_the_bridge_and_its_c
         await expect(row.get_by_test_id("presence")).to_have_text("Присутствие: нет")
         later_row = page.locator(f'tr[data-lesson="{site.later()}"]')
         await expect(later_row.get_by_test_id("presence")).to_have_count(0)
+
+
+async def test_the_administrator_sees_the_system_s_state_and_a_teacher_does_not(
+    page: Page, site: DiarySite
+) -> None:
+    """Issue 18, item 3: Управление → Состояние — each part of the system working (asked of
+    the real components), who has joined the chats by role, today's distance lessons."""
+    await sign_in(page, site, "web-a1")
+    await page.get_by_role("link", name="Управление → Состояние").click()
+    await expect(page.get_by_test_id("overall")).to_have_text("Всё работает.")
+    parts = page.get_by_test_id("parts")
+    for title in ("Сервер чатов (Synapse)", "Школьный бот", "Звонки и дистанционные уроки"):
+        await expect(parts.locator("tr", has_text=title)).to_contain_text("работает")
+    students = sum(p.role is Role.STUDENT for p in site.diary.people.values())
+    await expect(page.get_by_test_id("linked").locator("tr", has_text="Ученики")).to_contain_text(
+        f"из {students}"
+    )
+    await expect(page.get_by_test_id("lessons-today")).to_contain_text("Математика")
+    await page.screenshot(path=SCREENSHOTS / "diary-status.png", full_page=True)
+    await page.context.clear_cookies()
+    await sign_in(page, site, "web-t1")
+    answer = await page.goto(f"{site.url}/manage/status")
+    assert answer is not None
+    assert answer.status == 403

@@ -81,6 +81,7 @@ async def test_pages_before_signing_in_fit_a_phone(phone: Page, site: DiarySite)
                 "/manage/access",
                 "/manage/chats",
                 "/manage/moderation",
+                "/manage/status",
             ],
         ),
     ],
