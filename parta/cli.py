@@ -3,7 +3,7 @@
 ::
 
     parta school generate --students N --out DIR   a synthetic school (OneRoster 1.2 CSV)
-    parta roster check SOURCE                      validate a roster, print a summary
+    parta roster check SOURCE [--strict]           validate a roster, print a summary
     parta sync SOURCE -c parta.yaml [--dry-run]    reconcile the school's Matrix with the roster
     parta status -c parta.yaml [--json]            is every part of the school working?
     parta people link PERSON -c parta.yaml         link a diary person, join their rooms
@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from parta import commands
+from parta import commands, rosters
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     roster = sub.add_parser("roster", help="rosters").add_subparsers(required=True)
     check = roster.add_parser("check", help="validate a roster without touching any server")
     check.add_argument("source", type=Path)
-    check.set_defaults(run=commands.roster_check)
+    check.add_argument(
+        "--base", type=Path, help="the previous (bulk) export a delta applies to: exact changes"
+    )
+    check.add_argument("--strict", action="store_true", help="warnings refuse the roster too")
+    check.set_defaults(run=rosters.roster_check)
 
     sync = sub.add_parser("sync", help="make the school's Matrix match the roster")
     sync.add_argument("source", type=Path)
@@ -50,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--eager", action="store_true", help="join everybody now, not on link")
     sync.add_argument("--force", action="store_true", help="apply even a destructive plan")
     sync.add_argument("--json", action="store_true", help="print the result as JSON")
+    sync.add_argument("--strict", action="store_true", help="roster warnings refuse it too")
     sync.set_defaults(run=commands.sync)
 
     people = sub.add_parser("people", help="diary people").add_subparsers(required=True)

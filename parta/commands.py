@@ -21,10 +21,9 @@ from tqdm import tqdm
 
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import Action, DestructivePlanError, describe
-from appservice.diary_sync.roster import RosterError, load_roster
+from appservice.diary_sync.roster import Problem, RosterError, load_roster
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.diary_sync.state import Account
-from appservice.diary_sync.summary import format_summary, summarize
 from appservice.errors import SYNC_FAILURES
 from appservice.school_sync import SNAPSHOT, SyncOptions, SyncResult, summary
 from appservice.store import Store
@@ -55,22 +54,20 @@ def school_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def roster_check(args: argparse.Namespace) -> int:
-    try:
-        diary = load_roster(args.source)
-    except RosterError as e:
-        for problem in e.problems:
-            print(problem)
-        return _fail(f"{args.source}: {len(e.problems)} problem(s); nothing can be synced")
-    print(format_summary(summarize(diary)))
-    return 0
+def load_school_roster(source: Path, store: Store, strict: bool = False) -> Diary:
+    """A bulk roster stands alone; a delta is applied to the last diary synced.
 
-
-def load_school_roster(source: Path, store: Store) -> Diary:
-    """A bulk roster stands alone; a delta is applied to the last diary synced."""
+    Warnings go to stderr like problems; ``strict`` makes them refuse the roster.
+    """
     stored = store.snapshot(SNAPSHOT)
     base = from_snapshot(stored) if stored is not None else None
-    return load_roster(source, base=base)
+    warnings: list[Problem] = []
+    diary = load_roster(source, base=base, warnings=warnings)
+    if strict and warnings:
+        raise RosterError(w.as_error() for w in warnings)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    return diary
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -95,7 +92,7 @@ def sync(args: argparse.Namespace) -> int:
     except SYNC_FAILURES as e:
         return _fail(f"{e} (has this school been started with `parta run`?)", 2)
     try:
-        diary = load_school_roster(args.source, store)
+        diary = load_school_roster(args.source, store, args.strict)
         timetable = read_timetable(args.source, diary)
         result = _run(_sync(stack, store, diary, options))
         if not options.dry_run:

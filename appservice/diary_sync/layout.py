@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NewType
 
-from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Person, Role, SchoolClass
+from appservice.diary_sync.model import (
+    ClassKind,
+    Diary,
+    Enrollment,
+    EnrollmentRole,
+    Person,
+    Role,
+    SchoolClass,
+)
 from appservice.diary_sync.names import RU, RoomNames
 from kernel.ids import SourcedId, escape_localpart
 
@@ -125,6 +133,8 @@ class _Index:
         classes_of: dict[SourcedId, set[SourcedId]] = defaultdict(set)
         primary: dict[SourcedId, SourcedId] = {}
         for e in sorted(diary.enrollments, key=lambda e: (e.class_id, e.person_id)):
+            if not _placed(diary, e):
+                continue
             if e.role is EnrollmentRole.STUDENT:
                 students[e.class_id].add(e.person_id)
                 classes_of[e.person_id].add(e.class_id)
@@ -138,6 +148,18 @@ class _Index:
         return cls(
             _freeze(students), _freeze(teachers), primary, _freeze(parents), _freeze(classes_of)
         )
+
+
+def _placed(diary: Diary, e: Enrollment) -> bool:
+    """Rooms and powers follow the person's primary role: an enrollment in another role
+    (a pupil enrolled as a teaching assistant, a parent as an aide), which OneRoster
+    allows and the diary keeps, places nobody in a class's rooms and gives no power."""
+    person = diary.people.get(e.person_id)
+    if person is None:
+        return False
+    if e.role is EnrollmentRole.STUDENT:
+        return person.role is Role.STUDENT
+    return person.role.is_staff
 
 
 def _freeze(groups: Mapping[SourcedId, set[SourcedId]]) -> dict[SourcedId, frozenset[SourcedId]]:

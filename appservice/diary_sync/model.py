@@ -114,11 +114,16 @@ class Diary:
     """Unknown (extension) columns kept per file name, then per sourcedId."""
 
     def class_teacher(self, class_id: SourcedId) -> SourcedId | None:
-        """The primary teacher of a homeroom class (классный руководитель)."""
+        """The primary teacher of a homeroom class (классный руководитель), a member of staff:
+        a pupil enrolled as the class's teacher (OneRoster allows it) never heads it."""
         primaries = sorted(
             e.person_id
             for e in self.enrollments
-            if e.class_id == class_id and e.role is EnrollmentRole.TEACHER and e.primary
+            if e.class_id == class_id
+            and e.role is EnrollmentRole.TEACHER
+            and e.primary
+            and (person := self.people.get(e.person_id)) is not None
+            and person.role.is_staff
         )
         return primaries[0] if primaries else None
 

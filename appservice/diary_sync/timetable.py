@@ -225,5 +225,9 @@ def _teacher(
             return None
         return SourcedId(given)
     primary = diary.class_teacher(class_id)
-    teachers = sorted(diary.members_of(class_id, EnrollmentRole.TEACHER))
+    teachers = sorted(
+        p
+        for p in diary.members_of(class_id, EnrollmentRole.TEACHER)
+        if (person := diary.people.get(p)) is not None and person.role.is_staff
+    )
     return primary or (teachers[0] if teachers else None)

@@ -76,7 +76,7 @@ def test_delta_without_base_is_refused() -> None:
         load_roster(FIXTURES / "v11-delta")
     (problem,) = caught.value.problems
     assert (problem.file, problem.column) == ("manifest.csv", "value")
-    assert "base" in problem.reason
+    assert "previous import" in problem.reason
 
 
 def test_delta_rows_need_status_and_timestamp(tmp_path: Path, base: Diary) -> None:

@@ -1,9 +1,15 @@
 """From records to a Diary, checking that every reference lands somewhere.
 
-    RecordSet ──fold_roles──► users with roles ──build_diary──► Diary (+ problems)
+    RecordSet ──fold_roles──► users with roles ──build_diary──► Diary (+ problems, warnings)
 
 A reference to a row that was itself refused (``rejected``) is not reported a
 second time: one bad user row gives one problem, not one per enrollment.
+
+What OneRoster allows but the diary reads in its own way is a warning, not a refusal:
+a class owned by a department goes to the school above it (``parentSourcedId``), and
+an enrollment in a role other than the person's own is kept while rooms and safety
+follow the person's own role. A delta read without its base (``records.partial``)
+cannot know ids outside it: only references to rows it deletes itself are reported.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from appservice.diary_sync.roster.records import (
     ClassRecord,
     EnrollmentRecord,
     Extras,
+    OrgRecord,
     RecordSet,
     Ref,
     RoleRecord,
@@ -52,7 +59,7 @@ def fold_roles(records: RecordSet, roles: Iterable[RoleRecord], problems: list[P
         records.users[user_id] = replace(user, role=rows[0].role, orgs=orgs)
 
 
-def build_diary(records: RecordSet, problems: list[Problem]) -> Diary:
+def build_diary(records: RecordSet, problems: list[Problem], warnings: list[Problem]) -> Diary:
     _org_parents(records, problems)
     schools = {
         org.id: School(org.id, org.name) for org in records.orgs.values() if org.type == _SCHOOL
@@ -62,9 +69,11 @@ def build_diary(records: RecordSet, problems: list[Problem]) -> Diary:
         for user in records.users.values()
         if (person := _person(user, records, problems)) is not None
     }
-    classes = {klass.id: _class(klass, records, problems) for klass in records.classes.values()}
+    classes = {
+        klass.id: _class(klass, records, problems, warnings) for klass in records.classes.values()
+    }
     enrollments = (
-        _enrollment(enrollment, records, people, problems)
+        _enrollment(enrollment, records, people, problems, warnings)
         for enrollment in records.enrollments.values()
     )
     return Diary(
@@ -96,13 +105,30 @@ def _org_parents(records: RecordSet, problems: list[Problem]) -> None:
 
 
 def _dangling(ref: Ref, kind: str, records: RecordSet, problems: list[Problem]) -> None:
-    if ref.target not in records.rejected:
+    if ref.target in records.rejected:
+        return
+    if not records.partial:
         problems.append(ref.problem(f"unknown {kind} {ref.target!r}"))
+    elif ref.target in records.deleted:
+        problems.append(ref.problem(f"{kind} {ref.target!r} is deleted by this delta"))
+
+
+def _school_above(org: OrgRecord, records: RecordSet) -> OrgRecord | None:
+    """The nearest school up the ``parentSourcedId`` chain (a department's school)."""
+    seen = {org.id}
+    while org.parent is not None and (above := records.orgs.get(org.parent.target)) is not None:
+        if above.type == _SCHOOL:
+            return above
+        if above.id in seen:
+            return None
+        seen.add(above.id)
+        org = above
+    return None
 
 
 def _person(user: UserRecord, records: RecordSet, problems: list[Problem]) -> Person | None:
     if user.role is None:
-        if user.id not in records.rejected:
+        if user.id not in records.rejected and not records.partial:
             problems.append(user.origin.problem("no role in users.csv or roles.csv"))
         return None
     schools: set[SourcedId] = set()
@@ -112,6 +138,8 @@ def _person(user: UserRecord, records: RecordSet, problems: list[Problem]) -> Pe
             _dangling(ref, "org", records, problems)
         elif org.type == _SCHOOL:
             schools.add(org.id)
+        elif (school := _school_above(org, records)) is not None:
+            schools.add(school.id)
     return Person(
         id=user.id,
         role=user.role,
@@ -125,19 +153,40 @@ def _person(user: UserRecord, records: RecordSet, problems: list[Problem]) -> Pe
     )
 
 
-def _class(klass: ClassRecord, records: RecordSet, problems: list[Problem]) -> SchoolClass:
-    org = records.orgs.get(klass.school.target)
-    if org is None:
-        _dangling(klass.school, "school", records, problems)
-    elif org.type != _SCHOOL:
-        problems.append(klass.school.problem(f"org {org.id!r} is a {org.type}, not a school"))
+def _class(
+    klass: ClassRecord, records: RecordSet, problems: list[Problem], warnings: list[Problem]
+) -> SchoolClass:
     subject = klass.subject
     if klass.course is not None and records.courses is not None:
         course = records.courses.get(klass.course.target)
         if course is None:
             _dangling(klass.course, "course", records, problems)
         subject = subject or (course.subject if course else "")
-    return SchoolClass(klass.id, klass.title, klass.school.target, klass.kind, klass.grade, subject)
+    school = _class_school(klass.school, records, problems, warnings)
+    return SchoolClass(klass.id, klass.title, school, klass.kind, klass.grade, subject)
+
+
+def _class_school(
+    ref: Ref, records: RecordSet, problems: list[Problem], warnings: list[Problem]
+) -> SourcedId:
+    """The class's school: its org, or the school above a department that owns it."""
+    org = records.orgs.get(ref.target)
+    if org is None:
+        _dangling(ref, "school", records, problems)
+        return ref.target
+    if org.type == _SCHOOL:
+        return org.id
+    school = _school_above(org, records)
+    if school is None:
+        reason = (
+            f"org {org.id!r} is a {org.type}, not a school, and no school is above it"
+            " (parentSourcedId)"
+        )
+        problems.append(ref.problem(reason))
+        return ref.target
+    reason = f"org {org.id!r} is a {org.type}: the class goes to school {school.id!r} above it"
+    warnings.append(ref.problem(reason).as_warning())
+    return school.id
 
 
 def _enrollment(
@@ -145,6 +194,7 @@ def _enrollment(
     records: RecordSet,
     people: Mapping[SourcedId, Person],
     problems: list[Problem],
+    warnings: list[Problem],
 ) -> Enrollment | None:
     if enrollment.klass.target not in records.classes:
         _dangling(enrollment.klass, "class", records, problems)
@@ -158,9 +208,11 @@ def _enrollment(
     as_student = enrollment.role is EnrollmentRole.STUDENT
     if as_student != (person.role is Role.STUDENT) or person.role is Role.PARENT:
         place = replace(enrollment.person, column="role")
-        problems.append(
-            place.problem(f"{person.id!r} is a {person.role}, enrolled as {enrollment.role}")
+        reason = (
+            f"{person.id!r} is a {person.role}, enrolled as {enrollment.role}: kept in the"
+            f" diary; chats and safety follow the role {person.role}"
         )
+        warnings.append(place.problem(reason).as_warning())
     return Enrollment(
         enrollment.klass.target, person.id, enrollment.role, enrollment.primary, enrollment.id
     )

@@ -67,6 +67,23 @@ class Table:
     def has(self, column: str) -> bool:
         return column_key(column) in self.headers
 
+    def renamed(self, aliases: Mapping[str, str]) -> Table:
+        """Columns an older spelling names (``agents``) read as today's (``agentSourcedIds``);
+        problems still name the column as the file spells it."""
+        keys = {
+            column_key(old): column_key(new)
+            for old, new in aliases.items()
+            if self.has(old) and not self.has(new)
+        }
+        if not keys:
+            return self
+        headers = {keys.get(key, key): header for key, header in self.headers.items()}
+        rows = tuple(
+            Row(row.file, row.line, {keys.get(k, k): v for k, v in row.cells.items()}, headers)
+            for row in self.rows
+        )
+        return Table(self.file, headers, rows)
+
     def missing(self, columns: Iterable[str]) -> list[Problem]:
         return [
             Problem(self.file, 1, column, "missing required column")

@@ -16,12 +16,19 @@ children, while a delta row for a student lists its guardians in full.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from appservice.diary_sync.model import Diary, Enrollment, SchoolClass
-from appservice.diary_sync.roster.manifest import CLASSES, ENROLLMENTS, ORGS, USERS
+from appservice.diary_sync.roster.manifest import (
+    CLASSES,
+    COURSES,
+    ENROLLMENTS,
+    ORGS,
+    RELATIONSHIPS,
+    USERS,
+)
 from appservice.diary_sync.roster.records import (
     Changes,
     ClassRecord,
@@ -79,6 +86,73 @@ def merge(base: RecordSet, parsed: Parsed) -> RecordSet:
         merged.extensions.setdefault(file, dict(rows))
     _cascade(base, merged)
     return merged
+
+
+@dataclass(frozen=True)
+class FileChanges:
+    """What one delta file asks for, to show before anything is applied.
+
+    Without the base at hand an ``active`` row may add or update: ``added`` and
+    ``updated`` are then ``None`` and only ``active`` is known.
+    """
+
+    file: str
+    active: int
+    deleted: int
+    added: int | None = None
+    updated: int | None = None
+
+
+def delta_changes(
+    files: Sequence[str], parsed: Parsed, base: RecordSet | None
+) -> tuple[FileChanges, ...]:
+    """Per delta file (in ``files``' order), rows to upsert and rows to delete."""
+    found: list[FileChanges] = []
+    for file in files:
+        if file == RELATIONSHIPS:
+            removed = sum(link.removed for link in parsed.links)
+            found.append(FileChanges(file, len(parsed.links) - removed, removed))
+            continue
+        ids = _ids_of(parsed, file)
+        if ids is None:
+            continue
+        upserts, deletions = ids
+        known = _known_in(base, file)
+        added = None if known is None else len(upserts - known)
+        updated = None if known is None else len(upserts & known)
+        found.append(FileChanges(file, len(upserts), len(deletions), added, updated))
+    return tuple(found)
+
+
+_Ids = tuple[Set[SourcedId], Set[SourcedId]]
+
+
+def _ids_of(parsed: Parsed, file: str) -> _Ids | None:
+    """The ids a file upserts and deletes; ``None`` when it was not read."""
+    kinds = {
+        ORGS: _ids(parsed.orgs),
+        USERS: _ids(parsed.users),
+        CLASSES: _ids(parsed.classes),
+        ENROLLMENTS: _ids(parsed.enrollments),
+        COURSES: _ids(parsed.courses),
+    }
+    return kinds[file] if file in kinds else _ids(parsed.extensions.get(file))
+
+
+def _ids(changes: Changes[_R] | None) -> _Ids | None:
+    return None if changes is None else (changes.upserts.keys(), changes.deletions)
+
+
+def _known_in(base: RecordSet | None, file: str) -> Set[SourcedId] | None:
+    if base is None:
+        return None
+    kinds: dict[str, Mapping[SourcedId, object]] = {
+        ORGS: base.orgs,
+        USERS: base.users,
+        CLASSES: base.classes,
+        ENROLLMENTS: base.enrollments,
+    }
+    return kinds.get(file, base.extensions.get(file, {})).keys()
 
 
 def _apply(base: Mapping[SourcedId, _R], changes: Changes[_R] | None) -> dict[SourcedId, _R]:

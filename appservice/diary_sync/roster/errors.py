@@ -1,16 +1,24 @@
-"""What a roster import reports when it refuses a file.
+"""What a roster import reports: what refuses it, and what is odd but usable.
 
 An import either yields a whole :class:`~appservice.diary_sync.model.Diary` or
 raises :class:`RosterError` carrying every :class:`Problem` found, so a school
-fixes its export in one round instead of one error at a time.
+fixes its export in one round instead of one error at a time. Warnings are
+problems too (same place, same shape), kept apart: they never refuse an
+import unless the operator asks for ``--strict``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 _SHOWN_IN_MESSAGE = 20
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -25,9 +33,20 @@ class Problem:
     line: int
     column: str
     reason: str
+    severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.reason}"
+        marker = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{self.file}:{self.line}:{self.column}: {marker}{self.reason}"
+
+    def as_warning(self) -> Problem:
+        return replace(self, severity=Severity.WARNING)
+
+    def as_error(self) -> Problem:
+        """A warning made an error (``--strict``): it says why it refuses."""
+        if self.severity is Severity.ERROR:
+            return self
+        return replace(self, severity=Severity.ERROR, reason=f"{self.reason} [--strict]")
 
 
 class RosterError(Exception):
@@ -35,8 +54,9 @@ class RosterError(Exception):
 
     transient = False
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    def __init__(self, problems: Iterable[Problem], warnings: Iterable[Problem] = ()) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
+        self.warnings: tuple[Problem, ...] = tuple(warnings)
         shown = [str(problem) for problem in self.problems[:_SHOWN_IN_MESSAGE]]
         hidden = len(self.problems) - len(shown)
         if hidden > 0:

@@ -1,15 +1,20 @@
-"""``load_roster``: a OneRoster export (folder or zip) to a checked Diary, or every problem.
+"""``check_roster`` and ``load_roster``: a OneRoster export (folder or zip) to a Diary.
 
     read_source ─► read_manifest ─► parse each listed file ─► merge onto base
-                                                        ─► fold roles ─► build_diary
+       (no manifest: OneRoster 1.0, bulk)               ─► fold roles ─► build_diary
 
 Problems from every stage are collected; cross-checking is skipped only when a
 whole file could not be used, since every reference into it would dangle.
+
+A delta checked with no base at hand (``check_roster`` without ``base``) is read
+as far as it goes alone: every row and every reference between its own rows,
+then summarised as changes per file; only applying it needs the previous import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,7 +22,13 @@ from appservice.diary_sync.model import Diary
 from appservice.diary_sync.roster import oneroster
 from appservice.diary_sync.roster.crosscheck import build_diary, fold_roles
 from appservice.diary_sync.roster.csvfile import Table, read_table
-from appservice.diary_sync.roster.delta import Parsed, merge, records_from_diary
+from appservice.diary_sync.roster.delta import (
+    FileChanges,
+    Parsed,
+    delta_changes,
+    merge,
+    records_from_diary,
+)
 from appservice.diary_sync.roster.errors import Problem, RosterError
 from appservice.diary_sync.roster.manifest import (
     CLASSES,
@@ -28,6 +39,7 @@ from appservice.diary_sync.roster.manifest import (
     ROLES,
     SESSIONS,
     USERS,
+    V10,
     Manifest,
     Mode,
     read_manifest,
@@ -42,32 +54,84 @@ from appservice.diary_sync.roster.records import (
 )
 from appservice.diary_sync.roster.sds import read_relationships
 from appservice.diary_sync.roster.source import MANIFEST, SourceFiles, read_source
+from kernel.ids import SourcedId
 
 _R = TypeVar("_R")
 _ParseFile = Callable[[Table, bool, list[Problem]], Changes[_R]]
 
 
-def load_roster(source: Path, base: Diary | None = None) -> Diary:
+@dataclass(frozen=True)
+class Roster:
+    """A checked export: the diary it makes, or for a delta alone what it would change."""
+
+    diary: Diary | None
+    """``None`` only for a delta checked without the import it applies to."""
+    version: str
+    """``"1.0"``, ``"1.1"``, ``"1.2"``, or ``""`` when the manifest does not say."""
+    changes: tuple[FileChanges, ...]
+    """Per delta file; empty for a bulk export."""
+    warnings: tuple[Problem, ...]
+
+    @property
+    def is_delta(self) -> bool:
+        return bool(self.changes)
+
+
+def load_roster(
+    source: Path, base: Diary | None = None, warnings: list[Problem] | None = None
+) -> Diary:
     """The roster in ``source``; with ``base``, delta files are applied to it.
 
     Raises :class:`RosterError` with all problems found; never returns part of a roster.
+    Warnings do not refuse it; they are added to ``warnings`` when it is given.
     """
+    diary, roster = _read(source, base, alone=False)
+    if warnings is not None:
+        warnings.extend(roster.warnings)
+    return diary
+
+
+def check_roster(source: Path, base: Diary | None = None) -> Roster:
+    """Like :func:`load_roster`, but a delta needs no base, and warnings are returned."""
+    return _read(source, base, alone=True)[1]
+
+
+def _read(source: Path, base: Diary | None, *, alone: bool) -> tuple[Diary, Roster]:
+    """The diary built and the roster as checked (whose diary is none for a partial one)."""
     files, problems = read_source(source)
     if problems:
         raise RosterError(problems)
     manifest, problems = read_manifest(files)
     if manifest is None:
         raise RosterError(problems)
-    reader = _ExportReader(files, manifest, base is not None, problems)
+    partial = alone and base is None and manifest.is_delta
+    reader = _ExportReader(files, manifest, base is not None or partial, problems)
     parsed, roles = reader.parse()
     if not reader.usable:
         raise RosterError(problems)
-    records = merge(records_from_diary(base) if base else RecordSet(), parsed)
+    base_records = records_from_diary(base) if base else RecordSet()
+    records = merge(base_records, parsed)
+    records.partial = partial
+    records.deleted = _deleted(parsed) if partial else set()
+    warnings: list[Problem] = []
     fold_roles(records, roles, problems)
-    diary = build_diary(records, problems)
+    diary = build_diary(records, problems, warnings)
     if problems:
-        raise RosterError(problems)
-    return diary
+        raise RosterError(problems, warnings)
+    delta_files = [file for file, mode in manifest.modes.items() if mode is Mode.DELTA]
+    if manifest.is_delta and parsed.links and RELATIONSHIPS not in delta_files:
+        delta_files.append(RELATIONSHIPS)
+    changes = delta_changes(delta_files, parsed, base_records if base else None)
+    roster = Roster(None if partial else diary, manifest.version, changes, tuple(warnings))
+    return diary, roster
+
+
+def _deleted(parsed: Parsed) -> set[SourcedId]:
+    found: set[SourcedId] = set()
+    for changes in (parsed.orgs, parsed.users, parsed.classes, parsed.enrollments):
+        if changes is not None:
+            found |= changes.deletions
+    return found
 
 
 class _ExportReader:
@@ -105,7 +169,11 @@ class _ExportReader:
                 for file, line in self.manifest.lines.items()
                 if self.manifest.mode(file) is Mode.DELTA
             )
-            self._fail(MANIFEST, first, "value", "a delta needs the previous import as its base")
+            reason = (
+                "a delta export: it applies to the previous import, and there is none"
+                " — sync a whole (bulk) export first"
+            )
+            self._fail(MANIFEST, first, "value", reason)
             return
         for file in (ORGS, USERS):
             if self.manifest.mode(file) is Mode.ABSENT and not self.has_base:
@@ -136,6 +204,8 @@ class _ExportReader:
         self.problems.extend(found)
         if table is None:
             self.usable = False
+        elif self.manifest.version == V10:
+            table = table.renamed(oneroster.V10_ALIASES)
         return table
 
     def _required(self, file: str) -> tuple[str, ...]:

@@ -51,10 +51,15 @@ class Manifest:
         return Mode.DELTA in self.modes.values()
 
 
+V10 = "1.0"
+_V10_FILES = (ORGS, USERS, CLASSES, ENROLLMENTS, COURSES, SESSIONS)
+"""OneRoster 1.0's CSV files (besides demographics); it had no roles.csv and no manifest."""
+
+
 def read_manifest(files: SourceFiles) -> tuple[Manifest | None, list[Problem]]:
     data = files.get(MANIFEST)
     if data is None:
-        return None, [Problem(MANIFEST, 0, "", "missing: every OneRoster export has one")]
+        return _version_one(files)
     table, problems = read_table(MANIFEST, data)
     if table is None:
         return None, problems
@@ -81,3 +86,27 @@ def read_manifest(files: SourceFiles) -> tuple[Manifest | None, list[Problem]]:
 
 
 _MODES = {mode.value: mode for mode in Mode}
+
+
+def _version_one(files: SourceFiles) -> tuple[Manifest | None, list[Problem]]:
+    """No manifest: OneRoster 1.0, read as a whole (bulk) export, or nothing parta knows.
+
+    1.0 had no way to say bulk or delta; a 1.0 export without orgs.csv and users.csv is
+    either a delta or not a roster at all, and either way cannot stand alone.
+    """
+    missing = [file for file in (ORGS, USERS) if files.get(file) is None]
+    if len(missing) == 2:
+        reason = (
+            "missing: a OneRoster 1.1 or 1.2 export has manifest.csv, a 1.0 export has orgs.csv"
+            " and users.csv; this folder has neither — export the roster as OneRoster CSV"
+        )
+        return None, [Problem(MANIFEST, 0, "", reason)]
+    if missing:
+        reason = (
+            "missing: an export without manifest.csv is read as OneRoster 1.0, and parta reads"
+            " 1.0 only as a whole export (orgs.csv and users.csv at least); export the whole"
+            " school, or export OneRoster 1.1 or 1.2 with manifest.csv for a delta"
+        )
+        return None, [Problem(missing[0], 0, "", reason)]
+    modes = {file: Mode.BULK for file in _V10_FILES if files.get(file) is not None}
+    return Manifest(V10, modes, {}), []

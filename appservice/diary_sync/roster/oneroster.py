@@ -74,6 +74,13 @@ REQUIRED_COLUMNS = {
     ROLES: ("userSourcedId", "role"),
 }
 DELTA_COLUMNS = ("status", "dateLastModified")
+V10_ALIASES = {
+    "agents": "agentSourcedIds",
+    "grade": "grades",
+    "termSourcedId": "termSourcedIds",
+    "userId": "userIds",
+}
+"""OneRoster 1.0's names of columns 1.1 renamed."""
 
 
 def ref(row: Row, column: str) -> Ref | None:
@@ -126,21 +133,28 @@ def read_sessions(table: Table, delta: bool, problems: list[Problem]) -> Changes
 def read_roles(
     table: Table, delta: bool, problems: list[Problem]
 ) -> tuple[list[RoleRecord], Changes[Extras]]:
-    """``roles.csv`` rows; a ``tobedeleted`` role is dropped (deleting the user removes it)."""
+    """``roles.csv`` rows; a ``tobedeleted`` role is dropped (deleting the user removes it).
+
+    A deleted row, like one of any other file, needs no more than its id and status.
+    """
     roles: list[RoleRecord] = []
     extras: Changes[Extras] = Changes(delta)
     seen: set[str] = set()
     for row in table.rows:
         before = len(problems)
         status = fields.read_status(row, delta, problems)
-        record = _role(row, problems)
         sourced = row.get("sourcedId")
         if sourced and sourced in seen:
             problems.append(row.problem("sourcedId", f"duplicate sourcedId {sourced!r}"))
         seen.add(sourced)
+        if status is Status.DELETED:
+            if delta and sourced:
+                extras.deletions.add(SourcedId(sourced))
+            continue
+        record = _role(row, problems)
         if len(problems) > before and row.get("userSourcedId"):
             extras.rejected.add(SourcedId(row.get("userSourcedId")))
-        if len(problems) > before or status is Status.DELETED or record is None:
+        if len(problems) > before or record is None:
             continue
         roles.append(record)
         if sourced:

@@ -136,3 +136,7 @@ class RecordSet:
     extensions: dict[str, dict[SourcedId, Extras]] = field(default_factory=dict)
     """Extension columns of files whose rows the diary does not keep (courses, roles, terms)."""
     rejected: set[SourcedId] = field(default_factory=set)
+    partial: bool = False
+    """A delta read without the import it applies to: ids outside it may exist there."""
+    deleted: set[SourcedId] = field(default_factory=set)
+    """Ids the delta marks ``tobedeleted``: a reference to one is wrong even then."""

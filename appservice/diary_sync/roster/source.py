@@ -16,7 +16,9 @@ member, in chunks, and never past the limits, so a zip bomb costs nothing::
 
 from __future__ import annotations
 
+import lzma
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -54,7 +56,7 @@ def read_source(source: Path) -> tuple[SourceFiles, list[Problem]]:
             return _read_folder(source)
         if source.is_file() and zipfile.is_zipfile(source):
             return _read_zip(source)
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as error:
         return SourceFiles({}), [Problem(source.name, 0, "", f"cannot read: {error}")]
     reason = "no such folder or zip" if not source.exists() else "neither a folder nor a zip"
     return SourceFiles({}), [Problem(source.name, 0, "", reason)]
