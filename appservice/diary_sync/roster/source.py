@@ -56,7 +56,14 @@ def read_source(source: Path) -> tuple[SourceFiles, list[Problem]]:
             return _read_folder(source)
         if source.is_file() and zipfile.is_zipfile(source):
             return _read_zip(source)
-    except (OSError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as error:
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        EOFError,
+        zlib.error,
+        lzma.LZMAError,
+        NotImplementedError,
+    ) as error:  # NotImplementedError: a zip «version» or feature zipfile cannot read
         return SourceFiles({}), [Problem(source.name, 0, "", f"cannot read: {error}")]
     reason = "no such folder or zip" if not source.exists() else "neither a folder nor a zip"
     return SourceFiles({}), [Problem(source.name, 0, "", reason)]
