@@ -49,6 +49,16 @@ class UnknownToken(MatrixError):
     """M_UNKNOWN_TOKEN / M_MISSING_TOKEN: the access token is not (or no longer) valid."""
 
 
+class CannotGrantJoinYet(MatrixError):
+    """M_UNABLE_TO_GRANT_JOIN: a restricted room's join needs a local member who may invite.
+    Right after the room is made, a Synapse worker may not see that member yet (replication):
+    the same join succeeds a moment later, so it is worth trying again."""
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return True
+
+
 class LimitExceeded(MatrixError):
     def __init__(
         self, status: int, errcode: str, message: str, path: str, retry_after_ms: int
@@ -70,6 +80,7 @@ _BY_ERRCODE: dict[str, type[MatrixError]] = {
     "M_NOT_FOUND": NotFound,
     "M_UNKNOWN_TOKEN": UnknownToken,
     "M_MISSING_TOKEN": UnknownToken,
+    "M_UNABLE_TO_GRANT_JOIN": CannotGrantJoinYet,
 }
 
 

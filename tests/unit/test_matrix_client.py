@@ -154,3 +154,18 @@ def test_who_may_send_a_message_follows_events_then_events_default() -> None:
     assert levels.may_send("@pupil:hs", "m.reaction")
     assert not levels.may_send("@pupil:hs", "m.room.topic", state=True)  # state_default 50
     assert levels.may_send("@bot:hs", "m.room.power_levels", state=True)
+
+
+async def test_a_restricted_join_nobody_can_grant_yet_is_tried_again() -> None:
+    """Seen in the multi-worker converge: a join right after the room was made answered
+    «M_UNABLE_TO_GRANT_JOIN» (the worker did not see the room's members yet); a moment later
+    the same join goes through."""
+    server = Homeserver(
+        error(400, "M_UNABLE_TO_GRANT_JOIN"),
+        httpx.Response(200, json={"room_id": "!r:s"}),
+    )
+    slept: list[float] = []
+    joined = await client(server, slept).join("!r:s", UserID("@t:s"))
+    assert joined == "!r:s"
+    assert len(server.asked) == 2
+    assert slept == [0.4]
