@@ -142,6 +142,7 @@ def _teachers(diary: Diary) -> list[list[Cell]]:
             S.ADMINISTRATION_ROLE if p.role is Role.ADMINISTRATOR else S.TEACHER_ROLE,
             p.phone,
             p.email,
+            p.username,
             p.id,
         ]
         for p in sorted(staff, key=lambda p: (_fio(p), p.id))
@@ -152,7 +153,15 @@ def _students(diary: Diary) -> list[list[Cell]]:
     homeroom = _homerooms(diary)
     students = [p for p in diary.people.values() if p.role is Role.STUDENT]
     return [
-        [_fio(p), homeroom.get(p.id), birth_date(diary, p.id), p.phone, p.email, p.id]
+        [
+            _fio(p),
+            homeroom.get(p.id),
+            birth_date(diary, p.id),
+            p.phone,
+            p.email,
+            p.username,
+            p.id,
+        ]
         for p in sorted(students, key=lambda p: (homeroom.get(p.id, ""), _fio(p), p.id))
     ]
 
@@ -162,8 +171,8 @@ def _parents(diary: Diary) -> list[list[Cell]]:
     rows: list[list[Cell]] = []
     for link in sorted(diary.guardianships, key=lambda g: (g.parent_id, g.student_id)):
         parent, child = diary.people.get(link.parent_id), diary.people.get(link.student_id)
-        if parent is None or child is None or parent.role is not Role.PARENT:
-            continue  # a teacher who is a parent is listed among teachers
+        if parent is None or child is None or parent.role is Role.STUDENT:
+            continue  # a teacher who is a parent too is found by her Код
         rows.append(
             [
                 _fio(parent),
@@ -171,6 +180,7 @@ def _parents(diary: Diary) -> list[list[Cell]]:
                 parent.email,
                 _fio(child),
                 homeroom.get(child.id),
+                parent.username,
                 parent.id,
                 child.id,
             ]

@@ -6,15 +6,16 @@ as a school secretary reads them. The reader (:mod:`workbook`) and the template 
 
     Школа        Название, Код                          (optional: else the file's name)
     Классы       Параллель, Буква, Классный руководитель, Код
-    Учителя      ФИО, Роль, Телефон, Эл. почта, Код
-    Ученики      ФИО, Класс, Дата рождения, Телефон, Эл. почта, Код
-    Родители     ФИО, Телефон, Эл. почта, Ребёнок, Класс ребёнка, Код, Код ребёнка
+    Учителя      ФИО, Роль, Телефон, Эл. почта, Логин, Код
+    Ученики      ФИО, Класс, Дата рождения, Телефон, Эл. почта, Логин, Код
+    Родители     ФИО, Телефон, Эл. почта, Ребёнок, Класс ребёнка, Логин, Код, Код ребёнка
     Расписание   Класс, День недели, Начало, Конец, Предмет, Учитель, Кабинет, Дистанционно
 
 Columns are found by their header (case, spaces and ё/е ignored), in any order; ``Код``
 is the person's or class's id, written by ``parta roster export`` and best left alone
 (a blank one is made from the row: a new person); ``Код ребёнка`` tells apart children
-of the same name in one class (twins named alike happen in exports).
+of the same name in one class (twins named alike happen in exports). ``Логин`` is the
+diary's sign-in name (blank: the person signs in by phone, e-mail or ``Код``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ TIMETABLE = "Расписание"
 
 NAME = "ФИО"
 CODE = "Код"
+LOGIN = "Логин"
 PHONE = "Телефон"
 EMAIL = "Эл. почта"
 GRADE = "Параллель"
@@ -80,6 +82,7 @@ class Sheet:
 
 
 _CODE = Column(CODE, width=12)
+_LOGIN = Column(LOGIN, width=18)
 SHEETS = (
     Sheet(
         SCHOOL,
@@ -102,6 +105,7 @@ SHEETS = (
             Column(ROLE, True, ROLES, 16, TEACHER_ROLE),
             Column(PHONE, width=18, example="+7 912 000-00-01"),
             Column(EMAIL, width=26, example="petrova@school.example"),
+            _LOGIN,
             _CODE,
         ),
     ),
@@ -113,6 +117,7 @@ SHEETS = (
             Column(BIRTH, width=15, example="01.02.2014"),
             Column(PHONE, width=18),
             Column(EMAIL, width=26),
+            _LOGIN,
             _CODE,
         ),
     ),
@@ -124,6 +129,7 @@ SHEETS = (
             Column(EMAIL, width=26),
             Column(CHILD, True, width=34, example="Смирнов Иван Андреевич"),
             Column(CHILD_CLASS, width=14, example="5А"),
+            _LOGIN,
             _CODE,
             Column(CHILD_CODE, width=12),
         ),

@@ -11,7 +11,8 @@ a parent's from ФИО and phone — so the same workbook read twice gives the s
 
 Duplicates are caught where a secretary makes them: the same student twice (ФИО and
 birth date), the same teacher twice (ФИО); parents' rows with the same ФИО and phone
-are one parent of several children. A phone two people share is a warning: the diary
+are one parent of several children, and a row whose ``Код`` is a teacher's makes that
+teacher a parent too. A phone two people share is a warning: the diary
 signs in by phone, and gives a shared one to neither.
 """
 
@@ -216,9 +217,9 @@ class Reading:
             if name is None or child is None or len(self.problems) > before:
                 continue
             pid = self._id(row, "par", name_key(" ".join(name)), phone)
-            known = self.people.get(pid)
-            another_child = known is not None and known.role is Role.PARENT
-            if not another_child and self._person(row, pid, Role.PARENT, name) is None:
+            known = self.people.get(pid)  # a parent of one more child, or a teacher by Код
+            adult = known is not None and known.role is not Role.STUDENT
+            if not adult and self._person(row, pid, Role.PARENT, name) is None:
                 continue
             self.guardianships.add(Guardianship(parent_id=pid, student_id=child))
 
@@ -324,7 +325,8 @@ class Reading:
         email = read_email(row[S.EMAIL], self.problems)
         family, given, middle = name
         school = frozenset({self.school_id})
-        person = Person(pid, role, given, family, middle, "", phone, email, school)
+        login = row[S.LOGIN].text
+        person = Person(pid, role, given, family, middle, login, phone, email, school)
         self.people[pid] = person
         self._shared_phone(row[S.PHONE], phone, pid)
         return person
