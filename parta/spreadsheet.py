@@ -78,9 +78,6 @@ def _header(sheet: Worksheet, spec: S.Sheet) -> None:
         sheet.column_dimensions[letter].width = column.width
         if column.title == S.CODE:
             cell.comment = Comment(_CODE_NOTE, "parta")
-        if column.title == S.PHONE:
-            for row in range(2, _ROWS):
-                sheet.cell(row=row, column=number).number_format = "@"
         if column.choices:
             listed = ",".join(column.choices)
             check = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True)

@@ -14,6 +14,7 @@ import hashlib
 from datetime import time
 from typing import Protocol
 
+from appservice.diary_sync import timetable as lessons  # a module: timetable imports roster
 from appservice.diary_sync.model import ClassKind, EnrollmentRole, SchoolClass
 from appservice.diary_sync.roster import sheets as S
 from appservice.diary_sync.roster.cells import (
@@ -24,7 +25,6 @@ from appservice.diary_sync.roster.cells import (
     read_time,
 )
 from appservice.diary_sync.roster.errors import Problem
-from appservice.diary_sync.timetable import Slot, Timetable
 from kernel.ids import SourcedId
 
 
@@ -51,8 +51,8 @@ def subject_class_id(homeroom: SourcedId, subject: str) -> SourcedId:
 
 def read_timetable_sheet(
     rows: list[SheetRow], school: Classes, problems: list[Problem]
-) -> Timetable:
-    slots: list[Slot] = []
+) -> lessons.Timetable:
+    slots: list[lessons.Slot] = []
     taken: dict[tuple[SourcedId, int, time], int] = {}
     teachers: dict[SourcedId, list[SourcedId]] = {}
     for row in rows:
@@ -72,10 +72,12 @@ def read_timetable_sheet(
             if slot.teacher_id not in named:
                 named.append(slot.teacher_id)
     _enroll(school, teachers)
-    return Timetable(tuple(slots))
+    return lessons.Timetable(tuple(slots))
 
 
-def _slot(row: SheetRow, school: Classes, problems: list[Problem]) -> tuple[SourcedId, Slot] | None:
+def _slot(
+    row: SheetRow, school: Classes, problems: list[Problem]
+) -> tuple[SourcedId, lessons.Slot] | None:
     """The row's slot and its homeroom; ``None`` when a cell is wrong (reported)."""
     before = len(problems)
     homeroom = school.homeroom(row[S.CLASS])
@@ -96,7 +98,7 @@ def _slot(row: SheetRow, school: Classes, problems: list[Problem]) -> tuple[Sour
     weekday = S.WEEKDAYS.index(day) + 1
     sid = SourcedId(f"tt-{klass.id}-{weekday}-{start:%H%M}")
     room = row[S.ROOM].text
-    return homeroom.id, Slot(
+    return homeroom.id, lessons.Slot(
         sid, klass.id, start, end, subject, teacher, room, distance, None, weekday
     )
 

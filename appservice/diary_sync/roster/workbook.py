@@ -25,6 +25,7 @@ from pathlib import PurePath
 
 from openpyxl.workbook.workbook import Workbook
 
+from appservice.diary_sync import timetable as lessons  # a module: timetable imports roster
 from appservice.diary_sync.model import (
     ClassKind,
     Diary,
@@ -54,7 +55,6 @@ from appservice.diary_sync.roster.cells import (
 )
 from appservice.diary_sync.roster.errors import Problem, RosterError, Severity
 from appservice.diary_sync.roster.schedule import read_timetable_sheet
-from appservice.diary_sync.timetable import Timetable
 from kernel.ids import SourcedId
 
 SUFFIX = ".xlsx"
@@ -67,7 +67,7 @@ _LATIN = dict(zip(S.LETTERS, _LATIN_LETTERS.split(" "), strict=True))
 @dataclass(frozen=True)
 class WorkbookRoster:
     diary: Diary
-    timetable: Timetable
+    timetable: lessons.Timetable
     warnings: tuple[Problem, ...]
 
 
