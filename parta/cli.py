@@ -4,6 +4,8 @@
 
     parta school generate --students N --out DIR   a synthetic school (OneRoster 1.2 CSV)
     parta roster check SOURCE [--strict]           validate a roster, print a summary
+    parta roster template --out школа.xlsx         a spreadsheet for a school to fill in
+    parta roster export --xlsx OUT [SOURCE]        a roster (or the diary) as that spreadsheet
     parta sync SOURCE -c parta.yaml [--dry-run]    reconcile the school's Matrix with the roster
     parta status -c parta.yaml [--json]            is every part of the school working?
     parta people link PERSON -c parta.yaml         link a diary person, join their rooms
@@ -46,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--strict", action="store_true", help="warnings refuse the roster too")
     check.set_defaults(run=rosters.roster_check)
+    template = roster.add_parser("template", help="parta's spreadsheet to fill in (.xlsx)")
+    template.add_argument("--out", type=Path, required=True, help="the .xlsx to write")
+    template.set_defaults(run=rosters.roster_template)
+    export = roster.add_parser("export", help="a roster as parta's spreadsheet, to edit")
+    export.add_argument("source", type=Path, nargs="?", help="a roster (default: the diary)")
+    export.add_argument("--xlsx", type=Path, required=True, help="the .xlsx to write")
+    _config_arg(export)
+    export.set_defaults(run=rosters.roster_export)
 
     sync = sub.add_parser("sync", help="make the school's Matrix match the roster")
     sync.add_argument("source", type=Path)

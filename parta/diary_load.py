@@ -12,12 +12,18 @@ from pathlib import Path
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.roster.errors import RosterError
 from appservice.diary_sync.roster.source import read_source
+from appservice.diary_sync.roster.workbook import is_workbook, read_workbook
 from appservice.diary_sync.timetable import TIMETABLE, Timetable, load_timetable
 from web_client.store import DiaryStore
 
 
 def read_timetable(source: Path, diary: Diary) -> Timetable | None:
-    """The export's timetable checked against ``diary``; ``None`` when it has none."""
+    """The export's timetable checked against ``diary``; ``None`` when it has none.
+
+    parta's spreadsheet holds its own («Расписание»), read with the rest of it.
+    """
+    if is_workbook(source.name) and source.is_file():
+        return read_workbook(source.name, source.read_bytes()).timetable
     files, problems = read_source(source)
     if problems:
         raise RosterError(problems)

@@ -12,9 +12,15 @@ import argparse
 import sys
 from collections.abc import Iterable
 
+from appservice.diary_sync.model import Diary
 from appservice.diary_sync.roster import FileChanges, Problem, Roster, RosterError, check_roster
 from appservice.diary_sync.roster.manifest import V10
 from appservice.diary_sync.summary import format_summary, summarize
+from appservice.diary_sync.timetable import Timetable
+from kernel.config import ConfigError, load_config
+from parta import spreadsheet
+from parta.diary_load import read_timetable
+from parta.stack import SchoolStack
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -63,6 +69,8 @@ def format_roster(roster: Roster) -> str:
 
 
 def _format_name(roster: Roster) -> str:
+    if roster.spreadsheet:
+        return "таблица parta (xlsx), полная выгрузка (bulk)"
     name = f"OneRoster {roster.version}" if roster.version else "OneRoster"
     if roster.version == V10:
         name += ", без manifest.csv (no manifest)"
@@ -79,3 +87,42 @@ def _format_changes(changes: FileChanges) -> str:
     else:
         upserts = f"добавить (added): {changes.added}, изменить (updated): {changes.updated}"
     return f"{changes.file} — {upserts}, удалить (tobedeleted): {changes.deleted}"
+
+
+def roster_template(args: argparse.Namespace) -> int:
+    try:
+        args.out.write_bytes(spreadsheet.template())
+    except OSError as e:
+        return _fail(f"{args.out}: {e}", 2)
+    print(f"Шаблон записан в {args.out}: заполните листы и проверьте `parta roster check`")
+    return 0
+
+
+def roster_export(args: argparse.Namespace) -> int:
+    try:
+        diary, timetable = _exported(args)
+    except RosterError as e:
+        _print(e.problems)
+        return _fail(f"{args.source}: the roster has problems; nothing was written")
+    except (ConfigError, OSError) as e:
+        return _fail(str(e), 2)
+    if diary is None:
+        return _fail("no diary loaded yet: run `parta sync` first")
+    if len(diary.schools) != 1:
+        return _fail(f"a spreadsheet holds one school; this roster has {len(diary.schools)}")
+    args.xlsx.write_bytes(spreadsheet.export(diary, timetable))
+    print(f"Таблица записана в {args.xlsx}: {len(diary.people)} человек, {len(diary.classes)} кл.")
+    return 0
+
+
+def _exported(args: argparse.Namespace) -> tuple[Diary | None, Timetable | None]:
+    """The roster at SOURCE, or the diary as the school's last sync left it."""
+    if args.source is not None:
+        diary = check_roster(args.source).diary
+        return diary, (read_timetable(args.source, diary) if diary is not None else None)
+    config = load_config(args.config)
+    store = SchoolStack(config, args.config).open_diary_store()
+    try:
+        return store.diary(), store.timetable()
+    finally:
+        store.close()

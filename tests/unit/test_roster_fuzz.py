@@ -10,6 +10,7 @@ hang fails the example instead of the run.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import signal
@@ -22,6 +23,7 @@ from types import FrameType
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, MergedCell
 
 from parta.cli import main
 
@@ -294,3 +296,62 @@ def test_a_zip_of_a_version_zipfile_cannot_read_is_refused_by_name(
     assert code == 1
     assert "export.zip:0:" in said.out + said.err
     assert "Traceback" not in said.out + said.err
+
+
+CELL_VALUES = st.one_of(
+    AWKWARD,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.dates(),
+    st.times(),
+    st.text(max_size=40),
+)
+
+
+@SETTINGS
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.integers(0, 5),  # the sheet
+            st.integers(1, 6),  # the row
+            st.integers(1, 9),  # the column
+            CELL_VALUES,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    merge=st.none() | st.tuples(st.integers(0, 5), st.integers(1, 4), st.integers(1, 4)),
+)
+def test_a_corrupted_workbook_gets_an_exit_code_and_cell_messages(
+    changes: list[tuple[int, int, int, object]],
+    merge: tuple[int, int, int] | None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from openpyxl import load_workbook
+
+    from parta.spreadsheet import template
+
+    book = load_workbook(io.BytesIO(template()))
+    for sheet, row, column, value in changes:
+        cell = book.worksheets[sheet].cell(row=row, column=column)
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)  # openpyxl would not write them
+        if not isinstance(cell, MergedCell):
+            cell.value = value  # type: ignore[assignment]
+    if merge is not None:
+        sheet, row, column = merge
+        book.worksheets[sheet].merge_cells(
+            start_row=row, start_column=column, end_row=row + 1, end_column=column
+        )
+    out = io.BytesIO()
+    book.save(out)
+    source = tmp_path / "школа.xlsx"
+    source.write_bytes(out.getvalue())
+    code, lines, err = answer(capsys, str(source))
+    assert code in (0, 1), err
+    sheets = {sheet.title for sheet in book.worksheets} | {"школа.xlsx"}
+    for line in lines if code == 1 else ():
+        assert line.split("!", 1)[0].split(":", 1)[0] in sheets, line

@@ -34,10 +34,22 @@ class Problem:
     column: str
     reason: str
     severity: Severity = Severity.ERROR
+    in_sheet: bool = False
+    """A spreadsheet's: ``file`` is the sheet, ``column`` its letter (``Ученики!C14``)."""
 
     def __str__(self) -> str:
-        marker = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{self.file}:{self.line}:{self.column}: {marker}{self.reason}"
+        marker = ""
+        if self.severity is Severity.WARNING:
+            marker = "предупреждение: " if self.in_sheet else "warning: "
+        return f"{self.place}: {marker}{self.reason}"
+
+    @property
+    def place(self) -> str:
+        if not self.in_sheet:
+            return f"{self.file}:{self.line}:{self.column}"
+        if self.line and self.column:
+            return f"{self.file}!{self.column}{self.line}"
+        return f"{self.file}!{self.line}:{self.line}" if self.line else self.file
 
     def as_warning(self) -> Problem:
         return replace(self, severity=Severity.WARNING)

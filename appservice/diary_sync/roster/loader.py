@@ -1,5 +1,7 @@
 """``check_roster`` and ``load_roster``: a OneRoster export (folder or zip) to a Diary.
 
+(parta's spreadsheet, an ``.xlsx`` file, is read by :mod:`workbook` instead: always whole.)
+
     read_source ─► read_manifest ─► parse each listed file ─► merge onto base
        (no manifest: OneRoster 1.0, bulk)               ─► fold roles ─► build_diary
 
@@ -54,6 +56,7 @@ from appservice.diary_sync.roster.records import (
 )
 from appservice.diary_sync.roster.sds import read_relationships
 from appservice.diary_sync.roster.source import MANIFEST, SourceFiles, read_source
+from appservice.diary_sync.roster.workbook import is_workbook, read_workbook
 from kernel.ids import SourcedId
 
 _R = TypeVar("_R")
@@ -71,6 +74,8 @@ class Roster:
     changes: tuple[FileChanges, ...]
     """Per delta file; empty for a bulk export."""
     warnings: tuple[Problem, ...]
+    spreadsheet: bool = False
+    """parta's own workbook (``.xlsx``), not OneRoster."""
 
     @property
     def is_delta(self) -> bool:
@@ -98,6 +103,9 @@ def check_roster(source: Path, base: Diary | None = None) -> Roster:
 
 def _read(source: Path, base: Diary | None, *, alone: bool) -> tuple[Diary, Roster]:
     """The diary built and the roster as checked (whose diary is none for a partial one)."""
+    if is_workbook(source.name) and source.is_file():
+        workbook = read_workbook(source.name, source.read_bytes())
+        return workbook.diary, Roster(workbook.diary, "", (), workbook.warnings, spreadsheet=True)
     files, problems = read_source(source)
     if problems:
         raise RosterError(problems)
