@@ -158,6 +158,13 @@ class SmsConfig(_Model):
     sender: str = "parta"
 
 
+def _matrix_user_id(value: str) -> str:
+    """An empty value, or a Matrix user id (@name:server)."""
+    if value and not re.fullmatch(r"@[^:\s]+:[^\s]+", value):
+        raise ValueError(f"{value!r} is not a Matrix user id (@name:server)")
+    return value
+
+
 class OperatorConfig(_Model):
     """The region's operator: whom a school's administration asks (their «Поддержка»)."""
 
@@ -169,9 +176,7 @@ class OperatorConfig(_Model):
     @field_validator("user_id")
     @classmethod
     def _user_id(cls, value: str) -> str:
-        if value and not re.fullmatch(r"@[^:\s]+:[^\s]+", value):
-            raise ValueError(f"{value!r} is not a Matrix user id (@name:server)")
-        return value
+        return _matrix_user_id(value)
 
 
 class SupportConfig(_Model):
@@ -189,9 +194,7 @@ class SupportConfig(_Model):
     @field_validator("user_id")
     @classmethod
     def _user_id(cls, value: str) -> str:
-        if value and not re.fullmatch(r"@[^:\s]+:[^\s]+", value):
-            raise ValueError(f"{value!r} is not a Matrix user id (@name:server)")
-        return value
+        return _matrix_user_id(value)
 
 
 class DiaryConfig(_Model):
