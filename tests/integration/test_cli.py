@@ -183,20 +183,25 @@ def _pids_running(fragment: str) -> list[int]:
 async def test_a_killed_demo_leaves_no_server_behind(tmp_path: Path) -> None:
     state = tmp_path / "killed-demo"
     args = ["demo", "--state", str(state), "--port", str(free_port())]
+    output = (tmp_path / "demo.log").open("wb")
     demo = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "parta", *args, "--appservice-port", str(free_port())],
         *["--diary-port", str(free_port())],
         *["--bridge-port", str(free_port_block(3)), "--bots-port", str(free_port())],
         cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
+    output.close()
     for _ in range(3000):  # readiness: demo.json appears
         if (state / "demo.json").exists() or demo.returncode is not None:
             break
         await asyncio.sleep(0.05)
+    said = (tmp_path / "demo.log").read_text(errors="replace")[-3000:]
+    assert demo.returncode is None, f"the demo stopped before it was ready:\n{said}"
     children = _pids_running(str(state))
-    assert len(children) >= 7  # Synapse, appservice, diary, bots, the bridge and its 2 workers
+    # Synapse, appservice, diary, bots, the bridge and its 2 workers
+    assert len(children) >= 7, f"{children}\n{said}"
     demo.kill()  # SIGKILL: no clean-up code runs in the parent
     await demo.wait()
     for _ in range(400):  # children get SIGTERM from the kernel and stop on their own
