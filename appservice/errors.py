@@ -19,5 +19,9 @@ class RoomMissing(AppserviceError):
     """An action needs a room that an earlier, failed action should have created."""
 
 
+class NoAdminAccess(AppserviceError):
+    """Deactivating an account needs the homeserver's admin API, and this run has none."""
+
+
 SYNC_FAILURES = (AppserviceError, MatrixFailure, StoreError)
 """An action that failed for one of these is reported with its reason; the run goes on."""

@@ -27,8 +27,10 @@ from appservice.diary_sync.plan import (
     Action,
     AddChild,
     CreateRoom,
+    Deactivate,
     Invite,
     Join,
+    Reactivate,
     RegisterPuppet,
     Remove,
     RemoveChild,
@@ -37,10 +39,11 @@ from appservice.diary_sync.plan import (
     SetPower,
     SetTopic,
 )
-from appservice.errors import SYNC_FAILURES, RoomMissing
+from appservice.errors import SYNC_FAILURES, NoAdminAccess, RoomMissing
 from appservice.store import Store
 from kernel.ids import RoomID, ServerName, UserID, localpart_of, room_alias
 from kernel.matrix import MatrixClient, MatrixError, RoomInUse, UserInUse
+from kernel.matrix.admin import SynapseAdmin
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,9 @@ class Executor:
         concurrency: int = 8,
         progress: Callable[[int], None] = lambda _n: None,
         closed_space: bool = False,
+        admin: SynapseAdmin | None = None,
     ) -> None:
+        self._admin = admin
         self._closed_space = closed_space
         """Federating schools: the space is invite-only, so no other server can see into it."""
         self._client = client
@@ -138,6 +143,20 @@ class Executor:
             case Remove(room, user, _space, puppet):
                 await self._remove(self._room(room), user, puppet)
                 self._store.record_invite(room, user, present=False)
+            case Deactivate(user):
+                await self._administrator().deactivate(user)
+                self._store.record_deactivation(user)
+            case Reactivate(user):
+                await self._administrator().reactivate(user)
+                self._store.forget_departure(user)
+
+    def _administrator(self) -> SynapseAdmin:
+        if self._admin is None:
+            raise NoAdminAccess(
+                "switching an account off or on needs the homeserver's admin API: "
+                "run the sync through `parta sync` on the school's server"
+            )
+        return self._admin
 
     async def _invite_quietly(self, room: RoomID, user: UserID) -> None:
         """An invite the join right after uses; already invited is fine (a re-run)."""

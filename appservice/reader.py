@@ -80,7 +80,8 @@ async def read_actual(
     accounts = store.accounts()
     puppets = store.puppets()
     managed = frozenset(a.user_id for a in accounts.values()) | puppets.keys()
-    return Actual(dict(pairs), puppets, frozenset(managed))
+    deactivated = frozenset(u for u, d in store.departures().items() if d.deactivated_ms)
+    return Actual(dict(pairs), puppets, frozenset(managed), deactivated)
 
 
 async def _room_ids(

@@ -22,14 +22,15 @@ from appservice.diary_sync.layout import RoomKey, SchoolLayout, layout_diary, sc
 from appservice.diary_sync.model import Diary, Role
 from appservice.diary_sync.names import RU, RoomNames
 from appservice.diary_sync.plan import Action, guard, plan
-from appservice.diary_sync.snapshot import to_snapshot
-from appservice.diary_sync.state import Account, Desired, resolve
+from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
+from appservice.diary_sync.state import Account, Desired, leavers, resolve
 from appservice.errors import AppserviceError
 from appservice.executor import Executor, Report
 from appservice.reader import read_actual
 from appservice.store import Store
 from kernel.ids import ServerName, SourcedId, UserID, escape_localpart, server_of, user_id
 from kernel.matrix import MatrixClient
+from kernel.matrix.admin import SynapseAdmin
 
 PUPPET_PREFIX = "parta."
 SNAPSHOT = "diary"
@@ -73,6 +74,8 @@ class SchoolSync:
     names: RoomNames = RU
     network: bool = False
     """The school is in a region: add its «Сеть учителей» room (it federates)."""
+    admin: SynapseAdmin | None = None
+    """The homeserver's admin API: accounts of people who left are switched off with it."""
     _last: _Derived = field(default_factory=lambda: _Derived(), compare=False, repr=False)
     """What the last diary gave (its layouts, its puppet accounts): a diary is immutable, so
     linking one person after another does not lay the whole school out each time."""
@@ -112,7 +115,9 @@ class SchoolSync:
         started, requests_before = clock(), self.client.requests
         desired = desired or self.desired(diary, options.eager)
         rooms = {k: r for k, r in desired.rooms.items() if only is None or only(k)}
-        desired = Desired(rooms, desired.puppets, desired.invitees)
+        # linking one person switches nobody else's account off: the whole sync does that
+        left = self._left(diary, desired) if only is None else frozenset()
+        desired = Desired(rooms, desired.puppets, desired.invitees, left)
         orphans = self._orphans(diary, desired) if only is None else set()
         keys = rooms.keys() | orphans
         spaces = [k for k, r in rooms.items() if r.spec.is_space]
@@ -135,6 +140,7 @@ class SchoolSync:
             on_plan(actions)
         if not options.dry_run:
             if only is None:  # the policy module answers from the diary being applied
+                self.store.record_leavers(left)  # before the diary that forgets them
                 self.store.save_snapshot(SNAPSHOT, to_snapshot(diary))
             allowed = {k: r.members for k, r in rooms.items()}
             self.store.set_allowed({**dict.fromkeys(orphans, frozenset()), **allowed})
@@ -145,11 +151,24 @@ class SchoolSync:
                 options.concurrency,
                 progress or _ignore,
                 closed_space=self.network,
+                admin=self.admin,
             )
             result.report = await executor.execute(actions)
         result.timings["total_s"] = clock() - started
         result.requests = self.client.requests - requests_before
         return result
+
+    def _left(self, diary: Diary, desired: Desired) -> frozenset[UserID]:
+        """Registered puppets of people who left: since the last diary, or noted by a run
+        that stopped before switching them off. Somebody back in the roster is forgotten."""
+        before = self.store.snapshot(SNAPSHOT)
+        gone = leavers(None if before is None else from_snapshot(before), diary)
+        stored = self.store.accounts()
+        users = {(stored.get(p) or Account(self.puppet_id(p), True)).user_id for p in gone}
+        current = {a.user_id for a in self.accounts_for(diary).values()}
+        noted = {u for u, d in self.store.departures().items() if d.deactivated_ms is None}
+        registered = self.store.puppets().keys()
+        return frozenset(((users & registered) | noted) - current)
 
     def _orphans(self, diary: Diary, desired: Desired) -> set[RoomKey]:
         """Stored rooms of this diary's schools that the layout no longer has."""

@@ -95,6 +95,19 @@ rejected = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
 )
+departures = sa.Table(
+    "departures",
+    _meta,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("left_ms", sa.BigInteger, nullable=False),
+    sa.Column("deactivated_ms", sa.BigInteger, nullable=True),
+    sa.Column("erased_ms", sa.BigInteger, nullable=True),
+    sa.Column("erased_media", sa.Integer, nullable=True),
+)
+"""Puppets of people who left the roster: noted by the sync that saw them go (before it
+saves the new diary, so a crash cannot forget them), deactivated by its plan, erased
+(profile, media) after the school's period; the row is the record of what was done."""
 snapshots = sa.Table(
     "snapshots",
     _meta,
@@ -121,6 +134,7 @@ MIGRATIONS = (
         lambda operations: create_missing(operations, *_meta.sorted_tables),
     ),
     Migration(2, "read receipts («Кто прочитал»)", lambda op: create_missing(op, receipts)),
+    Migration(3, "people who left the school", lambda op: create_missing(op, departures)),
 )
 """Migration 1 creates the tables as defined above. When a later migration changes one,
 first give migration 1 a frozen copy of that table as it was (see :mod:`kernel.db`)."""
@@ -135,6 +149,16 @@ def _bump(c: Connection, *names: str) -> None:
         )
         if updated.rowcount == 0:
             c.execute(generations.insert().values(name=name, value=1))
+
+
+@dataclass(frozen=True)
+class Departure:
+    user_id: UserID
+    display_name: str
+    left_ms: int
+    deactivated_ms: int | None = None
+    erased_ms: int | None = None
+    erased_media: int | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +317,56 @@ class Store:
         with self._engine.begin() as c:
             c.execute(puppets.delete().where(puppets.c.user_id == user_id))
             c.execute(puppets.insert().values(user_id=user_id, display_name=display_name))
+
+    # -- people who left ----------------------------------------------------------------------
+
+    def departures(self) -> dict[UserID, Departure]:
+        with self._engine.connect() as c:
+            rows = c.execute(sa.select(departures)).all()
+        return {
+            UserID(r.user_id): Departure(
+                UserID(r.user_id),
+                r.display_name,
+                r.left_ms,
+                r.deactivated_ms,
+                r.erased_ms,
+                r.erased_media,
+            )
+            for r in rows
+        }
+
+    def record_leavers(self, users: Iterable[UserID]) -> None:
+        """People the roster no longer has; a person already noted keeps their first date."""
+        names = self.puppets()
+        with self._engine.begin() as c:
+            known = {u for (u,) in c.execute(sa.select(departures.c.user_id))}
+            for user in sorted(set(users) - known):
+                c.execute(
+                    departures.insert().values(
+                        user_id=user, display_name=names.get(user, ""), left_ms=self._now_ms()
+                    )
+                )
+
+    def record_deactivation(self, user: UserID) -> None:
+        with self._engine.begin() as c:
+            c.execute(
+                departures.update()
+                .where(departures.c.user_id == user)
+                .values(deactivated_ms=self._now_ms())
+            )
+
+    def forget_departure(self, user: UserID) -> None:
+        """The person is back in the roster and their account works again."""
+        with self._engine.begin() as c:
+            c.execute(departures.delete().where(departures.c.user_id == user))
+
+    def record_erasure(self, user: UserID, media: int) -> None:
+        with self._engine.begin() as c:
+            c.execute(
+                departures.update()
+                .where(departures.c.user_id == user)
+                .values(erased_ms=self._now_ms(), erased_media=media)
+            )
 
     # -- transactions -----------------------------------------------------------------------
 

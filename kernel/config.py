@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from kernel.matrix.admin import AdminFiles
+
 OIDC_CLIENT_ID = "synapse"
 OIDC_IDP_ID = "diary"
 """Synapse names the provider ``oidc-<this>`` in its login flows."""
@@ -397,6 +399,16 @@ class SchoolConfig(_Model):
     @property
     def secrets_dir(self) -> Path:
         return self.state_dir / "secrets"
+
+    @property
+    def admin_files(self) -> AdminFiles:
+        """The homeserver's admin account (deactivating people who left, erasing them)."""
+        secrets = self.state_dir / "homeserver" / "secrets"
+        return AdminFiles(
+            shared_secret=secrets / "registration_shared.secret",
+            token=secrets / "admin_token.secret",
+            password=secrets / "admin_password.secret",
+        )
 
     @property
     def as_token_file(self) -> Path:

@@ -25,6 +25,16 @@ def ensure_secret_file(path: Path, nbytes: int = 32) -> str:
     return read_secret_file(path)
 
 
+def write_secret_file(path: Path, value: str) -> None:
+    """Replace ``path`` with ``value`` atomically, mode 0600 from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    partial.replace(path)
+
+
 def read_secret_file(path: Path) -> str:
     try:
         value = path.read_text(encoding="utf-8").strip()

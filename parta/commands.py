@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from tqdm import tqdm
 
 from appservice.diary_sync.model import Diary
@@ -32,6 +33,8 @@ from kernel.children import wait_for_signal
 from kernel.config import ConfigError, load_config
 from kernel.db import StoreError
 from kernel.ids import SourcedId, UserID
+from kernel.matrix import MatrixFailure
+from kernel.matrix.admin import SynapseAdmin
 from kernel.secrets import SecretError, ensure_secret_file
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack
@@ -39,6 +42,7 @@ from synthetic.school import generate_school, write_oneroster
 from web_client.auth import MIN_PASSWORD
 from web_client.errors import DiaryError
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -131,8 +135,9 @@ def _failures(result: SyncResult) -> int:
 
 async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOptions) -> SyncResult:
     client = stack.client()
+    admin = None if options.dry_run else await _admin(stack)
     try:
-        school = stack.school_sync(client, store)
+        school = stack.school_sync(client, store, admin)
         with tqdm(unit="шаг", disable=None, leave=False) as bar:
 
             def planned(actions: list[Action]) -> None:
@@ -150,6 +155,18 @@ async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOpt
         return result
     finally:
         await client.aclose()
+        if admin is not None:
+            await admin.client.aclose()
+
+
+async def _admin(stack: SchoolStack) -> SynapseAdmin | None:
+    """Without it the sync still runs; switching off the accounts of people who left is
+    then reported as not done (exit 1) and the next run tries again."""
+    try:
+        return await stack.admin()
+    except (MatrixFailure, httpx.HTTPError, SecretError, OSError) as e:
+        log.warning("no admin access to the homeserver: %s", e)
+        return None
 
 
 def _print_result(result: SyncResult, as_json: bool, dry_run: bool) -> None:

@@ -41,6 +41,7 @@ from kernel.children import die_with_parent
 from kernel.config import OIDC_CLIENT_ID, OIDC_IDP_ID, SchoolConfig
 from kernel.ids import ServerName, UserID, user_id
 from kernel.matrix import MatrixClient
+from kernel.matrix.admin import SynapseAdmin, admin_token
 from kernel.secrets import ensure_secret_file
 from parta.stores import upgrade_all
 from web_client.store import DiaryStore
@@ -303,11 +304,18 @@ class SchoolStack:
         token = ensure_secret_file(self.config.as_token_file)
         return MatrixClient(self.config.homeserver_url, token)
 
-    def school_sync(self, client: MatrixClient, store: Store) -> SchoolSync:
+    def school_sync(
+        self, client: MatrixClient, store: Store, admin: SynapseAdmin | None = None
+    ) -> SchoolSync:
         names = BY_LANGUAGE[self.config.language]
         server = ServerName(self.config.server_name)
         network = self.config.region is not None
-        return SchoolSync(client, store, server, self.bot, names, network)
+        return SchoolSync(client, store, server, self.bot, names, network, admin)
+
+    async def admin(self) -> SynapseAdmin:
+        """The homeserver's admin API (the caller closes ``.client``)."""
+        url = self.config.homeserver_url
+        return SynapseAdmin(MatrixClient(url, await admin_token(url, self.config.admin_files)))
 
     def region_sync(self, client: MatrixClient, store: Store) -> RegionSync | None:
         if self.config.region is None:

@@ -8,8 +8,10 @@ from appservice.diary_sync.plan import (
     Action,
     AddChild,
     CreateRoom,
+    Deactivate,
     Invite,
     Join,
+    Reactivate,
     RegisterPuppet,
     Remove,
     RemoveChild,
@@ -25,8 +27,13 @@ from kernel.ids import RoomID
 def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:
     rooms = dict(actual.rooms)
     puppets = dict(actual.puppets)
+    deactivated = set(actual.deactivated)
     for action in actions:
         match action:
+            case Deactivate(user):
+                deactivated.add(user)
+            case Reactivate(user):
+                deactivated.discard(user)
             case RegisterPuppet(user, name) | SetDisplayName(user, name):
                 puppets[user] = name
             case CreateRoom(spec, power):
@@ -52,4 +59,4 @@ def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:
                 members = {u: m for u, m in rooms[key].members.items() if u != user}
                 rooms[key] = replace(rooms[key], members=members)
     managed = actual.managed | puppets.keys() | desired.invitees
-    return Actual(rooms, puppets, frozenset(managed))
+    return Actual(rooms, puppets, frozenset(managed), frozenset(deactivated))

@@ -12,7 +12,7 @@ membership first; removals come last, so a moved student is never roomless.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -22,14 +22,35 @@ from kernel.ids import RoomID, UserID
 
 
 class Phase(IntEnum):
-    PROFILES = 0
-    SPACES = 1
-    ROOMS = 2
-    STATE = 3
-    SPACE_MEMBERS = 4
-    ROOM_MEMBERS = 5
-    ROOM_REMOVALS = 6
-    SPACE_REMOVALS = 7
+    ACCOUNTS = 0
+    PROFILES = 1
+    SPACES = 2
+    ROOMS = 3
+    STATE = 4
+    SPACE_MEMBERS = 5
+    ROOM_MEMBERS = 6
+    ROOM_REMOVALS = 7
+    SPACE_REMOVALS = 8
+    DEPARTURES = 9
+
+
+@dataclass(frozen=True)
+class Reactivate:
+    """A person back in the roster: their deactivated account works again, before it
+    rejoins anything."""
+
+    user_id: UserID
+    phase = Phase.ACCOUNTS
+
+
+@dataclass(frozen=True)
+class Deactivate:
+    """A person gone from the roster: after leaving every room, their account stops working
+    (every session logged out, no login again). Erasure comes later (``parta people
+    erase``), after the school's period."""
+
+    user_id: UserID
+    phase = Phase.DEPARTURES
 
 
 @dataclass(frozen=True)
@@ -134,7 +155,7 @@ class Remove:
 
 Action = (
     RegisterPuppet | SetDisplayName | CreateRoom | AddChild | RemoveChild | SetName | SetTopic
-) | (SetPower | Join | Invite | Remove)
+) | (SetPower | Join | Invite | Remove | Reactivate | Deactivate)
 
 
 def plan(desired: Desired, actual: Actual) -> list[Action]:
@@ -143,7 +164,7 @@ def plan(desired: Desired, actual: Actual) -> list[Action]:
     A room in ``actual`` but not in ``desired`` (its class left the roster) is
     emptied of managed members; the room itself stays, with its history.
     """
-    actions: list[Action] = [*_profiles(desired, actual)]
+    actions: list[Action] = [*_accounts(desired, actual), *_profiles(desired, actual)]
     for key in sorted(desired.rooms):
         actions.extend(_room(key, desired, actual))
     for key in sorted(actual.rooms.keys() - desired.rooms.keys()):
@@ -162,6 +183,13 @@ def _order(action: Action) -> tuple[int, str, str]:
     room = getattr(action, "room", None) or getattr(getattr(action, "spec", None), "key", "")
     user = getattr(action, "user_id", "") or getattr(action, "child", "")
     return (int(action.phase), str(room), str(user))
+
+
+def _accounts(desired: Desired, actual: Actual) -> Iterable[Action]:
+    for user in sorted(desired.departed - actual.deactivated):
+        yield Deactivate(user)
+    for user in sorted(actual.deactivated & desired.puppets.keys()):
+        yield Reactivate(user)
 
 
 def _profiles(desired: Desired, actual: Actual) -> Iterable[Action]:
@@ -245,21 +273,26 @@ def _memberships(
 
 @dataclass(eq=False)  # not frozen: contextlib and asyncio set __traceback__ on it
 class DestructivePlanError(Exception):
-    """The plan removes more members than the guard allows: refuse unless forced."""
+    """The plan removes more members (or accounts) than the guard allows: refuse unless
+    forced."""
 
     removals: int
     memberships: int
     max_share: float
+    what: str = "memberships"
 
     def __str__(self) -> str:
         return (
-            f"the plan removes {self.removals} of {self.memberships} memberships, more than "
+            f"the plan removes {self.removals} of {self.memberships} {self.what}, more than "
             f"{self.max_share:.0%}; check the roster, or re-run with --force"
         )
 
 
-def guard(actions: list[Action], actual: Actual, max_share: float = 0.2, floor: int = 20) -> None:
-    """Refuse an unusually destructive plan: more than ``max_share`` of members removed.
+def guard(
+    actions: Sequence[Action], actual: Actual, max_share: float = 0.2, floor: int = 20
+) -> None:
+    """Refuse an unusually destructive plan: more than ``max_share`` of members removed, or
+    of accounts deactivated (a roster missing a grade must not switch off its pupils).
 
     Small absolute numbers (``floor``) always pass, so a small school can still move
     a class.
@@ -268,6 +301,9 @@ def guard(actions: list[Action], actual: Actual, max_share: float = 0.2, floor: 
     memberships = sum(len(r.members) for r in actual.rooms.values())
     if removals > floor and removals > max_share * memberships:
         raise DestructivePlanError(removals, memberships, max_share)
+    gone = sum(isinstance(a, Deactivate) for a in actions)
+    if gone > floor and gone > max_share * len(actual.puppets):
+        raise DestructivePlanError(gone, len(actual.puppets), max_share, "accounts")
 
 
 def describe(action: Action) -> str:
@@ -296,4 +332,8 @@ def describe(action: Action) -> str:
             return f"пригласить (invite) {user} → #{room}"
         case Remove(room, user, _space, _puppet):
             return f"исключить (remove) {user} ← #{room}"
+        case Deactivate(user):
+            return f"выбыл из школы: отключить учётную запись (deactivate) {user}"
+        case Reactivate(user):
+            return f"вернулся в школу: включить учётную запись (reactivate) {user}"
     raise AssertionError(f"unknown action {action!r}")

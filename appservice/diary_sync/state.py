@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from appservice.diary_sync.layout import RoomKey, RoomSpec, SchoolLayout
+from appservice.diary_sync.model import Diary, Person
 from kernel.ids import RoomID, ServerName, SourcedId, UserID, server_of
 
 
@@ -50,6 +51,8 @@ class Desired:
     """Puppets that must exist, with their display names."""
     invitees: frozenset[UserID] = frozenset()
     """Members that are not puppets: they are invited, never joined by force."""
+    departed: frozenset[UserID] = frozenset()
+    """Registered puppets of people no longer in the diary: their accounts stop working."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class Actual:
     """Registered puppets and the display name they carry."""
     managed: frozenset[UserID] = frozenset()
     """Users the sync may remove: puppets and accounts linked to diary people."""
+    deactivated: frozenset[UserID] = frozenset()
+    """Puppets the sync deactivated when their person left the roster."""
 
 
 def resolve(
@@ -110,6 +115,30 @@ def resolve(
             power = {accounts[p].user_id: lvl for p, lvl in spec.power if p in present}
             rooms[spec.key] = DesiredRoom(spec, frozenset(members), power)
     return Desired(rooms, puppets, frozenset(invitees))
+
+
+def leavers(before: Diary | None, after: Diary) -> frozenset[SourcedId]:
+    """People of ``after``'s schools in the last diary applied and not in this one.
+
+    A person of another school (a store that served another diary) is nobody's leaver; a
+    parent with no school of their own belongs where their children were.
+    """
+    if before is None:
+        return frozenset()
+    schools = after.schools.keys()
+    children: dict[SourcedId, set[SourcedId]] = {}
+    for g in before.guardianships:
+        children.setdefault(g.parent_id, set()).add(g.student_id)
+
+    def ours(person: Person) -> bool:
+        if person.school_ids:
+            return bool(person.school_ids & schools)
+        kids = (before.people.get(k) for k in children.get(person.id, ()))
+        return any(k is not None and k.school_ids & schools for k in kids)
+
+    return frozenset(
+        pid for pid, person in before.people.items() if pid not in after.people and ours(person)
+    )
 
 
 def _local(account: Account, home: ServerName | None) -> bool:

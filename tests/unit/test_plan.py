@@ -13,9 +13,11 @@ from appservice.diary_sync.layout import Levels, layout_diary
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import (
     CreateRoom,
+    Deactivate,
     DestructivePlanError,
     Invite,
     Join,
+    Reactivate,
     Remove,
     RemoveChild,
     describe,
@@ -23,7 +25,7 @@ from appservice.diary_sync.plan import (
     merge_power,
     plan,
 )
-from appservice.diary_sync.state import Account, Actual, Desired, resolve
+from appservice.diary_sync.state import Account, Actual, Desired, leavers, resolve
 from kernel.ids import ServerName, SourcedId, UserID, user_id
 from tests.fakes import apply
 from tests.school import move_student, small_school
@@ -215,3 +217,76 @@ def test_a_school_synced_before_keeps_only_announcements_among_its_spaces_childr
     }
     after = apply(before, actions, want)
     assert plan(want, after) == []
+
+
+def _without(diary: Diary, *gone: str) -> Diary:
+    return replace(
+        diary,
+        people={p: x for p, x in diary.people.items() if p not in gone},
+        enrollments=frozenset(e for e in diary.enrollments if e.person_id not in gone),
+        guardianships=frozenset(
+            g for g in diary.guardianships if g.student_id not in gone and g.parent_id not in gone
+        ),
+    )
+
+
+def _leaving(diary: Diary, state: Actual, eager: bool = True) -> Desired:
+    """What the sync wants once ``diary`` is the roster (the registered puppets as known)."""
+    people = {p: a for p, a in accounts().items() if p in diary.people}
+    want = resolve(layout_diary(diary), people, frozenset(diary.people), eager)
+    left = {accounts()[p].user_id for p in leavers(DIARY, diary)}
+    return replace(want, departed=frozenset(left & state.puppets.keys()) - want.puppets.keys())
+
+
+def test_a_student_who_left_leaves_every_room_and_then_is_switched_off_once() -> None:
+    want = desired(frozenset(PEOPLE), eager=True)
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    gone = user_id("parta.u-s3", SERVER)
+    after = _leaving(_without(DIARY, "u-s3"), state)
+    actions = plan(after, state)
+    assert [a for a in actions if isinstance(a, Deactivate)] == [Deactivate(gone)]
+    removals = [a for a in actions if isinstance(a, Remove) and a.user_id == gone]
+    assert removals
+    assert actions.index(Deactivate(gone)) > max(actions.index(a) for a in removals)
+    assert "выбыл" in describe(Deactivate(gone))
+    done = apply(state, actions, after)
+    assert plan(after, done) == []  # switched off once, not at every sync
+
+
+def test_a_student_back_in_the_roster_is_switched_on_before_rejoining() -> None:
+    want = desired(frozenset(PEOPLE), eager=True)
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    away = _leaving(_without(DIARY, "u-s3"), state)
+    state = apply(state, plan(away, state), away)
+    back = _leaving(DIARY, state)
+    actions = plan(back, state)
+    returner = user_id("parta.u-s3", SERVER)
+    assert actions[0] == Reactivate(returner)
+    assert any(isinstance(a, Join) and a.user_id == returner for a in actions)
+    assert plan(back, apply(state, actions, back)) == []
+
+
+def test_only_people_of_the_diarys_own_schools_can_leave_it() -> None:
+    """A store that served another school's diary: that school's people did not leave."""
+    other = small_school("o")
+    assert leavers(other, DIARY) == frozenset()
+    assert leavers(None, DIARY) == frozenset()
+    assert leavers(DIARY, _without(DIARY, "u-s3", "u-p1")) == {"u-s3", "u-p1"}
+    parent = SourcedId("u-p1")
+    orgless = replace(
+        DIARY,
+        people={**DIARY.people, parent: replace(DIARY.people[parent], school_ids=frozenset())},
+    )
+    assert leavers(orgless, _without(DIARY, "u-p1")) == {"u-p1"}  # a parent follows the child
+
+
+def test_the_guard_refuses_to_switch_off_a_whole_grade() -> None:
+    want = desired(frozenset(PEOPLE), eager=True)
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    students = [p for p in PEOPLE if DIARY.people[p].role.value == "student"]
+    after = _leaving(_without(DIARY, *students), state)
+    actions = [a for a in plan(after, state) if isinstance(a, Deactivate)]
+    assert len(actions) == len(students)
+    with pytest.raises(DestructivePlanError) as refused:
+        guard(actions, state, max_share=0.2, floor=2)
+    assert "accounts" in str(refused.value)
