@@ -122,6 +122,24 @@ class SafetyConfig(_Model):
         return value
 
 
+class RetentionConfig(_Model):
+    """How long the school keeps what is said, and what becomes of people who leave.
+
+    Messages older than their room's period are deleted by Synapse's retention jobs; the
+    period is in each room's ``m.room.retention`` state, so every client can show it.
+    """
+
+    school_rooms_days: int | None = Field(548, ge=1)
+    """Rooms the diary makes (class chats, parents' chats, announcements, staff room): a
+    school year and six months by default; ``null``: kept for good."""
+    personal_days: int | None = Field(183, ge=1)
+    """Every other room (personal chats, groups people make): the server's default policy."""
+    erase_after_days: int = Field(30, ge=0)
+    """A person who left the roster is erased (profile, uploads) this long after their
+    account was switched off (``parta people erase``, or the sync with ``erase_on_sync``)."""
+    erase_on_sync: bool = False
+
+
 class RegionConfig(_Model):
     """Schools of one region: they federate with each other only and share a teachers' network.
 
@@ -316,6 +334,7 @@ class SchoolConfig(_Model):
     sync: SyncConfig = SyncConfig()
     diary: DiaryConfig = DiaryConfig()
     safety: SafetyConfig = SafetyConfig()
+    retention: RetentionConfig = RetentionConfig()
     region: RegionConfig | None = None
     call_bridge: CallBridgeConfig = CallBridgeConfig()
     bots: BotsConfig = BotsConfig()

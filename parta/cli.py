@@ -9,6 +9,8 @@
     parta sync SOURCE -c parta.yaml [--dry-run]    reconcile the school's Matrix with the roster
     parta status -c parta.yaml [--json]            is every part of the school working?
     parta people link PERSON -c parta.yaml         link a diary person, join their rooms
+    parta people erase [--person ID] -c parta.yaml erase people who left, after the period
+    parta people export ID --out data.zip          a person's data (subject-access request)
     parta diary password LOGIN -c parta.yaml       set a diary password (read from stdin)
     parta run -c parta.yaml                        Synapse, appservice, diary in the foreground
     parta demo                                     a whole demo school (what `make demo` runs)
@@ -26,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from parta import commands, rosters
+from parta import commands, departures, rosters
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--user-id", help="an existing Matrix account (adults: any server)")
     _config_arg(link)
     link.set_defaults(run=commands.people_link)
+    erase = people.add_parser(
+        "erase", help="erase people who left (profile, uploads) after the school's period"
+    )
+    erase.add_argument("--person", action="append", help="a sourcedId or a Matrix id")
+    erase.add_argument("--now", action="store_true", help="do not wait for the period")
+    erase.add_argument("--json", action="store_true", help="print the result as JSON")
+    _config_arg(erase)
+    erase.set_defaults(run=departures.people_erase)
+    export = people.add_parser("export", help="a person's data as a zip (subject access)")
+    export.add_argument("person", help="a sourcedId or a Matrix id")
+    export.add_argument("--out", type=Path, required=True, help="the zip to write")
+    _config_arg(export)
+    export.set_defaults(run=departures.people_export)
     letters = people.add_parser("letters", help="access letters with one-time codes (PDF)")
     letters.add_argument(
         "--class", dest="klass", action="append", help="a homeroom: «5А» or its id"

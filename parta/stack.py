@@ -312,6 +312,10 @@ class SchoolStack:
         network = self.config.region is not None
         return SchoolSync(client, store, server, self.bot, names, network, admin)
 
+    @property
+    def homeserver_config_path(self) -> Path:
+        return self.config.state_dir / "homeserver" / "homeserver.yaml"
+
     async def admin(self) -> SynapseAdmin:
         """The homeserver's admin API (the caller closes ``.client``)."""
         url = self.config.homeserver_url
