@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from appservice.diary_sync.content import create_room_body, space_child
+from appservice.diary_sync.content import RETENTION, create_room_body, retention, space_child
 from appservice.diary_sync.layout import RoomKey
 from appservice.diary_sync.plan import (
     Action,
@@ -37,6 +37,7 @@ from appservice.diary_sync.plan import (
     SetDisplayName,
     SetName,
     SetPower,
+    SetRetention,
     SetTopic,
 )
 from appservice.errors import SYNC_FAILURES, NoAdminAccess, RoomMissing
@@ -133,6 +134,8 @@ class Executor:
                 await self._client.send_state(self._room(room), "m.room.topic", {"topic": topic})
             case SetPower(room, users):
                 await self._set_power(room, dict(users))
+            case SetRetention(room, ms):
+                await self._client.send_state(self._room(room), RETENTION, retention(ms))
             case Join(room, user, is_space):
                 if is_space and self._closed_space:
                     await self._invite_quietly(self._room(room), user)
@@ -183,7 +186,9 @@ class Executor:
         spec = action.spec
         alias = room_alias(spec.key, self._server)
         space = self._room(spec.parent) if spec.parent else None
-        body = create_room_body(spec, dict(action.power), space, self._server, self._closed_space)
+        body = create_room_body(
+            spec, dict(action.power), space, self._server, self._closed_space, action.retention_ms
+        )
         room = await self._client.resolve_alias(alias)
         if room is None:
             try:

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from appservice.diary_sync.content import RETENTION
 from appservice.diary_sync.layout import RoomKey
 from appservice.diary_sync.state import Actual, ActualRoom, Membership
 from appservice.store import Store
@@ -74,6 +75,7 @@ async def read_actual(
             {**pending, **room.members},
             room.power,
             room.children,
+            room.retention_ms,
         )
 
     pairs = await asyncio.gather(*(one(k) for k in known))
@@ -128,6 +130,8 @@ async def read_room(
 ) -> ActualRoom:
     joined = list(await client.joined_members(room))
     power = await client.state_event_or_empty(room, "m.room.power_levels")
+    kept = await client.state_event_or_empty(room, RETENTION)
+    lifetime = kept.get("max_lifetime")
     if summary is None:
         name = await client.state_event_or_empty(room, "m.room.name")
         topic = await client.state_event_or_empty(room, "m.room.topic")
@@ -139,6 +143,7 @@ async def read_room(
         members={u: Membership.JOIN for u in joined if u != bot},
         power={UserID(u): int(v) for u, v in _users(power).items() if u != bot},
         children=summary.children,
+        retention_ms=lifetime if isinstance(lifetime, int) else None,
     )
 
 

@@ -76,6 +76,8 @@ class SchoolSync:
     """The school is in a region: add its «Сеть учителей» room (it federates)."""
     admin: SynapseAdmin | None = None
     """The homeserver's admin API: accounts of people who left are switched off with it."""
+    retention_ms: int | None = None
+    """How long the school's rooms keep messages (``m.room.retention``); ``None``: for good."""
     _last: _Derived = field(default_factory=lambda: _Derived(), compare=False, repr=False)
     """What the last diary gave (its layouts, its puppet accounts): a diary is immutable, so
     linking one person after another does not lay the whole school out each time."""
@@ -92,7 +94,8 @@ class SchoolSync:
     def desired(self, diary: Diary, eager: bool) -> Desired:
         layouts = self._of(diary)[0]
         accounts = self.accounts_for(diary)
-        return resolve(layouts, accounts, self.store.linked(), eager, self.server)
+        linked = self.store.linked()
+        return resolve(layouts, accounts, linked, eager, self.server, self.retention_ms)
 
     def _of(self, diary: Diary) -> tuple[tuple[SchoolLayout, ...], dict[SourcedId, Account]]:
         last = self._last

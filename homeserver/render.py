@@ -249,6 +249,7 @@ def homeserver_context(
         "sso_clients": list(settings.sso_clients),
         "synapse_pages": str(SYNAPSE_PAGES),
         "workers": _workers_context(settings.workers),
+        "default_retention_days": settings.default_retention_days,
     }
 
 

@@ -121,6 +121,7 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         sso_clients=config.sso_clients if with_diary else (),
         public_baseurl=config.homeserver_public_url + "/",
         for_tests=config.for_tests,
+        default_retention_days=config.retention.personal_days,
     )
 
 
@@ -310,7 +311,9 @@ class SchoolStack:
         names = BY_LANGUAGE[self.config.language]
         server = ServerName(self.config.server_name)
         network = self.config.region is not None
-        return SchoolSync(client, store, server, self.bot, names, network, admin)
+        days = self.config.retention.school_rooms_days
+        retention = None if days is None else days * 86_400_000
+        return SchoolSync(client, store, server, self.bot, names, network, admin, retention)
 
     @property
     def homeserver_config_path(self) -> Path:

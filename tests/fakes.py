@@ -18,6 +18,7 @@ from appservice.diary_sync.plan import (
     SetDisplayName,
     SetName,
     SetPower,
+    SetRetention,
     SetTopic,
 )
 from appservice.diary_sync.state import Actual, ActualRoom, Desired, Membership
@@ -36,10 +37,17 @@ def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:
                 deactivated.discard(user)
             case RegisterPuppet(user, name) | SetDisplayName(user, name):
                 puppets[user] = name
-            case CreateRoom(spec, power):
+            case CreateRoom(spec, power, kept):
                 rooms[spec.key] = ActualRoom(
-                    RoomID(f"!{spec.key}"), spec.name, spec.topic, {}, dict(power)
+                    RoomID(f"!{spec.key}"),
+                    spec.name,
+                    spec.topic,
+                    {},
+                    dict(power),
+                    retention_ms=kept,
                 )
+            case SetRetention(key, kept):
+                rooms[key] = replace(rooms[key], retention_ms=kept)
             case AddChild(space, child):
                 room = rooms[space]
                 rooms[space] = replace(room, children=room.children | {rooms[child].room_id})

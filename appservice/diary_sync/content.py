@@ -32,6 +32,7 @@ EVENT_LEVELS: Mapping[str, int] = {
     "m.room.encryption": _ADMIN,
     "m.room.server_acl": 100,
     "m.room.tombstone": 100,
+    "m.room.retention": 100,
     "m.space.child": _ADMIN,
     "m.space.parent": _ADMIN,
     "im.vector.modular.widgets": _MOD,
@@ -60,6 +61,7 @@ def create_room_body(
     space_id: RoomID | None,
     server: ServerName,
     closed_space: bool = False,
+    retention_ms: int | None = None,
 ) -> dict[str, Any]:
     creation: dict[str, Any] = {"m.federate": spec.federate}
     if spec.is_space:
@@ -68,6 +70,8 @@ def create_room_body(
         _state("m.room.history_visibility", {"history_visibility": "shared"}),
         _state("m.room.guest_access", {"guest_access": "forbidden"}),
     ]
+    if retention_ms is not None:
+        state.append(_state(RETENTION, retention(retention_ms)))
     if space_id is None:
         # The space itself: joining is gated by the school policy module, which admits
         # exactly the people the diary puts in the school. A school that federates makes
@@ -90,6 +94,14 @@ def create_room_body(
         "initial_state": state,
         "power_level_content_override": power_levels(spec, users),
     }
+
+
+RETENTION = "m.room.retention"
+
+
+def retention(max_lifetime_ms: int | None) -> dict[str, Any]:
+    """``m.room.retention`` (MSC1763, as Synapse reads it): an empty one sets no period."""
+    return {} if max_lifetime_ms is None else {"max_lifetime": max_lifetime_ms}
 
 
 def space_child(server: ServerName) -> dict[str, Any]:

@@ -73,6 +73,7 @@ class CreateRoom:
 
     spec: RoomSpec
     power: tuple[tuple[UserID, int], ...]
+    retention_ms: int | None = None
 
     @property
     def phase(self) -> Phase:
@@ -106,6 +107,15 @@ class SetName:
 class SetTopic:
     room: RoomKey
     topic: str
+    phase = Phase.STATE
+
+
+@dataclass(frozen=True)
+class SetRetention:
+    """The room's ``m.room.retention`` (``None``: no period of its own)."""
+
+    room: RoomKey
+    max_lifetime_ms: int | None
     phase = Phase.STATE
 
 
@@ -155,7 +165,7 @@ class Remove:
 
 Action = (
     RegisterPuppet | SetDisplayName | CreateRoom | AddChild | RemoveChild | SetName | SetTopic
-) | (SetPower | Join | Invite | Remove | Reactivate | Deactivate)
+) | (SetPower | SetRetention | Join | Invite | Remove | Reactivate | Deactivate)
 
 
 def plan(desired: Desired, actual: Actual) -> list[Action]:
@@ -204,9 +214,15 @@ def _room(key: RoomKey, desired: Desired, actual: Actual) -> Iterable[Action]:
     want = desired.rooms[key]
     have = actual.rooms.get(key)
     if have is None:
-        yield CreateRoom(want.spec, tuple(sorted(want.power.items())))
+        yield CreateRoom(want.spec, tuple(sorted(want.power.items())), want.retention_ms)
         # What the room will look like once created: its state came with it.
-        have = ActualRoom(RoomID(""), want.spec.name, want.spec.topic, power=dict(want.power))
+        have = ActualRoom(
+            RoomID(""),
+            want.spec.name,
+            want.spec.topic,
+            power=dict(want.power),
+            retention_ms=want.retention_ms,
+        )
     yield from _room_state(want, have, desired, actual)
     yield from _memberships(want, have, desired, actual)
 
@@ -219,6 +235,8 @@ def _room_state(
         yield SetName(spec.key, spec.name)
     if have.topic != spec.topic:
         yield SetTopic(spec.key, spec.topic)
+    if have.retention_ms != want.retention_ms:
+        yield SetRetention(spec.key, want.retention_ms)
     if spec.is_space:
         yield from _children(spec.key, have, desired, actual)
     users = merge_power(want.power, have.power, actual.managed | want.members)
@@ -313,7 +331,7 @@ def describe(action: Action) -> str:
             return f"новый пользователь (new user) {user} «{name}»"
         case SetDisplayName(user, name):
             return f"имя (display name) {user} → «{name}»"
-        case CreateRoom(spec, _power):
+        case CreateRoom(spec, _power, _retention):
             what = "пространство (space)" if spec.is_space else "чат (room)"
             return f"создать {what} «{spec.name}» #{spec.key}"
         case AddChild(space, child):
@@ -326,6 +344,9 @@ def describe(action: Action) -> str:
             return f"описание (topic) #{room}"
         case SetPower(room, users):
             return f"права (power levels) #{room}: {dict(users)}"
+        case SetRetention(room, ms):
+            days = "без срока" if ms is None else f"{ms // 86_400_000} дн."
+            return f"срок хранения сообщений (retention) #{room}: {days}"
         case Join(room, user, _space):
             return f"вступить (join) {user} → #{room}"
         case Invite(room, user, _space):

@@ -42,6 +42,8 @@ class DesiredRoom:
     spec: RoomSpec
     members: frozenset[UserID]
     power: Mapping[UserID, int]
+    retention_ms: int | None = None
+    """``m.room.retention``'s ``max_lifetime``: messages older than this are deleted."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class ActualRoom:
     members: Mapping[UserID, Membership] = field(default_factory=dict)
     power: Mapping[UserID, int] = field(default_factory=dict)
     children: frozenset[RoomID] = frozenset()
+    retention_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ def resolve(
     linked: frozenset[SourcedId],
     eager: bool = False,
     home: ServerName | None = None,
+    retention_ms: int | None = None,
 ) -> Desired:
     """Desired Matrix state: active people only, each through their account.
 
@@ -113,7 +117,8 @@ def resolve(
             }
             members = {accounts[p].user_id for p in present}
             power = {accounts[p].user_id: lvl for p, lvl in spec.power if p in present}
-            rooms[spec.key] = DesiredRoom(spec, frozenset(members), power)
+            kept = None if spec.is_space else retention_ms
+            rooms[spec.key] = DesiredRoom(spec, frozenset(members), power, kept)
     return Desired(rooms, puppets, frozenset(invitees))
 
 

@@ -61,7 +61,7 @@ async def _password_login(stack: SchoolStack, login: str) -> httpx.Response:
 async def test_a_student_who_left_is_switched_off_at_the_next_sync_and_erased_later(
     stack: SchoolStack, school: SchoolSync, admin: SynapseAdmin, tmp_path: Path
 ) -> None:
-    sync = replace(school, admin=admin)
+    sync = replace(school, admin=admin, retention_ms=548 * DAY_MS)
     diary = small_school("lv")
     await serve_school(stack, sync, diary, PASSWORD)
     await sync.link(diary, STUDENT, None, SyncOptions())
@@ -114,6 +114,8 @@ async def test_a_student_who_left_is_switched_off_at_the_next_sync_and_erased_la
     assert class_rooms
     for room in class_rooms:
         assert student not in await sync.client.joined_members(room)
+        kept = await sync.client.state_event(room, "m.room.retention")
+        assert kept == {"max_lifetime": 548 * DAY_MS}  # what every client can show
     rerun = await sync.run(after, SyncOptions())
     assert not [a for a in rerun.actions if type(a).__name__ == "Deactivate"]
 
@@ -140,3 +142,10 @@ def _parta(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         check=False,
     )
+
+
+def test_personal_chats_get_the_servers_default_retention(stack: SchoolStack) -> None:
+    config = stack.homeserver_config_path.read_text(encoding="utf-8")
+    days = stack.config.retention.personal_days
+    assert f"max_lifetime: {days}d" in config
+    assert "retention:\n  enabled: true" in config

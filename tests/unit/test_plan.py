@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appservice.diary_sync.content import create_room_body
 from appservice.diary_sync.layout import Levels, layout_diary
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import (
@@ -20,6 +21,7 @@ from appservice.diary_sync.plan import (
     Reactivate,
     Remove,
     RemoveChild,
+    SetRetention,
     describe,
     guard,
     merge_power,
@@ -290,3 +292,23 @@ def test_the_guard_refuses_to_switch_off_a_whole_grade() -> None:
     with pytest.raises(DestructivePlanError) as refused:
         guard(actions, state, max_share=0.2, floor=2)
     assert "accounts" in str(refused.value)
+
+
+def test_the_school_rooms_carry_their_retention_period_and_a_change_is_one_state_event() -> None:
+    year = 548 * 86_400_000
+    want = resolve(layout_diary(DIARY), accounts(), frozenset(PEOPLE), True, None, year)
+    created = [a for a in plan(want, EMPTY) if isinstance(a, CreateRoom)]
+    assert {a.retention_ms for a in created if not a.spec.is_space} == {year}
+    assert {a.retention_ms for a in created if a.spec.is_space} == {None}
+    body = create_room_body(created[-1].spec, {}, None, SERVER, retention_ms=year)
+    assert {"type": "m.room.retention", "state_key": "", "content": {"max_lifetime": year}} in (
+        body["initial_state"]
+    )
+    state = apply(EMPTY, plan(want, EMPTY), want)
+    assert plan(want, state) == []
+    shorter = resolve(layout_diary(DIARY), accounts(), frozenset(PEOPLE), True, None, year // 2)
+    changes = plan(shorter, state)
+    assert changes
+    assert all(isinstance(a, SetRetention) and a.max_lifetime_ms == year // 2 for a in changes)
+    assert len(changes) == sum(not r.spec.is_space for r in want.rooms.values())
+    assert "274 дн." in describe(changes[0])
