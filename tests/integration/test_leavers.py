@@ -4,6 +4,7 @@ period, and the school can hand a person their data (a real Synapse, a real diar
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from appservice.diary_sync.model import Diary
-from appservice.erasure import DAY_MS, due, erase
+from appservice.erasure import DAY_MS, due
 from appservice.school_sync import SchoolSync, SyncOptions
 from kernel.ids import SourcedId, UserID
 from kernel.matrix import MatrixClient, MatrixError
@@ -124,8 +125,21 @@ async def test_a_student_who_left_is_switched_off_at_the_next_sync_and_erased_la
     assert due(departures.values(), now, after_days=30) == []  # the period has not passed
     later = due(departures.values(), now + 31 * DAY_MS, after_days=30)
     assert [d.user_id for d in later] == [student]
-    erased = await erase(admin, sync.store, later)
-    assert [(e.user_id, e.media) for e in erased] == [(student, 1)]
+    config = stack.config_path
+    early = await asyncio.to_thread(_parta, config, "people", "erase", "--person", "lv-s3")
+    assert early.returncode == 1
+    assert "less than 30 days" in early.stderr
+    pupil = await asyncio.to_thread(_parta, config, "people", "erase", "--person", "lv-s4")
+    assert pupil.returncode == 1
+    assert "not a person who left" in pupil.stderr
+    assert (await admin.user(student)).get("erased") is False
+    erased = await asyncio.to_thread(
+        _parta, config, "people", "erase", "--person", "lv-s3", "--now", "--json"
+    )
+    assert erased.returncode == 0, erased.stderr
+    assert json.loads(erased.stdout)["erased"] == [
+        {"user_id": student, "name": "Ученик2 Иван", "media": 1}
+    ]
     profile = await admin.user(student)
     assert not profile.get("displayname")
     assert profile.get("erased") is True
