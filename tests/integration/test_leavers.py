@@ -21,7 +21,7 @@ from appservice.erasure import DAY_MS, due
 from appservice.school_sync import SchoolSync, SyncOptions
 from kernel.ids import SourcedId, UserID
 from kernel.matrix import MatrixClient, MatrixError
-from kernel.matrix.admin import SynapseAdmin
+from kernel.matrix.admin import SynapseAdmin, admin_token
 from parta.stack import SchoolStack
 from tests.integration.diary_site import serve_school
 from tests.school import small_school
@@ -163,3 +163,17 @@ def test_personal_chats_get_the_servers_default_retention(stack: SchoolStack) ->
     days = stack.config.retention.personal_days
     assert f"max_lifetime: {days}d" in config
     assert "retention:\n  enabled: true" in config
+
+
+async def test_a_lost_admin_token_is_replaced_by_a_login_not_a_second_account(
+    stack: SchoolStack,
+) -> None:
+    files = stack.config.admin_files
+    first = await admin_token(stack.config.homeserver_url, files)
+    files.token.unlink()
+    second = await admin_token(stack.config.homeserver_url, files)
+    assert second != first
+    assert files.token.read_text(encoding="utf-8") == second
+    assert files.token.stat().st_mode & 0o077 == 0
+    async with MatrixClient(stack.config.homeserver_url, second, attempts=1) as client:
+        assert await client.whoami() == f"@parta-admin:{stack.config.server_name}"
