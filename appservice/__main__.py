@@ -22,12 +22,11 @@ from twisted.internet import reactor  # noqa: E402
 from twisted.internet.task import LoopingCall  # noqa: E402
 
 from appservice.commands_api import CommandsResource  # noqa: E402
-from appservice.diary_sync.names import BY_LANGUAGE  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
 from appservice.quiet_hours import QuietHours  # noqa: E402
 from appservice.readers_api import ReadersResource  # noqa: E402
 from appservice.safety_api import SafetyOracle, rules_of  # noqa: E402
-from appservice.school_sync import SchoolSync  # noqa: E402
+from appservice.school_sync import SchoolSync, school_sync_for  # noqa: E402
 from appservice.server import (  # noqa: E402
     COMMANDS_PATH,
     LINK_PATH,
@@ -133,12 +132,8 @@ def _school_sync(config: SchoolConfig, store: Store, as_token: str) -> Callable[
 
     def school() -> SchoolSync:
         if not made:
-            server = ServerName(config.server_name)
             client = MatrixClient(config.homeserver_url, as_token)
-            bot = user_id(config.appservice.bot_localpart, server)
-            names = BY_LANGUAGE[config.language]
-            network = config.region is not None
-            made.append(SchoolSync(client, store, server, bot, names, network))
+            made.append(school_sync_for(config, client, store))
         return made[0]
 
     return school

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from appservice.school_sync import DAY_MS
 from appservice.store import Departure, Store
 from kernel.ids import UserID
 from kernel.matrix.admin import SynapseAdmin
-
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from appservice.diary_sync.layout import RoomKey, SchoolLayout, layout_diary, school_prefix
 from appservice.diary_sync.model import Diary, Role
-from appservice.diary_sync.names import RU, RoomNames
+from appservice.diary_sync.names import BY_LANGUAGE, RU, RoomNames
 from appservice.diary_sync.plan import Action, guard, plan
 from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
 from appservice.diary_sync.state import Account, Desired, leavers, resolve
@@ -28,11 +28,13 @@ from appservice.errors import AppserviceError
 from appservice.executor import Executor, Report
 from appservice.reader import read_actual
 from appservice.store import Store
+from kernel.config import SchoolConfig
 from kernel.ids import ServerName, SourcedId, UserID, escape_localpart, server_of, user_id
 from kernel.matrix import MatrixClient
 from kernel.matrix.admin import SynapseAdmin
 
 PUPPET_PREFIX = "parta."
+DAY_MS = 86_400_000
 SNAPSHOT = "diary"
 """The last diary applied: the base of the next delta import, and the policy's source."""
 
@@ -78,6 +80,8 @@ class SchoolSync:
     """The homeserver's admin API: accounts of people who left are switched off with it."""
     retention_ms: int | None = None
     """How long the school's rooms keep messages (``m.room.retention``); ``None``: for good."""
+    moderators: frozenset[SourcedId] = frozenset()
+    """The school's safeguarding leads: in «Модерация» with the administration."""
     _last: _Derived = field(default_factory=lambda: _Derived(), compare=False, repr=False)
     """What the last diary gave (its layouts, its puppet accounts): a diary is immutable, so
     linking one person after another does not lay the whole school out each time."""
@@ -100,7 +104,7 @@ class SchoolSync:
     def _of(self, diary: Diary) -> tuple[tuple[SchoolLayout, ...], dict[SourcedId, Account]]:
         last = self._last
         if last.diary is not diary:
-            last.layouts = layout_diary(diary, self.names, self.network)
+            last.layouts = layout_diary(diary, self.names, self.network, self.moderators)
             last.puppets = {pid: Account(self.puppet_id(pid), True) for pid in diary.people}
             last.diary = diary
         return last.layouts, last.puppets
@@ -198,6 +202,26 @@ class SchoolSync:
         desired = self.desired(diary, options.eager)
         theirs = {k for k, r in desired.rooms.items() if chosen.user_id in r.members}
         return await self.run(diary, options, only=theirs.__contains__, desired=desired)
+
+
+def school_sync_for(
+    config: SchoolConfig, client: MatrixClient, store: Store, admin: SynapseAdmin | None = None
+) -> SchoolSync:
+    """The school's sync as its config says: one place, so that the command line and the
+    appservice's linking plan the same rooms (a link run once un-set the retention)."""
+    server = ServerName(config.server_name)
+    days = config.retention.school_rooms_days
+    return SchoolSync(
+        client,
+        store,
+        server,
+        user_id(config.appservice.bot_localpart, server),
+        BY_LANGUAGE[config.language],
+        network=config.region is not None,
+        admin=admin,
+        retention_ms=None if days is None else days * DAY_MS,
+        moderators=frozenset(SourcedId(p) for p in config.safety.safeguarding_leads),
+    )
 
 
 def _ignore(_n: int) -> None:

@@ -112,6 +112,9 @@ class SafetyConfig(_Model):
     """By the person's sourcedId."""
     quiet_hours: str | None = None
     """``"21:00-07:00"``: no notifications to students then (the diary's time zone)."""
+    safeguarding_leads: tuple[str, ...] = ()
+    """SourcedIds of staff who see reports in «Модерация» and act on them with the
+    administration (a school's safeguarding lead, a psychologist)."""
     quiet_check_seconds: int = Field(60, ge=1, le=3600)
 
     @field_validator("quiet_hours")

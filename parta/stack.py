@@ -21,9 +21,8 @@ from typing import IO, Self
 import httpx
 import yaml
 
-from appservice.diary_sync.names import BY_LANGUAGE
 from appservice.region_sync import RegionSync
-from appservice.school_sync import PUPPET_PREFIX, SchoolSync
+from appservice.school_sync import PUPPET_PREFIX, SchoolSync, school_sync_for
 from appservice.store import Store
 from homeserver.postgres import ensure_database
 from homeserver.process import SynapseProcess
@@ -308,12 +307,7 @@ class SchoolStack:
     def school_sync(
         self, client: MatrixClient, store: Store, admin: SynapseAdmin | None = None
     ) -> SchoolSync:
-        names = BY_LANGUAGE[self.config.language]
-        server = ServerName(self.config.server_name)
-        network = self.config.region is not None
-        days = self.config.retention.school_rooms_days
-        retention = None if days is None else days * 86_400_000
-        return SchoolSync(client, store, server, self.bot, names, network, admin, retention)
+        return school_sync_for(self.config, client, store, admin)
 
     @property
     def homeserver_config_path(self) -> Path:

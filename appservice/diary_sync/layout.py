@@ -179,12 +179,16 @@ def room_key(school_id: SourcedId, kind: RoomKind, qualifier: str = "") -> RoomK
 
 
 def layout_diary(
-    diary: Diary, names: RoomNames = RU, network: bool = False
+    diary: Diary,
+    names: RoomNames = RU,
+    network: bool = False,
+    moderators: frozenset[SourcedId] = frozenset(),
 ) -> tuple[SchoolLayout, ...]:
-    """Every school's rooms; ``network`` adds each school's room in the region's network."""
+    """Every school's rooms; ``network`` adds each school's room in the region's network;
+    ``moderators`` (a school's safeguarding leads) join the administration in «Модерация»."""
     index = _Index.of(diary)
     return tuple(
-        layout_school(diary, school_id, names, index, network)
+        layout_school(diary, school_id, names, index, network, moderators)
         for school_id in sorted(diary.schools)
     )
 
@@ -195,6 +199,7 @@ def layout_school(
     names: RoomNames = RU,
     index: _Index | None = None,
     network: bool = False,
+    moderators: frozenset[SourcedId] = frozenset(),
 ) -> SchoolLayout:
     index = index or _Index.of(diary)
     people = {pid: p for pid, p in diary.people.items() if _belongs(diary, index, p, school_id)}
@@ -208,7 +213,7 @@ def layout_school(
     )
     space_key = room_key(school_id, RoomKind.SPACE)
     rooms = [
-        *_school_rooms(diary, school_id, people, index, space_key, names),
+        *_school_rooms(diary, school_id, people, index, space_key, names, moderators),
         *(r for c in homerooms for r in _class_rooms(diary, c, index, space_key, names)),
         *_grade_rooms(school_id, people, homerooms, index, space_key, names),
         *([_network_staff(diary, school_id, people, names)] if network else []),
@@ -283,9 +288,13 @@ def _school_rooms(
     index: _Index,
     space: RoomKey,
     names: RoomNames,
+    moderators: frozenset[SourcedId] = frozenset(),
 ) -> list[RoomSpec]:
     admins = _admins(people)
     staff = [p for p, x in people.items() if x.role.is_staff]
+    # a safeguarding lead is one of this school's staff: a name from the config that is a
+    # pupil, a parent or another school's teacher moderates nothing
+    leads = {p: Levels.CLASS_TEACHER for p in sorted(moderators & set(staff)) if p not in admins}
     teachers = {p: Levels.TEACHER for p, x in people.items() if x.role is Role.TEACHER}
     parents = [p for p, x in people.items() if x.role is Role.PARENT]
     class_teachers = _class_teachers(diary, school_id, index)
@@ -314,8 +323,8 @@ def _school_rooms(
             RoomKind.MODERATION,
             names.moderation,
             names.moderation_topic,
-            list(admins),
-            admins,
+            [*admins, *leads],
+            {**leads, **admins},
             space,
         ),
         _spec(

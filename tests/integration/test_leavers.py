@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from appservice.diary_sync.model import Diary
-from appservice.erasure import DAY_MS, due
-from appservice.school_sync import SchoolSync, SyncOptions
+from appservice.erasure import due
+from appservice.school_sync import DAY_MS, SchoolSync, SyncOptions
 from kernel.ids import SourcedId, UserID
 from kernel.matrix import MatrixClient, MatrixError
 from kernel.matrix.admin import SynapseAdmin, admin_token

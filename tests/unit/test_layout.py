@@ -107,3 +107,17 @@ def test_names_are_russian_by_default_and_english_where_configured() -> None:
     english = layout_diary(DIARY, EN)[0]
     assert {r.name for r in english.rooms} >= {"Announcements", "Staff room", "5А — class"}
     assert [r.key for r in english.rooms] == [r.key for r in LAYOUT.rooms]  # same rooms, renamed
+
+
+def test_a_safeguarding_lead_moderates_with_the_administration_and_nobody_else_can_be_named() -> (
+    None
+):
+    diary = small_school("g")
+    lead, pupil, parent = SourcedId("g-t2"), SourcedId("g-s1"), SourcedId("g-p1")
+    (layout,) = layout_diary(diary, moderators=frozenset({lead, pupil, parent}))
+    room = next(r for r in layout.rooms if r.kind is RoomKind.MODERATION)
+    assert room.members == {SourcedId("g-a1"), lead}
+    assert room.power_of(lead) == Levels.CLASS_TEACHER
+    assert room.power_of(SourcedId("g-a1")) == Levels.ADMINISTRATION
+    (plain,) = layout_diary(diary)
+    assert next(r for r in plain.rooms if r.kind is RoomKind.MODERATION).members == {"g-a1"}
