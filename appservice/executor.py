@@ -30,6 +30,7 @@ from appservice.diary_sync.plan import (
     Deactivate,
     Invite,
     Join,
+    MoveRoom,
     Reactivate,
     RegisterPuppet,
     Remove,
@@ -38,6 +39,7 @@ from appservice.diary_sync.plan import (
     SetName,
     SetPower,
     SetRetention,
+    SetSendLevel,
     SetTopic,
 )
 from appservice.errors import SYNC_FAILURES, NoAdminAccess, RoomMissing
@@ -134,6 +136,13 @@ class Executor:
                 await self._client.send_state(self._room(room), "m.room.topic", {"topic": topic})
             case SetPower(room, users):
                 await self._set_power(room, dict(users))
+            case MoveRoom(old, room):
+                await self._move(old, room)
+            case SetSendLevel(room, level):
+                room_id = self._room(room)
+                content = await self._client.state_event(room_id, "m.room.power_levels")
+                content["events_default"] = level
+                await self._client.send_state(room_id, "m.room.power_levels", content)
             case SetRetention(room, ms):
                 await self._client.send_state(self._room(room), RETENTION, retention(ms))
             case Join(room, user, is_space):
@@ -199,6 +208,15 @@ class Executor:
                     raise
         self._store.save_room(spec.key, room)
         self._rooms[spec.key] = room
+
+    async def _move(self, old: RoomKey, new: RoomKey) -> None:
+        room = self._rooms.get(old) or self._rooms.get(new)
+        if room is None:
+            raise RoomMissing(f"#{old} is not known: it cannot become #{new}")
+        await self._client.add_alias(room_alias(new, self._server), room)
+        self._store.move_room(old, new)
+        self._rooms.pop(old, None)
+        self._rooms[new] = room
 
     async def _set_power(self, room: RoomKey, users: dict[UserID, int]) -> None:
         room_id = self._room(room)

@@ -76,6 +76,7 @@ async def read_actual(
             room.power,
             room.children,
             room.retention_ms,
+            room.events_default,
         )
 
     pairs = await asyncio.gather(*(one(k) for k in known))
@@ -144,7 +145,12 @@ async def read_room(
         power={UserID(u): int(v) for u, v in _users(power).items() if u != bot},
         children=summary.children,
         retention_ms=lifetime if isinstance(lifetime, int) else None,
+        events_default=_int(power.get("events_default"), 0),
     )
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _users(power: dict[str, Any]) -> dict[str, Any]:

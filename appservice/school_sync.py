@@ -17,11 +17,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from appservice.diary_sync.layout import RoomKey, SchoolLayout, layout_diary, school_prefix
 from appservice.diary_sync.model import Diary, Role
 from appservice.diary_sync.names import BY_LANGUAGE, RU, RoomNames
 from appservice.diary_sync.plan import Action, guard, plan
+from appservice.diary_sync.rollover import (
+    ArchivedRoom,
+    adopt,
+    archived_rooms,
+    graduated,
+    room_moves,
+    successions,
+    with_archive,
+)
 from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
 from appservice.diary_sync.state import Account, Desired, leavers, resolve
 from appservice.errors import AppserviceError
@@ -36,6 +46,8 @@ from kernel.matrix.admin import SynapseAdmin
 PUPPET_PREFIX = "parta."
 DAY_MS = 86_400_000
 SNAPSHOT = "diary"
+YEAR = "school-year"
+"""The rooms a new school year moves and archives, noted before the diary is saved."""
 """The last diary applied: the base of the next delta import, and the policy's source."""
 
 
@@ -95,8 +107,10 @@ class SchoolSync:
         puppets = self._of(diary)[1]
         return {pid: known.get(pid) or puppets[pid] for pid in diary.people}
 
-    def desired(self, diary: Diary, eager: bool) -> Desired:
-        layouts = self._of(diary)[0]
+    def desired(
+        self, diary: Diary, eager: bool, archive: Mapping[RoomKey, ArchivedRoom] | None = None
+    ) -> Desired:
+        layouts = with_archive(self._of(diary)[0], archive if archive is not None else {})
         accounts = self.accounts_for(diary)
         linked = self.store.linked()
         return resolve(layouts, accounts, linked, eager, self.server, self.retention_ms)
@@ -120,10 +134,13 @@ class SchoolSync:
     ) -> SyncResult:
         clock = time.perf_counter
         started, requests_before = clock(), self.client.requests
-        desired = desired or self.desired(diary, options.eager)
+        stored = self.store.snapshot(SNAPSHOT) if only is None else None
+        before = None if stored is None else from_snapshot(stored)
+        year = self._year(before, diary) if only is None else _Year({}, {})
+        desired = desired or self.desired(diary, options.eager, year.archive)
         rooms = {k: r for k, r in desired.rooms.items() if only is None or only(k)}
         # linking one person switches nobody else's account off: the whole sync does that
-        left = self._left(diary, desired) if only is None else frozenset()
+        left = self._left(before, diary) if only is None else frozenset()
         desired = Desired(rooms, desired.puppets, desired.invitees, left)
         orphans = self._orphans(diary, desired) if only is None else set()
         keys = rooms.keys() | orphans
@@ -138,6 +155,7 @@ class SchoolSync:
             options.concurrency,
             partial=only is not None,
         )
+        actual = adopt(actual, year.moves)
         read_done = clock()
         actions = plan(desired, actual)
         if not options.force:
@@ -148,6 +166,7 @@ class SchoolSync:
         if not options.dry_run:
             if only is None:  # the policy module answers from the diary being applied
                 self.store.record_leavers(left)  # before the diary that forgets them
+                self.store.save_snapshot(YEAR, year.to_json())  # likewise the year's moves
                 self.store.save_snapshot(SNAPSHOT, to_snapshot(diary))
             allowed = {k: r.members for k, r in rooms.items()}
             self.store.set_allowed({**dict.fromkeys(orphans, frozenset()), **allowed})
@@ -165,11 +184,22 @@ class SchoolSync:
         result.requests = self.client.requests - requests_before
         return result
 
-    def _left(self, diary: Diary, desired: Desired) -> frozenset[UserID]:
+    def _year(self, before: Diary | None, diary: Diary) -> _Year:
+        """A new school year's moves (5А → 6А) and archive (graduates), with what earlier runs
+        noted: a run that stopped after saving the new diary still moves the rooms."""
+        noted = _Year.from_json(self.store.snapshot(YEAR))
+        carried = successions(before, diary)
+        gone = graduated(before, diary, carried)
+        archive = archived_rooms(before, diary, gone, self.names)
+        known = self.store.room_ids()
+        moves = {**noted.moves, **room_moves(before, diary, carried)}
+        pending = {new: old for new, old in moves.items() if old in known and new not in known}
+        return _Year(pending, {**noted.archive, **archive})
+
+    def _left(self, before: Diary | None, diary: Diary) -> frozenset[UserID]:
         """Registered puppets of people who left: since the last diary, or noted by a run
         that stopped before switching them off. Somebody back in the roster is forgotten."""
-        before = self.store.snapshot(SNAPSHOT)
-        gone = leavers(None if before is None else from_snapshot(before), diary)
+        gone = leavers(before, diary)
         stored = self.store.accounts()
         users = {(stored.get(p) or Account(self.puppet_id(p), True)).user_id for p in gone}
         current = {a.user_id for a in self.accounts_for(diary).values()}
@@ -222,6 +252,31 @@ def school_sync_for(
         retention_ms=None if days is None else days * DAY_MS,
         moderators=frozenset(SourcedId(p) for p in config.safety.safeguarding_leads),
     )
+
+
+@dataclass(frozen=True)
+class _Year:
+    moves: dict[RoomKey, RoomKey]
+    """This year's room key → last year's, for rooms not moved yet."""
+    archive: dict[RoomKey, ArchivedRoom]
+    """Graduated classes' rooms, kept read-only for good (the diary no longer has them)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "moves": dict(self.moves),
+            "archive": {k: room.to_json() for k, room in self.archive.items()},
+        }
+
+    @classmethod
+    def from_json(cls, body: Any) -> _Year:
+        if not isinstance(body, dict):
+            return cls({}, {})
+        moves = {RoomKey(k): RoomKey(v) for k, v in dict(body.get("moves", {})).items()}
+        archive = {
+            RoomKey(k): ArchivedRoom.from_json(k, v)
+            for k, v in dict(body.get("archive", {})).items()
+        }
+        return cls(moves, archive)
 
 
 def _ignore(_n: int) -> None:

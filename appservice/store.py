@@ -227,6 +227,28 @@ class Store:
             c.execute(rooms.delete().where(rooms.c.key == key))
             c.execute(rooms.insert().values(key=key, room_id=room_id))
 
+    def move_room(self, old: RoomKey, new: RoomKey) -> None:
+        """Last year's room answers to this year's key (its invites and who may join too)."""
+        with self._engine.begin() as c:
+            found = c.scalar(sa.select(rooms.c.room_id).where(rooms.c.key == old))
+            if found is None:
+                return
+            c.execute(rooms.delete().where(rooms.c.key.in_([old, new])))
+            c.execute(rooms.insert().values(key=new, room_id=found))
+            # who may join was set for the new key by this run; pending invites move with it
+            c.execute(allowed.delete().where(allowed.c.room_key == old))
+            pending = [
+                u
+                for (u,) in c.execute(sa.select(invites.c.user_id).where(invites.c.room_key == old))
+            ]
+            if pending:
+                c.execute(
+                    invites.delete().where(
+                        invites.c.room_key == new, invites.c.user_id.in_(pending)
+                    )
+                )
+                c.execute(invites.update().where(invites.c.room_key == old).values(room_key=new))
+
     def set_allowed(self, members: Mapping[RoomKey, frozenset[UserID]]) -> None:
         """Set who may join each of these rooms, in one transaction, writing only changes."""
         with self._engine.begin() as c:

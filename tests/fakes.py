@@ -11,6 +11,7 @@ from appservice.diary_sync.plan import (
     Deactivate,
     Invite,
     Join,
+    MoveRoom,
     Reactivate,
     RegisterPuppet,
     Remove,
@@ -19,6 +20,7 @@ from appservice.diary_sync.plan import (
     SetName,
     SetPower,
     SetRetention,
+    SetSendLevel,
     SetTopic,
 )
 from appservice.diary_sync.state import Actual, ActualRoom, Desired, Membership
@@ -29,8 +31,13 @@ def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:
     rooms = dict(actual.rooms)
     puppets = dict(actual.puppets)
     deactivated = set(actual.deactivated)
+    moved = dict(actual.moved)
     for action in actions:
         match action:
+            case MoveRoom(_old, key):
+                moved.pop(key, None)
+            case SetSendLevel(key, level):
+                rooms[key] = replace(rooms[key], events_default=level)
             case Deactivate(user):
                 deactivated.add(user)
             case Reactivate(user):
@@ -67,4 +74,4 @@ def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:
                 members = {u: m for u, m in rooms[key].members.items() if u != user}
                 rooms[key] = replace(rooms[key], members=members)
     managed = actual.managed | puppets.keys() | desired.invitees
-    return Actual(rooms, puppets, frozenset(managed), frozenset(deactivated))
+    return Actual(rooms, puppets, frozenset(managed), frozenset(deactivated), moved)

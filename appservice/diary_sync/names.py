@@ -29,6 +29,8 @@ class RoomNames:
         "Жалобы на сообщения в чатах школы: только администрация. "
         "Команды: !удалить N, !предупредить N, !заглушить N, !исключить N"
     )
+    archived: str = "{name} (архив)"
+    archived_topic: str = "Архив: класс выпустился, писать сюда нельзя. {topic}"
     network_staff: str = "Сеть учителей: {school}"
     network_staff_topic: str = (
         "Учителя школы «{school}» в сети учителей региона: совместная и методическая работа"
@@ -74,6 +76,8 @@ EN = RoomNames(
     network_staff_topic=(
         "Teachers of «{school}» in the region's network: joint and methodology work"
     ),
+    archived="{name} (archive)",
+    archived_topic="Archive: the class has left the school; read-only. {topic}",
 )
 
 BY_LANGUAGE = {"ru": RU, "en": EN}

@@ -23,15 +23,35 @@ from kernel.ids import RoomID, UserID
 
 class Phase(IntEnum):
     ACCOUNTS = 0
-    PROFILES = 1
-    SPACES = 2
-    ROOMS = 3
-    STATE = 4
-    SPACE_MEMBERS = 5
-    ROOM_MEMBERS = 6
-    ROOM_REMOVALS = 7
-    SPACE_REMOVALS = 8
-    DEPARTURES = 9
+    MOVES = 1
+    PROFILES = 2
+    SPACES = 3
+    ROOMS = 4
+    STATE = 5
+    SPACE_MEMBERS = 6
+    ROOM_MEMBERS = 7
+    ROOM_REMOVALS = 8
+    SPACE_REMOVALS = 9
+    DEPARTURES = 10
+
+
+@dataclass(frozen=True)
+class MoveRoom:
+    """A new school year: last year's room (5А) is this year's (6А), history and all; it
+    answers to the new key from now on (its alias too), and is renamed by the state phase."""
+
+    old: RoomKey
+    room: RoomKey
+    phase = Phase.MOVES
+
+
+@dataclass(frozen=True)
+class SetSendLevel:
+    """The room's ``events_default``: who may write (an archived class: nobody)."""
+
+    room: RoomKey
+    level: int
+    phase = Phase.STATE
 
 
 @dataclass(frozen=True)
@@ -164,8 +184,10 @@ class Remove:
 
 
 Action = (
-    RegisterPuppet | SetDisplayName | CreateRoom | AddChild | RemoveChild | SetName | SetTopic
-) | (SetPower | SetRetention | Join | Invite | Remove | Reactivate | Deactivate)
+    (RegisterPuppet | SetDisplayName | CreateRoom | AddChild | RemoveChild | SetName | SetTopic)
+    | (SetPower | SetRetention | SetSendLevel | Join | Invite | Remove)
+    | (Reactivate | Deactivate | MoveRoom)
+)
 
 
 def plan(desired: Desired, actual: Actual) -> list[Action]:
@@ -175,6 +197,7 @@ def plan(desired: Desired, actual: Actual) -> list[Action]:
     emptied of managed members; the room itself stays, with its history.
     """
     actions: list[Action] = [*_accounts(desired, actual), *_profiles(desired, actual)]
+    actions.extend(MoveRoom(old, new) for new, old in sorted(actual.moved.items()))
     for key in sorted(desired.rooms):
         actions.extend(_room(key, desired, actual))
     for key in sorted(actual.rooms.keys() - desired.rooms.keys()):
@@ -222,6 +245,7 @@ def _room(key: RoomKey, desired: Desired, actual: Actual) -> Iterable[Action]:
             want.spec.topic,
             power=dict(want.power),
             retention_ms=want.retention_ms,
+            events_default=want.spec.events_default,
         )
     yield from _room_state(want, have, desired, actual)
     yield from _memberships(want, have, desired, actual)
@@ -237,6 +261,8 @@ def _room_state(
         yield SetTopic(spec.key, spec.topic)
     if have.retention_ms != want.retention_ms:
         yield SetRetention(spec.key, want.retention_ms)
+    if have.events_default != spec.events_default:
+        yield SetSendLevel(spec.key, spec.events_default)
     if spec.is_space:
         yield from _children(spec.key, have, desired, actual)
     users = merge_power(want.power, have.power, actual.managed | want.members)
@@ -353,6 +379,10 @@ def describe(action: Action) -> str:
             return f"пригласить (invite) {user} → #{room}"
         case Remove(room, user, _space, _puppet):
             return f"исключить (remove) {user} ← #{room}"
+        case MoveRoom(old, room):
+            return f"новый учебный год: чат #{old} становится #{room} (история сохраняется)"
+        case SetSendLevel(room, level):
+            return f"кто может писать (events_default) #{room}: {level}"
         case Deactivate(user):
             return f"выбыл из школы: отключить учётную запись (deactivate) {user}"
         case Reactivate(user):

@@ -66,6 +66,7 @@ class ActualRoom:
     power: Mapping[UserID, int] = field(default_factory=dict)
     children: frozenset[RoomID] = frozenset()
     retention_ms: int | None = None
+    events_default: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class Actual:
     """Users the sync may remove: puppets and accounts linked to diary people."""
     deactivated: frozenset[UserID] = frozenset()
     """Puppets the sync deactivated when their person left the roster."""
+    moved: Mapping[RoomKey, RoomKey] = field(default_factory=dict)
+    """Rooms read under this year's key that the store still knows by last year's (new →
+    old): the plan moves them (a new school year)."""
 
 
 def resolve(

@@ -195,6 +195,14 @@ class MatrixClient:
             return None
         return RoomID(str(data["room_id"]))
 
+    async def add_alias(self, alias: RoomAlias | str, room: RoomID) -> None:
+        """Point ``alias`` at ``room``; an alias already there for that room is fine."""
+        try:
+            await self.request("PUT", f"{CS}/directory/room/{q(alias)}", {"room_id": room})
+        except MatrixError as e:
+            if e.status != 409 or await self.resolve_alias(alias) != room:
+                raise
+
     async def create_room(self, body: Mapping[str, Any], as_user: UserID | None = None) -> RoomID:
         data = await self.request("POST", f"{CS}/createRoom", body, as_user=as_user)
         return RoomID(str(data["room_id"]))
