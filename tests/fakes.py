@@ -52,6 +52,7 @@ def apply(actual: Actual, actions: list[Action], desired: Desired) -> Actual:
                     {},
                     dict(power),
                     retention_ms=kept,
+                    events_default=spec.events_default,
                 )
             case SetRetention(key, kept):
                 rooms[key] = replace(rooms[key], retention_ms=kept)
