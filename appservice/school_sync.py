@@ -159,7 +159,13 @@ class SchoolSync:
         read_done = clock()
         actions = plan(desired, actual)
         if not options.force:
-            guard(actions, actual, options.max_removal_share)
+            # a new school year: moving between grade rooms and teachers is no loss
+            staying = (
+                frozenset(u for r in desired.rooms.values() for u in r.members)
+                if actual.moved
+                else frozenset()
+            )
+            guard(actions, actual, options.max_removal_share, staying=staying)
         result = SyncResult(actions, None, {"read_s": read_done - started})
         if on_plan is not None:
             on_plan(actions)

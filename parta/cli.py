@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--students", type=int, required=True)
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument(
+        "--year",
+        type=int,
+        help="the same school in the school year starting then (2025 or later): class ids "
+        "carry the year, the 11th grade has left, new 1st grades",
+    )
     gen.set_defaults(run=commands.school_generate)
 
     roster = sub.add_parser("roster", help="rosters").add_subparsers(required=True)

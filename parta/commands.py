@@ -41,6 +41,7 @@ from kernel.secrets import SecretError, ensure_secret_file
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack
 from synthetic.school import generate_school, write_oneroster
+from synthetic.school_year import BASE_YEAR, generate_school_year
 from web_client.auth import MIN_PASSWORD
 from web_client.errors import DiaryError
 
@@ -54,7 +55,12 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def school_generate(args: argparse.Namespace) -> int:
-    school = generate_school(args.students, seed=args.seed)
+    if args.year is None:
+        school = generate_school(args.students, seed=args.seed)
+    elif args.year < BASE_YEAR:
+        return _fail(f"--year: the synthetic school starts in {BASE_YEAR}", 2)
+    else:
+        school = generate_school_year(args.students, args.year, seed=args.seed)
     write_oneroster(school, args.out)
     print(f"Школа записана в {args.out} (OneRoster 1.2 CSV)")
     return 0

@@ -39,12 +39,17 @@ LAST_GRADE = 11
 
 
 def generate_school_year(
-    students: int, year: int, seed: int = 1, school_name: str = "МАОУ лицей № 14"
+    students: int,
+    year: int,
+    seed: int = 1,
+    school_name: str = "МАОУ лицей № 14",
+    school_id: str = "org-1",
 ) -> GeneratedSchool:
     """The school of ``generate_school(students, seed)`` in the school year starting ``year``."""
     if year < BASE_YEAR:
         raise ValueError(f"the synthetic school starts in {BASE_YEAR}")
-    diary = _with_year(generate_school(students, seed=seed, school_name=school_name).diary)
+    made = generate_school(students, seed=seed, school_name=school_name, school_id=school_id)
+    diary = _with_year(made.diary)
     rng = random.Random(seed * 7919 + year)  # noqa: S311 - synthetic names, not secrets
     for next_year in range(BASE_YEAR + 1, year + 1):
         diary = _next_year(diary, next_year, rng)

@@ -333,15 +333,20 @@ class DestructivePlanError(Exception):
 
 
 def guard(
-    actions: Sequence[Action], actual: Actual, max_share: float = 0.2, floor: int = 20
+    actions: Sequence[Action],
+    actual: Actual,
+    max_share: float = 0.2,
+    floor: int = 20,
+    staying: frozenset[UserID] = frozenset(),
 ) -> None:
     """Refuse an unusually destructive plan: more than ``max_share`` of members removed, or
     of accounts deactivated (a roster missing a grade must not switch off its pupils).
 
     Small absolute numbers (``floor``) always pass, so a small school can still move
-    a class.
+    a class. A new school year moves everybody (grade rooms, subject teachers): then
+    ``staying`` names who is still in some room, and only the others' removals count.
     """
-    removals = sum(isinstance(a, Remove) for a in actions)
+    removals = sum(isinstance(a, Remove) and a.user_id not in staying for a in actions)
     memberships = sum(len(r.members) for r in actual.rooms.values())
     if removals > floor and removals > max_share * memberships:
         raise DestructivePlanError(removals, memberships, max_share)

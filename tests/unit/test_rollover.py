@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from appservice.diary_sync.layout import Levels, RoomKey, RoomKind, layout_diary, room_key
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.names import RU
-from appservice.diary_sync.plan import CreateRoom, MoveRoom, SetName, SetSendLevel, describe, plan
+from appservice.diary_sync.plan import (
+    CreateRoom,
+    DestructivePlanError,
+    MoveRoom,
+    SetName,
+    SetSendLevel,
+    describe,
+    guard,
+    plan,
+)
 from appservice.diary_sync.rollover import (
     READ_ONLY,
     adopt,
@@ -98,3 +109,27 @@ def test_the_new_year_moves_rooms_archives_the_graduates_and_converges() -> None
     assert "новый учебный год" in describe(MoveRoom(old_class, new_class))
     done = apply(adopted, actions, second)
     assert plan(second, adopt(done, moves)) == []  # a re-run changes nothing
+
+
+def test_the_guard_lets_a_whole_school_move_up_a_year_but_not_lose_its_people() -> None:
+    """Eager: everybody in Matrix. A year's moves remove a fifth of all memberships (parents
+    change grade rooms, teachers change classes); only removals of people who leave count."""
+    first = _desired(YEAR1)
+    state = apply(EMPTY, plan(first, EMPTY), first)
+    carried = successions(YEAR1, YEAR2)
+    archive = archived_rooms(YEAR1, YEAR2, graduated(YEAR1, YEAR2, carried), RU)
+    second = _desired(YEAR2, archive)  # type: ignore[arg-type]
+    adopted = adopt(state, room_moves(YEAR1, YEAR2, carried))
+    actions = plan(second, adopted)
+    with pytest.raises(DestructivePlanError):
+        guard(actions, adopted, 0.1, floor=5)
+    staying = frozenset(u for r in second.rooms.values() for u in r.members)
+    guard(actions, adopted, 0.1, floor=5, staying=staying)
+    nobody = replace(
+        YEAR2, people={p: x for p, x in YEAR2.people.items() if x.role.value != "student"}
+    )
+    emptied = _desired(nobody, archive)  # type: ignore[arg-type]
+    lost = plan(emptied, adopted)
+    kept = frozenset(u for r in emptied.rooms.values() for u in r.members)
+    with pytest.raises(DestructivePlanError):
+        guard(lost, adopted, 0.1, floor=5, staying=kept)
