@@ -115,3 +115,47 @@ def homework_of(
             )
         )
     return Homework(found.room_id, tasks)
+
+
+def homework_csv(lesson: str, homework: Homework) -> str:
+    """Who handed in what, one row per student and task (Excel: BOM and semicolons)."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["Урок", "Задание", "Ученик", "Сдано", "Файл", "Когда"])
+    for task in homework.tasks:
+        for who, file, at in task.handed_in:
+            writer.writerow([lesson, task.text, who, "да", file, at])
+        for who in task.missing:
+            writer.writerow([lesson, task.text, who, "нет", "", ""])
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class OwnTask:
+    """A task as the student (or her parent) sees it: hers handed in or not."""
+
+    text: str
+    file: str | None
+    at: str
+
+
+def own_homework(
+    found: HomeworkList, day: date, teacher: str | None, student: str | None, zone: tzinfo
+) -> list[OwnTask]:
+    """The tasks the lesson's teacher set in the class chat on the lesson's day, each with the
+    student's own hand-in (nobody else's: a parent sees her child's only)."""
+    out = []
+    for task in found.homework:
+        set_at = datetime.fromtimestamp(task.set_at / 1000, zone)
+        if set_at.date() != day or (teacher and task.set_by != teacher):
+            continue
+        mine = [h for h in task.handed_in if student and h.student == student]
+        last = max(mine, key=lambda h: h.at) if mine else None
+        when = (
+            ""
+            if last is None
+            else datetime.fromtimestamp(last.at / 1000, zone).strftime("%d.%m %H:%M")
+        )
+        out.append(OwnTask(task.text, None if last is None else last.file, when))
+    return out

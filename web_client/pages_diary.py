@@ -20,10 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from appservice.diary_sync.layout import lesson_room
 from appservice.diary_sync.model import Diary, Person, Role
 from appservice.diary_sync.timetable import Lesson
+from kernel.contracts.bots import BotsApi, HomeworkList
 from kernel.contracts.bridge import Attendance, BridgeApi
-from web_client.attendance import Row, rows
+from web_client.attendance import OwnTask, Row, own_homework, rows
 from web_client.context import DiaryContext, redirect
 from web_client.schedule import (
     Window,
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 def routes(ctx: DiaryContext) -> list[Route]:
     signed_in = ctx.signed_in
     bridge = BridgeApi(ctx.config.call_bridge_url, ctx.api_token)
+    bots = BotsApi(ctx.config.bots_url, ctx.invite_token)
 
     def lesson_for(request: Request, diary: Diary, person: Person) -> Lesson:
         lesson = ctx.timetable().lesson(request.path_params["lesson"])
@@ -75,6 +78,40 @@ def routes(ctx: DiaryContext) -> list[Route]:
                 log.info("attendance of %s not known now: %s", lesson.id, answer)
         return found
 
+    async def _homework(
+        diary: Diary, student: Person, lessons: list[Lesson]
+    ) -> dict[str, list[OwnTask]]:
+        """Each lesson's homework from its class chat, with the student's own hand-in; one
+        question to the bots per chat (a week is usually one class chat)."""
+        chats: dict[str, list[Lesson]] = {}
+        for lesson in lessons:
+            key = lesson_room(diary, lesson.slot.class_id)
+            if key is not None:
+                chats.setdefault(f"#{key}:{ctx.config.server_name}", []).append(lesson)
+        if not chats:
+            return {}
+        answers = await asyncio.gather(
+            *(bots.homework(alias) for alias in chats), return_exceptions=True
+        )
+        account = ctx.store.account(student.id)
+        me = account.matrix_user_id if account else None
+        zone = ZoneInfo(ctx.config.diary.timezone)
+        found: dict[str, list[OwnTask]] = {}
+        for (_alias, of_chat), answer in zip(chats.items(), answers, strict=True):
+            if not isinstance(answer, HomeworkList):
+                log.info("homework not known now: %s", answer)
+                continue
+            for lesson in of_chat:
+                teacher = (
+                    ctx.store.account(lesson.slot.teacher_id) if lesson.slot.teacher_id else None
+                )
+                tasks = own_homework(
+                    answer, lesson.day, teacher.matrix_user_id if teacher else None, me, zone
+                )
+                if tasks:
+                    found[lesson.id] = tasks
+        return found
+
     async def home(request: Request) -> Response:
         return redirect("/diary" if ctx.person_id(request) else "/login")
 
@@ -91,6 +128,10 @@ def routes(ctx: DiaryContext) -> list[Route]:
         presence = await _presence(
             student, [e.lesson for d in days for e in d.entries if e.distance]
         )
+        today = ctx.local_now().date()
+        homework = await _homework(
+            diary, student, [e.lesson for d in days for e in d.entries if e.lesson.day <= today]
+        )
         return ctx.render(
             request,
             "diary.html",
@@ -106,6 +147,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
             notice=notice,
             query_student=request.query_params.get("student", ""),
             presence=presence,
+            homework=homework,
         )
 
     async def join(request: Request) -> Response:

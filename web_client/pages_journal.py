@@ -32,7 +32,7 @@ from kernel.contracts.base import ApiError
 from kernel.contracts.bots import BotsApi
 from kernel.contracts.bridge import BridgeApi
 from kernel.ids import SourcedId
-from web_client.attendance import Homework, Row, csv_text, homework_of, rows
+from web_client.attendance import Homework, Row, csv_text, homework_csv, homework_of, rows
 from web_client.context import DiaryContext, redirect
 from web_client.journal_plan import Kind, Refusal, extra_slot, when
 from web_client.schedule import JournalClass, class_lessons, journal_classes, long_date, monday_of
@@ -260,9 +260,24 @@ def routes(ctx: DiaryContext) -> list[Route]:
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
         )
 
+    async def homework_csv_file(request: Request) -> Response:
+        diary, me = signed_in(request)
+        lesson = _journal_lesson(request, diary, me)
+        found = await _homework(diary, lesson)
+        if found is None:
+            raise HTTPException(503, "Бот школы не отвечает: попробуйте позже")
+        title = f"{lesson.slot.subject} {lesson.day:%d.%m.%Y} {lesson.slot.start:%H:%M}"
+        name = quote(f"Домашнее задание {lesson.slot.subject} {lesson.day:%d.%m.%Y}.csv")
+        return Response(
+            homework_csv(title, found).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+        )
+
     return [
         Route("/journal", journal),
         Route("/journal/lesson/{lesson}/attendance.csv", attendance_csv),
+        Route("/journal/lesson/{lesson}/homework.csv", homework_csv_file),
         Route("/journal/class/{class_id}", journal_class),
         Route("/journal/class/{class_id}/lessons", add_lesson, methods=["POST"]),
         Route("/journal/lesson/{lesson}", journal_lesson, methods=["GET"]),

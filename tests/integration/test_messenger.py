@@ -1280,12 +1280,12 @@ async def test_a_teacher_sees_who_has_read_her_message_and_a_student_sees_nobody
 
 
 async def test_the_lesson_s_page_in_the_journal_shows_who_handed_in_that_day_s_homework(
-    site: Site, page: Page, client: MatrixClient, nio_as: Any
+    site: Site, page: Page, browser: Browser, client: MatrixClient, nio_as: Any
 ) -> None:
     """Issue 19, item 5: Журнал → a lesson → «Домашнее задание»: the task its teacher set in
     the class chat that day, «Сдали 1 из N», who handed in which file."""
     room = await class_room(site, client)
-    teacher, student = await nio_as("t4"), await nio_as("s3")
+    teacher, student = await nio_as("t4"), await nio_as("s1")
     text = f"Задачи 1–5 {time.monotonic_ns()}"
     said = await teacher.room_send(
         room, "m.room.message", {"msgtype": "m.text", "body": f"!дз {text}"}
@@ -1332,6 +1332,27 @@ async def test_the_lesson_s_page_in_the_journal_shows_who_handed_in_that_day_s_h
     await expect(work).to_be_visible()
     students = site.diary.members_of(sid("5a-math"), EnrollmentRole.STUDENT)
     await expect(work.get_by_test_id("handed-count")).to_have_text(f"Сдали 1 из {len(students)}")
-    await expect(work.get_by_test_id("handed-in")).to_contain_text(
-        f"{site.diary.people[sid('s3')].display_name}: ответ.txt"
-    )
+    pupil = site.diary.people[sid("s1")].display_name
+    await expect(work.get_by_test_id("handed-in")).to_contain_text(f"{pupil}: ответ.txt")
+    lesson_url = page.url.split("?")[0]
+    table = await page.request.get(f"{lesson_url}/homework.csv")
+    assert table.status == 200
+    rows = (await table.text()).lstrip("\ufeff").splitlines()
+    assert rows[0] == "Урок;Задание;Ученик;Сдано;Файл;Когда"
+    assert any(f";{text};{pupil};да;ответ.txt;" in r for r in rows), rows
+    assert sum(f";{text};" in r and ";нет;" in r for r in rows) == len(students) - 1
+
+    # her parent sees her hand-in in the week, nobody else's; a classmate's parent: not handed
+    for parent, child, shown in (
+        ("p1", "s1", re.compile(rf"Д/з: {re.escape(text)} — сдано: ответ\.txt \(")),
+        ("p2", "s2", re.compile(rf"^Д/з: {re.escape(text)} — не сдано$")),
+    ):
+        home = await browser.new_page()
+        try:
+            login = site.logins.get(parent) or sid(parent)  # unlinked: the login is the id
+            await sign_in_at(home, site.url, login, PASSWORD)
+            await home.goto(f"{site.url}/diary?student={sid(child)}")
+            own = home.get_by_test_id("own-homework").filter(has_text=text)
+            await expect(own).to_have_text(shown)
+        finally:
+            await home.close()
