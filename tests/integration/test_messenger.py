@@ -1200,6 +1200,7 @@ async def test_a_parent_s_report_reaches_the_moderators_who_remove_the_message(
         row = office.get_by_test_id("moderation-log").locator("tr", has_text=f"№{number}")
         await expect(row).to_contain_text("Удалено сообщение")
         await expect(row).to_contain_text(site.diary.people[sid(author)].display_name)
+        await office.screenshot(path=SCREENSHOTS / "moderation-log.png")
     finally:
         await office.close()
     refused = await browser.new_page()
@@ -1241,6 +1242,7 @@ async def test_a_teacher_sees_who_has_read_her_message_and_a_student_sees_nobody
     await expect(read).to_contain_text("Ученик0 Иван")  # s1
     await expect(read).to_contain_text("Ученик1 Иван")  # s2
     await expect(dialog.locator("ul").nth(1).locator("li")).to_have_count(len(others) - 2)
+    await page.screenshot(path=SCREENSHOTS / "messenger-readers.png")
     await page.keyboard.press("Escape")
 
     teacher = await nio_as("t1")  # any client: «!кто» in answer to her own message
@@ -1334,6 +1336,8 @@ async def test_the_lesson_s_page_in_the_journal_shows_who_handed_in_that_day_s_h
     await expect(work.get_by_test_id("handed-count")).to_have_text(f"Сдали 1 из {len(students)}")
     pupil = site.diary.people[sid("s1")].display_name
     await expect(work.get_by_test_id("handed-in")).to_contain_text(f"{pupil}: ответ.txt")
+    await section.scroll_into_view_if_needed()
+    await page.screenshot(path=SCREENSHOTS / "journal-homework.png")
     lesson_url = page.url.split("?")[0]
     table = await page.request.get(f"{lesson_url}/homework.csv")
     assert table.status == 200
