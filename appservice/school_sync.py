@@ -110,7 +110,7 @@ class SchoolSync:
     def desired(
         self, diary: Diary, eager: bool, archive: Mapping[RoomKey, ArchivedRoom] | None = None
     ) -> Desired:
-        layouts = with_archive(self._of(diary)[0], archive if archive is not None else {})
+        layouts = with_archive(self._of(diary)[0], archive or {}, self.names)
         accounts = self.accounts_for(diary)
         linked = self.store.linked()
         return resolve(layouts, accounts, linked, eager, self.server, self.retention_ms)

@@ -63,10 +63,12 @@ class RoomKind(StrEnum):
     """The school's teachers in the region's network: federates, outside the school space."""
     MODERATION = "moderation"
     """Reports of messages (Matrix reports) reach the administration here; no minors."""
+    ARCHIVE = "archive"
+    """A space of graduated classes' chats (their history has minors in it)."""
 
     @property
     def holds_minors(self) -> bool:
-        return self in (RoomKind.SPACE, RoomKind.ANNOUNCEMENTS, RoomKind.CLASS)
+        return self in (RoomKind.SPACE, RoomKind.ANNOUNCEMENTS, RoomKind.CLASS, RoomKind.ARCHIVE)
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,12 @@ class RoomSpec:
     """Synced power levels, sorted by person id."""
     parent: RoomKey | None
     events_default: int = 0
+    archived: bool = False
+    """A graduated class's chat, kept read-only in the school's archive space."""
 
     @property
     def is_space(self) -> bool:
-        return self.kind is RoomKind.SPACE
+        return self.kind in (RoomKind.SPACE, RoomKind.ARCHIVE)
 
     @property
     def federate(self) -> bool:
@@ -100,7 +104,7 @@ class RoomSpec:
         (name, topic, member count), so a student would see the staff room and every
         class's chats. The others point at the space with ``m.space.parent`` alone —
         enough for clients to group them, and for the restricted join rule."""
-        return self.kind is RoomKind.ANNOUNCEMENTS
+        return self.kind is RoomKind.ANNOUNCEMENTS or self.archived
 
 
 @dataclass(frozen=True)

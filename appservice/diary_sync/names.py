@@ -29,6 +29,8 @@ class RoomNames:
         "Жалобы на сообщения в чатах школы: только администрация. "
         "Команды: !удалить N, !предупредить N, !заглушить N, !исключить N"
     )
+    archive_space: str = "Архив"
+    archive_space_topic: str = "Чаты выпустившихся классов: только чтение, для администрации"
     archived: str = "{name} (архив)"
     archived_topic: str = "Архив: класс выпустился, писать сюда нельзя. {topic}"
     network_staff: str = "Сеть учителей: {school}"
@@ -78,6 +80,8 @@ EN = RoomNames(
     ),
     archived="{name} (archive)",
     archived_topic="Archive: the class has left the school; read-only. {topic}",
+    archive_space="Archive",
+    archive_space_topic="Chats of classes that have left: read-only, for the administration",
 )
 
 BY_LANGUAGE = {"ru": RU, "en": EN}

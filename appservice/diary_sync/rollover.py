@@ -28,7 +28,7 @@ from appservice.diary_sync.layout import (
     room_key,
 )
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
-from appservice.diary_sync.names import RoomNames
+from appservice.diary_sync.names import RU, RoomNames
 from appservice.diary_sync.state import Actual
 from kernel.ids import SourcedId
 
@@ -168,9 +168,12 @@ class ArchivedRoom:
 
 
 def with_archive(
-    layouts: tuple[SchoolLayout, ...], archive: Mapping[RoomKey, ArchivedRoom]
+    layouts: tuple[SchoolLayout, ...],
+    archive: Mapping[RoomKey, ArchivedRoom],
+    names: RoomNames = RU,
 ) -> tuple[SchoolLayout, ...]:
-    """Each school's layout with its archived rooms: the administration alone, read-only."""
+    """Each school's layout with its archive: a space «Архив» of the graduated classes'
+    chats, for the administration alone, read-only."""
     out = []
     for layout in layouts:
         admins = {
@@ -178,6 +181,8 @@ def with_archive(
             for p, x in layout.people.items()
             if x.role is Role.ADMINISTRATOR
         }
+        present = {r.key for r in layout.rooms}
+        space = room_key(layout.school_id, RoomKind.ARCHIVE)
         kept = tuple(
             RoomSpec(
                 room.key,
@@ -186,13 +191,26 @@ def with_archive(
                 room.topic,
                 frozenset(admins),
                 tuple(sorted(admins.items())),
-                room.parent,
+                space,
                 events_default=READ_ONLY,
+                archived=True,
             )
-            for room in archive.values()
-            if room.school_id == layout.school_id and room.key not in {r.key for r in layout.rooms}
+            for room in sorted(archive.values(), key=lambda r: r.key)
+            if room.school_id == layout.school_id and room.key not in present
         )
-        out.append(replace(layout, rooms=layout.rooms + kept) if kept else layout)
+        if not kept:
+            out.append(layout)
+            continue
+        shelf = RoomSpec(
+            space,
+            RoomKind.ARCHIVE,
+            names.archive_space,
+            names.archive_space_topic,
+            frozenset(admins),
+            tuple(sorted(admins.items())),
+            None,
+        )
+        out.append(replace(layout, rooms=(*layout.rooms, shelf, *kept)))
     return tuple(out)
 
 

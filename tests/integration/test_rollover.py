@@ -92,6 +92,10 @@ async def test_a_new_school_year_moves_class_chats_archives_graduates_and_adds_f
             archived, {"msgtype": "m.text", "body": "Привет"}, "rollover-2",
             school.puppet_id(graduates_teacher),
         )  # fmt: skip
+    shelf = rooms[room_key(SCHOOL, RoomKind.ARCHIVE)]
+    assert (await school.client.state_event(shelf, "m.room.name"))["name"] == "Архив"
+    listed = await school.client.state_event(shelf, "m.space.child", archived)
+    assert listed.get("via")
     assert room_key(SCHOOL, RoomKind.CLASS, SourcedId("cls-2026-1a")) in rooms
 
     again = await school.run(years[2026], SyncOptions())

@@ -10,6 +10,7 @@ from appservice.diary_sync.layout import Levels, RoomKey, RoomKind, layout_diary
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.names import RU
 from appservice.diary_sync.plan import (
+    AddChild,
     CreateRoom,
     DestructivePlanError,
     MoveRoom,
@@ -102,6 +103,11 @@ def test_the_new_year_moves_rooms_archives_the_graduates_and_converges() -> None
     created = {a.spec.key for a in actions if isinstance(a, CreateRoom)}
     assert room_key(school, RoomKind.CLASS, SourcedId("cls-2026-1a")) in created
     assert SetSendLevel(archived_key, READ_ONLY) in actions
+    shelf = room_key(school, RoomKind.ARCHIVE)
+    assert second.rooms[shelf].spec.is_space
+    assert second.rooms[shelf].spec.name == "Архив"
+    assert AddChild(shelf, archived_key) in actions  # the archive lists its chats
+    assert not second.rooms[shelf].spec.federate
     archived = second.rooms[archived_key]
     assert archived.power
     assert set(archived.power.values()) == {Levels.ADMINISTRATION}
