@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from appservice.school_sync import DAY_MS
 from appservice.store import Departure, Store
+from kernel.config import RetentionConfig
 from kernel.ids import UserID
 from kernel.matrix.admin import SynapseAdmin
 
@@ -53,3 +54,14 @@ async def erase(admin: SynapseAdmin, store: Store, chosen: Collection[Departure]
         store.record_erasure(departure.user_id, media)
         done.append(Erased(departure.user_id, departure.display_name, media))
     return done
+
+
+async def erase_due(
+    admin: SynapseAdmin, store: Store, retention: RetentionConfig, now_ms: int
+) -> list[Erased]:
+    """What a sync does with ``retention.erase_on_sync``: erase everybody whose period is
+    over (nothing when the setting is off)."""
+    if not retention.erase_on_sync:
+        return []
+    ready = due(store.departures().values(), now_ms, retention.erase_after_days)
+    return await erase(admin, store, ready)

@@ -26,7 +26,7 @@ from appservice.diary_sync.plan import Action, DestructivePlanError, describe
 from appservice.diary_sync.roster import Problem, RosterError, load_roster
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.diary_sync.state import Account
-from appservice.erasure import due, erase
+from appservice.erasure import erase_due
 from appservice.errors import SYNC_FAILURES
 from appservice.school_sync import SNAPSHOT, SyncOptions, SyncResult, summary
 from appservice.store import Store
@@ -160,11 +160,9 @@ async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOpt
         if region is not None and not options.dry_run:
             report = await region.run(diary)
             result.timings["region_links"] = float(report.linked)
-        retention = stack.config.retention
-        if admin is not None and retention.erase_on_sync:
+        if admin is not None and not options.dry_run:
             now = int(time.time() * 1000)
-            ready = due(store.departures().values(), now, retention.erase_after_days)
-            erased = await erase(admin, store, ready)
+            erased = await erase_due(admin, store, stack.config.retention, now)
             result.timings["erased"] = float(len(erased))
         return result
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import time
@@ -17,8 +18,9 @@ import httpx
 import pytest
 
 from appservice.diary_sync.model import Diary
-from appservice.erasure import due
+from appservice.erasure import due, erase_due
 from appservice.school_sync import DAY_MS, SchoolSync, SyncOptions
+from kernel.config import RetentionConfig
 from kernel.ids import SourcedId, UserID
 from kernel.matrix import MatrixClient, MatrixError
 from kernel.matrix.admin import SynapseAdmin, admin_token
@@ -30,14 +32,15 @@ pytestmark = pytest.mark.integration
 PASSWORD = "пароль-выбывшего-1"
 ROOT = Path(__file__).resolve().parents[2]
 STUDENT = SourcedId("lv-s3")
+CLASSMATE = SourcedId("lv-s2")  # leaves too; erased by the sync's own erasure
 
 
-def _without(diary: Diary, person: SourcedId) -> Diary:
+def _without(diary: Diary, *gone: SourcedId) -> Diary:
     return replace(
         diary,
-        people={p: x for p, x in diary.people.items() if p != person},
-        enrollments=frozenset(e for e in diary.enrollments if e.person_id != person),
-        guardianships=frozenset(g for g in diary.guardianships if g.student_id != person),
+        people={p: x for p, x in diary.people.items() if p not in gone},
+        enrollments=frozenset(e for e in diary.enrollments if e.person_id not in gone),
+        guardianships=frozenset(g for g in diary.guardianships if g.student_id not in gone),
     )
 
 
@@ -66,6 +69,7 @@ async def test_a_student_who_left_is_switched_off_at_the_next_sync_and_erased_la
     diary = small_school("lv")
     await serve_school(stack, sync, diary, PASSWORD)
     await sync.link(diary, STUDENT, None, SyncOptions())
+    await sync.link(diary, CLASSMATE, None, SyncOptions())
     student = sync.puppet_id(STUDENT)
     diary_store = stack.open_diary_store()
     try:
@@ -93,7 +97,7 @@ async def test_a_student_who_left_is_switched_off_at_the_next_sync_and_erased_la
             archive.read(f"media/{photo.rsplit('/', 1)[1]}") == b"\x89PNG fake photo of the class"
         )
 
-    after = _without(diary, STUDENT)
+    after = _without(diary, STUDENT, CLASSMATE)
     diary_store = stack.open_diary_store()
     try:
         diary_store.load(after, diary_store.timetable())  # what `parta sync` does first
@@ -102,7 +106,7 @@ async def test_a_student_who_left_is_switched_off_at_the_next_sync_and_erased_la
     result = await sync.run(after, SyncOptions())
     assert result.report is not None
     assert not result.report.failed, result.report.failed
-    assert result.report.done["Deactivate"] == 1
+    assert result.report.done["Deactivate"] == 2
     assert (await admin.user(student))["deactivated"] is True
     async with MatrixClient(stack.config.homeserver_url, token, attempts=1) as own:
         with pytest.raises(MatrixError) as stale:
@@ -120,11 +124,23 @@ async def test_a_student_who_left_is_switched_off_at_the_next_sync_and_erased_la
     rerun = await sync.run(after, SyncOptions())
     assert not [a for a in rerun.actions if type(a).__name__ == "Deactivate"]
 
+    async with httpx.AsyncClient(base_url=stack.config.diary_url) as http:  # the diary's own
+        form = await http.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        login = {"csrf": csrf[1], "login": "lv-s3", "password": PASSWORD}
+        refused = await http.post("/login", data=login)
+    assert refused.status_code != 303  # no way in: the account went with the roster
+    assert "Неверный логин или пароль" in refused.text
+
     departures = sync.store.departures()
     now = int(time.time() * 1000)
+    off = RetentionConfig(erase_after_days=0, erase_on_sync=False)
+    assert await erase_due(admin, sync.store, off, now) == []  # the setting is off: nothing
     assert due(departures.values(), now, after_days=30) == []  # the period has not passed
     later = due(departures.values(), now + 31 * DAY_MS, after_days=30)
-    assert [d.user_id for d in later] == [student]
+    classmate = sync.puppet_id(CLASSMATE)
+    assert [d.user_id for d in later] == sorted([student, classmate])
     config = stack.config_path
     early = await asyncio.to_thread(_parta, config, "people", "erase", "--person", "lv-s3")
     assert early.returncode == 1
@@ -140,6 +156,11 @@ async def test_a_student_who_left_is_switched_off_at_the_next_sync_and_erased_la
     assert json.loads(erased.stdout)["erased"] == [
         {"user_id": student, "name": "Ученик2 Иван", "media": 1}
     ]
+    on = RetentionConfig(erase_after_days=30, erase_on_sync=True)
+    assert await erase_due(admin, sync.store, on, now) == []  # not before the period
+    by_sync = await erase_due(admin, sync.store, on, now + 31 * DAY_MS)
+    assert [(e.user_id, e.media) for e in by_sync] == [(classmate, 0)]  # the other: done before
+    assert (await admin.user(classmate)).get("erased") is True
     profile = await admin.user(student)
     assert not profile.get("displayname")
     assert profile.get("erased") is True
