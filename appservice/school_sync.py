@@ -207,8 +207,12 @@ class SchoolSync:
         that stopped before switching them off. Somebody back in the roster is forgotten."""
         gone = leavers(before, diary)
         stored = self.store.accounts()
-        users = {(stored.get(p) or Account(self.puppet_id(p), True)).user_id for p in gone}
-        current = {a.user_id for a in self.accounts_for(diary).values()}
+
+        def account(p: SourcedId) -> UserID:
+            return (stored.get(p) or Account(self.puppet_id(p), True)).user_id
+
+        users = {account(p) for p in gone}
+        current = {account(p) for p in diary.people}
         noted = {u for u, d in self.store.departures().items() if d.deactivated_ms is None}
         registered = self.store.puppets().keys()
         return frozenset(((users & registered) | noted) - current)

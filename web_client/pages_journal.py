@@ -252,13 +252,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
         found = await _presence(diary, lesson)
         if found is None:
             raise HTTPException(503, "Сервер звонков не отвечает: попробуйте позже")
-        title = f"{lesson.slot.subject} {lesson.day:%d.%m.%Y} {lesson.slot.start:%H:%M}"
-        name = quote(f"Присутствие {lesson.slot.subject} {lesson.day:%d.%m.%Y}.csv")
-        return Response(
-            csv_text(title, found).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
-        )
+        return _csv_file("Присутствие", lesson, csv_text(_title(lesson), found))
 
     async def homework_csv_file(request: Request) -> Response:
         diary, me = signed_in(request)
@@ -266,13 +260,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
         found = await _homework(diary, lesson)
         if found is None:
             raise HTTPException(503, "Бот школы не отвечает: попробуйте позже")
-        title = f"{lesson.slot.subject} {lesson.day:%d.%m.%Y} {lesson.slot.start:%H:%M}"
-        name = quote(f"Домашнее задание {lesson.slot.subject} {lesson.day:%d.%m.%Y}.csv")
-        return Response(
-            homework_csv(title, found).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
-        )
+        return _csv_file("Домашнее задание", lesson, homework_csv(_title(lesson), found))
 
     return [
         Route("/journal", journal),
@@ -285,6 +273,20 @@ def routes(ctx: DiaryContext) -> list[Route]:
         Route("/journal/lesson/{lesson}/move", move, methods=["POST"]),
         Route("/journal/lesson/{lesson}/cancel", cancel, methods=["POST"]),
     ]
+
+
+def _title(lesson: Lesson) -> str:
+    return f"{lesson.slot.subject} {lesson.day:%d.%m.%Y} {lesson.slot.start:%H:%M}"
+
+
+def _csv_file(what: str, lesson: Lesson, text: str) -> Response:
+    """A CSV download named for the lesson («Присутствие Математика 05.12.2026.csv»)."""
+    name = quote(f"{what} {lesson.slot.subject} {lesson.day:%d.%m.%Y}.csv")
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
 
 
 def _teacher_of(diary: Diary, class_id: SourcedId, me: Person) -> SourcedId:

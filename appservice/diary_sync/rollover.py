@@ -130,7 +130,6 @@ def archived_rooms(
                         names.archived.format(name=spec.name),
                         names.archived_topic.format(topic=spec.topic),
                         layout.school_id,
-                        spec.parent,
                     )
     return out
 
@@ -144,7 +143,6 @@ class ArchivedRoom:
     name: str
     topic: str
     school_id: SourcedId
-    parent: RoomKey | None
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -152,7 +150,6 @@ class ArchivedRoom:
             "name": self.name,
             "topic": self.topic,
             "school": self.school_id,
-            "parent": self.parent or "",
         }
 
     @classmethod
@@ -163,7 +160,6 @@ class ArchivedRoom:
             body["name"],
             body["topic"],
             SourcedId(body["school"]),
-            RoomKey(body["parent"]) if body.get("parent") else None,
         )
 
 
