@@ -18,11 +18,13 @@ from twisted.internet import asyncioreactor
 
 asyncioreactor.install()  # type: ignore[no-untyped-call]  # before anything imports the reactor: linking runs on asyncio
 
+from prometheus_client import REGISTRY  # noqa: E402
 from twisted.internet import reactor  # noqa: E402
 from twisted.internet.task import LoopingCall  # noqa: E402
 
 from appservice.commands_api import CommandsResource  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
+from appservice.metrics import StoreCollector  # noqa: E402
 from appservice.quiet_hours import QuietHours  # noqa: E402
 from appservice.readers_api import ReadersResource  # noqa: E402
 from appservice.safety_api import SafetyOracle, rules_of  # noqa: E402
@@ -38,6 +40,7 @@ from appservice.store import Store  # noqa: E402
 from kernel.config import ConfigError, SchoolConfig, load_config, parse_quiet_hours  # noqa: E402
 from kernel.ids import ServerName, user_id  # noqa: E402
 from kernel.matrix import MatrixClient  # noqa: E402
+from kernel.metrics import serve  # noqa: E402
 from kernel.secrets import SecretError, read_secret_file  # noqa: E402
 
 log = logging.getLogger("appservice")
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         readers = ReadersResource(store, tuple(readers_tokens), ignore)
         sides.append((READERS_PATH, readers, tuple(readers_tokens)))
     site = make_site(resource_, hs_token, sides)
+    if serve(config.metrics, "appservice") is not None:
+        REGISTRY.register(StoreCollector(store))
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
     if config.safety.quiet_hours:

@@ -27,6 +27,7 @@ from twisted.web import resource, server
 from appservice.diary_sync.plan import describe
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.errors import SYNC_FAILURES
+from appservice.metrics import LINKS, link_result
 from appservice.school_sync import SNAPSHOT, LinkError, SchoolSync, SyncOptions
 from appservice.store import Store
 from kernel.contracts.appservice import Linked, LinkRequest
@@ -100,13 +101,14 @@ class LinkResource(resource.Resource):
 
 
 def _finish(request: server.Request, done: asyncio.Future[tuple[int, dict[str, Any]]]) -> None:
-    if request.finished or getattr(request, "_disconnected", False):
-        return
     try:
         status, body = done.result()
     except Exception:
         log.exception("linking failed")
         status, body = 500, _error("M_UNKNOWN", "internal error")
+    LINKS.labels(link_result(status)).inc()
+    if request.finished or getattr(request, "_disconnected", False):
+        return
     request.setResponseCode(status)
     request.write(json.dumps(body).encode("utf-8"))
     request.finish()

@@ -36,8 +36,9 @@ from appservice.diary_sync.snapshot import from_snapshot, to_snapshot
 from appservice.diary_sync.state import Account, Desired, leavers, resolve
 from appservice.errors import AppserviceError
 from appservice.executor import Executor, Report
+from appservice.metrics import observe_sync
 from appservice.reader import read_actual
-from appservice.store import Store
+from appservice.store import LAST_SYNC, Store
 from kernel.config import SchoolConfig
 from kernel.ids import ServerName, SourcedId, UserID, escape_localpart, server_of, user_id
 from kernel.matrix import MatrixClient
@@ -132,6 +133,21 @@ class SchoolSync:
         on_plan: Callable[[list[Action]], None] | None = None,
         desired: Desired | None = None,
     ) -> SyncResult:
+        try:
+            return await self._run(diary, options, only, progress, on_plan, desired)
+        except Exception:  # counted, then the caller reports it as before
+            observe_sync("school" if only is None else "link", 0, None)
+            raise
+
+    async def _run(
+        self,
+        diary: Diary,
+        options: SyncOptions,
+        only: Callable[[RoomKey], bool] | None,
+        progress: Callable[[int], None] | None,
+        on_plan: Callable[[list[Action]], None] | None,
+        desired: Desired | None,
+    ) -> SyncResult:
         clock = time.perf_counter
         started, requests_before = clock(), self.client.requests
         stored = self.store.snapshot(SNAPSHOT) if only is None else None
@@ -188,7 +204,23 @@ class SchoolSync:
             result.report = await executor.execute(actions)
         result.timings["total_s"] = clock() - started
         result.requests = self.client.requests - requests_before
+        if result.report is not None:
+            failed = len(result.report.failed)
+            observe_sync("school" if only is None else "link", len(actions), failed)
+            if only is None:
+                self._remember(result, failed, len(diary.people))
         return result
+
+    def _remember(self, result: SyncResult, failed: int, people: int) -> None:
+        last = {
+            "people": people,
+            "finished_s": round(time.time(), 3),
+            "actions": len(result.actions),
+            "failed": failed,
+            "total_s": round(result.timings["total_s"], 3),
+            "kinds": dict(summary(result)),
+        }
+        self.store.save_snapshot(LAST_SYNC, last, changes_diary=False)
 
     def _year(self, before: Diary | None, diary: Diary) -> _Year:
         """A new school year's moves (5А → 6А) and archive (graduates), with what earlier runs

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -36,6 +37,7 @@ from twisted.web import resource, server
 
 from appservice.admission import MIB, Door, guarded
 from appservice.diary_sync.safety import NewRoom, RoomFacts
+from appservice.metrics import observe_transaction
 from appservice.safety_api import SafetyOracle
 from appservice.store import ReceivedEvent, Store
 from kernel.contracts.policy import (
@@ -51,6 +53,7 @@ from kernel.contracts.policy import (
 )
 from kernel.health import database, ready
 from kernel.ids import RoomID, UserID
+from kernel.metrics import UNMATCHED, observe
 from kernel.secrets import same_secret
 
 log = logging.getLogger(__name__)
@@ -134,6 +137,7 @@ class AppserviceResource(resource.Resource):
         if not isinstance(raw, list):
             return 400, _error("M_BAD_JSON", "events must be a list")
         outcome = self._store.record_transaction(txn_id, raw)
+        observe_transaction(outcome.new, raw, len(outcome.stored), outcome.rejected)
         if not outcome.new:
             log.info("transaction %s replayed: nothing to do", txn_id)
             return 200, {}
@@ -247,8 +251,37 @@ class _Root(resource.Resource):
 
     def render(self, request: server.Request) -> bytes | int:
         side = self._ours.get(request.path, self._homeserver_side)
+        started = time.perf_counter()
+        route, method = _route_of(request.path, side is self._homeserver_side), request.method
+
+        def done(_: object) -> None:
+            seconds = time.perf_counter() - started
+            observe("appservice", method.decode("ascii", "replace"), route, request.code, seconds)
+
+        request.notifyFinish().addBoth(done)
         answer: bytes | int = side.render(request)
         return answer
+
+
+_TEMPLATES = (
+    (_APP + b"transactions/", "/_matrix/app/v1/transactions/{txnId}"),
+    (_APP + b"users/", "/_matrix/app/v1/users/{userId}"),
+    (_APP + b"rooms/", "/_matrix/app/v1/rooms/{roomAlias}"),
+)
+
+
+def _route_of(path: bytes, homeserver_side: bool) -> str:
+    """The route template a request took (an id in the path never becomes a label)."""
+    if not homeserver_side:
+        return path.decode("ascii", "replace")
+    for prefix, template in _TEMPLATES:
+        if path.startswith(prefix):
+            return template
+    known = path == _APP + b"ping" or path.decode("ascii", "replace") in _QUESTION_PATHS
+    return path.decode("ascii", "replace") if known else UNMATCHED
+
+
+_QUESTION_PATHS = frozenset({ENTER_PATH, CREATE_PATH, OPEN_PATH, SEE_PATH})
 
 
 LINK_PATH = b"/_parta/v1/link"

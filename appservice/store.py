@@ -536,12 +536,14 @@ class Store:
             body = c.execute(sa.select(snapshots.c.body).where(snapshots.c.name == name)).scalar()
         return None if body is None else json.loads(body)
 
-    def save_snapshot(self, name: str, value: Any) -> None:
+    def save_snapshot(self, name: str, value: Any, *, changes_diary: bool = True) -> None:
+        """``changes_diary``: what the policy module answers from has changed (its caches go)."""
         body = json.dumps(value, ensure_ascii=False, sort_keys=True)
         with self._engine.begin() as c:
             c.execute(snapshots.delete().where(snapshots.c.name == name))
             c.execute(snapshots.insert().values(name=name, body=body))
-            _bump(c, "people", "diary")
+            if changes_diary:
+                _bump(c, "people", "diary")
 
     def generations(self) -> tuple[int, int]:
         """(diary, people): the snapshot's generation, and the snapshot-or-accounts one."""
@@ -550,6 +552,10 @@ class Store:
             found = {str(name): int(value) for name, value in rows}
         return found.get("diary", 0), found.get("people", 0)
 
+
+LAST_SYNC = "last-sync"
+"""The snapshot of the last whole-school sync applied: when it ended, how many actions, how
+many failed, how long it took (``parta status``, the status page and the metrics read it)."""
 
 _REQUIRED = ("event_id", "room_id", "type", "sender")
 

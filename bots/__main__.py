@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,6 +36,7 @@ from bots.lesson_bot import LessonBot, PostBook
 from bots.listener import Cursor, Listener
 from bots.meeting_feature import MeetingBook, Meetings
 from bots.meetings_api import routes as meeting_routes
+from bots.metrics import COMMANDS, RUNS
 from bots.moderation_api import routes as moderation_routes
 from bots.moderation_feature import Moderation, ModerationBook
 from bots.readers_feature import Readers
@@ -45,6 +47,8 @@ from kernel.health import database, homeserver_url, reachable, ready
 from kernel.ids import ServerName, UserID, user_id
 from kernel.matrix import MatrixClient, MatrixFailure, NotFound
 from kernel.matrix.client import q
+from kernel.metrics import HttpMetrics
+from kernel.metrics import serve as serve_metrics
 from kernel.secrets import read_secret_file
 
 log = logging.getLogger("bots")
@@ -138,18 +142,24 @@ async def serve(config: SchoolConfig) -> None:
                 await bots.meetings.reminders()
                 status["last"] = [type(a).__name__ for a in done]
                 status["error"] = None
+                RUNS.labels("lessons", "ok").inc()
             except Exception as e:  # the diary or the homeserver is down: try again later
                 log.warning("lesson bot run failed: %r", e)
                 status["error"] = repr(e)
+                RUNS.labels("lessons", "failed").inc()
             status["runs"] += 1
             await asyncio.sleep(config.bots.poll_seconds)
 
     async def listen() -> None:
         while True:
             try:
-                status["commands"] += await bots.listener.once()
+                read = await bots.listener.once()
+                status["commands"] += read
+                COMMANDS.inc(read)
+                RUNS.labels("commands", "ok").inc()
             except Exception as e:  # the appservice is down: try again later
                 log.warning("reading commands failed: %r", e)
+                RUNS.labels("commands", "failed").inc()
             status["syncs"] += 1
             await asyncio.sleep(min(config.bots.poll_seconds, 2.0))
 
@@ -168,6 +178,7 @@ async def serve(config: SchoolConfig) -> None:
 
     invite_token = read_secret_file(config.invite_token_file)
     app = Starlette(
+        middleware=[Middleware(HttpMetrics, component="bots")],
         routes=[
             Route("/health", health),
             Route("/ready", ready_),
@@ -179,11 +190,12 @@ async def serve(config: SchoolConfig) -> None:
                 invite_token,
                 lambda: datetime.now(ZoneInfo(config.diary.timezone)).replace(tzinfo=None),
             ),
-        ]
+        ],
     )
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.bots.bind_host, port=config.bots.port, log_level="warning")
     )
+    serve_metrics(config.metrics, "bots")
     tasks = [asyncio.ensure_future(loop()), asyncio.ensure_future(listen())]
     try:
         await server.serve()

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bots.lesson_posts import transaction
+from bots.metrics import POSTS
 from bots.registry import STAFF_ROLES, Command
 from kernel.ids import RoomID, UserID
 from kernel.matrix import MatrixClient, MatrixError, MatrixFailure
@@ -41,9 +42,12 @@ class BotContext:
     async def send(self, room: str, content: dict[str, Any], txn: str) -> str:
         """Posted once per ``txn`` (a retry after a crash posts nothing twice)."""
         try:
-            return await self.matrix.send_message(RoomID(room), content, txn)
+            sent = await self.matrix.send_message(RoomID(room), content, txn)
         except MatrixFailure as e:
+            POSTS.labels("command", "failed").inc()
             raise CommandFailed(f"could not post in {room}: {e}", e.transient) from e
+        POSTS.labels("command", "ok").inc()
+        return sent
 
     async def reply(self, command: Command, text: str) -> None:
         content = {

@@ -30,6 +30,7 @@ from bots.lesson_posts import (
     reminder_text,
     transaction,
 )
+from bots.metrics import POSTS
 from kernel.contracts.diary import DiaryApi, DistanceLessons
 from kernel.db import Migration, create_missing, open_store, upsert
 from kernel.ids import RoomAlias, RoomID
@@ -183,9 +184,12 @@ class LessonBot:
 
     async def _send(self, room: str, content: dict[str, Any], txn: str) -> str:
         try:
-            return await self._matrix.send_message(RoomID(room), content, txn)
+            sent = await self._matrix.send_message(RoomID(room), content, txn)
         except MatrixFailure as e:
+            POSTS.labels("lesson", "failed").inc()
             raise BotError(f"could not post in {room}: {e}") from e
+        POSTS.labels("lesson", "ok").inc()
+        return sent
 
 
 class BotError(Exception):

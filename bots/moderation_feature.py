@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from bots.context import BotContext, CommandFailed
 from bots.lesson_posts import transaction
+from bots.metrics import POSTS
 from bots.moderation import COMMANDS, Action, Reported, done, muted, parse, usage, warning
 from bots.registry import Command, Feature, Report
 from kernel.db import Migration, create_missing, insert_new, open_store
@@ -232,3 +233,4 @@ class Moderation:
                 author
             ]
             await matrix.send_message(room, {"msgtype": "m.notice", "body": warning(name)}, txn)
+            POSTS.labels("moderation", "ok").inc()

@@ -18,6 +18,7 @@ import uvicorn
 from call_bridge.front import build_front
 from kernel.children import die_with_parent
 from kernel.config import load_config
+from kernel.metrics import serve
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         for i in range(config.call_bridge.workers)
     ]
+    serve(config.metrics, "call_bridge")
     try:
         uvicorn.run(
             build_front(config),

@@ -36,6 +36,7 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aioice import ice
@@ -56,6 +57,19 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 bridge falls behind for a moment, and the kernel drops what does not fit."""
 MAX_QUEUED_FRAMES = 120
 """The baseline's decoded frames: a subscriber further behind than this starts again."""
+
+
+@dataclass
+class Totals:
+    """This process's forwarding since it started (the metrics read it; calls come and go)."""
+
+    packets_in: int = 0
+    packets_out: int = 0
+    octets_out: int = 0
+    keyframe_requests: int = 0
+
+
+TOTALS = Totals()
 
 
 class Encoded:
@@ -320,10 +334,12 @@ class EncodedSource:
         self._pending_request = None
         self._last_request = time.monotonic()
         self.keyframe_requests += 1
+        TOTALS.keyframe_requests += 1
         self._request_keyframe()
 
     async def _packet(self, packet: RtpPacket) -> None:
         self.packets_in += 1
+        TOTALS.packets_in += 1
         self.last_packet = time.monotonic()
         level = packet.extensions.audio_level
         if level is not None:  # RFC 6464: (voice, -dBov); kept as loudness, higher is louder
@@ -572,6 +588,8 @@ class ForwardTrack(MediaStreamTrack):
             self._last_seq, self._last_ts, self._last_time = seq, ts, now
         self.packets_out += 1
         self.octets_out += len(payload)
+        TOTALS.packets_out += 1
+        TOTALS.octets_out += len(payload)
         self.frames_out += packet.marker if self.kind == "video" else 1
 
     # -- the baseline's decoded frames ------------------------------------------------------

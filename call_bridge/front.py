@@ -26,6 +26,7 @@ import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -38,6 +39,7 @@ from kernel.config import SchoolConfig
 from kernel.contracts.bridge import ATTENDANCE_PATH, PLACE_PATH, Attendance, Placement, Presence
 from kernel.health import Check, homeserver_url, reachable, ready
 from kernel.http_reasons import reason
+from kernel.metrics import HttpMetrics
 from kernel.secrets import read_secret_file, same_secret
 
 RESERVATION_S = 60.0
@@ -195,6 +197,7 @@ def build_front(config: SchoolConfig) -> Starlette:
         return HTMLResponse(text, exc.status_code, headers=headers)
 
     app = Starlette(
+        middleware=[Middleware(HttpMetrics, component="call_bridge")],
         routes=[
             Route("/health", health),
             Route("/ready", ready_),

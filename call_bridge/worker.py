@@ -25,23 +25,27 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from aiortc import RTCIceServer
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from call_bridge.attendance import AttendanceBook
-from call_bridge.forward import install_passthrough
+from call_bridge.forward import TOTALS, install_passthrough
 from call_bridge.frames import MAX_FRAME
 from call_bridge.gate import TOKEN_LIFETIME, Admission, Gate, Lessons, RoomView
 from call_bridge.identity import FederationEndpoint, OpenIdVerifier
 from call_bridge.matrix_room import CallRoom
+from call_bridge.metrics import WorkerCollector
 from call_bridge.replay import UsedTokens
 from call_bridge.signalling import Calls, Traces
 from kernel.config import CallBridgeConfig, SchoolConfig, load_config
 from kernel.contracts.diary import DiaryApi
 from kernel.ids import ServerName, user_id
 from kernel.matrix import MatrixClient
+from kernel.metrics import HttpMetrics, serve
 from kernel.secrets import read_secret_file, same_secret
 
 log = logging.getLogger(__name__)
@@ -141,12 +145,15 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
             }
         )
 
+    if serve(config.metrics, "call_bridge_worker", index) is not None:
+        REGISTRY.register(WorkerCollector(calls.calls.values, TOTALS))
     return Starlette(
+        middleware=[Middleware(HttpMetrics, component="call_bridge")],
         routes=[
             Route("/health", health),
             Route("/calls", status),
             WebSocketRoute("/ws", calls.serve),
-        ]
+        ],
     )
 
 

@@ -253,6 +253,9 @@ class HomeserverSettings:
     serves federation (the proxy forwards ``/_matrix/federation`` and ``/_matrix/key`` to it)."""
     workers: SynapseWorkers | None = None
     for_tests: bool = False
+    metrics: tuple[str, int] | None = None
+    """Synapse's own Prometheus listener (host, port): ``enable_metrics`` and a ``metrics``
+    listener there; off when ``None``."""
     default_retention_days: int | None = None
     """Messages in rooms without their own ``m.room.retention`` (personal chats) are deleted
     after this many days; ``None``: Synapse's retention is on, with no default period."""

@@ -280,6 +280,24 @@ class RemoteServerConfig(_Model):
     """The CA (or self-signed certificate) its TLS is checked against; default the system's."""
 
 
+class MetricsConfig(_Model):
+    """Prometheus metrics, each component on its own internal port (never the public proxy's):
+    Synapse at ``first_port``, the appservice +1, the diary +2, the bots +3, the call bridge's
+    front +4 and its worker ``i`` at +5+i. Labels never carry a person or a room."""
+
+    enabled: bool = False
+    bind_host: str = "127.0.0.1"
+    first_port: int = Field(9400, ge=1, le=65000)
+
+    def port(self, component: str, worker: int = 0) -> int:
+        if component == "call_bridge_worker":
+            return self.first_port + len(METRICS_COMPONENTS) + worker
+        return self.first_port + METRICS_COMPONENTS.index(component)
+
+
+METRICS_COMPONENTS = ("synapse", "appservice", "diary", "bots", "call_bridge")
+
+
 class CallBridgeConfig(_Model):
     """The call bridge: one front (pages, placement) and a pool of forwarding processes."""
 
@@ -341,6 +359,7 @@ class SchoolConfig(_Model):
     region: RegionConfig | None = None
     call_bridge: CallBridgeConfig = CallBridgeConfig()
     bots: BotsConfig = BotsConfig()
+    metrics: MetricsConfig = MetricsConfig()
     language: Literal["ru", "en"] = "ru"
     for_tests: bool = False
 
@@ -391,6 +410,22 @@ class SchoolConfig(_Model):
         if self.call_bridge.enabled:
             return self.call_bridge_url
         return f"{self.diary_url}/calls"
+
+    @property
+    def metrics_urls(self) -> dict[str, str]:
+        """Where each running component's ``/metrics`` answers; empty when metrics are off."""
+        metrics = self.metrics
+        if not metrics.enabled:
+            return {}
+        running = ["synapse", "appservice", "diary"]
+        running += ["bots"] if self.bots.enabled else []
+        running += ["call_bridge"] if self.call_bridge.enabled else []
+        urls = {c: f"http://{metrics.bind_host}:{metrics.port(c)}/metrics" for c in running}
+        if self.call_bridge.enabled:
+            for i in range(self.call_bridge.workers):
+                port = metrics.port("call_bridge_worker", i)
+                urls[f"call_bridge_worker_{i}"] = f"http://{metrics.bind_host}:{port}/metrics"
+        return urls
 
     @property
     def call_bridge_url(self) -> str:

@@ -125,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--bots-port", type=int, help="the bots' status (default: client port + 1081)"
     )
+    demo.add_argument(
+        "--metrics-port",
+        type=int,
+        help="the first of the metrics ports, Synapse's (default: client port + 1392 = 9400)",
+    )
     demo.add_argument("--eager", action="store_true")
     demo.add_argument(
         "--schools", type=int, choices=[1, 2], default=1, help="2: a region, two federating schools"

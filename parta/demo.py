@@ -33,6 +33,7 @@ from kernel.config import (
     CallBridgeConfig,
     DiaryConfig,
     HomeserverConfig,
+    MetricsConfig,
     SchoolConfig,
 )
 from kernel.ids import RoomAlias, ServerName, SourcedId, room_alias
@@ -78,6 +79,7 @@ def demo_config(
     diary_port: int | None = None,
     bridge_port: int | None = None,
     bots_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> SchoolConfig:
     return SchoolConfig(
         server_name=f"localhost:{port}",
@@ -87,9 +89,12 @@ def demo_config(
         diary=DiaryConfig(port=diary_port or port + 72),
         call_bridge=CallBridgeConfig(port=bridge_port or port + BRIDGE_OFFSET),
         bots=BotsConfig(port=bots_port or port + BOTS_OFFSET, poll_seconds=10),
+        metrics=MetricsConfig(enabled=True, first_port=metrics_port or port + METRICS_OFFSET),
     )
 
 
+METRICS_OFFSET = 1392
+"""The first metrics port at the client port + 1392 (9400): Synapse, then the others."""
 BRIDGE_OFFSET = 1082
 DEMO_LESSON_AFTER = timedelta(minutes=5)
 DEMO_LESSON_LENGTH = timedelta(hours=2)
@@ -178,6 +183,7 @@ async def set_up(
             "server_name": stack.config.server_name,
             "diary": stack.config.diary_url,
             "call_bridge": stack.config.call_bridge_url,
+            "metrics": stack.config.metrics_urls,
             "lessons": lessons,
             "accounts": accounts,
         }
@@ -241,6 +247,7 @@ def run_demo(args: argparse.Namespace) -> int:
         args.diary_port,
         args.bridge_port,
         args.bots_port,
+        args.metrics_port,
     )
     try:
         with SchoolStack.for_config(config) as stack:

@@ -25,11 +25,12 @@ from kernel.config import (
     CallBridgeConfig,
     DiaryConfig,
     HomeserverConfig,
+    MetricsConfig,
     RegionConfig,
     RemoteServerConfig,
     SchoolConfig,
 )
-from parta.demo import BOTS_OFFSET, BRIDGE_OFFSET, set_up, write_demo_json
+from parta.demo import BOTS_OFFSET, BRIDGE_OFFSET, METRICS_OFFSET, set_up, write_demo_json
 from parta.diary_load import read_timetable
 from parta.stack import SchoolStack, StackError
 from synthetic.school import generate_school, write_oneroster
@@ -61,6 +62,7 @@ def region_demo_configs(state: Path, port: int) -> tuple[SchoolConfig, ...]:
                 },
             ),
             bots=BotsConfig(port=port + BOTS_OFFSET + 10 * n, poll_seconds=10),
+            metrics=MetricsConfig(enabled=True, first_port=port + METRICS_OFFSET + 10 * n),
             region=region,
             for_tests=True,  # loopback federation with self-signed certificates
         )

@@ -15,6 +15,7 @@ import uvicorn
 
 from kernel.config import OIDC_CLIENT_ID, ConfigError, SchoolConfig, load_config
 from kernel.db import StoreError
+from kernel.metrics import serve
 from kernel.secrets import SecretError, ensure_secret_file, read_secret_file
 from web_client.app import build_app
 from web_client.auth import Auth
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SecretError, StoreError, ZoneInfoNotFoundError) as e:
         print(f"web_client: {e}", file=sys.stderr)
         return 2
+    serve(config.metrics, "diary")
     uvicorn.run(
         build_app(ctx, linker, oidc),
         host=config.diary.bind_host,

@@ -24,6 +24,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from kernel.config import SchoolConfig
 from kernel.health import database, homeserver_url, reachable, ready
 from kernel.http_reasons import reason
+from kernel.metrics import HttpMetrics
 from web_client import (
     api,
     pages_access,
@@ -138,7 +139,10 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         return JSONResponse(body, status)
 
     routes.append(Route("/ready", ready_))
-    middleware = [Middleware(SecurityHeaders, headers=security_headers(ctx.config))]
+    middleware = [
+        Middleware(HttpMetrics, component="diary"),
+        Middleware(SecurityHeaders, headers=security_headers(ctx.config)),
+    ]
     if ctx.config.diary.trusted_proxies:
         # the sign-in limits count the real client: X-Forwarded-For, from these proxies only
         trusted = list(ctx.config.diary.trusted_proxies)

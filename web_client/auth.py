@@ -29,6 +29,7 @@ from itsdangerous import BadData, BadSignature, Signer, URLSafeSerializer
 
 from kernel.config import DiaryConfig
 from kernel.ids import SourcedId
+from web_client.metrics import LOGINS
 from web_client.store import DiaryStore
 from web_client.throttle import (
     ADDRESS_FACTOR,
@@ -130,14 +131,18 @@ class Auth:
         mine = account is not None and self._mark(account.person_id) in self._known_marks(known)
         place = "known" if mine else address or "matrix"
         keys = _Keys(f"{who}@{place}", who, f"addr:{address}" if address else None, mine)
+        via = "diary" if address is not None else "matrix"
         refused = self._wait(keys)
         if refused is not None:
+            LOGINS.labels(via, "throttled").inc()
             return refused
         stored = account.password_hash if account and account.password_hash else self._dummy
         if not self._verify(stored, password) or account is None or not account.password_hash:
             self._store.note_failure(keys.all(), self._now())
+            LOGINS.labels(via, "wrong").inc()
             return Refusal("Неверный логин или пароль")
         self._store.clear_failures(keys.here)
+        LOGINS.labels(via, "ok").inc()
         if self._hasher.check_needs_rehash(account.password_hash):
             self._store.set_password_hash(account.person_id, self.hash_password(password))
         return account.person_id

@@ -22,6 +22,7 @@ from kernel.config import (
     CallBridgeConfig,
     DiaryConfig,
     HomeserverConfig,
+    MetricsConfig,
     SchoolConfig,
 )
 from kernel.matrix import MatrixClient
@@ -63,6 +64,7 @@ def school_config(state: Path, **overrides: object) -> SchoolConfig:
             "diary": DiaryConfig(port=free_port()),
             "call_bridge": CallBridgeConfig(port=free_port_block(3), workers=2),
             "bots": BotsConfig(port=free_port(), poll_seconds=0.5),
+            "metrics": MetricsConfig(enabled=True, first_port=free_port_block(7)),
             "for_tests": True,
             **overrides,
         }

@@ -19,10 +19,10 @@ from argon2 import PasswordHasher
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Slot, Timetable
 from appservice.school_sync import SchoolSync, SyncOptions
-from kernel.config import DiaryConfig, SchoolConfig
+from kernel.config import DiaryConfig, MetricsConfig, SchoolConfig
 from kernel.ids import SourcedId
 from parta.stack import SchoolStack
-from tests.ports import free_port
+from tests.ports import free_port, free_port_block
 from tests.school import small_school
 from web_client.store import DiaryStore
 
@@ -105,6 +105,8 @@ def running_diary(base: SchoolConfig, state: Path, prefix: str) -> Iterator[Diar
             "state_dir": state,
             # as deployed: nginx on the same host says who the client really is
             "diary": DiaryConfig(port=free_port(), timezone=zone, trusted_proxies=("127.0.0.1",)),
+            # its own ports: the school's diary serves the school's
+            "metrics": MetricsConfig(enabled=True, first_port=free_port_block(7)),
         }
     )
     school = small_school(prefix)

@@ -21,6 +21,7 @@ from kernel.ids import RoomAlias, RoomID, SourcedId, UserID
 from kernel.matrix import MatrixClient
 from parta.stack import SchoolStack
 from tests.browser import sign_in_at
+from tests.metrics import scrape, value
 from tests.school import small_school
 from web_client.store import DistanceLesson
 
@@ -122,6 +123,10 @@ async def test_the_lesson_bot_posts_once_across_a_restart_and_follows_moves_and_
         edits = [e for e in events if "m.new_content" in e["content"]]
         assert len(edits) == 1
         assert f"{later:%H:%M}–" in edits[0]["content"]["m.new_content"]["body"]
+        # the restarted process posted the edit, and says so to the monitoring
+        bots = await scrape(stack.config.metrics_urls["bots"])
+        assert value(bots, "parta_bots_posts_total", kind="lesson", result="ok") >= 1
+        assert value(bots, "parta_bots_runs_total", loop="lessons", result="ok") >= 2
 
         store.cancel_distance_lesson(lesson_id)
         await _two_more_runs(stack)

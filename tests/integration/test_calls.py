@@ -32,6 +32,7 @@ from kernel.matrix import MatrixClient, MatrixError
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, accessibility_problems
 from tests.call_peer import CallPeer, Received, Refused, mint_openid, place, until
+from tests.metrics import scrape, value
 from tests.school import small_school
 from web_client.store import DistanceLesson
 
@@ -100,7 +101,7 @@ async def test_a_teacher_and_a_student_receive_each_other_s_camera_decoded(
     http: httpx.AsyncClient,
 ) -> None:
     call = f"lesson/{lessons.open_5a}"
-    ws_url, _ = await place(stack, call)
+    ws_url, worker = await place(stack, call)
     teacher = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
     student = CallPeer(ws_url, call, await openid(client, school, http, "s1"))
     try:
@@ -125,6 +126,13 @@ async def test_a_teacher_and_a_student_receive_each_other_s_camera_decoded(
         assert all(abs(s - 60) < 12 for s in from_student.shades), from_student.shades
         names = {p["name"] for p in student.participants}
         assert len(names) == 2
+        # the worker that forwards it counts the call, its two people and the packets
+        seen = await scrape(stack.config.metrics_urls[f"call_bridge_worker_{worker}"])
+        assert value(seen, "parta_call_bridge_calls") >= 1
+        assert value(seen, "parta_call_bridge_participants") >= 2
+        assert value(seen, "parta_call_bridge_packets_total", direction="in") > 0
+        assert value(seen, "parta_call_bridge_packets_total", direction="out") > 0
+        assert value(seen, "process_cpu_seconds_total") > 0
     finally:
         await student.close()
         await teacher.close()

@@ -20,6 +20,7 @@ from appservice.store import Store
 from kernel.ids import SourcedId
 from parta.stack import SchoolStack
 from synthetic.school import generate_school, write_oneroster
+from tests.metrics import scrape, value
 from tests.ports import free_port, free_port_block
 
 pytestmark = pytest.mark.integration
@@ -61,6 +62,7 @@ async def test_the_demo_writes_working_accounts_and_stops_cleanly(tmp_path: Path
         *[sys.executable, "-m", "parta", *args, "--appservice-port", str(free_port())],
         *["--diary-port", str(free_port())],
         *["--bridge-port", str(free_port_block(3)), "--bots-port", str(free_port())],
+        *["--metrics-port", str(free_port_block(7))],
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -98,6 +100,16 @@ async def test_the_demo_writes_working_accounts_and_stops_cleanly(tmp_path: Path
             page = await http.get(lesson["join_url"])
         assert page.status_code == 200
         assert 'data-testid="call-page"' in page.text
+        # the operator's view: every component's metrics, listed in demo.json
+        metrics = data["metrics"]
+        assert {"synapse", "appservice", "diary", "bots", "call_bridge"} <= set(metrics)
+        for url in metrics.values():
+            assert await scrape(url)
+        diary_seen = await scrape(metrics["diary"])
+        signed_in = value(diary_seen, "parta_diary_logins_total", via="diary", result="ok")
+        assert signed_in >= len(data["accounts"])
+        synced = await scrape(metrics["appservice"])
+        assert value(synced, "parta_appservice_last_sync_actions") > 0
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGTERM)

@@ -26,6 +26,7 @@ from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import PASSWORD, DiarySite, next_school_day, running_diary
 from tests.integration.test_cli import parta
+from tests.metrics import scrape, total, value
 from web_client.store import DiaryStore
 
 pytestmark = pytest.mark.integration
@@ -190,12 +191,26 @@ async def test_session_cookie_flags(page: Page, site: DiarySite) -> None:
 
 
 async def test_logins_are_rate_limited(page: Page, site: DiarySite) -> None:
+    metrics = site.config.metrics_urls["diary"]
+    before = await scrape(metrics)
     for _ in range(site.config.diary.login_attempts):
         await sign_in(page, site, "web-p2", "не-тот-пароль")
         await expect(page.get_by_test_id("error")).to_have_text("Неверный логин или пароль")
     await sign_in(page, site, "web-p2")
     await expect(page.get_by_test_id("error")).to_contain_text("Слишком много неудачных попыток")
     assert "/login" in page.url
+    # the operator sees it: the wrong passwords and the lockout, by where, never by whom
+    after = await scrape(metrics)
+    logins = "parta_diary_logins_total"
+    wrong = value(after, logins, via="diary", result="wrong")
+    attempts = site.config.diary.login_attempts
+    assert wrong - value(before, logins, via="diary", result="wrong") == attempts
+    throttled = value(after, logins, via="diary", result="throttled")
+    assert throttled - value(before, logins, via="diary", result="throttled") == 1
+    posted = total(after, "parta_diary_http_requests_total", method="POST", route="/login")
+    posted_before = total(before, "parta_diary_http_requests_total", method="POST", route="/login")
+    assert posted - posted_before == attempts + 1
+    assert all("web-p2" not in str(labels) for _, labels in after)
 
 
 async def test_forgot_password_sends_a_link_that_sets_a_new_password(
