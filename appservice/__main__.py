@@ -23,6 +23,7 @@ from twisted.internet import reactor  # noqa: E402
 from twisted.internet.task import LoopingCall  # noqa: E402
 
 from appservice.commands_api import CommandsResource  # noqa: E402
+from appservice.last_sync_api import LastSyncResource  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
 from appservice.metrics import StoreCollector  # noqa: E402
 from appservice.quiet_hours import QuietHours  # noqa: E402
@@ -38,6 +39,7 @@ from appservice.server import (  # noqa: E402
 )
 from appservice.store import Store  # noqa: E402
 from kernel.config import ConfigError, SchoolConfig, load_config, parse_quiet_hours  # noqa: E402
+from kernel.contracts.appservice import LAST_SYNC_PATH  # noqa: E402
 from kernel.ids import ServerName, user_id  # noqa: E402
 from kernel.matrix import MatrixClient  # noqa: E402
 from kernel.metrics import serve  # noqa: E402
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     readers_tokens: list[str] = []  # the diary's, for the page; the bots', for «!кто»
     if linker is not None:
         sides.append((LINK_PATH, linker[0], (linker[1],)))
+        sides.append((LAST_SYNC_PATH.encode(), LastSyncResource(store, linker[1]), (linker[1],)))
         readers_tokens.append(linker[1])
     if config.bots_token_file.exists():
         bots_token = read_secret_file(config.bots_token_file)

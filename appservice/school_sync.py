@@ -22,7 +22,7 @@ from typing import Any
 from appservice.diary_sync.layout import RoomKey, SchoolLayout, layout_diary, school_prefix
 from appservice.diary_sync.model import Diary, Role
 from appservice.diary_sync.names import BY_LANGUAGE, RU, RoomNames
-from appservice.diary_sync.plan import Action, guard, plan
+from appservice.diary_sync.plan import Action, describe, guard, plan
 from appservice.diary_sync.rollover import (
     ArchivedRoom,
     adopt,
@@ -212,6 +212,7 @@ class SchoolSync:
         return result
 
     def _remember(self, result: SyncResult, failed: int, people: int) -> None:
+        failures = [] if result.report is None else result.report.failed
         last = {
             "people": people,
             "finished_s": round(time.time(), 3),
@@ -219,6 +220,7 @@ class SchoolSync:
             "failed": failed,
             "total_s": round(result.timings["total_s"], 3),
             "kinds": dict(summary(result)),
+            "problems": [f"{describe(action)}: {error}" for action, error in failures[:20]],
         }
         self.store.save_snapshot(LAST_SYNC, last, changes_diary=False)
 

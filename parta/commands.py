@@ -327,13 +327,27 @@ def demo(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     """Every component's readiness and every store's schema; 1 when something is wrong."""
-    from parta.status import components, lines, report, stores
+    from parta.status import (
+        Part,
+        certificates,
+        components,
+        last_sync,
+        lines,
+        report,
+        stores,
+        versions,
+    )
 
     try:
         config = load_config(args.config)
     except ConfigError as e:
         return _fail(f"parta status: {e}")
-    parts = asyncio.run(components(config)) + stores(config)
+
+    async def asked() -> list[Part]:
+        running = await components(config)
+        return [*running, await versions(config), *await certificates(config)]
+
+    parts = asyncio.run(asked()) + stores(config) + [last_sync(config)]
     found = report(parts)
     if args.json:
         print(json.dumps(found, ensure_ascii=False))

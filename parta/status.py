@@ -1,13 +1,20 @@
 """``parta status -c parta.yaml``: is every part of this school working? (F1, F2)
 
 Each component's ``/ready`` (its database, the homeserver, what it calls), the homeserver's
-own client API, and every store's schema against this release's migrations::
+own client API, every store's schema against this release's migrations, the versions, the last
+sync with the roster, and the expiry of every TLS certificate the school serves::
 
     homeserver   работает
     appservice   работает      database: ok
-    bots         НЕ ГОТОВ      appservice: не отвечает (ConnectError)
+    bots         НЕ РАБОТАЕТ   appservice: не отвечает (ConnectError)
     …
     store bots.moderation    схема 1 из 1
+    versions                 parta 0.1.0, Synapse 1.163.2
+    last sync                05.12.2026 16:40 UTC: 53 действия, ошибок нет
+    certificate school14.example:443   до 2027-03-01 (86 дн.)
+
+A certificate with less than ``CERTIFICATE_DAYS`` left is a problem, as is a sync whose actions
+failed (a re-run retries them); a school never synced is not.
 
 Exit 0 when everything works, 1 naming what does not (for cron and Ansible); ``--json`` for
 machines.
@@ -16,15 +23,26 @@ machines.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import sqlalchemy as sa
+from cryptography import x509
 
+from appservice.store import LAST_SYNC, snapshots
 from kernel.config import SchoolConfig
+from kernel.contracts.appservice import LastSync
 from kernel.db import engine_for, version_of
 from kernel.health import WAIT_S, homeserver_url
 from parta.stores import stores_of
+
+CERTIFICATE_DAYS = 14
+"""Fewer days left than this and ``parta status`` fails (the monitoring's alert, too)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,88 @@ def stores(config: SchoolConfig) -> list[Part]:
             detail = f"{shown}, нужна {latest}: parta db upgrade"
             found.append(Part(f"store {spec.name}", False, detail))
     return found
+
+
+async def versions(config: SchoolConfig) -> Part:
+    """This release, and the Synapse that answers (its admin API's ``server_version``)."""
+    found = [f"parta {package_version('parta')}"]
+    try:
+        async with httpx.AsyncClient(timeout=WAIT_S) as http:
+            answer = await http.get(config.homeserver_url + "/_synapse/admin/v1/server_version")
+        found.append(f"Synapse {answer.json()['server_version']}")
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        found.append("Synapse: не отвечает")
+    return Part("versions", True, ", ".join(found))
+
+
+def last_sync(config: SchoolConfig) -> Part:
+    """The last whole-school sync, as the appservice's store keeps it."""
+    try:
+        engine = engine_for(config.store_url())
+        try:
+            with engine.connect() as c:
+                query = sa.select(snapshots.c.body).where(snapshots.c.name == LAST_SYNC)
+                body = c.execute(query).scalar()
+        finally:
+            engine.dispose()
+    except sa.exc.SQLAlchemyError as e:
+        return Part("last sync", False, f"хранилище недоступно ({type(e).__name__})")
+    if body is None:
+        return Part("last sync", True, "ещё не было: parta sync")
+    last = LastSync.model_validate_json(body)
+    when = datetime.fromtimestamp(last.finished_s, UTC).strftime("%d.%m.%Y %H:%M UTC")
+    if last.failed:
+        first = f"; первое: {last.problems[0]}" if last.problems else ""
+        detail = (
+            f"{when}: не выполнено {last.failed} из {last.actions} (parta sync повторит){first}"
+        )
+        return Part("last sync", False, detail)
+    return Part("last sync", True, f"{when}: {last.actions} действий, ошибок нет")
+
+
+def tls_endpoints(config: SchoolConfig) -> list[tuple[str, int]]:
+    """Every TLS address the school serves: its public https URLs and Synapse's federation."""
+    found: list[tuple[str, int]] = []
+    for url in (config.homeserver_public_url, config.diary_url, config.call_bridge_url):
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            found.append((parts.hostname, parts.port or 443))
+    if config.homeserver.federation_port is not None:
+        found.append((config.homeserver.bind_host, config.homeserver.federation_port))
+    return list(dict.fromkeys(found))
+
+
+async def certificate(host: str, port: int, now: datetime | None = None) -> Part:
+    """When the certificate served at ``host:port`` expires (read, not trusted: an expired or
+    self-signed one is exactly what this is for)."""
+    name = f"certificate {host}:{port}"
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context, server_hostname=host), WAIT_S
+        )
+    except (OSError, TimeoutError) as e:
+        return Part(name, False, f"не отвечает ({type(e).__name__})")
+    try:
+        tls = writer.get_extra_info("ssl_object")
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+    finally:
+        writer.close()
+    if not der:
+        return Part(name, False, "нет сертификата")
+    ends = x509.load_der_x509_certificate(der).not_valid_after_utc
+    left = (ends - (now or datetime.now(UTC))).days
+    detail = f"до {ends:%Y-%m-%d} ({left} дн.)"
+    if left < 0:
+        return Part(name, False, f"истёк {ends:%Y-%m-%d}")
+    if left < CERTIFICATE_DAYS:
+        return Part(name, False, f"{detail}: скоро истечёт, обновите")
+    return Part(name, True, detail)
+
+
+async def certificates(config: SchoolConfig) -> list[Part]:
+    return list(await asyncio.gather(*(certificate(h, p) for h, p in tls_endpoints(config))))
 
 
 def report(parts: list[Part]) -> dict[str, Any]:

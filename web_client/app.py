@@ -96,7 +96,7 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         *pages_join.routes(ctx),
         *pages_meetings.routes(ctx),
         *pages_moderation.routes(ctx),
-        *pages_status.routes(ctx),
+        *pages_status.routes(ctx, linker),
         *pages_access.routes(ctx),
         *pages_oidc.routes(ctx, linker, oidc),
         *api.routes(ctx),

@@ -19,7 +19,15 @@ from typing import Any
 
 import httpx
 
-from kernel.contracts.appservice import Linked, LinkRequest, ReadersAnswer, link, readers
+from kernel.contracts.appservice import (
+    LastSync,
+    Linked,
+    LinkRequest,
+    ReadersAnswer,
+    last_sync,
+    link,
+    readers,
+)
 from kernel.contracts.base import ApiError
 from kernel.ids import RoomID, UserID
 from kernel.matrix import HomeserverUnreachable, MatrixClient, MatrixFailure
@@ -65,6 +73,14 @@ class Linker:
             raise LinkError(
                 "Не удалось привязать профиль. Попробуйте позже.", transient=True
             ) from e
+
+    async def last_sync(self) -> LastSync | None:
+        """The last whole-school sync (None: none yet, or the appservice does not answer)."""
+        try:
+            return await last_sync(self._appservice_url, self._token)
+        except ApiError as e:
+            logger.warning("last sync answered %s: %s", e.status, e.reason)
+            return None
 
     async def readers(self, room_id: str, event_id: str) -> ReadersAnswer | None:
         """Who has read a message (None: the appservice does not know it, or is down)."""

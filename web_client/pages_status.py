@@ -4,6 +4,7 @@ The same readiness ``parta status`` reads (each component's ``/ready``), in Russ
 an administrator acts on: who has not joined the chats yet, and today's distance lessons::
 
     GET /manage/status ──▶ homeserver, appservice, bots, call bridge: «работает» or why not
+                       ──▶ the last sync with the roster: when, what changed, what failed
                        ──▶ people linked by role, today's distance lessons
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,6 +23,7 @@ from starlette.routing import Route
 from appservice.diary_sync.model import Role
 from kernel.health import Check, homeserver_url, reachable
 from web_client.context import DiaryContext
+from web_client.linking import Linker
 
 ROLES = {
     Role.STUDENT: "Ученики",
@@ -35,7 +39,7 @@ PARTS = {
 }
 
 
-def routes(ctx: DiaryContext) -> list[Route]:
+def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
     config = ctx.config
 
     async def show(request: Request) -> Response:
@@ -50,6 +54,7 @@ def routes(ctx: DiaryContext) -> list[Route]:
         if config.call_bridge.enabled:
             asked.append(reachable("call_bridge", config.call_bridge_url + "/ready"))
         checks: list[Check] = list(await asyncio.gather(*asked))
+        last = await linker.last_sync()
         people: Counter[Role] = Counter()
         linked: Counter[Role] = Counter()
         for person in diary.people.values():
@@ -72,6 +77,10 @@ def routes(ctx: DiaryContext) -> list[Route]:
             roles=[(ROLES[r], linked[r], people[r]) for r in ROLES if people[r]],
             lessons=sorted(lessons, key=lambda lesson: lesson.starts_at),
             classes=diary.classes,
+            last=last,
+            last_at=None
+            if last is None
+            else datetime.fromtimestamp(last.finished_s, ZoneInfo(config.diary.timezone)),
         )
 
     return [Route("/manage/status", show, methods=["GET"])]

@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import Field
 
-from kernel.contracts.base import Message, call
+from kernel.contracts.base import ApiError, Message, call
 
 LINK_PATH = "/_parta/v1/link"
 COMMANDS_PATH = "/_parta/v1/commands"
 READERS_PATH = "/_parta/v1/readers"
+LAST_SYNC_PATH = "/_parta/v1/last-sync"
 
 
 class LinkRequest(Message):
@@ -49,6 +51,21 @@ class ReadersAnswer(Message):
     sender: str
     read: list[str]
     unread: list[str]
+
+
+class LastSync(Message):
+    """The last whole-school sync applied (by ``parta sync`` or a linking's first run)."""
+
+    finished_s: float
+    """When it ended (Unix seconds)."""
+    actions: int
+    failed: int
+    total_s: float
+    people: int = 0
+    kinds: dict[str, int] = Field(default_factory=dict)
+    """Actions by kind (``Join``: 12, ``CreateRoom``: 3)."""
+    problems: list[str] = Field(default_factory=list)
+    """The first refused actions, each with its reason (a re-run retries them)."""
 
 
 class CommandsPage(Message):
@@ -88,3 +105,16 @@ async def readers(
     target = url.rstrip("/") + READERS_PATH
     params = {"room": room_id, "event": event_id}
     return await call("GET", target, token, ReadersAnswer, params=params, transport=transport)
+
+
+async def last_sync(
+    url: str, token: str, transport: httpx.AsyncBaseTransport | None = None
+) -> LastSync | None:
+    """With the diary's token: the status page's «Последняя синхронизация» (None: never)."""
+    target = url.rstrip("/") + LAST_SYNC_PATH
+    try:
+        return await call("GET", target, token, LastSync, transport=transport)
+    except ApiError as e:
+        if e.status == 404:
+            return None
+        raise

@@ -129,6 +129,9 @@ def running_diary(base: SchoolConfig, state: Path, prefix: str) -> Iterator[Diar
     if base.diary_api_token_file.exists():  # the school's call bridge knows the diary by it
         config.secrets_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(base.diary_api_token_file, config.diary_api_token_file)
+    if base.link_token_file.exists():  # and the school's appservice by this one
+        config.secrets_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(base.link_token_file, config.link_token_file)
     stack = SchoolStack.for_config(config)
     try:
         stack.start_diary()

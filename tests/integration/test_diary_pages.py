@@ -10,10 +10,11 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from playwright.async_api import Page, expect
 from pypdf import PdfReader
 
 from appservice.diary_sync.model import EnrollmentRole, Role
+from appservice.school_sync import SchoolSync, SyncOptions
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, sign_in_at
 from tests.integration.diary_site import PASSWORD, DiarySite, next_school_day, running_diary
@@ -540,10 +542,12 @@ async def test_a_distance_lesson_s_page_shows_presence_from_the_bridge_and_its_c
 
 
 async def test_the_administrator_sees_the_system_s_state_and_a_teacher_does_not(
-    page: Page, site: DiarySite
+    page: Page, site: DiarySite, school: SchoolSync
 ) -> None:
     """Issue 18, item 3: Управление → Состояние — each part of the system working (asked of
-    the real components), who has joined the chats by role, today's distance lessons."""
+    the real components), the last sync with the roster, who has joined the chats by role,
+    today's distance lessons."""
+    synced = await school.run(site.diary, SyncOptions())
     await sign_in(page, site, "web-a1")
     await page.get_by_role("link", name="Управление → Состояние").click()
     await expect(page.get_by_test_id("overall")).to_have_text("Всё работает.")
@@ -555,6 +559,10 @@ async def test_the_administrator_sees_the_system_s_state_and_a_teacher_does_not(
         f"из {students}"
     )
     await expect(page.get_by_test_id("lessons-today")).to_contain_text("Математика")
+    last = page.get_by_test_id("last-sync")
+    await expect(last).to_contain_text(f"изменений {len(synced.actions)}, ошибок нет")
+    today = datetime.now(ZoneInfo(site.config.diary.timezone)).strftime("%d.%m.%Y")
+    await expect(last).to_contain_text(today)
     await page.screenshot(path=SCREENSHOTS / "diary-status.png", full_page=True)
     await page.context.clear_cookies()
     await sign_in(page, site, "web-t1")

@@ -37,6 +37,10 @@ async def test_every_component_says_it_is_ready_and_status_exits_zero(stack: Sch
     assert "store bots.moderation" in names
     newest = MIGRATIONS[-1].version
     assert found["parts"]["store appservice"]["detail"].startswith(f"схема {newest} из {newest}")
+    shown_versions = found["parts"]["versions"]["detail"]
+    assert shown_versions.startswith("parta 0.")
+    assert "Synapse 1." in shown_versions
+    assert found["parts"]["last sync"]["ok"] is True
 
 
 async def test_a_stopped_component_is_named_and_status_fails_until_it_is_back(
