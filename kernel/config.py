@@ -346,6 +346,15 @@ class BotsConfig(_Model):
     horizon_days: int = Field(7, ge=1, le=31)
 
 
+class BackupConfig(_Model):
+    """``parta backup``: encrypted to these age public keys (``parta backup-key``); the
+    secret key stays with the operator, off the school's host."""
+
+    recipients: tuple[str, ...] = ()
+    keep: int = Field(7, ge=1, le=365)
+    """How many of the newest backups of this school ``parta backup`` leaves in its folder."""
+
+
 class SchoolConfig(_Model):
     server_name: str
     state_dir: Path = Path("var/school")
@@ -360,6 +369,7 @@ class SchoolConfig(_Model):
     call_bridge: CallBridgeConfig = CallBridgeConfig()
     bots: BotsConfig = BotsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    backup: BackupConfig = BackupConfig()
     language: Literal["ru", "en"] = "ru"
     for_tests: bool = False
 

@@ -12,6 +12,8 @@
     parta people erase [--person ID] -c parta.yaml erase people who left, after the period
     parta people export ID --out data.zip          a person's data (subject-access request)
     parta diary password LOGIN -c parta.yaml       set a diary password (read from stdin)
+    parta backup -c parta.yaml --out DIR           the whole school, encrypted (age), one file
+    parta restore FILE -c parta.yaml --identity K  a backup onto an empty state folder
     parta run -c parta.yaml                        Synapse, appservice, diary in the foreground
     parta demo                                     a whole demo school (what `make demo` runs)
     parta deploy prepare -c parta.yaml             secrets, databases, homeserver files (Ansible)
@@ -141,6 +143,26 @@ def _parser() -> argparse.ArgumentParser:
     db_upgrade = db.add_parser("upgrade", help="bring every store up to this release's schema")
     _config_arg(db_upgrade)
     db_upgrade.set_defaults(run=commands.db_upgrade)
+
+    back = sub.add_parser("backup", help="the whole school, encrypted, in one file")
+    _config_arg(back)
+    back.add_argument("--out", type=Path, required=True, help="the folder the backups go to")
+    back.add_argument(
+        "--recipient",
+        action="append",
+        default=[],
+        help="an age public key (default: backup.recipients)",
+    )
+    back.add_argument("--json", action="store_true")
+    back.set_defaults(run=commands.backup)
+    key = sub.add_parser("backup-key", help="a new key pair for the backups (keep it off the host)")
+    key.add_argument("--out", type=Path, required=True, help="the secret key's file (0600)")
+    key.set_defaults(run=commands.backup_key)
+    rest = sub.add_parser("restore", help="a backup onto an empty state folder")
+    rest.add_argument("archive", type=Path)
+    _config_arg(rest)
+    rest.add_argument("--identity", type=Path, required=True, help="the backups' secret key")
+    rest.set_defaults(run=commands.restore)
 
     deploy = sub.add_parser("deploy", help="for the Ansible roles").add_subparsers(required=True)
     prepare = deploy.add_parser("prepare", help="secrets, databases, homeserver files (idempotent)")

@@ -372,6 +372,59 @@ def db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def backup(args: argparse.Namespace) -> int:
+    from parta.backup import BackupError
+    from parta.backup import backup as make
+
+    try:
+        config = load_config(args.config)
+        made = make(config, args.config, args.out, tuple(args.recipient))
+    except (ConfigError, BackupError, OSError) as e:
+        return _fail(f"parta backup: {e}")
+    if args.json:
+        body = {
+            "path": str(made.path),
+            "bytes": made.size,
+            "files": made.files,
+            "databases": list(made.databases),
+            "removed": [str(p) for p in made.removed],
+        }
+        print(json.dumps(body, ensure_ascii=False))
+    else:
+        print(f"резервная копия (backup): {made.path} ({made.size} байт, файлов {made.files})")
+        for old in made.removed:
+            print(f"удалена старая (removed): {old}")
+    return 0
+
+
+def backup_key(args: argparse.Namespace) -> int:
+    from parta.backup import BackupError, new_key
+
+    try:
+        public = new_key(args.out)
+    except (BackupError, OSError) as e:
+        return _fail(f"parta backup-key: {e}")
+    print(f"секретный ключ (secret key, keep it off the school's host): {args.out}")
+    print(f"открытый ключ для backup.recipients (public key): {public}")
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from parta.backup import BackupError
+    from parta.backup import restore as bring_back
+
+    try:
+        config = load_config(args.config)
+        done = bring_back(config, args.archive, args.identity)
+    except (ConfigError, BackupError, OSError) as e:
+        return _fail(f"parta restore: {e}")
+    print(
+        f"восстановлено (restored) в {config.state_dir}: файлов {done.files}, "
+        f"баз данных {len(done.databases)}; запустите школу: parta run -c {args.config}"
+    )
+    return 0
+
+
 def deploy_prepare(args: argparse.Namespace) -> int:
     from parta.deploy import PARTS, prepare
 

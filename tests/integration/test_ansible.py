@@ -18,6 +18,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,9 +27,11 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyrage
 import pytest
 import websockets
 from psycopg import sql
+from pyrage import x25519
 
 from tests.integration.conftest import require_postgres
 from tests.ports import free_port_block
@@ -40,6 +43,8 @@ ANSIBLE = ROOT / "ansible"
 BIN = Path(sys.executable).parent
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SERVER = "school.test"
+BACKUP_KEY = x25519.Identity.generate()
+"""The operator's key pair for the nightly backups: the host gets the public half."""
 
 
 def _playbook(extra_vars: Path) -> str:
@@ -170,6 +175,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "coturn_min_port": 40000,
         "coturn_max_port": 40100,
         "nginx_listen_address": "127.0.0.1",
+        # nightly backups to the operator's public key (the secret half stays with the test)
+        "parta_backup_recipients": [str(BACKUP_KEY.to_public())],
     }
     extra_vars = tmp_path / "vars.json"
     extra_vars.write_text(json.dumps(extra), encoding="utf-8")
@@ -280,6 +287,35 @@ def test_the_school_inventory_converges_serves_and_syncs(
     assert changed[1].endswith("Restart with supervisord: parta-bots]"), changed
     after = _pids(deployment)
     assert {name for name in before if before[name] != after.get(name)} == {"parta-bots"}
+    _the_nightly_backup_runs(prefix, tmp_path)
+
+
+def _the_nightly_backup_runs(prefix: Path, tmp_path: Path) -> None:
+    """What the schedule runs, run now: one encrypted file with every database in it."""
+    entry = (prefix / "etc" / "cron.d" / "parta-backup").read_text(encoding="utf-8")
+    line = next(x for x in entry.splitlines() if x and not x.startswith(("#", "SHELL")))
+    fields = line.split()
+    assert fields[:5] == ["30", "2", "*", "*", "*"]
+    assert fields[5] == "root"
+    env_name, _, env_value = fields[6].partition("=")
+    done = subprocess.run(
+        fields[7:],
+        env={**os.environ, env_name: env_value},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (archive,) = (prefix / "var" / "backups" / "parta").glob("*.tar.age")
+    plain = tmp_path / "backup.tar"
+    pyrage.decrypt_file(str(archive), str(plain), [BACKUP_KEY])
+    with tarfile.open(plain) as tar:
+        names = set(tar.getnames())
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert manifest["server_name"] == SERVER
+    assert {f"postgres/{r}.dump" for r in ("synapse", "appservice", "diary", "bots")} <= names
+    assert "state/homeserver/signing.key" in names
 
 
 async def _worker_close(public_port: int, worker: int) -> tuple[int, str] | None:
