@@ -38,6 +38,7 @@ from appservice.server import (  # noqa: E402
     make_site,
 )
 from appservice.store import Store  # noqa: E402
+from kernel import tls  # noqa: E402
 from kernel.config import ConfigError, SchoolConfig, load_config, parse_quiet_hours  # noqa: E402
 from kernel.contracts.appservice import LAST_SYNC_PATH  # noqa: E402
 from kernel.ids import ServerName, user_id  # noqa: E402
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         sides.append((READERS_PATH, readers, tuple(readers_tokens)))
     site = make_site(resource_, hs_token, sides)
     if serve(config.metrics, "appservice") is not None:
-        REGISTRY.register(StoreCollector(store))
+        REGISTRY.register(StoreCollector(store, config.state_dir, tls.endpoints(config)))
     the_reactor.listenTCP(port, site, interface=config.appservice.bind_host)
     log.info("appservice listening on %s:%d", config.appservice.bind_host, port)
     if config.safety.quiet_hours:

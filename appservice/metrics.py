@@ -7,8 +7,10 @@ No label carries a person, a room or a transaction id.
 
 from __future__ import annotations
 
+import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -16,6 +18,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from appservice.store import LAST_SYNC, Store
+from kernel import tls
+
+CERTIFICATES_EVERY_S = 3600.0
 
 TRANSACTIONS = Counter(
     "parta_appservice_transactions",
@@ -82,10 +87,20 @@ def link_result(status: int) -> str:
 
 
 class StoreCollector(Collector):
-    """Gauges read from the store at each scrape."""
+    """Gauges read at each scrape: from the store, the state folder's disk, and (once an hour)
+    the certificates the school serves."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(
+        self,
+        store: Store,
+        state_dir: Path | None = None,
+        endpoints: Sequence[tuple[str, int]] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store, self._state_dir, self._endpoints = store, state_dir, tuple(endpoints)
+        self._clock = clock
+        self._expiry: dict[tuple[str, int], float] = {}
+        self._read_at: float | None = None
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         last: Mapping[str, Any] = self._store.snapshot(LAST_SYNC) or {}
@@ -110,3 +125,30 @@ class StoreCollector(Collector):
             people.add_metric(["true"], float(linked))
             people.add_metric(["false"], float(max(0, int(last["people"]) - linked)))
         yield people
+        if self._state_dir is not None:
+            usage = shutil.disk_usage(self._state_dir)
+            yield GaugeMetricFamily(
+                "parta_appservice_state_disk_used_ratio",
+                "How full the disk holding the school's state folder is (0–1)",
+                value=usage.used / usage.total if usage.total else 0.0,
+            )
+        if self._endpoints:
+            certificates = GaugeMetricFamily(
+                "parta_appservice_certificate_expiry_timestamp_seconds",
+                "When each TLS certificate the school serves expires (0: nobody answers there)",
+                labels=["endpoint"],
+            )
+            for (host, port), ends in self._certificates().items():
+                certificates.add_metric([f"{host}:{port}"], ends)
+            yield certificates
+
+    def _certificates(self) -> dict[tuple[str, int], float]:
+        now = self._clock()
+        if self._read_at is None or now - self._read_at > CERTIFICATES_EVERY_S:
+            for host, port in self._endpoints:
+                try:
+                    self._expiry[(host, port)] = tls.expiry(host, port).timestamp()
+                except tls.NoCertificate:
+                    self._expiry[(host, port)] = 0.0
+            self._read_at = now
+        return self._expiry

@@ -23,18 +23,16 @@ machines.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
-from cryptography import x509
 
 from appservice.store import LAST_SYNC, snapshots
+from kernel import tls
 from kernel.config import SchoolConfig
 from kernel.contracts.appservice import LastSync
 from kernel.db import engine_for, version_of
@@ -142,38 +140,12 @@ def last_sync(config: SchoolConfig) -> Part:
     return Part("last sync", True, f"{when}: {last.actions} действий, ошибок нет")
 
 
-def tls_endpoints(config: SchoolConfig) -> list[tuple[str, int]]:
-    """Every TLS address the school serves: its public https URLs and Synapse's federation."""
-    found: list[tuple[str, int]] = []
-    for url in (config.homeserver_public_url, config.diary_url, config.call_bridge_url):
-        parts = urlsplit(url)
-        if parts.scheme == "https" and parts.hostname:
-            found.append((parts.hostname, parts.port or 443))
-    if config.homeserver.federation_port is not None:
-        found.append((config.homeserver.bind_host, config.homeserver.federation_port))
-    return list(dict.fromkeys(found))
-
-
 async def certificate(host: str, port: int, now: datetime | None = None) -> Part:
-    """When the certificate served at ``host:port`` expires (read, not trusted: an expired or
-    self-signed one is exactly what this is for)."""
     name = f"certificate {host}:{port}"
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
-        _reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=context, server_hostname=host), WAIT_S
-        )
-    except (OSError, TimeoutError) as e:
-        return Part(name, False, f"не отвечает ({type(e).__name__})")
-    try:
-        tls = writer.get_extra_info("ssl_object")
-        der = tls.getpeercert(binary_form=True) if tls is not None else None
-    finally:
-        writer.close()
-    if not der:
-        return Part(name, False, "нет сертификата")
-    ends = x509.load_der_x509_certificate(der).not_valid_after_utc
+        ends = await asyncio.to_thread(tls.expiry, host, port)
+    except tls.NoCertificate as e:
+        return Part(name, False, str(e))
     left = (ends - (now or datetime.now(UTC))).days
     detail = f"до {ends:%Y-%m-%d} ({left} дн.)"
     if left < 0:
@@ -184,7 +156,7 @@ async def certificate(host: str, port: int, now: datetime | None = None) -> Part
 
 
 async def certificates(config: SchoolConfig) -> list[Part]:
-    return list(await asyncio.gather(*(certificate(h, p) for h, p in tls_endpoints(config))))
+    return list(await asyncio.gather(*(certificate(h, p) for h, p in tls.endpoints(config))))
 
 
 def report(parts: list[Part]) -> dict[str, Any]:

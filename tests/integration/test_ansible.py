@@ -136,6 +136,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             [
                 *("public", "synapse", "appservice", "diary", "bots"),
                 *("bridge", "w1", "w2", "turn", "replication", "persister", "generic"),
+                *("prometheus", "metrics", "m1", "m2", "m3", "m4", "m5", "m6"),
             ]
         )
     }
@@ -177,6 +178,11 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "nginx_listen_address": "127.0.0.1",
         # nightly backups to the operator's public key (the secret half stays with the test)
         "parta_backup_recipients": [str(BACKUP_KEY.to_public())],
+        # every component's metrics, scraped by the monitoring role's Prometheus
+        "parta_metrics_first_port": ports["metrics"],
+        "monitoring_enabled": True,
+        "monitoring_port": ports["prometheus"],
+        "monitoring_scrape_interval": "2s",
     }
     extra_vars = tmp_path / "vars.json"
     extra_vars.write_text(json.dumps(extra), encoding="utf-8")
@@ -233,6 +239,7 @@ def test_the_school_inventory_converges_serves_and_syncs(
         lambda: via_nginx.get("/health", headers={"Host": f"call.{SERVER}"}).status_code == 200,
     )
     _no_secret_in_the_access_log(via_nginx, prefix)
+    _prometheus_scrapes_every_component(ports["prometheus"])
     for worker in range(2):  # the WebSocket the front hands out reaches that worker
         closed = asyncio.run(_worker_close(ports["public"], worker))
         assert closed == (1003, "binary frames are not accepted"), (worker, closed)
@@ -288,6 +295,36 @@ def test_the_school_inventory_converges_serves_and_syncs(
     after = _pids(deployment)
     assert {name for name in before if before[name] != after.get(name)} == {"parta-bots"}
     _the_nightly_backup_runs(prefix, tmp_path)
+
+
+def _prometheus_scrapes_every_component(port: int) -> None:
+    """The monitoring role's Prometheus: every target of the school up, the alerts loaded."""
+    prometheus = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
+    expected = {"synapse", "appservice", "diary", "bots", "call_bridge", "call_bridge_worker"}
+    seen: list[dict[str, object]] = []
+
+    def all_up() -> bool:
+        answer = prometheus.get("/api/v1/targets", params={"state": "active"}).json()
+        seen[:] = answer["data"]["activeTargets"]
+        return len(seen) == 7 and all(t["health"] == "up" for t in seen)
+
+    try:
+        _until("Prometheus: every component up", all_up, timeout=120)
+    except AssertionError as e:
+        raise AssertionError(
+            f"{e}: {[(t['labels'], t['health'], t.get('lastError')) for t in seen]}"
+        ) from e
+    components = {t["labels"]["component"] for t in seen}  # type: ignore[index]
+    assert components == expected
+    assert {t["labels"]["school"] for t in seen} == {SERVER}  # type: ignore[index]
+    rules = prometheus.get("/api/v1/rules").json()["data"]["groups"]
+    alerts = {r["name"] for g in rules for r in g["rules"]}
+    assert {"PartaComponentDown", "PartaDiskFull", "PartaCertificateExpiring"} <= alerts
+    # the appservice's own figures reach it: the state folder's disk, the certificates
+    disk = prometheus.get(
+        "/api/v1/query", params={"query": "parta_appservice_state_disk_used_ratio"}
+    )
+    assert disk.json()["data"]["result"], disk.text
 
 
 def _the_nightly_backup_runs(prefix: Path, tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ async def test_a_sync_a_link_and_a_message_move_the_appservice_s_figures(
     assert value(after_sync, "parta_appservice_last_sync_actions") == len(result.actions)
     assert value(after_sync, "parta_appservice_last_sync_failures") == 0
     assert value(after_sync, "parta_appservice_people", linked="false") > 0
+    assert 0 < value(after_sync, "parta_appservice_state_disk_used_ratio") < 1
 
     linker = Linker(
         stack.config.appservice_url,

@@ -15,10 +15,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from prometheus_client import Metric
 
+from appservice.metrics import StoreCollector
 from appservice.store import LAST_SYNC, Store
 from kernel.config import SchoolConfig
-from parta.status import CERTIFICATE_DAYS, certificate, last_sync, tls_endpoints
+from kernel.tls import endpoints as tls_endpoints
+from parta.status import CERTIFICATE_DAYS, certificate, last_sync
 
 
 def _config(tmp_path: Path) -> SchoolConfig:
@@ -125,3 +128,30 @@ async def test_nobody_listening_is_said() -> None:
     part = await certificate("127.0.0.1", port)
     assert not part.ok
     assert "не отвечает" in part.detail
+
+
+async def test_the_appservice_exports_each_certificate_s_expiry_and_the_disk(
+    tmp_path: Path,
+) -> None:
+    """For the monitoring's alert: read once an hour, 0 when nobody answers."""
+    store = Store.open(_config(tmp_path).store_url(), now_ms=lambda: 0)
+    async for port in _serving(_certificate(tmp_path, 10)):
+        collector = StoreCollector(store, tmp_path, [("127.0.0.1", port), ("127.0.0.1", 1)])
+        families = await asyncio.to_thread(_collected, collector)
+    store.close()
+    series = {
+        s.labels["endpoint"]: s.value
+        for f in families
+        for s in f.samples
+        if s.name.endswith("expiry_timestamp_seconds")
+    }
+    assert series[f"127.0.0.1:{port}"] == pytest.approx(
+        (datetime.now(UTC) + timedelta(days=10, hours=1)).timestamp(), abs=120
+    )
+    assert series["127.0.0.1:1"] == 0
+    disk = [s.value for f in families for s in f.samples if s.name.endswith("disk_used_ratio")]
+    assert 0 < disk[0] < 1
+
+
+def _collected(collector: StoreCollector) -> list[Metric]:
+    return list(collector.collect())
