@@ -11,6 +11,7 @@ import httpx
 import psycopg
 import pytest
 from argon2 import PasswordHasher
+from psycopg import sql
 
 from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SyncOptions
@@ -87,3 +88,51 @@ async def test_the_diary_runs_on_postgresql(pg_stack: SchoolStack) -> None:
         assert answer.status_code == 303
         diary = await http.get("/diary")
     assert "Учитель-t1 Анна" in diary.text
+
+
+async def test_ready_turns_false_while_a_database_or_synapse_is_away_and_true_after(
+    pg_stack: SchoolStack,
+) -> None:
+    """Issue 18.2: each component's ``/ready`` names what it lacks, and recovers by itself."""
+    config = pg_stack.config
+    ready = {
+        "appservice": f"{config.appservice_url}/ready",
+        "diary": f"{config.diary_internal_url}/ready",
+        "bots": f"{config.bots_url}/ready",
+    }
+
+    async def answers() -> dict[str, tuple[int, dict[str, str]]]:
+        async with httpx.AsyncClient(timeout=15) as http:
+            found = {name: await http.get(url) for name, url in ready.items()}
+        return {n: (a.status_code, a.json()["checks"]) for n, a in found.items()}
+
+    assert {n: code for n, (code, _) in (await answers()).items()} == dict.fromkeys(ready, 200)
+    away = config.store_db_name  # the appservice's database stops taking connections
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(away))
+        )
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (away,)
+        )
+        try:
+            code, checks = (await answers())["appservice"]
+            assert code == 503
+            assert checks["database"].startswith("недоступна")
+        finally:
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(away))
+            )
+    assert (await answers())["appservice"][0] == 200
+    assert pg_stack.synapse is not None
+    pg_stack.synapse.stop()
+    try:
+        stopped = await answers()
+        for name in ("diary", "bots"):
+            code, checks = stopped[name]
+            assert code == 503, (name, checks)
+            assert checks["homeserver"].startswith("не отвечает"), (name, checks)
+    finally:
+        pg_stack.synapse.start()
+        pg_stack.synapse.wait_ready()
+    assert {n: code for n, (code, _) in (await answers()).items()} == dict.fromkeys(ready, 200)
