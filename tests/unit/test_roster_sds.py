@@ -365,3 +365,22 @@ def test_two_teachers_of_a_homeroom_and_none_primary_is_a_warning_and_strict_ref
 def test_demographics_are_not_read(sds: Path) -> None:
     (sds / "demographics.csv").write_bytes(b"\x98 not even text")
     assert load_roster(sds) == load_roster(write(sds.parent / "again", SDS))
+
+
+def test_an_unknown_user_with_role_other_is_reported(tmp_path: Path) -> None:
+    problems = problems_of(
+        write(tmp_path / "x", edited("roles.csv", "p2,sch-7,other", "p9,sch-7,other"))
+    )
+    assert [str(p) for p in problems if "p9" in p.reason] == [
+        "roles.csv:7:userSourcedId: unknown user 'p9'"
+    ]
+
+
+def test_relationships_without_their_columns_are_refused_once(tmp_path: Path) -> None:
+    files = edited("relationships.csv", "relationshipUserSourcedId", "contact")
+    (problem,) = problems_of(write(tmp_path / "x", files))
+    assert (problem.file, problem.line, problem.reason) == (
+        "relationships.csv",
+        1,
+        "missing required column",
+    )

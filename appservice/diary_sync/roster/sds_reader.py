@@ -83,7 +83,9 @@ class SdsReader:
         roles = self._table(ROLES)
         if roles is not None and users is not None:
             found, contacts, role_sessions = sds_rows.read_roles(roles, self.problems)
-            export.roles = self._with_guardians(found, contacts, users, parsed.links)
+            export.roles = found
+            if self.usable:  # else who has no role is moot: the export is refused already
+                export.roles = self._with_guardians(found, contacts, users, parsed.links)
             named_sessions += role_sessions
         self._check_sessions(sessions, named_sessions)
         if parsed.classes is not None and parsed.enrollments is not None:
@@ -131,7 +133,11 @@ class SdsReader:
         if table is None:
             self.usable = False
             return []
-        return read_relationships(table, False, self.problems)
+        before = len(self.problems)
+        links = read_relationships(table, False, self.problems)
+        if any(p.reason == "missing required column" for p in self.problems[before:]):
+            self.usable = False  # every guardian would be reported again as having no role
+        return links
 
     def _with_guardians(
         self,
@@ -149,10 +155,10 @@ class SdsReader:
             target = contact.user.target
             if target in placed:
                 continue
-            if target in guardians:
+            if target in guardians or target not in users.upserts:  # unknown: fold_roles says so
                 found.append(RoleRecord(contact.user, Role.PARENT, False, contact.org))
                 placed.add(target)
-            elif target in users.upserts:
+            else:
                 reason = (
                     f"role {contact.role!r} is read as a parent's only for a guardian in"
                     f" relationships.csv, and {target!r} is none"
