@@ -87,7 +87,7 @@ def _roles(diary: Diary) -> tuple[list[str], Rows]:
     rows = []
     for person in sorted(diary.people.values(), key=lambda p: p.id):
         for index, school in enumerate(sorted(person.school_ids)):
-            row = {"userSourcedId": person.id, "orgSourcedId": school}
+            row: dict[str, str] = {"userSourcedId": person.id, "orgSourcedId": school}
             row |= {"role": _ROLE_NAMES[person.role], "sessionSourcedId": TERM}
             rows.append(row | {"isPrimary": "true" if index == 0 else "false"})
     return header, rows
