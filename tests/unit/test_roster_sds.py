@@ -414,3 +414,30 @@ def test_parta_school_generate_format_sds(
     assert not (out / "manifest.csv").exists()
     assert main(["roster", "check", str(out)]) == 0
     assert "Microsoft SDS v2.1 CSV" in capsys.readouterr().out
+
+
+def test_oneroster_12_without_its_manifest_is_told_so(tmp_path: Path) -> None:
+    files = {
+        **SDS,
+        "roles.csv": "sourcedId,userSourcedId,roleType,role,orgSourcedId\n"
+        "r1,t1,primary,teacher,sch-7\n",
+    }
+    (problem,) = problems_of(write(tmp_path / "x", files))
+    assert str(problem) == (
+        "manifest.csv:0:: missing: roles.csv has the columns of OneRoster 1.2 (sourcedId,"
+        " roleType), and a 1.2 export has manifest.csv — export it again with its manifest"
+    )
+
+
+def test_an_sds_org_type_other_than_school_is_named_as_sds_spells_it(tmp_path: Path) -> None:
+    files = edited(
+        "orgs.csv",
+        "dist-1,Управление образования,district",
+        "dist-1,Департамент,DepartmentOfEducation",
+    )
+    files["classes.csv"] = files["classes.csv"].replace("c-club,sch-7", "c-club,dist-1")
+    (problem,) = problems_of(write(tmp_path / "x", files))
+    assert str(problem) == (
+        "classes.csv:4:orgSourcedId: org 'dist-1' is a departmentOfEducation, not a school,"
+        " and no school is above it (parentSourcedId)"
+    )

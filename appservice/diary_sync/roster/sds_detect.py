@@ -21,7 +21,7 @@ from enum import StrEnum
 from appservice.diary_sync.roster.csvfile import Table, decode, read_table
 from appservice.diary_sync.roster.errors import Problem
 from appservice.diary_sync.roster.manifest import CLASSES, ENROLLMENTS, ROLES, USERS
-from appservice.diary_sync.roster.source import SourceFiles
+from appservice.diary_sync.roster.source import MANIFEST, SourceFiles
 
 VERSION = "2.1"
 
@@ -55,6 +55,13 @@ def detect(files: SourceFiles) -> tuple[bool, list[Problem]]:
         return False, []
     if not oneroster:
         return True, []
+    if ROLES in oneroster:
+        reason = (
+            "missing: roles.csv has the columns of OneRoster 1.2"
+            f" ({_signs(ROLES, files).removeprefix('roles.csv has ')}), and a 1.2 export has"
+            " manifest.csv — export it again with its manifest"
+        )
+        return False, [Problem(MANIFEST, 0, "", reason)]
     verb = "has" if len(sds) == 1 else "have"
     reason = (
         f"no manifest.csv, and the files disagree: {', '.join(sds)} {verb} the columns of"

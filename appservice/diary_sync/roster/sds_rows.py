@@ -107,7 +107,7 @@ def read_org(row: Row, sourced: SourcedId, problems: list[Problem]) -> OrgRecord
     if name is None or kind is None:
         return None
     return OrgRecord(
-        sourced, name, kind.lower(), row.extras(_KNOWN_KEYS[ORGS]), ref(row, "parentSourcedId")
+        sourced, name, kind, row.extras(_KNOWN_KEYS[ORGS]), ref(row, "parentSourcedId")
     )
 
 
