@@ -441,3 +441,15 @@ def test_an_sds_org_type_other_than_school_is_named_as_sds_spells_it(tmp_path: P
         "classes.csv:4:orgSourcedId: org 'dist-1' is a departmentOfEducation, not a school,"
         " and no school is above it (parentSourcedId)"
     )
+
+
+def test_courses_give_a_group_without_a_subject_its_course_title(tmp_path: Path) -> None:
+    files = edited("classes.csv", "Кружок робототехники,,,", "Кружок робототехники,,,crs-robo")
+    files["courses.csv"] = "sourcedId,orgSourcedId,title,code\ncrs-robo,sch-7,Робототехника,R1\n"
+    diary = load_roster(write(tmp_path / "x", files))
+    assert diary.classes[sid("c-club")].subject == "Робототехника"
+    assert diary.classes[sid("c-5a-math")].subject == "Математика"
+
+    files["courses.csv"] = "sourcedId,orgSourcedId,title,code\ncrs-art,sch-7,ИЗО,A1\n"
+    (problem,) = problems_of(write(tmp_path / "y", files))
+    assert str(problem) == "classes.csv:4:courseSourcedId: unknown course 'crs-robo'"

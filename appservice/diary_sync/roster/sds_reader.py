@@ -5,11 +5,11 @@
     academicSessions.csv, relationships.csv   ─┘
 
 SDS is always whole (bulk): there is no manifest and no delta, so an SDS export stands
-alone even where a previous import exists. ``demographics.csv``, ``courses.csv`` and
-``userFlags.csv`` are not read (the diary keeps no birth dates, and subjects come from
-the class). A user's role comes from roles.csv; a user with none there who is a guardian
-in relationships.csv (SDS lists no parent role) is a parent, and so is one whose only
-role is ``other``.
+alone even where a previous import exists. ``courses.csv`` gives a subject group with no
+subject of its own its course's title; ``demographics.csv`` and ``userFlags.csv`` are not
+read (the diary keeps no birth dates, nor flags). A user's role comes from roles.csv;
+a user with none there who is a guardian in relationships.csv (SDS lists no parent
+role) is a parent, and so is one whose only role is ``other``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from appservice.diary_sync.roster.delta import Parsed
 from appservice.diary_sync.roster.errors import Problem
 from appservice.diary_sync.roster.manifest import (
     CLASSES,
+    COURSES,
     ENROLLMENTS,
     ORGS,
     RELATIONSHIPS,
@@ -76,6 +77,7 @@ class SdsReader:
         enrollments = self._table(ENROLLMENTS)
         if enrollments is not None:
             parsed.enrollments = sds_rows.read_enrollments(enrollments, self.problems)
+        parsed.courses = self._read(COURSES, sds_rows.read_course)
         sessions = self._read(SESSIONS, sds_rows.read_session)
         if sessions is not None:
             parsed.extensions[SESSIONS] = sessions

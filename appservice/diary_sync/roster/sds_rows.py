@@ -24,11 +24,20 @@ from appservice.diary_sync.model import ClassKind, EnrollmentRole, Role
 from appservice.diary_sync.roster import fields
 from appservice.diary_sync.roster.csvfile import Row, Table, column_key
 from appservice.diary_sync.roster.errors import Problem
-from appservice.diary_sync.roster.manifest import CLASSES, ENROLLMENTS, ORGS, ROLES, SESSIONS, USERS
+from appservice.diary_sync.roster.manifest import (
+    CLASSES,
+    COURSES,
+    ENROLLMENTS,
+    ORGS,
+    ROLES,
+    SESSIONS,
+    USERS,
+)
 from appservice.diary_sync.roster.oneroster import ref, refs, required_ref
 from appservice.diary_sync.roster.records import (
     Changes,
     ClassRecord,
+    CourseRecord,
     EnrollmentRecord,
     Extras,
     OrgRecord,
@@ -48,6 +57,7 @@ KNOWN_COLUMNS = {
     "subject",
     ENROLLMENTS: "classSourcedId userSourcedId role isPrimary primary",
     SESSIONS: "sourcedId title type schoolYear startDate endDate",
+    COURSES: "sourcedId orgSourcedId title code schoolYearSourcedId subject grade",
 }
 """SDS v2.1's columns, with parta's optional additions (middleName, classType, grade,
 subject, enrollments' isPrimary); any other column is kept as an extension."""
@@ -62,6 +72,7 @@ REQUIRED_COLUMNS = {
     CLASSES: ("sourcedId", "orgSourcedId", "title"),
     ENROLLMENTS: ("classSourcedId", "userSourcedId", "role"),
     SESSIONS: ("sourcedId", "title", "type"),
+    COURSES: ("sourcedId", "title"),
 }
 
 _ORG_TYPES = (
@@ -164,6 +175,13 @@ def _grade_and_subject(title: str) -> tuple[str, str]:
     if (group := _SUBJECT_GROUP.fullmatch(title)) is not None:
         return str(int(group.group(1))), group.group(2)
     return "", ""
+
+
+def read_course(row: Row, sourced: SourcedId, problems: list[Problem]) -> CourseRecord | None:
+    """A course's title is the subject of its classes that name none (SDS's own ``subject``
+    is a code from its list, not the school's word)."""
+    title = fields.read_required(row, "title", problems)
+    return None if title is None else CourseRecord(sourced, title)
 
 
 def read_session(row: Row, sourced: SourcedId, problems: list[Problem]) -> Extras | None:
