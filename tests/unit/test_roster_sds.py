@@ -453,3 +453,22 @@ def test_courses_give_a_group_without_a_subject_its_course_title(tmp_path: Path)
     files["courses.csv"] = "sourcedId,orgSourcedId,title,code\ncrs-art,sch-7,ИЗО,A1\n"
     (problem,) = problems_of(write(tmp_path / "y", files))
     assert str(problem) == "classes.csv:4:courseSourcedId: unknown course 'crs-robo'"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown role",
+        "unknown relationship role",
+        "bad isPrimary",
+        "bad date",
+        "unknown enrollment role",
+        "duplicate enrollment",
+        "other but no guardian",
+    ],
+)
+def test_one_bad_row_gives_one_problem(tmp_path: Path, case: str) -> None:
+    """Not once more as the person's missing role, nor as a dangling reference to them."""
+    (_, file, old, new, *_) = next(c for c in CASES if c[0] == case)
+    problems = problems_of(write(tmp_path / "x", edited(file, old, new)))
+    assert len(problems) == 1, [str(p) for p in problems]

@@ -14,7 +14,6 @@ role) is a parent, and so is one whose only role is ``other``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -42,7 +41,7 @@ from appservice.diary_sync.roster.records import (
     RoleRecord,
     UserRecord,
 )
-from appservice.diary_sync.roster.sds import read_relationships
+from appservice.diary_sync.roster.sds import read_relationships, relationship_columns
 from appservice.diary_sync.roster.source import SourceFiles
 from kernel.ids import SourcedId
 
@@ -63,6 +62,7 @@ class SdsReader:
     def __init__(self, files: SourceFiles, problems: list[Problem]) -> None:
         self.files, self.problems = files, problems
         self.usable = True
+        self.named_guardians: set[SourcedId] = set()
 
     def parse(self) -> SdsExport:
         self._check_files()
@@ -84,11 +84,12 @@ class SdsReader:
         parsed.links = self._relationships()
         roles = self._table(ROLES)
         if roles is not None and users is not None:
-            found, contacts, role_sessions = sds_rows.read_roles(roles, self.problems)
-            export.roles = found
+            found = sds_rows.read_roles(roles, self.problems)
+            users.rejected |= found.refused & set(users.upserts)
+            export.roles = found.roles
             if self.usable:  # else who has no role is moot: the export is refused already
-                export.roles = self._with_guardians(found, contacts, users, parsed.links)
-            named_sessions += role_sessions
+                export.roles = self._with_guardians(found, users, parsed.links)
+            named_sessions += found.sessions
         self._check_sessions(sessions, named_sessions)
         if parsed.classes is not None and parsed.enrollments is not None:
             sds_rows.class_teachers(parsed.classes, parsed.enrollments, export.warnings)
@@ -139,21 +140,20 @@ class SdsReader:
         links = read_relationships(table, False, self.problems)
         if any(p.reason == "missing required column" for p in self.problems[before:]):
             self.usable = False  # every guardian would be reported again as having no role
+        columns = relationship_columns(table)
+        if columns is not None:  # a refused row's guardian is not reported again as roleless
+            self.named_guardians = {SourcedId(row.get(columns[1])) for row in table.rows}
         return links
 
     def _with_guardians(
-        self,
-        roles: list[RoleRecord],
-        contacts: Iterable[sds_rows.ContactRole],
-        users: Changes[UserRecord],
-        links: list[LinkRecord],
+        self, roles: sds_rows.RolesFile, users: Changes[UserRecord], links: list[LinkRecord]
     ) -> list[RoleRecord]:
         """The roles, plus a parent's for each guardian that roles.csv gives no usable role;
         a user with no role at all, and no guardian either, is refused at its row."""
         guardians = {link.guardian.target for link in links}
-        placed = {role.user.target for role in roles}
-        found = list(roles)
-        for contact in contacts:
+        placed = {role.user.target for role in roles.roles}
+        found = list(roles.roles)
+        for contact in roles.contacts:
             target = contact.user.target
             if target in placed:
                 continue
@@ -172,6 +172,8 @@ class SdsReader:
                 continue
             if user.id in guardians:
                 found.append(RoleRecord(user.origin, Role.PARENT, False, None))
+            elif user.id in self.named_guardians:
+                users.rejected.add(user.id)
             else:
                 reason = "no role in roles.csv, and no guardian in relationships.csv either"
                 self.problems.append(user.origin.problem(reason))

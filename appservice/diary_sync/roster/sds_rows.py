@@ -18,7 +18,7 @@ are matched without regard to case, as SDS itself does. What SDS lacks and the d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from appservice.diary_sync.model import ClassKind, EnrollmentRole, Role
 from appservice.diary_sync.roster import fields
@@ -205,13 +205,19 @@ class ContactRole:
     cell: Ref
 
 
-def read_roles(
-    table: Table, problems: list[Problem]
-) -> tuple[list[RoleRecord], list[ContactRole], list[Ref]]:
-    """Roles, roles that need the user to be a contact, and the sessions rows name."""
-    roles: list[RoleRecord] = []
-    contacts: list[ContactRole] = []
-    sessions: list[Ref] = []
+@dataclass
+class RolesFile:
+    """What roles.csv says: roles, roles that need a guardian, sessions named, and users
+    whose row was refused (reported there, so not again as «no role»)."""
+
+    roles: list[RoleRecord] = field(default_factory=list)
+    contacts: list[ContactRole] = field(default_factory=list)
+    sessions: list[Ref] = field(default_factory=list)
+    refused: set[SourcedId] = field(default_factory=set)
+
+
+def read_roles(table: Table, problems: list[Problem]) -> RolesFile:
+    found = RolesFile()
     seen: dict[tuple[str, str, str], int] = {}
     for row in table.rows:
         before = len(problems)
@@ -220,7 +226,7 @@ def read_roles(
         primary = fields.read_bool(row, "isPrimary", False, problems)
         fields.check_date(row, "roleStartDate", problems, with_time=False)
         fields.check_date(row, "roleEndDate", problems, with_time=False)
-        sessions.extend(refs(row, "sessionSourcedId"))
+        found.sessions.extend(refs(row, "sessionSourcedId"))
         value = row.get("role")
         key = (row.get("userSourcedId"), row.get("orgSourcedId"), value.lower())
         if key in seen and all(key):
@@ -229,16 +235,19 @@ def read_roles(
             )
             problems.append(row.problem("role", reason))
         seen.setdefault(key, row.line)
-        if value.lower() in CONTACT_ONLY:
-            if user is not None and len(problems) == before:
-                cell = Ref(user.target, row.file, row.line, row.headers.get("role", "role"))
-                contacts.append(ContactRole(user, value, org, cell))
+        role = None
+        if value.lower() not in CONTACT_ONLY:
+            role = fields.read_choice(row, "role", PERSON_ROLES, problems)
+        if user is None:
             continue
-        role = fields.read_choice(row, "role", PERSON_ROLES, problems)
-        if len(problems) > before or user is None or role is None or primary is None:
-            continue
-        roles.append(RoleRecord(user, role, primary, org))
-    return roles, contacts, sessions
+        if len(problems) > before or primary is None:
+            found.refused.add(user.target)
+        elif role is not None:
+            found.roles.append(RoleRecord(user, role, primary, org))
+        elif value.lower() in CONTACT_ONLY:
+            cell = Ref(user.target, row.file, row.line, row.headers.get("role", "role"))
+            found.contacts.append(ContactRole(user, value, org, cell))
+    return found
 
 
 def read_enrollments(table: Table, problems: list[Problem]) -> Changes[EnrollmentRecord]:
