@@ -2,7 +2,8 @@
 
 ::
 
-    parta school generate --students N --out DIR   a synthetic school (OneRoster 1.2 CSV)
+    parta school generate --students N --out DIR   a synthetic school (OneRoster 1.2 CSV;
+                                                   --format sds: SDS v2.1 CSV)
     parta roster check SOURCE [--strict]           validate a roster, print a summary
     parta roster template --out школа.xlsx         a spreadsheet for a school to fill in
     parta roster export --xlsx OUT [SOURCE]        a roster (or the diary) as that spreadsheet
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--students", type=int, required=True)
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument(
+        "--format",
+        choices=["oneroster", "sds"],
+        default="oneroster",
+        help="OneRoster 1.2 CSV (default) or Microsoft School Data Sync v2.1 CSV",
+    )
     gen.add_argument(
         "--year",
         type=int,

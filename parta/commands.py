@@ -40,7 +40,7 @@ from kernel.matrix.admin import SynapseAdmin
 from kernel.secrets import SecretError, ensure_secret_file
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack
-from synthetic.school import generate_school, write_oneroster
+from synthetic.school import generate_school, write_oneroster, write_sds
 from synthetic.school_year import BASE_YEAR, generate_school_year
 from web_client.auth import MIN_PASSWORD
 from web_client.errors import DiaryError
@@ -61,6 +61,10 @@ def school_generate(args: argparse.Namespace) -> int:
         return _fail(f"--year: the synthetic school starts in {BASE_YEAR}", 2)
     else:
         school = generate_school_year(args.students, args.year, seed=args.seed)
+    if args.format == "sds":
+        write_sds(school, args.out)
+        print(f"Школа записана в {args.out} (Microsoft SDS v2.1 CSV)")
+        return 0
     write_oneroster(school, args.out)
     print(f"Школа записана в {args.out} (OneRoster 1.2 CSV)")
     return 0

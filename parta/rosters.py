@@ -71,6 +71,8 @@ def format_roster(roster: Roster) -> str:
 def _format_name(roster: Roster) -> str:
     if roster.spreadsheet:
         return "таблица parta (xlsx), полная выгрузка (bulk)"
+    if roster.sds:
+        return f"Microsoft SDS v{roster.version} CSV, полная выгрузка (bulk)"
     name = f"OneRoster {roster.version}" if roster.version else "OneRoster"
     if roster.version == V10:
         name += ", без manifest.csv (no manifest)"

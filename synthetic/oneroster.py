@@ -43,19 +43,19 @@ _ABSENT = (
 
 def write_oneroster12(diary: Diary, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "manifest.csv", ["propertyName", "value"], _manifest())
-    _write(out / SESSIONS, *_sessions())
-    _write(out / ORGS, *_with_extras(diary, ORGS, *_orgs(diary)))
-    _write(out / USERS, *_with_extras(diary, USERS, *_users(diary)))
-    _write(out / ROLES, *_roles(diary))
-    _write(out / CLASSES, *_with_extras(diary, CLASSES, *_classes(diary)))
-    _write(out / ENROLLMENTS, *_with_extras(diary, ENROLLMENTS, *_enrollments(diary)))
+    write_csv(out / "manifest.csv", ["propertyName", "value"], _manifest())
+    write_csv(out / SESSIONS, *_sessions())
+    write_csv(out / ORGS, *with_extras(diary, ORGS, *_orgs(diary)))
+    write_csv(out / USERS, *with_extras(diary, USERS, *_users(diary)))
+    write_csv(out / ROLES, *_roles(diary))
+    write_csv(out / CLASSES, *with_extras(diary, CLASSES, *_classes(diary)))
+    write_csv(out / ENROLLMENTS, *with_extras(diary, ENROLLMENTS, *_enrollments(diary)))
 
 
 Rows = list[dict[str, str]]
 
 
-def _write(path: Path, header: Sequence[str], rows: Iterable[Mapping[str, str]]) -> None:
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Mapping[str, str]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=header, lineterminator="\n")
         writer.writeheader()
@@ -160,7 +160,7 @@ def _enrollment_id(enrollment: Enrollment) -> str:
     return enrollment.id or f"enr-{enrollment.class_id}-{enrollment.person_id}"
 
 
-def _with_extras(diary: Diary, file: str, header: list[str], rows: Rows) -> tuple[list[str], Rows]:
+def with_extras(diary: Diary, file: str, header: list[str], rows: Rows) -> tuple[list[str], Rows]:
     extras = diary.extensions.get(file, {})
     columns = sorted({column for row in extras.values() for column in row})
     for row in rows:

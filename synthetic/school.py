@@ -43,6 +43,7 @@ from synthetic.russian_names import (
     patronymic,
     transliterate,
 )
+from synthetic.sds import write_sds21
 from synthetic.timetable import weekly_timetable, write_timetable
 
 POSITION = "metadata.position"
@@ -125,6 +126,12 @@ def generate_school(
 def write_oneroster(school: GeneratedSchool, out: Path) -> None:
     """OneRoster 1.2 CSV plus ``timetable.csv``; guardians as ``agentSourcedIds``."""
     write_oneroster12(school.diary, out)
+    write_timetable(school.timetable, out / TIMETABLE)
+
+
+def write_sds(school: GeneratedSchool, out: Path) -> None:
+    """SDS v2.1 CSV plus ``timetable.csv``; guardians in ``relationships.csv``."""
+    write_sds21(school.diary, out)
     write_timetable(school.timetable, out / TIMETABLE)
 
 

@@ -2,10 +2,10 @@
 ``file:line`` messages: never a traceback, never a hang.
 
 Hypothesis corrupts valid exports (OneRoster 1.1, 1.2 with SDS relationships, a 1.1 delta,
-a 1.0 export without manifest, and the same as a zip) in the ways real files go wrong:
-characters and bytes replaced or inserted, cells changed to awkward values, lines dropped
-or doubled, files cut short or removed. The check runs in-process under an alarm, so a
-hang fails the example instead of the run.
+a 1.0 export without manifest, a whole SDS v2.1 export, and the same as a zip) in the ways
+real files go wrong: characters and bytes replaced or inserted, cells changed to awkward
+values, lines dropped or doubled, files cut short or removed. The check runs in-process
+under an alarm, so a hang fails the example instead of the run.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, MergedCell
 
 from parta.cli import main
+from tests.unit.test_roster_sds import SDS
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "roster"
 V10 = {
@@ -76,6 +77,10 @@ AWKWARD = st.sampled_from(
         "dist-1",
         "stu-1",
         "cls-5a",
+        "other",
+        "sch-7",
+        "p1",
+        "5А Математика",
         "2025-13-45",
         "2025-08-30T10:00:00.000Z",
         "a" * 300,
@@ -113,8 +118,13 @@ def exports(root: Path) -> dict[str, Path]:
         v10.mkdir()
         for name, text in V10.items():
             (v10 / name).write_text(text, encoding="utf-8")
+        sds = root / "sds"
+        sds.mkdir()
+        for name, text in SDS.items():
+            (sds / name).write_text(text, encoding="utf-8")
     found["v11-delta"] = delta
     found["v10"] = root / "v10"
+    found["sds"] = root / "sds"
     return found
 
 
@@ -199,7 +209,7 @@ def assert_answered(code: int, lines: list[str], err: str) -> None:
         assert "Формат (format)" in "\n".join(lines)
 
 
-EXPORTS = ["v11", "v12", "v11-delta", "v10"]
+EXPORTS = ["v11", "v12", "v11-delta", "v10", "sds"]
 SETTINGS = settings(
     max_examples=200,
     deadline=None,

@@ -1,4 +1,4 @@
-"""Roster importer: OneRoster 1.0/1.1/1.2 CSV (folder or zip) and SDS relationships to a Diary.
+"""Roster importer: OneRoster 1.0/1.1/1.2 CSV or Microsoft SDS v2.1 CSV (folder or zip) to a Diary.
 
 from appservice.diary_sync.roster import load_roster, check_roster, RosterError
 diary = load_roster(Path("export.zip"))            # bulk

@@ -1,9 +1,10 @@
-"""``check_roster`` and ``load_roster``: a OneRoster export (folder or zip) to a Diary.
+"""``check_roster`` and ``load_roster``: a OneRoster or SDS v2.1 export (folder or zip) to a Diary.
 
 (parta's spreadsheet, an ``.xlsx`` file, is read by :mod:`workbook` instead: always whole.)
 
     read_source ─► read_manifest ─► parse each listed file ─► merge onto base
        (no manifest: OneRoster 1.0, bulk)               ─► fold roles ─► build_diary
+       (no manifest, SDS v2.1 headers: sds_reader, always whole) ─┘
 
 Problems from every stage are collected; cross-checking is skipped only when a
 whole file could not be used, since every reference into it would dangle.
@@ -55,6 +56,9 @@ from appservice.diary_sync.roster.records import (
     RoleRecord,
 )
 from appservice.diary_sync.roster.sds import read_relationships
+from appservice.diary_sync.roster.sds_detect import VERSION as SDS_VERSION
+from appservice.diary_sync.roster.sds_detect import detect as detect_sds
+from appservice.diary_sync.roster.sds_reader import SdsReader
 from appservice.diary_sync.roster.source import MANIFEST, SourceFiles, read_source
 from appservice.diary_sync.roster.workbook import is_workbook, read_workbook
 from kernel.ids import SourcedId
@@ -70,12 +74,14 @@ class Roster:
     diary: Diary | None
     """``None`` only for a delta checked without the import it applies to."""
     version: str
-    """``"1.0"``, ``"1.1"``, ``"1.2"``, or ``""`` when the manifest does not say."""
+    """``"1.0"``, ``"1.1"``, ``"1.2"``, or ``""`` when the manifest does not say; SDS: ``"2.1"``."""
     changes: tuple[FileChanges, ...]
     """Per delta file; empty for a bulk export."""
     warnings: tuple[Problem, ...]
     spreadsheet: bool = False
     """parta's own workbook (``.xlsx``), not OneRoster."""
+    sds: bool = False
+    """Microsoft School Data Sync v2.1 CSV (``version`` ``"2.1"``), not OneRoster."""
 
     @property
     def is_delta(self) -> bool:
@@ -109,6 +115,12 @@ def _read(source: Path, base: Diary | None, *, alone: bool) -> tuple[Diary, Rost
     files, problems = read_source(source)
     if problems:
         raise RosterError(problems)
+    if files.get(MANIFEST) is None:
+        is_sds, problems = detect_sds(files)
+        if problems:
+            raise RosterError(problems)
+        if is_sds:
+            return _read_sds(files)
     manifest, problems = read_manifest(files)
     if manifest is None:
         raise RosterError(problems)
@@ -132,6 +144,22 @@ def _read(source: Path, base: Diary | None, *, alone: bool) -> tuple[Diary, Rost
     changes = delta_changes(delta_files, parsed, base_records if base else None)
     roster = Roster(None if partial else diary, manifest.version, changes, tuple(warnings))
     return diary, roster
+
+
+def _read_sds(files: SourceFiles) -> tuple[Diary, Roster]:
+    """SDS v2.1: always whole, so a previous import (a base) plays no part."""
+    problems: list[Problem] = []
+    reader = SdsReader(files, problems)
+    export = reader.parse()
+    if not reader.usable:
+        raise RosterError(problems)
+    records = merge(RecordSet(), export.parsed)
+    fold_roles(records, export.roles, problems)
+    warnings = export.warnings
+    diary = build_diary(records, problems, warnings)
+    if problems:
+        raise RosterError(problems, warnings)
+    return diary, Roster(diary, SDS_VERSION, (), tuple(warnings), sds=True)
 
 
 def _deleted(parsed: Parsed) -> set[SourcedId]:

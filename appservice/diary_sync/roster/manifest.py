@@ -98,7 +98,8 @@ def _version_one(files: SourceFiles) -> tuple[Manifest | None, list[Problem]]:
     if len(missing) == 2:
         reason = (
             "missing: a OneRoster 1.1 or 1.2 export has manifest.csv, a 1.0 export has orgs.csv"
-            " and users.csv; this folder has neither — export the roster as OneRoster CSV"
+            " and users.csv, an SDS v2.1 export orgs.csv, users.csv and roles.csv; this folder"
+            " has neither — export the roster as OneRoster or SDS v2.1 CSV"
         )
         return None, [Problem(MANIFEST, 0, "", reason)]
     if missing:

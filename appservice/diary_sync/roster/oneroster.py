@@ -104,30 +104,30 @@ def refs(row: Row, column: str) -> tuple[Ref, ...]:
 
 
 def read_orgs(table: Table, delta: bool, problems: list[Problem]) -> Changes[OrgRecord]:
-    return _collect(table, delta, problems, _org)
+    return collect(table, delta, problems, _org)
 
 
 def read_users(table: Table, delta: bool, problems: list[Problem]) -> Changes[UserRecord]:
-    return _collect(table, delta, problems, _user)
+    return collect(table, delta, problems, _user)
 
 
 def read_classes(table: Table, delta: bool, problems: list[Problem]) -> Changes[ClassRecord]:
-    return _collect(table, delta, problems, _class)
+    return collect(table, delta, problems, _class)
 
 
 def read_enrollments(
     table: Table, delta: bool, problems: list[Problem]
 ) -> Changes[EnrollmentRecord]:
-    return _collect(table, delta, problems, _enrollment)
+    return collect(table, delta, problems, _enrollment)
 
 
 def read_courses(table: Table, delta: bool, problems: list[Problem]) -> Changes[CourseRecord]:
-    return _collect(table, delta, problems, _course)
+    return collect(table, delta, problems, _course)
 
 
 def read_sessions(table: Table, delta: bool, problems: list[Problem]) -> Changes[Extras]:
     """Terms are not part of the diary; their rows are only checked and their extras kept."""
-    return _collect(table, delta, problems, _session)
+    return collect(table, delta, problems, _session)
 
 
 def read_roles(
@@ -162,7 +162,7 @@ def read_roles(
     return roles, extras
 
 
-def _collect(table: Table, delta: bool, problems: list[Problem], build: Builder[R]) -> Changes[R]:
+def collect(table: Table, delta: bool, problems: list[Problem], build: Builder[R]) -> Changes[R]:
     changes: Changes[R] = Changes(delta)
     for row, sourced, status in _rows(table, delta, problems):
         if status is Status.DELETED:

@@ -84,7 +84,7 @@ class EnrollmentRecord:
 
 @dataclass(frozen=True)
 class RoleRecord:
-    """A OneRoster 1.2 ``roles.csv`` row: the user's role lives here, not in users.csv."""
+    """A OneRoster 1.2 or SDS v2.1 ``roles.csv`` row: the role lives here, not in users.csv."""
 
     user: Ref
     role: Role

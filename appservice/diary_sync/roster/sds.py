@@ -21,7 +21,7 @@ _OTHER_ROLES = frozenset({"other", "doctor", "aide", "emergencycontact"})
 
 
 def read_relationships(table: Table, delta: bool, problems: list[Problem]) -> list[LinkRecord]:
-    columns = _columns(table)
+    columns = relationship_columns(table)
     if columns is None:
         problems.extend(table.missing(("userSourcedId", "relationshipUserSourcedId")))
         return []
@@ -45,7 +45,7 @@ def read_relationships(table: Table, delta: bool, problems: list[Problem]) -> li
     return links
 
 
-def _columns(table: Table) -> tuple[str, str, str] | None:
+def relationship_columns(table: Table) -> tuple[str, str, str] | None:
     """(student, guardian, role) column names, by which spelling the file uses."""
     if table.has("studentSourcedId"):
         guardian = next(

@@ -6,7 +6,8 @@ member, in chunks, and never past the limits, so a zip bomb costs nothing::
 
     Path ──► folder? ──► files directly inside it
         └──► .zip?  ──► files next to the shallowest manifest.csv (zips often
-                        wrap everything in one top folder); each member must be
+                        wrap everything in one top folder), or with none, next to
+                        the shallowest users.csv (OneRoster 1.0, SDS); each member must be
                         - not encrypted, and compressed in a way zipfile reads
                           (stored, Deflate, bzip2, LZMA — not Deflate64),
                         - at most MAX_RATIO times its compressed size,
@@ -25,6 +26,8 @@ from pathlib import Path, PurePosixPath
 from appservice.diary_sync.roster.errors import Problem
 
 MANIFEST = "manifest.csv"
+_USERS = "users.csv"
+"""Where an export without a manifest (OneRoster 1.0, SDS v2.1) keeps its files."""
 MAX_TOTAL = 256 * 1024 * 1024
 """All CSV files of one export together: a region's export is tens of MB, a zip bomb GBs."""
 MAX_RATIO = 100
@@ -157,7 +160,8 @@ def _manifest_folder(members: list[zipfile.ZipInfo]) -> PurePosixPath:
         (PurePosixPath(info.filename) for info in members),
         key=lambda path: (len(path.parts), str(path)),
     )
-    for path in manifests:
-        if path.name.lower() == MANIFEST:
-            return path.parent
+    for name in (MANIFEST, _USERS):
+        for path in manifests:
+            if path.name.lower() == name:
+                return path.parent
     return PurePosixPath(".")
