@@ -239,7 +239,7 @@ def test_the_school_inventory_converges_serves_and_syncs(
         lambda: via_nginx.get("/health", headers={"Host": f"call.{SERVER}"}).status_code == 200,
     )
     _no_secret_in_the_access_log(via_nginx, prefix)
-    _prometheus_scrapes_every_component(ports["prometheus"])
+    _prometheus_scrapes_every_component(ports["prometheus"], prefix)
     for worker in range(2):  # the WebSocket the front hands out reaches that worker
         closed = asyncio.run(_worker_close(ports["public"], worker))
         assert closed == (1003, "binary frames are not accepted"), (worker, closed)
@@ -297,7 +297,7 @@ def test_the_school_inventory_converges_serves_and_syncs(
     _the_nightly_backup_runs(prefix, tmp_path)
 
 
-def _prometheus_scrapes_every_component(port: int) -> None:
+def _prometheus_scrapes_every_component(port: int, prefix: Path) -> None:
     """The monitoring role's Prometheus: every target of the school up, the alerts loaded."""
     prometheus = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
     expected = {"synapse", "appservice", "diary", "bots", "call_bridge", "call_bridge_worker"}
