@@ -183,6 +183,10 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "monitoring_enabled": True,
         "monitoring_port": ports["prometheus"],
         "monitoring_scrape_interval": "2s",
+        # outside the prefix's etc/ and var/, which the parta role makes its group's alone
+        # (a school's host has /etc/prometheus and /var/lib/prometheus of Debian's package)
+        "monitoring_config_dir": str(prefix / "prometheus" / "etc"),
+        "monitoring_storage_dir": str(prefix / "prometheus" / "data"),
     }
     extra_vars = tmp_path / "vars.json"
     extra_vars.write_text(json.dumps(extra), encoding="utf-8")
@@ -311,9 +315,22 @@ def _prometheus_scrapes_every_component(port: int, prefix: Path) -> None:
     try:
         _until("Prometheus: every component up", all_up, timeout=120)
     except AssertionError as e:
-        raise AssertionError(
-            f"{e}: {[(t['labels'], t['health'], t.get('lastError')) for t in seen]}"
-        ) from e
+        log = prefix / "var" / "log" / "parta" / "prometheus.log"
+        tail = log.read_text(encoding="utf-8")[-3000:] if log.exists() else "(no log)"
+        targets = [(t["labels"], t["health"], t.get("lastError")) for t in seen]
+        supervisor = subprocess.run(
+            [
+                str(prefix / "opt" / "parta" / "venv" / "bin" / "supervisorctl"),
+                "-c",
+                str(prefix / "etc" / "parta" / "supervisord.conf"),
+                "status",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        ).stdout
+        raise AssertionError(f"{e}: {targets}\n{supervisor}\n{tail}") from e
     components = {t["labels"]["component"] for t in seen}  # type: ignore[index]
     assert components == expected
     assert {t["labels"]["school"] for t in seen} == {SERVER}  # type: ignore[index]

@@ -13,6 +13,7 @@ from kernel.matrix import (
     LimitExceeded,
     MatrixClient,
     MatrixError,
+    MatrixFailure,
     NotFound,
     PowerLevels,
     RoomInUse,
@@ -169,3 +170,21 @@ async def test_a_restricted_join_nobody_can_grant_yet_is_tried_again() -> None:
     assert joined == "!r:s"
     assert len(server.asked) == 2
     assert slept == [0.4]
+
+
+async def test_a_restricted_join_waits_for_a_slow_worker_longer_than_other_errors() -> None:
+    """The converge's sync once failed four joins after five tries (6 s): a worker under load
+    took longer to see the room's members. Other transient errors still stop at five."""
+    slow = Homeserver(
+        *[error(400, "M_UNABLE_TO_GRANT_JOIN") for _ in range(9)],
+        httpx.Response(200, json={"room_id": "!r:s"}),
+    )
+    slept: list[float] = []
+    assert await client(slow, slept).join("!r:s", UserID("@t:s")) == "!r:s"
+    assert len(slow.asked) == 10
+    assert slept[:4] == [0.4, 0.8, 1.6, 3.2]
+    assert max(slept) == 5.0
+    busy = Homeserver(*[error(502) for _ in range(9)])
+    with pytest.raises(MatrixFailure):
+        await client(busy, []).join("!r:s", UserID("@t:s"))
+    assert len(busy.asked) == 5
