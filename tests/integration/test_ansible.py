@@ -395,7 +395,7 @@ def _pids(deployment: Deployment) -> dict[str, str]:
         check=False,
     )
     found = dict(re.findall(r"^(\S+)\s+RUNNING\s+pid (\d+)", status.stdout, re.M))
-    assert len(found) == 9, status.stdout  # every program runs
+    assert len(found) == 10, status.stdout  # every program runs, Prometheus included
     return found
 
 
