@@ -38,14 +38,14 @@ class Command:
 
     @classmethod
     def of(cls, event: Mapping[str, Any], role: str | None = None) -> Command | None:
-        content = event.get("content", {})
+        content = _object(event.get("content"))
         if event.get("type") != "m.room.message" or content.get("msgtype") != "m.text":
             return None
         fields = [event.get(k) for k in ("event_id", "room_id", "sender")] + [content.get("body")]
         if not all(isinstance(x, str) for x in fields):
             return None
         event_id, room_id, sender, body = (str(x) for x in fields)
-        target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+        target = _reply_target(content)
         reply_to = target if isinstance(target, str) else None
         return cls(event_id, room_id, sender, without_fallback(body), role, reply_to)
 
@@ -72,16 +72,17 @@ class FileReply:
 
     @classmethod
     def of(cls, event: Mapping[str, Any], role: str | None = None) -> FileReply | None:
-        content = event.get("content", {})
-        target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-        if event.get("type") != "m.room.message" or content.get("msgtype") not in FILE_TYPES:
+        content = _object(event.get("content"))
+        target = _reply_target(content)
+        if event.get("type") != "m.room.message" or _text(content.get("msgtype")) not in FILE_TYPES:
             return None
         fields = [event.get(k) for k in ("event_id", "room_id", "sender")] + [target]
         if not all(isinstance(x, str) for x in fields):
             return None
         event_id, room_id, sender, target_id = (str(x) for x in fields)
         name = str(content.get("filename") or content.get("body") or "файл")
-        ts = int(event.get("origin_server_ts", 0))
+        sent = event.get("origin_server_ts", 0)
+        ts = sent if isinstance(sent, int) and not isinstance(sent, bool) else 0
         return cls(event_id, room_id, sender, target_id, name, ts, role)
 
 
@@ -105,7 +106,7 @@ class Report:
     ) -> Report | None:
         if event.get("type") != REPORT_TYPE:
             return None
-        content = event.get("content", {})
+        content = _object(event.get("content"))
         fields = [event.get("room_id"), content.get("event_id"), event.get("sender")]
         if not all(isinstance(x, str) for x in fields) or not isinstance(
             content.get("report_id"), int
@@ -114,6 +115,20 @@ class Report:
         room_id, event_id, reporter = (str(x) for x in fields)
         reason = str(content.get("reason") or "")[:1000]
         return cls(content["report_id"], room_id, event_id, reporter, reason, moderation_room, role)
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    """A JSON object, or an empty one: any client may send any content."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _reply_target(content: Mapping[str, Any]) -> object:
+    """``m.relates_to.m.in_reply_to.event_id``, whatever shape the client gave it."""
+    return _object(_object(content.get("m.relates_to")).get("m.in_reply_to")).get("event_id")
 
 
 CommandHandler = Callable[[Command], Awaitable[None]]

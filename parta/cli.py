@@ -22,6 +22,7 @@
     parta bench federation --messages 50           latency between two schools' servers
     parta bench calls --participants 30 --json     a class's lesson through the call bridge
     parta bench readers --members 1000 --json      «Кто прочитал» in a big room
+    parta bench fuzz --cases 10000 --json          every parser of outside input, fuzzed
 """
 
 from __future__ import annotations
@@ -206,6 +207,10 @@ def _parser() -> argparse.ArgumentParser:
         "--no-compare", action="store_true", help="skip the run forwarding every voice"
     )
     bcalls.set_defaults(run=commands.bench_calls)
+    bfuzz = bench.add_parser("fuzz", help="every parser of outside input, N random inputs each")
+    bfuzz.add_argument("--cases", type=int, default=10000)
+    bfuzz.add_argument("--json", action="store_true")
+    bfuzz.set_defaults(run=commands.bench_fuzz)
     breaders = bench.add_parser("readers", help="«Кто прочитал» for a big room")
     breaders.add_argument("--members", type=int, default=1000)
     breaders.add_argument("--messages", type=int, default=500)

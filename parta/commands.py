@@ -447,6 +447,12 @@ def bench_sync(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def bench_fuzz(args: argparse.Namespace) -> int:
+    from parta.bench.fuzz import bench_fuzz as run_fuzz  # hypothesis: a development tool
+
+    return run_fuzz(args)
+
+
 def bench_federation(args: argparse.Namespace) -> int:
     from parta.bench.federation import run_bench
 
