@@ -484,6 +484,10 @@ def deploy_prepare(args: argparse.Namespace) -> int:
 
 
 def bench_sync(args: argparse.Namespace) -> int:
+    if args.schools > 1:
+        from parta.bench.district import run_bench as run_district
+
+        return run_district(args)
     from parta.bench.sync import run_bench
 
     return run_bench(args)

@@ -51,7 +51,8 @@ def test_each_server_gets_its_schools_classes_and_people_alone() -> None:
     shares = assign(d, claims(one={A, B}, two={C}), complete=True)
     parts = split(d, shares)
     one, two = parts["one"], parts["two"]
-    assert one.schools.keys() == {A, B} and two.schools.keys() == {C}
+    assert one.schools.keys() == {A, B}
+    assert two.schools.keys() == {C}
     assert {c.school_id for c in two.classes.values()} == {C}
     assert all(p.startswith(("a-", "b-", "x-")) for p in one.people)
     assert {p for p in two.people if p.startswith("c-")} == {
@@ -114,7 +115,8 @@ def test_a_school_no_server_names_is_refused_when_the_whole_district_is_synced()
     d = district()
     with pytest.raises(DistrictError) as refused:
         assign(d, claims(one={A}, two={B}), complete=True)
-    assert "c-org" in str(refused.value) and "не назначена" in str(refused.value)
+    assert "c-org" in str(refused.value)
+    assert "не назначена" in str(refused.value)
     # one server's own config syncs its schools and leaves the others to their servers
     assert assign(d, claims(one={A}), complete=False) == {"one": frozenset({A})}
 
@@ -169,7 +171,8 @@ def test_a_generated_district_has_distinct_schools_people_and_logins() -> None:
     ]
     logins = [p.username for p in generated.people.values()]
     phones = [p.phone for p in generated.people.values() if p.phone]
-    assert len(set(logins)) == len(logins) and len(set(phones)) == len(phones)
+    assert len(set(logins)) == len(logins)
+    assert len(set(phones)) == len(phones)
     two_schools = [p for p in generated.people.values() if len(p.school_ids) > 1]
     assert len(two_schools) == 2  # a teacher of schools 1–2 and one of 2–3
     parts = split(generated, assign(generated, claims(x={SourcedId("org-02")}), complete=False))
