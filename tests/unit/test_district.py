@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from appservice.diary_sync.district import Claim, DistrictError, assign, part, s
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import Diary, Guardianship, Person, Role
 from appservice.diary_sync.state import leavers
+from kernel.config import ConfigError, load_config
 from kernel.ids import SourcedId
 from synthetic.district import generate_district
 from tests.school import small_school
@@ -178,3 +180,12 @@ def test_a_generated_district_has_distinct_schools_people_and_logins() -> None:
     parts = split(generated, assign(generated, claims(x={SourcedId("org-02")}), complete=False))
     assert len(parts["x"].schools) == 1
     assert any(p.school_ids == frozenset() for p in parts["x"].people.values())
+
+
+def test_a_config_lists_the_schools_it_hosts(tmp_path: Path) -> None:
+    path = tmp_path / "parta.yaml"
+    path.write_text("server_name: a.example\ndistrict: {schools: [org-01, org-02]}\n")
+    assert load_config(path).district.schools == ("org-01", "org-02")
+    path.write_text("server_name: a.example\ndistrict: {servers: {}}\n")
+    with pytest.raises(ConfigError, match=r"district\.servers"):
+        load_config(path)
