@@ -65,6 +65,7 @@ async def measure_district(stack: SchoolStack, diary: Diary) -> dict[str, Any]:
         out["noop_resync_first_s"] = runs[0][1]
         out["noop_resync_s"] = runs[-1][1]
         out["noop_writes"] = sum(0 if r.report is None else r.report.writes for r, _s in runs)
+        out["noop_requests"] = runs[-1][0].requests
         report(out)
         dry, out["noop_plan_s"] = await timed(lambda: school.run(diary, SyncOptions(dry_run=True)))
         out["noop_plan_actions"] = len(dry.actions)

@@ -133,6 +133,12 @@ def test_three_schools_onto_two_servers_then_one_moves_and_nobody_is_switched_of
         again = sync_json(roster, a_yaml, b_yaml)
         assert again["total"]["writes"] == 0
         assert again["total"]["actions"] == 0
+        # on A's host alone: A's two schools, the third left to B, nothing to do
+        alone = parta("sync", str(roster), "-c", str(a_yaml), "--dry-run")
+        assert alone.returncode == 0, alone.stderr
+        assert f"Сервер {a.config.server_name} — школ: 2" in alone.stdout
+        assert "План пуст" in alone.stdout
+        assert "Школ других серверов пропущено (other servers' schools skipped): 1" in alone.stdout
 
         # school 2 moves from A to B: B builds it, A switches nobody of it off (its rooms on
         # A are left as they were, for the school's history)
