@@ -13,7 +13,7 @@ JS := web_client/js
 BUNDLE := web_client/static/messenger.js
 JS_DEPS := $(JS)/node_modules/.package-lock.json
 
-.PHONY: install demo test lint typecheck unit bench clean browser turn fonts wheel messenger
+.PHONY: install demo test lint typecheck unit bench bench-district clean browser turn fonts wheel messenger
 
 install: $(STAMP)
 
@@ -76,6 +76,9 @@ unit: install
 
 bench: install
 	$(BIN)/parta bench sync --students 1000 --json
+
+bench-district: install
+	$(BIN)/parta bench sync --schools 30 --students 350 --json
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache .pytest_cache build dist $(JS)/node_modules $(BUNDLE) $(BUNDLE).map

@@ -159,6 +159,15 @@ class RegionConfig(_Model):
     """The appservice user of every school (they add their rooms to the network space)."""
 
 
+class DistrictConfig(_Model):
+    """A district's one roster export synced onto several servers (or one shared server)."""
+
+    schools: tuple[str, ...] = ()
+    """SourcedIds of the roster's schools (``orgs.csv``) this server hosts; empty: every
+    school of the roster. ``parta sync EXPORT -c a.yaml -c b.yaml`` shares the export out by
+    these lists and refuses a school no list names, or two lists name."""
+
+
 class MailConfig(_Model):
     """Where password-reset messages go: a folder of files (default), the log, or SMTP."""
 
@@ -366,6 +375,7 @@ class SchoolConfig(_Model):
     safety: SafetyConfig = SafetyConfig()
     retention: RetentionConfig = RetentionConfig()
     region: RegionConfig | None = None
+    district: DistrictConfig = DistrictConfig()
     call_bridge: CallBridgeConfig = CallBridgeConfig()
     bots: BotsConfig = BotsConfig()
     metrics: MetricsConfig = MetricsConfig()

@@ -4,10 +4,12 @@
 
     parta school generate --students N --out DIR   a synthetic school (OneRoster 1.2 CSV;
                                                    --format sds: SDS v2.1 CSV)
+        [--schools N]                              a district: N schools in one export
     parta roster check SOURCE [--strict]           validate a roster, print a summary
     parta roster template --out школа.xlsx         a spreadsheet for a school to fill in
     parta roster export --xlsx OUT [SOURCE]        a roster (or the diary) as that spreadsheet
     parta sync SOURCE -c parta.yaml [--dry-run]    reconcile the school's Matrix with the roster
+    parta sync SOURCE -c a.yaml -c b.yaml          a district's export onto several servers
     parta status -c parta.yaml [--json]            is every part of the school working?
     parta people link PERSON -c parta.yaml         link a diary person, join their rooms
     parta people erase [--person ID] -c parta.yaml erase people who left, after the period
@@ -19,6 +21,7 @@
     parta demo                                     a whole demo school (what `make demo` runs)
     parta deploy prepare -c parta.yaml             secrets, databases, homeserver files (Ansible)
     parta bench sync --students N --json           the sync benchmark
+    parta bench sync --schools 30 --students 350   a district's export on one server
     parta bench federation --messages 50           latency between two schools' servers
     parta bench calls --participants 30 --json     a class's lesson through the call bridge
     parta bench readers --members 1000 --json      «Кто прочитал» in a big room
@@ -41,7 +44,10 @@ def _parser() -> argparse.ArgumentParser:
 
     school = sub.add_parser("school", help="synthetic schools").add_subparsers(required=True)
     gen = school.add_parser("generate", help="write a synthetic school as OneRoster 1.2 CSV")
-    gen.add_argument("--students", type=int, required=True)
+    gen.add_argument("--students", type=int, required=True, help="per school")
+    gen.add_argument(
+        "--schools", type=int, default=1, help="a district: this many schools in one export"
+    )
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument(
@@ -77,7 +83,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync", help="make the school's Matrix match the roster")
     sync.add_argument("source", type=Path)
-    _config_arg(sync)
+    sync.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        action="append",
+        help="a server's parta.yaml (default parta.yaml); several: a district's servers, "
+        "each taking the schools its district.schools lists",
+    )
     sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     sync.add_argument("--eager", action="store_true", help="join everybody now, not on link")
     sync.add_argument("--force", action="store_true", help="apply even a destructive plan")
@@ -186,7 +199,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(required=True)
     bsync = bench.add_parser("sync", help="provision a synthetic school, print figures")
-    bsync.add_argument("--students", type=int, default=1000)
+    bsync.add_argument("--students", type=int, default=1000, help="per school")
+    bsync.add_argument(
+        "--schools", type=int, default=1, help="a district in one export, on one shared server"
+    )
     bsync.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     bsync.add_argument("--json", action="store_true")
     bsync.add_argument("--no-baseline", action="store_true")

@@ -21,18 +21,20 @@ from typing import Any, TypeVar
 import httpx
 from tqdm import tqdm
 
+from appservice.diary_sync.district import Claim, DistrictError, assign, part, part_timetable
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.plan import Action, DestructivePlanError, describe
 from appservice.diary_sync.roster import Problem, RosterError, load_roster
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.diary_sync.state import Account
+from appservice.diary_sync.timetable import Timetable
 from appservice.erasure import erase_due
 from appservice.errors import SYNC_FAILURES
 from appservice.school_sync import SNAPSHOT, SyncOptions, SyncResult, summary
 from appservice.store import Store
 from homeserver.errors import HomeserverError
 from kernel.children import wait_for_signal
-from kernel.config import ConfigError, load_config
+from kernel.config import ConfigError, SchoolConfig, load_config
 from kernel.db import StoreError
 from kernel.ids import SourcedId, UserID
 from kernel.matrix import MatrixFailure
@@ -40,6 +42,7 @@ from kernel.matrix.admin import SynapseAdmin
 from kernel.secrets import SecretError, ensure_secret_file
 from parta.diary_load import read_timetable, store_diary
 from parta.stack import SchoolStack
+from synthetic.district import generate_district
 from synthetic.school import generate_school, write_oneroster, write_sds
 from synthetic.school_year import BASE_YEAR, generate_school_year
 from web_client.auth import MIN_PASSWORD
@@ -55,6 +58,20 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def school_generate(args: argparse.Namespace) -> int:
+    if args.schools < 1:
+        return _fail("--schools: at least one school", 2)
+    if args.schools > 1:
+        if args.year is not None:
+            return _fail("--year: a district is generated for the first year only", 2)
+        district = generate_district(args.schools, args.students, seed=args.seed)
+        sds = args.format == "sds"
+        (write_sds if sds else write_oneroster)(district, args.out)
+        print(
+            f"Округ записан в {args.out}: школ {len(district.diary.schools)}, "
+            f"людей {len(district.diary.people)} "
+            f"({'Microsoft SDS v2.1 CSV' if sds else 'OneRoster 1.2 CSV'})"
+        )
+        return 0
     if args.year is None:
         school = generate_school(args.students, seed=args.seed)
     elif args.year < BASE_YEAR:
@@ -70,12 +87,13 @@ def school_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_school_roster(source: Path, store: Store, strict: bool = False) -> Diary:
-    """A bulk roster stands alone; a delta is applied to the last diary synced.
+def load_school_roster(source: Path, store: Store | None, strict: bool = False) -> Diary:
+    """A bulk roster stands alone; a delta is applied to the last diary synced (``store``'s;
+    a district's export, shared out among servers, is read without one: bulk only).
 
     Warnings go to stderr like problems; ``strict`` makes them refuse the roster.
     """
-    stored = store.snapshot(SNAPSHOT)
+    stored = None if store is None else store.snapshot(SNAPSHOT)
     base = from_snapshot(stored) if stored is not None else None
     warnings: list[Problem] = []
     diary = load_roster(source, base=base, warnings=warnings)
@@ -91,18 +109,16 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def sync(args: argparse.Namespace) -> int:
+    paths: list[Path] = args.config or [Path("parta.yaml")]
     try:
-        config = load_config(args.config)
+        configs = [load_config(path) for path in paths]
     except ConfigError as e:
         return _fail(str(e), 2)
-    options = SyncOptions(
-        eager=args.eager or config.sync.eager,
-        dry_run=args.dry_run,
-        force=args.force,
-        concurrency=config.sync.concurrency,
-        max_removal_share=config.sync.max_removal_share,
-    )
-    stack = SchoolStack(config, args.config)
+    if len(configs) > 1 or configs[0].district.schools:
+        return _district_sync(args, list(zip(paths, configs, strict=True)))
+    config, path = configs[0], paths[0]
+    options = _options(args, config)
+    stack = SchoolStack(config, path)
     try:
         store = _started_store(stack)
     except SYNC_FAILURES as e:
@@ -112,11 +128,7 @@ def sync(args: argparse.Namespace) -> int:
         timetable = read_timetable(args.source, diary)
         result = _run(_sync(stack, store, diary, options))
         if not options.dry_run:
-            diary_store = stack.open_diary_store()
-            try:
-                store_diary(diary_store, diary, timetable)
-            finally:
-                diary_store.close()
+            _store_diary(stack, diary, timetable)
     except RosterError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
@@ -127,6 +139,109 @@ def sync(args: argparse.Namespace) -> int:
         store.close()
     _print_result(result, args.json, args.dry_run)
     return _failures(result)
+
+
+def _options(args: argparse.Namespace, config: SchoolConfig) -> SyncOptions:
+    return SyncOptions(
+        eager=args.eager or config.sync.eager,
+        dry_run=args.dry_run,
+        force=args.force,
+        concurrency=config.sync.concurrency,
+        max_removal_share=config.sync.max_removal_share,
+    )
+
+
+def _store_diary(stack: SchoolStack, diary: Diary, timetable: Timetable | None) -> None:
+    diary_store = stack.open_diary_store()
+    try:
+        store_diary(diary_store, diary, timetable)
+    finally:
+        diary_store.close()
+
+
+def _district_sync(args: argparse.Namespace, configs: list[tuple[Path, SchoolConfig]]) -> int:
+    """One export, several servers: loaded and checked once, shared out by each config's
+    ``district.schools``, then each server synced in turn. Every refusal (the roster, the
+    share, a server never started) comes before anything is changed. Several configs must
+    place every school of the export; one config with a list syncs its own schools."""
+    stacks = [SchoolStack(config, path) for path, config in configs]
+    stores: list[Store] = []
+    try:
+        try:
+            for stack in stacks:
+                stores.append(_started_store(stack))
+        except SYNC_FAILURES as e:
+            return _fail(f"{e} (has this school been started with `parta run`?)", 2)
+        try:
+            diary = load_school_roster(args.source, None, args.strict)
+            timetable = read_timetable(args.source, diary)
+            claims = [
+                Claim(c.server_name, frozenset(SourcedId(s) for s in c.district.schools))
+                for _p, c in configs
+            ]
+            shares = assign(diary, claims, complete=len(configs) > 1)
+        except RosterError as e:
+            for problem in e.problems:
+                print(problem, file=sys.stderr)
+            return _fail(f"{args.source}: the roster has problems; nothing was changed")
+        except DistrictError as e:
+            for line in e.problems:
+                print(f"parta: {line}", file=sys.stderr)
+            return _fail("the district's schools are not shared out; nothing was changed", 2)
+        skipped = len(diary.schools) - sum(len(s) for s in shares.values())
+        results: dict[str, SyncResult] = {}
+        for stack, store in zip(stacks, stores, strict=True):
+            server = stack.config.server_name
+            mine = part(diary, shares[server])
+            try:
+                results[server] = _run(_sync(stack, store, mine, _options(args, stack.config)))
+                if not args.dry_run:
+                    tt = None if timetable is None else part_timetable(timetable, mine)
+                    _store_diary(stack, mine, tt)
+            except (DestructivePlanError, *SYNC_FAILURES, SecretError, DiaryError) as e:
+                done = ", ".join(results) or "ни одного (none)"
+                return _fail(f"{server}: {e} (уже синхронизированы (synced already): {done})")
+            if not args.json:
+                names = ", ".join(sorted(diary.schools[s].name for s in shares[server]))
+                print(f"Сервер {server} — школ: {len(shares[server])} ({names})")
+                _print_result(results[server], False, args.dry_run)
+    finally:
+        for store in stores:
+            store.close()
+    _print_district(results, skipped, args.json, args.dry_run)
+    return max((_failures(r) for r in results.values()), default=0)
+
+
+def _print_district(
+    results: dict[str, SyncResult], skipped: int, as_json: bool, dry_run: bool
+) -> None:
+    writes = sum(0 if r.report is None else r.report.writes for r in results.values())
+    failed = sum(0 if r.report is None else len(r.report.failed) for r in results.values())
+    seconds = sum(r.timings.get("total_s", 0.0) for r in results.values())
+    actions = sum(len(r.actions) for r in results.values())
+    if as_json:
+        body = {
+            "dry_run": dry_run,
+            "servers": {
+                server: {
+                    "actions": summary(r),
+                    "writes": 0 if r.report is None else r.report.writes,
+                    "failed": 0 if r.report is None else len(r.report.failed),
+                    "timings": r.timings,
+                }
+                for server, r in results.items()
+            },
+            "total": {"actions": actions, "writes": writes, "failed": failed, "total_s": seconds},
+            "skipped_schools": skipped,
+        }
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    print(
+        f"Итого (total): серверов {len(results)}, действий {actions}, "
+        f"записей {writes}, время {seconds:.2f} с"
+    )
+    if skipped:
+        print(f"Школ других серверов пропущено (other servers' schools skipped): {skipped}")
 
 
 def _started_store(stack: SchoolStack) -> Store:
@@ -442,6 +557,10 @@ def deploy_prepare(args: argparse.Namespace) -> int:
 
 
 def bench_sync(args: argparse.Namespace) -> int:
+    if args.schools > 1:
+        from parta.bench.district import run_bench as run_district
+
+        return run_district(args)
     from parta.bench.sync import run_bench
 
     return run_bench(args)

@@ -129,6 +129,8 @@ class _Index:
     parents: Mapping[SourcedId, frozenset[SourcedId]]
     classes_of: Mapping[SourcedId, frozenset[SourcedId]]
     """Each student's classes."""
+    children: Mapping[SourcedId, frozenset[SourcedId]]
+    """Each parent's children (a district's parents are looked up once per school)."""
 
     @classmethod
     def of(cls, diary: Diary) -> _Index:
@@ -147,10 +149,17 @@ class _Index:
                 if e.primary:
                     primary.setdefault(e.class_id, e.person_id)
         parents: dict[SourcedId, set[SourcedId]] = defaultdict(set)
+        children: dict[SourcedId, set[SourcedId]] = defaultdict(set)
         for g in diary.guardianships:
             parents[g.student_id].add(g.parent_id)
+            children[g.parent_id].add(g.student_id)
         return cls(
-            _freeze(students), _freeze(teachers), primary, _freeze(parents), _freeze(classes_of)
+            _freeze(students),
+            _freeze(teachers),
+            primary,
+            _freeze(parents),
+            _freeze(classes_of),
+            _freeze(children),
         )
 
 
@@ -246,7 +255,7 @@ def _belongs(diary: Diary, index: _Index, person: Person, school_id: SourcedId) 
     if school_id in person.school_ids:
         return True
     if person.role is Role.PARENT:  # parents often carry no org: follow their children
-        children = (g.student_id for g in diary.guardianships if g.parent_id == person.id)
+        children = index.children.get(person.id, frozenset())
         return any(school_id in diary.people[c].school_ids for c in children if c in diary.people)
     return False
 

@@ -117,7 +117,7 @@ def archived_rooms(
     before: Diary | None, after: Diary, gone: set[SourcedId], names: RoomNames
 ) -> dict[RoomKey, ArchivedRoom]:
     """The rooms of classes that left (graduated): kept, read-only, for the school's period."""
-    if before is None:
+    if before is None or not gone:  # most syncs: no need to lay last year's diary out again
         return {}
     out: dict[RoomKey, ArchivedRoom] = {}
     for layout in layout_diary(before, names):

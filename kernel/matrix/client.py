@@ -243,6 +243,12 @@ class MatrixClient:
             for u, p in (joined.items() if isinstance(joined, dict) else [])
         }
 
+    async def room_state(self, room: RoomID, as_user: UserID | None = None) -> list[JsonDict]:
+        """Every current state event of the room (members, power levels, name…), one request."""
+        data = await self.request("GET", f"{CS}/rooms/{q(room)}/state", as_user=as_user)
+        chunk = data.get("chunk", [])
+        return [e for e in chunk if isinstance(e, dict)] if isinstance(chunk, list) else []
+
     async def state_event(
         self, room: RoomID, event_type: str, state_key: str = "", as_user: UserID | None = None
     ) -> JsonDict:

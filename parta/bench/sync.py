@@ -246,11 +246,11 @@ def run_bench(args: argparse.Namespace) -> int:
             seconds = asyncio.run(measure_baseline(stack, diary, config.sync.concurrency))
         result["baseline_link_all_s"] = round(seconds, 2)
         result["speedup_vs_baseline"] = round(seconds / result["link_all_s"], 2)
-    _print(result, args.json)
+    print_figures(result, args.json)
     return 0
 
 
-def _print(result: dict[str, Any], as_json: bool) -> None:
+def print_figures(result: dict[str, Any], as_json: bool) -> None:
     rounded = {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
     if as_json:
         print(json.dumps(rounded, ensure_ascii=False, indent=2))
