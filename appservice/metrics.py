@@ -17,7 +17,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from appservice.store import LAST_SYNC, Store
+from appservice.store import DIARY_SNAPSHOT, LAST_SYNC, Store
 from kernel import tls
 
 CERTIFICATES_EVERY_S = 3600.0
@@ -101,6 +101,8 @@ class StoreCollector(Collector):
         self._clock = clock
         self._expiry: dict[tuple[str, int], float] = {}
         self._read_at: float | None = None
+        self._people_generation: int | None = None
+        self._people_ids: frozenset[str] = frozenset()
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         last: Mapping[str, Any] = self._store.snapshot(LAST_SYNC) or {}
@@ -120,10 +122,11 @@ class StoreCollector(Collector):
             "The diary's people at the last sync: linked to a Matrix account, or not yet",
             labels=["linked"],
         )
-        if "people" in last:
-            linked = len(self._store.linked())
+        everybody = self._people()
+        if everybody:
+            linked = len(everybody & self._store.linked())
             people.add_metric(["true"], float(linked))
-            people.add_metric(["false"], float(max(0, int(last["people"]) - linked)))
+            people.add_metric(["false"], float(len(everybody) - linked))
         yield people
         if self._state_dir is not None:
             usage = shutil.disk_usage(self._state_dir)
@@ -141,6 +144,17 @@ class StoreCollector(Collector):
             for (host, port), ends in self._certificates().items():
                 certificates.add_metric([f"{host}:{port}"], ends)
             yield certificates
+
+    def _people(self) -> frozenset[str]:
+        """The diary's people, read again only when the store's diary has changed."""
+        generation = self._store.generations()[0]
+        if generation != self._people_generation:
+            stored = self._store.snapshot(DIARY_SNAPSHOT) or {}
+            self._people_ids = frozenset(
+                str(p["id"]) for p in stored.get("people", []) if isinstance(p, dict) and "id" in p
+            )
+            self._people_generation = generation
+        return self._people_ids
 
     def _certificates(self) -> dict[tuple[str, int], float]:
         now = self._clock()

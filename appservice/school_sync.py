@@ -38,7 +38,7 @@ from appservice.errors import AppserviceError
 from appservice.executor import Executor, Report
 from appservice.metrics import observe_sync
 from appservice.reader import read_actual
-from appservice.store import LAST_SYNC, Store
+from appservice.store import DIARY_SNAPSHOT, LAST_SYNC, Store
 from kernel.config import SchoolConfig
 from kernel.ids import ServerName, SourcedId, UserID, escape_localpart, server_of, user_id
 from kernel.matrix import MatrixClient
@@ -46,7 +46,7 @@ from kernel.matrix.admin import SynapseAdmin
 
 PUPPET_PREFIX = "parta."
 DAY_MS = 86_400_000
-SNAPSHOT = "diary"
+SNAPSHOT = DIARY_SNAPSHOT
 YEAR = "school-year"
 """The rooms a new school year moves and archives, noted before the diary is saved."""
 """The last diary applied: the base of the next delta import, and the policy's source."""

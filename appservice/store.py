@@ -553,6 +553,8 @@ class Store:
         return found.get("diary", 0), found.get("people", 0)
 
 
+DIARY_SNAPSHOT = "diary"
+"""The diary last applied (``appservice.diary_sync.snapshot``'s format)."""
 LAST_SYNC = "last-sync"
 """The snapshot of the last whole-school sync applied: when it ended, how many actions, how
 many failed, how long it took (``parta status``, the status page and the metrics read it)."""

@@ -86,6 +86,10 @@ async def test_a_sync_a_link_and_a_message_move_the_appservice_s_figures(
     await linker.link(f"{PREFIX}-t4")
     linked = await scrape(url)
     assert _moved(after_sync, linked, "parta_appservice_links_total", result="ok") == 1
+    # of this diary's people: one more linked, one fewer waiting (others' links do not count)
+    assert _moved(after_sync, linked, "parta_appservice_people", linked="true") == 1
+    assert _moved(after_sync, linked, "parta_appservice_people", linked="false") == -1
+    assert value(linked, "parta_appservice_people", linked="true") == 1
     assert _moved(after_sync, linked, "parta_appservice_sync_runs_total", scope="link") == 1
     route = "/_parta/v1/link"
     assert _moved(after_sync, linked, "parta_appservice_http_requests_total", route=route) == 1
