@@ -25,6 +25,7 @@
     parta bench federation --messages 50           latency between two schools' servers
     parta bench calls --participants 30 --json     a class's lesson through the call bridge
     parta bench readers --members 1000 --json      «Кто прочитал» in a big room
+    parta bench day --clients 1000 --json          a whole school's day on a whole stack
     parta bench fuzz --cases 10000 --json          every parser of outside input, fuzzed
 """
 
@@ -233,6 +234,22 @@ def _parser() -> argparse.ArgumentParser:
     breaders.add_argument("--rounds", type=int, default=20)
     breaders.add_argument("--json", action="store_true")
     breaders.set_defaults(run=commands.bench_readers)
+    bday = bench.add_parser("day", help="a whole school's day: chats, announcement, a lesson")
+    bday.add_argument("--clients", type=int, default=1000)
+    bday.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    bday.add_argument("--rate", type=float, default=5.0, help="messages a second, school-wide")
+    bday.add_argument("--day", type=float, default=60.0, help="seconds of chatter")
+    bday.add_argument("--morning", type=float, default=30.0, help="the first syncs' window (s)")
+    bday.add_argument("--drain", type=float, default=60.0, help="at most this long for the rest")
+    bday.add_argument("--receipts", type=float, default=0.3, help="share of syncs marking read")
+    bday.add_argument("--no-typing", action="store_true")
+    bday.add_argument("--no-lesson", action="store_true")
+    bday.add_argument("--find-knee", action="store_true", help="step N up to --clients")
+    bday.add_argument("--steps", type=int, default=4, help="how many N --find-knee tries")
+    bday.add_argument("--seed", type=int, default=1)
+    bday.add_argument("--state", type=Path, default=Path("var/bench"))
+    bday.add_argument("--json", action="store_true")
+    bday.set_defaults(run=commands.bench_day)
     return parser
 
 

@@ -588,3 +588,9 @@ def bench_calls(args: argparse.Namespace) -> int:
     from parta.bench.calls import main
 
     return main(args)
+
+
+def bench_day(args: argparse.Namespace) -> int:
+    from parta.bench.day import main
+
+    return main(args)
