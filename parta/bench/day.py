@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 import time
 from collections import Counter
@@ -122,7 +123,8 @@ def plans(
 
 async def run_day(stack: SchoolStack, school: School, n: int, args: Any) -> dict[str, Any]:
     clients = frozenset(school.people[:n])
-    messages = day_messages(school, clients, args.rate, args.day, args.seed)
+    run = f"n{n}-{secrets.token_hex(3)}-"
+    messages = day_messages(school, clients, args.rate, args.day, args.seed, run)
     generators = [await Generator.start(p) for p in plans(stack, school, n, messages, args)]
     try:
         logins = await everyone(generators, "login", 600)
@@ -145,6 +147,7 @@ async def run_day(stack: SchoolStack, school: School, n: int, args: Any) -> dict
         for g in generators:
             await g.stop()
     figures = _figures(n, messages, reports, probe.shares(before, after, wall))
+    figures["clients_per_room"] = _room_sizes(school, clients, messages)
     figures["login_s"] = round(max(r["login_s"] for r in logins), 2)
     figures["morning_all_s"] = round(morning_s, 2)
     figures["synapse_rss_mb"] = round(probe.rss_mb(by_name["synapse"][0]), 1)
@@ -152,6 +155,18 @@ async def run_day(stack: SchoolStack, school: School, n: int, args: Any) -> dict
     figures.update(called)
     figures["errors"] += sum(called.get("lesson_errors", {}).values())
     return figures
+
+
+def _room_sizes(
+    school: School, clients: frozenset[str], messages: list[dict[str, Any]]
+) -> dict[str, float]:
+    """The mean number of clients in the rooms each kind of message went to."""
+    spoken = {str(m["room"]) for m in messages}
+    sizes: dict[str, list[int]] = {}
+    for room in school.rooms:
+        if room.room_id in spoken:
+            sizes.setdefault(room.kind, []).append(len(room.members & clients))
+    return {kind: round(sum(v) / len(v), 1) for kind, v in sorted(sizes.items())}
 
 
 def _cpu(generators: list[Generator]) -> dict[int, float]:
@@ -179,8 +194,10 @@ def _figures(
     chatter = [s for k, values in grouped.items() if k != ANNOUNCEMENTS for s in values]
     first = [float(s) for r in reports for s in r["first_sync_s"]]
     errors: Counter[str] = Counter()
+    retries: Counter[str] = Counter()
     for r in reports:
         errors.update(r["errors"])
+        retries.update(r["retries"])
     chat = summary(chatter)
     return {
         "clients": n,
@@ -198,6 +215,7 @@ def _figures(
         "first_sync_p95_s": _r(percentile(first, 0.95)),
         "errors": sum(errors.values()),
         "errors_by_kind": dict(errors),
+        "retries_by_kind": dict(retries),
         "synapse_cpu_share": cpu.get("synapse"),
         "cpu_share": cpu,
     }

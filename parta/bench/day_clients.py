@@ -64,6 +64,7 @@ class Load:
     typing: bool
     luck: random.Random
     errors: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -72,11 +73,17 @@ class Load:
     async def call(
         self, op: str, method: str, path: str, token: str, **kw: Any
     ) -> dict[str, Any] | None:
-        """One request; a failure is counted by its kind and answered with None."""
+        """One request; a failure is counted by its kind and answered with None.
+
+        A keep-alive connection the server closed meanwhile is tried once more, as
+        browsers do (every request here is idempotent: sends carry a transaction id)."""
+        headers = {"Authorization": f"Bearer {token}"}
         try:
-            answer = await self.http.request(
-                method, path, headers={"Authorization": f"Bearer {token}"}, **kw
-            )
+            try:
+                answer = await self.http.request(method, path, headers=headers, **kw)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                self.retries[op] += 1
+                answer = await self.http.request(method, path, headers=headers, **kw)
         except httpx.HTTPError as e:
             self.errors[f"{op}:{type(e).__name__}"] += 1
             return None
@@ -196,6 +203,7 @@ class Load:
             "first_sync_s": [c.first_sync_s for c in self.clients if c.first_sync_s is not None],
             "sent": self.sent,
             "errors": dict(self.errors),
+            "retries": dict(self.retries),
         }
 
 

@@ -164,10 +164,11 @@ def people_order(diary: Diary) -> list[SourcedId]:
 
 
 def day_messages(
-    school: School, clients: frozenset[UserID], rate: float, day_s: float, seed: int
+    school: School, clients: frozenset[UserID], rate: float, day_s: float, seed: int, run: str
 ) -> list[dict[str, Any]]:
     """The day's chatter: ``rate`` messages a second in class and parents' rooms, each
-    from a client member of its room, and one announcement to the whole school midday."""
+    from a client member of its room, and one announcement to the whole school midday.
+    Ids start with ``run``: an earlier run's messages come back in a later first sync."""
     luck = random.Random(seed)  # noqa: S311 - a repeatable day, not a secret
     talk = [
         (r, sorted(r.senders & clients))
@@ -178,12 +179,12 @@ def day_messages(
     for n in range(round(rate * day_s)) if talk else ():
         room, senders = luck.choice(talk)
         at = luck.uniform(0, day_s)
-        out.append(_message(f"m{n}", room, luck.choice(senders), at, "Домашнее задание"))
+        out.append(_message(f"{run}m{n}", room, luck.choice(senders), at, "Домашнее задание"))
     for room in school.rooms:
         senders = sorted(room.senders & clients)
         if room.kind == ANNOUNCEMENTS and senders:
             body = "Завтра родительское собрание в 18:00"
-            out.append(_message("a0", room, senders[0], day_s / 2, body))
+            out.append(_message(f"{run}a0", room, senders[0], day_s / 2, body))
     return sorted(out, key=lambda m: float(m["at"]))
 
 
