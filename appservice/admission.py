@@ -79,6 +79,19 @@ def bearer(authorization: bytes | None, query: bytes) -> str | None:
     return None
 
 
+def forbidden(request: server.Request, tokens: Sequence[str], what: str = "token") -> bytes | None:
+    """A resource's own token check: the 403 body to answer, or None when a token fits.
+
+    Only ``Authorization: Bearer`` counts here (the resources are ours, not the spec's).
+    """
+    header = request.getHeader(b"Authorization") or b""
+    given = header.removeprefix(b"Bearer ").decode("utf-8", "replace")
+    if header.startswith(b"Bearer ") and any(same_secret(given, t) for t in tokens):
+        return None
+    request.setResponseCode(403)
+    return json.dumps({"errcode": "M_FORBIDDEN", "error": f"bad {what}"}).encode()
+
+
 class GuardedRequest(server.Request):
     """A request that is refused on its headers, before its body is read."""
 

@@ -24,13 +24,13 @@ from typing import Any
 
 from twisted.web import resource, server
 
+from appservice.admission import forbidden
 from appservice.diary_sync.layout import RoomKind
 from appservice.safety_api import SafetyOracle
 from appservice.store import Store
 from kernel.contracts.appservice import CommandsPage, ReceivedCommand
 from kernel.contracts.policy import REPORT_TYPE
 from kernel.ids import UserID
-from kernel.secrets import same_secret
 
 COMMANDS_PATH = b"/_parta/v1/commands"
 
@@ -44,11 +44,8 @@ class CommandsResource(resource.Resource):
 
     def render_GET(self, request: server.Request) -> bytes:
         request.setHeader(b"Content-Type", b"application/json")
-        header = request.getHeader(b"Authorization") or b""
-        given = header.removeprefix(b"Bearer ").decode("utf-8", "replace")
-        if not header.startswith(b"Bearer ") or not same_secret(given, self._token):
-            request.setResponseCode(403)
-            return json.dumps({"errcode": "M_FORBIDDEN", "error": "bad bots token"}).encode()
+        if (refused := forbidden(request, (self._token,), "bots token")) is not None:
+            return refused
         try:
             since = int((request.args or {}).get(b"since", [b"0"])[0])
         except ValueError:

@@ -47,6 +47,7 @@ from appservice.store import Store
 from kernel.ids import RoomID, ServerName, UserID, localpart_of, room_alias
 from kernel.matrix import MatrixClient, MatrixError, RoomInUse, UserInUse
 from kernel.matrix.admin import SynapseAdmin
+from kernel.matrix.errors import HomeserverUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,20 @@ class Report:
     done: Counter[str] = field(default_factory=Counter)
     failed: list[tuple[Action, Exception]] = field(default_factory=list)
     """Actions refused for good: the rest of the plan still ran; a re-run retries them."""
+    gone: HomeserverUnreachable | None = None
+    """The homeserver stopped answering (past the client's patience): the steps after it
+    were not tried and are in ``failed`` as such; a re-run does them."""
 
     @property
     def writes(self) -> int:
         return sum(self.done.values())
+
+
+class NotTried(Exception):
+    """A step left for the next run: the homeserver had stopped answering."""
+
+    def __init__(self, gone: HomeserverUnreachable) -> None:
+        super().__init__(f"not tried: the homeserver stopped answering ({gone})")
 
 
 class Executor:
@@ -101,8 +112,15 @@ class Executor:
         async def run(lane: list[Action]) -> None:
             async with gate:
                 for action in lane:
+                    if report.gone is not None:
+                        report.failed.append((action, NotTried(report.gone)))
+                        continue
                     try:
                         await self._apply(action)
+                    except HomeserverUnreachable as e:
+                        log.error("the homeserver stopped answering: %s; stopping", e)
+                        report.gone = e
+                        report.failed.append((action, e))
                     except SYNC_FAILURES as e:
                         log.warning("action failed: %s: %s", type(action).__name__, e)
                         report.failed.append((action, e))

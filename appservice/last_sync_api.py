@@ -8,9 +8,9 @@ import json
 
 from twisted.web import resource, server
 
+from appservice.admission import forbidden
 from appservice.store import LAST_SYNC, Store
 from kernel.contracts.appservice import LastSync
-from kernel.secrets import same_secret
 
 
 class LastSyncResource(resource.Resource):
@@ -22,11 +22,8 @@ class LastSyncResource(resource.Resource):
 
     def render_GET(self, request: server.Request) -> bytes:
         request.setHeader(b"Content-Type", b"application/json")
-        header = request.getHeader(b"Authorization") or b""
-        given = header.removeprefix(b"Bearer ").decode("utf-8", "replace")
-        if not header.startswith(b"Bearer ") or not same_secret(given, self._token):
-            request.setResponseCode(403)
-            return json.dumps({"errcode": "M_FORBIDDEN", "error": "bad token"}).encode()
+        if (refused := forbidden(request, (self._token,))) is not None:
+            return refused
         found = self._store.snapshot(LAST_SYNC)
         if not isinstance(found, dict):
             request.setResponseCode(404)

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from twisted.web import resource, server
 
+from appservice.admission import forbidden
 from appservice.diary_sync.plan import describe
 from appservice.diary_sync.snapshot import from_snapshot
 from appservice.errors import SYNC_FAILURES
@@ -32,7 +33,6 @@ from appservice.school_sync import SNAPSHOT, LinkError, SchoolSync, SyncOptions
 from appservice.store import Store
 from kernel.contracts.appservice import Linked, LinkRequest
 from kernel.ids import SourcedId, UserID
-from kernel.secrets import same_secret
 
 log = logging.getLogger(__name__)
 LINK_PATH = b"/_parta/v1/link"
@@ -48,10 +48,8 @@ class LinkResource(resource.Resource):
 
     def render_POST(self, request: server.Request) -> bytes | int:
         request.setHeader(b"Content-Type", b"application/json")
-        header = request.getHeader(b"Authorization") or b""
-        given = header.removeprefix(b"Bearer ").decode("utf-8", "replace")
-        if not header.startswith(b"Bearer ") or not same_secret(given, self._token):
-            return _answer(request, 403, _error("M_FORBIDDEN", "bad diary token"))
+        if (refused := forbidden(request, (self._token,), "diary token")) is not None:
+            return refused
         try:
             asked = LinkRequest.model_validate_json(
                 request.content.read() if request.content else b""

@@ -16,10 +16,10 @@ import json
 
 from twisted.web import resource, server
 
+from appservice.admission import forbidden
 from appservice.store import Store
 from kernel.contracts.appservice import ReadersAnswer
 from kernel.ids import RoomID
-from kernel.secrets import same_secret
 
 
 class ReadersResource(resource.Resource):
@@ -31,13 +31,8 @@ class ReadersResource(resource.Resource):
 
     def render_GET(self, request: server.Request) -> bytes:
         request.setHeader(b"Content-Type", b"application/json")
-        header = request.getHeader(b"Authorization") or b""
-        given = header.removeprefix(b"Bearer ").decode("utf-8", "replace")
-        if not header.startswith(b"Bearer ") or not any(
-            same_secret(given, token) for token in self._tokens
-        ):
-            request.setResponseCode(403)
-            return json.dumps({"errcode": "M_FORBIDDEN", "error": "bad token"}).encode()
+        if (refused := forbidden(request, self._tokens)) is not None:
+            return refused
         args = request.args or {}
         room = args.get(b"room", [b""])[0].decode("utf-8", "replace")
         event = args.get(b"event", [b""])[0].decode("utf-8", "replace")

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import OperationalError
 from twisted.web import resource, server
 
 from appservice.admission import MIB, Door, guarded
@@ -97,6 +98,13 @@ class AppserviceResource(resource.Resource):
         request.setHeader(b"Content-Type", b"application/json")
         try:
             status, body = self._route(request)
+        except OperationalError as e:  # a full disk, a database that went away: told plainly
+            log.error(
+                "store unavailable, %s refused (the homeserver will retry): %s",
+                request.path.decode("utf-8", "replace"),
+                e.orig,
+            )
+            status, body = 503, _error("M_UNKNOWN", "the store is unavailable; retry later")
         except Exception:  # the edge: never leak a traceback to the homeserver
             log.exception("failed to handle %s", request.path.decode("utf-8", "replace"))
             status, body = 500, _error("M_UNKNOWN", "internal error")

@@ -131,6 +131,13 @@ class SynapseProcess:
                 self._console = None
         return process.returncode
 
+    def crash(self) -> None:
+        """SIGKILL, as a power cut would: no clean-up runs (the fault harness's fault)."""
+        process = self._require_started()
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+        self.stop()
+
     def log_tail(self, lines: int = 40) -> str:
         """The end of Synapse's console output and log file, for error reports."""
         layout = self.rendered.layout

@@ -27,6 +27,7 @@
     parta bench readers --members 1000 --json      «Кто прочитал» in a big room
     parta bench day --clients 1000 --json          a whole school's day on a whole stack
     parta bench fuzz --cases 10000 --json          every parser of outside input, fuzzed
+    parta bench faults --rounds 100 --json         kill -9 at random points, check invariants
 """
 
 from __future__ import annotations
@@ -228,6 +229,14 @@ def _parser() -> argparse.ArgumentParser:
     bfuzz.add_argument("--cases", type=int, default=10000)
     bfuzz.add_argument("--json", action="store_true")
     bfuzz.set_defaults(run=commands.bench_fuzz)
+    bfaults = bench.add_parser("faults", help="kill -9 at random points, check the invariants")
+    bfaults.add_argument("--rounds", type=int, default=5)
+    bfaults.add_argument("--kinds", default="", help="comma-separated; default: every kind")
+    bfaults.add_argument("--seed", type=int, default=1)
+    bfaults.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    bfaults.add_argument("--state", type=Path, default=None, help="default: a temporary folder")
+    bfaults.add_argument("--json", action="store_true")
+    bfaults.set_defaults(run=commands.bench_faults)
     breaders = bench.add_parser("readers", help="«Кто прочитал» for a big room")
     breaders.add_argument("--members", type=int, default=1000)
     breaders.add_argument("--messages", type=int, default=500)

@@ -30,6 +30,7 @@ from appservice.diary_sync.state import Account
 from appservice.diary_sync.timetable import Timetable
 from appservice.erasure import erase_due
 from appservice.errors import SYNC_FAILURES
+from appservice.executor import NotTried
 from appservice.school_sync import SNAPSHOT, SyncOptions, SyncResult, summary
 from appservice.store import Store
 from homeserver.errors import HomeserverError
@@ -102,6 +103,11 @@ def load_school_roster(source: Path, store: Store | None, strict: bool = False) 
     for warning in warnings:
         print(warning, file=sys.stderr)
     return diary
+
+
+SYNC_OUTAGE_S = 60.0
+"""A sync waits this long for a homeserver that stopped answering (a restart takes seconds),
+then gives up on the rest of its steps and says so."""
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -254,14 +260,24 @@ def _started_store(stack: SchoolStack) -> Store:
 
 def _failures(result: SyncResult) -> int:
     """Print what was refused; exit 1 so scripts notice (a re-run retries it)."""
-    failed = [] if result.report is None else result.report.failed
-    for action, error in failed:
+    report = result.report
+    failed = [] if report is None else report.failed
+    tried = [(a, e) for a, e in failed if not isinstance(e, NotTried)]
+    for action, error in tried:
         print(f"не выполнено (failed): {describe(action)}: {error}", file=sys.stderr)
+    if report is not None and report.gone is not None:
+        left = len(failed) - len(tried)
+        print(
+            f"Сервер Matrix перестал отвечать ({report.gone}); шагов не выполнено: {left}. "
+            "Запустите синхронизацию ещё раз, когда сервер заработает "
+            "(the homeserver stopped answering: run the sync again once it is back).",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 
 async def _sync(stack: SchoolStack, store: Store, diary: Diary, options: SyncOptions) -> SyncResult:
-    client = stack.client()
+    client = stack.client(outage_s=SYNC_OUTAGE_S)
     admin = None if options.dry_run else await _admin(stack)
     try:
         school = stack.school_sync(client, store, admin)
@@ -570,6 +586,12 @@ def bench_fuzz(args: argparse.Namespace) -> int:
     from parta.bench.fuzz import bench_fuzz as run_fuzz  # hypothesis: a development tool
 
     return run_fuzz(args)
+
+
+def bench_faults(args: argparse.Namespace) -> int:
+    from parta.bench.faults import main
+
+    return main(args)
 
 
 def bench_federation(args: argparse.Namespace) -> int:

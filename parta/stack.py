@@ -303,9 +303,11 @@ class SchoolStack:
     def open_store(self) -> Store:
         return Store.open(self.config.store_url(), now_ms=lambda: int(time.time() * 1000))
 
-    def client(self) -> MatrixClient:
+    def client(self, outage_s: float = 0.0) -> MatrixClient:
+        """The appservice's client; ``outage_s``: how long a silent homeserver is waited for
+        (a sync rides out a restart)."""
         token = ensure_secret_file(self.config.as_token_file)
-        return MatrixClient(self.config.homeserver_url, token)
+        return MatrixClient(self.config.homeserver_url, token, outage_s=outage_s)
 
     def school_sync(
         self, client: MatrixClient, store: Store, admin: SynapseAdmin | None = None

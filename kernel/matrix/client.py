@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -65,6 +66,7 @@ class MatrixClient:
         token: str | None,
         *,
         attempts: int = 5,
+        outage_s: float = 0.0,
         timeout: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -78,6 +80,9 @@ class MatrixClient:
             transport=transport,
         )
         self._attempts, self._sleep = attempts, sleep
+        self._outage_s = outage_s
+        """How long a homeserver that does not answer at all (restarting) is waited for,
+        beyond ``attempts``: a long job rides out a restart instead of failing each step."""
         self.requests = 0
         """Requests sent, retries included: the benchmark's write counter reads it."""
 
@@ -102,6 +107,7 @@ class MatrixClient:
     ) -> JsonDict:
         query = {**(params or {}), **({"user_id": as_user} if as_user else {})}
         attempt = 0
+        outage_ends = time.monotonic() + self._outage_s
         while True:
             attempt += 1
             try:
@@ -109,7 +115,8 @@ class MatrixClient:
             except MatrixFailure as e:
                 # a worker catching up on a new room may take longer than a hiccup
                 limit = GRANT_ATTEMPTS if isinstance(e, CannotGrantJoinYet) else self._attempts
-                if not e.transient or attempt >= limit:
+                waiting = isinstance(e, HomeserverUnreachable) and time.monotonic() < outage_ends
+                if not e.transient or (attempt >= limit and not waiting):
                     raise
                 delay = (
                     e.retry_after_ms / 1000

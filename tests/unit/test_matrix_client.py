@@ -188,3 +188,26 @@ async def test_a_restricted_join_waits_for_a_slow_worker_longer_than_other_error
     with pytest.raises(MatrixFailure):
         await client(busy, []).join("!r:s", UserID("@t:s"))
     assert len(busy.asked) == 5
+
+
+async def test_a_homeserver_that_restarts_is_waited_for_when_the_caller_allows_an_outage() -> None:
+    down = [httpx.ConnectError("refused") for _ in range(12)]
+    server = Homeserver(*down, httpx.Response(200, json={"user_id": "@a:hs.test"}))
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    patient = MatrixClient(
+        "http://hs.test", "t", outage_s=60, sleep=sleep, transport=httpx.MockTransport(server)
+    )
+    assert await patient.whoami() == UserID("@a:hs.test")
+    assert len(server.asked) == 13  # past the five attempts of a hiccup
+    assert max(slept) <= 5.0  # backing off, capped
+
+
+async def test_without_an_outage_allowance_a_silent_homeserver_fails_after_five_tries() -> None:
+    server = Homeserver(*[httpx.ConnectError("refused") for _ in range(5)])
+    with pytest.raises(HomeserverUnreachable):
+        await client(server).whoami()
+    assert len(server.asked) == 5
