@@ -78,7 +78,10 @@ def engine_for(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, future=True)
+    # a server's connections die with its restart: each is tried before use, so the first
+    # request after one does not fail (a SQLite file has no connection to lose)
+    remote = parsed.get_backend_name() != "sqlite"
+    engine = sa.create_engine(url, future=True, pool_pre_ping=remote)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine

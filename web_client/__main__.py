@@ -72,6 +72,12 @@ def build_oidc(config: SchoolConfig, ctx: DiaryContext) -> DiaryOidc:
     )
 
 
+KEEP_ALIVE_S = 130
+"""Longer than Synapse keeps an idle connection to reuse (two minutes): the client always
+closes first. With uvicorn's 5 s, Synapse's OIDC token request sometimes went out on a
+connection the diary had just closed («Internal server error» at sign-in, seen under load)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m web_client")
     parser.add_argument("-c", "--config", type=Path, required=True)
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         port=config.diary.port,
         log_level="warning",
         proxy_headers=False,  # the app itself trusts diary.trusted_proxies' X-Forwarded-For
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     return 0
 

@@ -105,16 +105,17 @@ async def run_rounds(harness: Harness, kinds: dict[str, Fault], rounds: int, see
     return report
 
 
-def all_kinds() -> dict[str, Fault]:
-    from parta.bench.faults_kinds import KINDS
+def all_kinds(database: str = "sqlite") -> dict[str, Fault]:
+    """Every kind that applies to a school on ``database``."""
+    from parta.bench.faults_kinds import kinds_for
 
-    return dict(KINDS)
+    return kinds_for(database)
 
 
 def main(args: argparse.Namespace) -> int:
     from parta.bench.faults_stack import fault_stack, open_harness
 
-    kinds = all_kinds()
+    kinds = all_kinds(args.database)
     chosen = args.kinds.split(",") if args.kinds else list(kinds)
     unknown = [k for k in chosen if k not in kinds]
     if unknown:

@@ -43,17 +43,17 @@ def _groups(harness: Harness) -> list[tuple[SourcedId, SourcedId, RoomID]]:
     return found
 
 
-def _open(harness: Harness, n: int) -> dict[str, RoomID]:
-    """Three distance lessons three hours from now; their ids and chats."""
+def open_lessons(harness: Harness, tag: str, count: int = LESSONS) -> dict[str, RoomID]:
+    """``count`` distance lessons three hours from now; their ids and chats."""
     zone = ZoneInfo(harness.stack.config.diary.timezone)
     now = datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0)
-    picked = harness.rng.sample(_groups(harness), LESSONS)
+    picked = harness.rng.sample(_groups(harness), count)
     opened: dict[str, RoomID] = {}
     diary = DiaryStore.open(harness.stack.config.diary_store_url())
     try:
         for i, (group, teacher, chat) in enumerate(picked):
             starts = now + timedelta(hours=3, minutes=i)
-            lesson = f"{group}-fault-{n}@{starts.date().isoformat()}"
+            lesson = f"{group}-fault-{tag}@{starts.date().isoformat()}"
             ends = starts + timedelta(minutes=40)
             diary.add_distance_lesson(
                 DistanceLesson(lesson, group, starts, ends, "Кружок", teacher), now
@@ -64,7 +64,7 @@ def _open(harness: Harness, n: int) -> dict[str, RoomID]:
     return opened
 
 
-async def _posts(harness: Harness, opened: dict[str, RoomID]) -> dict[str, int]:
+async def posts(harness: Harness, opened: dict[str, RoomID]) -> dict[str, int]:
     counts = dict.fromkeys(opened, 0)
     for chat in set(opened.values()):
         for e in await harness.client.messages(chat, limit=100):
@@ -86,10 +86,10 @@ async def _runs(harness: Harness) -> int:
 
 
 async def bots_between_posting_and_remembering(harness: Harness, n: int) -> list[Check]:
-    opened = _open(harness, n)
+    opened = open_lessons(harness, str(n))
     k = harness.rng.randint(1, LESSONS)
     deadline = time.monotonic() + DEADLINE_S
-    while sum(1 for c in (await _posts(harness, opened)).values() if c) < k:
+    while sum(1 for c in (await posts(harness, opened)).values() if c) < k:
         if time.monotonic() > deadline:
             return [Check("the bots post lessons", False, "no post within a minute")]
         await asyncio.sleep(0.01)  # watching for the post, bounded by the deadline
@@ -98,7 +98,7 @@ async def bots_between_posting_and_remembering(harness: Harness, n: int) -> list
     stack.bots.send_signal(signal.SIGKILL)
     stack.bots.wait()
     stack.start_bots()
-    while min((await _posts(harness, opened)).values()) < 1:
+    while min((await posts(harness, opened)).values()) < 1:
         if time.monotonic() > deadline:
             break
         await asyncio.sleep(0.1)  # the restarted bots post the rest; bounded
@@ -107,7 +107,7 @@ async def bots_between_posting_and_remembering(harness: Harness, n: int) -> list
         if await _runs(harness) >= start + 2:
             break
         await asyncio.sleep(0.1)  # two whole reconciliations after the restart; bounded
-    counts = await _posts(harness, opened)
+    counts = await posts(harness, opened)
     wrong = {lesson: c for lesson, c in counts.items() if c != 1}
     return [
         Check("point", True, f"killed when {k} of {LESSONS} posts showed"),

@@ -21,6 +21,7 @@ from appservice.diary_sync.model import Diary
 from parta.bench.faults import Fault, Harness
 from parta.bench.faults_bots import bots_between_posting_and_remembering
 from parta.bench.faults_disk import full_store_disk
+from parta.bench.faults_postgres import postgres_restart
 from parta.bench.faults_school import Check, converge, mutate, rooms_hold, stored
 from synthetic.school import GeneratedSchool, write_oneroster
 
@@ -136,4 +137,12 @@ KINDS: dict[str, Fault] = {
     "synapse-sync": synapse_during_sync,
     "bots-post": bots_between_posting_and_remembering,
     "store-disk-full": full_store_disk,
+    "postgres-restart": postgres_restart,
 }
+
+ONLY_ON = {"store-disk-full": "sqlite", "postgres-restart": "postgres"}
+"""The store's own small disk is a SQLite file's; a database restart is PostgreSQL's."""
+
+
+def kinds_for(database: str) -> dict[str, Fault]:
+    return {k: f for k, f in KINDS.items() if ONLY_ON.get(k, database) == database}

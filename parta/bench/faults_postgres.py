@@ -1,0 +1,134 @@
+"""``postgres-restart``: PostgreSQL goes away under load and comes back.
+
+While the bot sends a steady stream of messages, every connection to the school's
+databases (Synapse's and each component's) is cut and new ones are refused for a random
+one to four seconds: what the school sees of a PostgreSQL restart, without stopping the
+server other schools on the host use. Afterwards, with no process restarted (the same
+pids): every component is ready again, every message reached the appservice's store once,
+and the bots still post a new lesson.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from kernel.matrix import MatrixFailure
+from parta.bench.faults import Harness
+from parta.bench.faults_bots import open_lessons, posts
+from parta.bench.faults_school import Check, stored
+
+MESSAGES = 40
+READY_S = 60.0
+
+
+def _databases(harness: Harness) -> list[str]:
+    config = harness.stack.config
+    return [config.synapse_db_name, *config.component_db_names]
+
+
+def _allow(harness: Harness, allowed: bool) -> None:
+    with psycopg.connect(harness.stack.config.database.dsn, autocommit=True) as admin:
+        for name in _databases(harness):
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+                    sql.Identifier(name), sql.SQL("true" if allowed else "false")
+                )
+            )
+        if not allowed:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = ANY(%s) AND pid <> pg_backend_pid()",
+                (_databases(harness),),
+            )
+
+
+def _pids(harness: Harness) -> dict[str, int | None]:
+    stack = harness.stack
+    children = {"appservice": stack.appservice, "diary": stack.diary, "bots": stack.bots}
+    found = {
+        name: (c.pid if c is not None and c.poll() is None else None)
+        for name, c in children.items()
+    }
+    found["synapse"] = stack.synapse.pid if stack.synapse and stack.synapse.running else None
+    return found
+
+
+async def _all_ready(harness: Harness) -> dict[str, int]:
+    config = harness.stack.config
+    urls = {
+        "appservice": f"{config.appservice_url}/ready",
+        "diary": f"{config.diary_internal_url}/ready",
+        "bots": f"{config.bots_url}/ready",
+    }
+    codes: dict[str, int] = {}
+    deadline = time.monotonic() + READY_S
+    async with httpx.AsyncClient(timeout=5) as http:
+        while time.monotonic() < deadline:
+            for name, url in urls.items():
+                try:
+                    codes[name] = (await http.get(url)).status_code
+                except httpx.TransportError:
+                    codes[name] = 0
+            if all(code == 200 for code in codes.values()):
+                break
+            await asyncio.sleep(0.2)  # recovering by themselves; bounded
+    return codes
+
+
+async def _send(harness: Harness, n: int, sent: list[str]) -> None:
+    """A steady stream from the bot, each message retried (same transaction id) until
+    Synapse takes it: a client does the same."""
+    room = harness.store.room_ids()[harness.rng.choice(sorted(harness.store.room_ids()))]
+    for i in range(MESSAGES):
+        body = {"msgtype": "m.text", "body": f"Перезапуск базы {n}.{i}"}
+        deadline = time.monotonic() + READY_S
+        while True:
+            try:
+                sent.append(
+                    await harness.client.send_message(room, body, f"pg-{n}-{i}", harness.school.bot)
+                )
+                break
+            except MatrixFailure:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)  # Synapse without its database; bounded
+        await asyncio.sleep(0.05)  # a steady rate, not a burst
+
+
+async def postgres_restart(harness: Harness, n: int) -> list[Check]:
+    if harness.stack.config.database.kind != "postgres":
+        return [Check("point", False, "SQLite school: nothing to restart")]
+    before = _pids(harness)
+    sent: list[str] = []
+    stream = asyncio.ensure_future(_send(harness, n, sent))
+    await asyncio.sleep(harness.rng.uniform(0.2, 1.0))  # the fault's random point
+    away = harness.rng.uniform(1.0, 4.0)
+    await asyncio.to_thread(_allow, harness, False)
+    try:
+        await asyncio.sleep(away)  # the database is away this long
+    finally:
+        await asyncio.to_thread(_allow, harness, True)
+    await stream
+    codes = await _all_ready(harness)
+    found = await stored(harness, sent)
+    missing = [e for e in sent if found.get(e, 0) == 0]
+    opened = open_lessons(harness, f"pg{n}", 1)
+    deadline = time.monotonic() + READY_S
+    while time.monotonic() < deadline:
+        if min((await posts(harness, opened)).values()) >= 1:
+            break
+        await asyncio.sleep(0.2)  # the bots' next reconciliation; bounded
+    posted = min((await posts(harness, opened)).values())
+    after = _pids(harness)
+    return [
+        Check("point", True, f"away {away:.1f} s while {MESSAGES} messages were sent"),
+        Check("no process restarted", after == before, f"{before} → {after}"),
+        Check("every component ready again", set(codes.values()) == {200}, str(codes)),
+        Check("every message reached the store", not missing, f"{len(missing)} missing"),
+        Check("the bots still post lessons", posted == 1, f"{posted} posts"),
+    ]
