@@ -135,13 +135,18 @@ def _every(seconds: int, quiet: Callable[[], QuietHours]) -> None:
     loop.start(seconds, now=True)
 
 
+LINK_OUTAGE_S = 20.0
+"""A link waits this long for a homeserver that stopped answering (a restart takes seconds);
+the diary waits 30 s for the answer."""
+
+
 def _school_sync(config: SchoolConfig, store: Store, as_token: str) -> Callable[[], SchoolSync]:
     """The client is made on first use, inside the running asyncio loop."""
     made: list[SchoolSync] = []
 
     def school() -> SchoolSync:
         if not made:
-            client = MatrixClient(config.homeserver_url, as_token)
+            client = MatrixClient(config.homeserver_url, as_token, outage_s=LINK_OUTAGE_S)
             made.append(school_sync_for(config, client, store))
         return made[0]
 

@@ -22,7 +22,7 @@ from typing import Any
 from appservice.diary_sync.layout import RoomKey, SchoolLayout, layout_diary, school_prefix
 from appservice.diary_sync.model import Diary, Role
 from appservice.diary_sync.names import BY_LANGUAGE, RU, RoomNames
-from appservice.diary_sync.plan import Action, describe, guard, plan
+from appservice.diary_sync.plan import Action, Deactivate, Remove, describe, guard, plan
 from appservice.diary_sync.rollover import (
     ArchivedRoom,
     adopt,
@@ -132,9 +132,10 @@ class SchoolSync:
         progress: Callable[[int], None] | None = None,
         on_plan: Callable[[list[Action]], None] | None = None,
         desired: Desired | None = None,
+        linking: UserID | None = None,
     ) -> SyncResult:
         try:
-            return await self._run(diary, options, only, progress, on_plan, desired)
+            return await self._run(diary, options, only, progress, on_plan, desired, linking)
         except Exception:  # counted, then the caller reports it as before
             observe_sync("school" if only is None else "link", 0, None)
             raise
@@ -147,6 +148,7 @@ class SchoolSync:
         progress: Callable[[int], None] | None,
         on_plan: Callable[[list[Action]], None] | None,
         desired: Desired | None,
+        linking: UserID | None = None,
     ) -> SyncResult:
         clock = time.perf_counter
         started, requests_before = clock(), self.client.requests
@@ -174,6 +176,8 @@ class SchoolSync:
         actual = adopt(actual, year.moves)
         read_done = clock()
         actions = plan(desired, actual)
+        if linking is not None:  # one person's link removes nobody else (the sync does that)
+            actions = [a for a in actions if not _removes_another(a, linking)]
         if not options.force:
             # a new school year: moving between grade rooms and teachers is no loss
             staying = (
@@ -275,7 +279,15 @@ class SchoolSync:
         self.store.save_accounts({person: chosen}, linked=True)
         desired = self.desired(diary, options.eager)
         theirs = {k for k, r in desired.rooms.items() if chosen.user_id in r.members}
-        return await self.run(diary, options, only=theirs.__contains__, desired=desired)
+        return await self.run(
+            diary, options, only=theirs.__contains__, desired=desired, linking=chosen.user_id
+        )
+
+
+def _removes_another(action: Action, person: UserID) -> bool:
+    """A removal or switch-off of somebody else: an eager school's puppets are not linked,
+    so one person's link would otherwise take them out of that person's rooms."""
+    return isinstance(action, Remove | Deactivate) and action.user_id != person
 
 
 def school_sync_for(

@@ -21,6 +21,7 @@ from appservice.diary_sync.model import Diary
 from parta.bench.faults import Fault, Harness
 from parta.bench.faults_bots import bots_between_posting_and_remembering
 from parta.bench.faults_disk import full_store_disk
+from parta.bench.faults_link import synapse_during_link
 from parta.bench.faults_postgres import postgres_restart
 from parta.bench.faults_school import Check, converge, mutate, rooms_hold, stored
 from synthetic.school import GeneratedSchool, write_oneroster
@@ -135,6 +136,7 @@ KINDS: dict[str, Fault] = {
     "appservice-sync": appservice_during_sync,
     "appservice-transactions": appservice_during_transactions,
     "synapse-sync": synapse_during_sync,
+    "synapse-link": synapse_during_link,
     "bots-post": bots_between_posting_and_remembering,
     "store-disk-full": full_store_disk,
     "postgres-restart": postgres_restart,
