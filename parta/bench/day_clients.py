@@ -276,8 +276,9 @@ async def steps(load: Load) -> None:
             say(load.report())
         elif word == "stop":
             break
-    for task in lives:
+    for task in (*lives, *load.receipts):
         task.cancel()
+    await asyncio.gather(*lives, *load.receipts, return_exceptions=True)
 
 
 def main() -> None:
