@@ -87,11 +87,16 @@ class AttendanceBook:
         self._engine = open_store(url, STORE, MIGRATIONS)
 
     def record(self, call: str, visit: Visit) -> None:
+        """A stay, or the same stay so far again (one row per person's arrival)."""
         row = {"call": call, "user": visit.user, "name": visit.name}
+        v = visits
         with self._engine.begin() as db:
             db.execute(
-                visits.insert().values(**row, joined_at=visit.joined_at, left_at=visit.left_at)
+                v.delete().where(
+                    v.c.call == call, v.c.user == visit.user, v.c.joined_at == visit.joined_at
+                )
             )
+            db.execute(v.insert().values(**row, joined_at=visit.joined_at, left_at=visit.left_at))
 
     def visits(self, call: str) -> list[Visit]:
         v = visits

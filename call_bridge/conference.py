@@ -154,6 +154,7 @@ class Conference:
                 "audio" if name == "audio" else "video", direction="recvonly"
             )
         self.participants[me.pid] = me
+        self._on_visit(self, Visit(admission.user, admission.name, me.joined_at, me.joined_at))
         if self._voices is not None and self._choosing is None:
             self._choosing = asyncio.ensure_future(self._choose_voices())
         return me
@@ -161,6 +162,13 @@ class Conference:
     def start(self, me: Participant) -> None:
         """After the welcome: the first offer (sending slots, and what is already sent)."""
         self._spawn(self._catch_up(me))
+
+    def stays(self, now: float) -> list[Visit]:
+        """Everybody present: their stay so far."""
+        return [
+            Visit(p.admission.user, p.admission.name, p.joined_at, now)
+            for p in self.participants.values()
+        ]
 
     async def leave(self, me: Participant) -> None:
         if self.participants.pop(me.pid, None) is None:

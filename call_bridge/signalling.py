@@ -50,6 +50,8 @@ from call_bridge.speakers import LOUDEST
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 30.0
+STAY_TICK_S = 10.0
+"""How often the stays of people in a call are written down (see ``keep_stays``)."""
 
 
 class Doorkeeper(Protocol):
@@ -88,6 +90,20 @@ class Calls:
         self._traces = traces
         self.calls: dict[CallId, Conference] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
+
+    async def keep_stays(self) -> None:
+        """Every ``STAY_TICK_S`` each present person's stay so far is written down: a worker
+        killed mid-call loses at most that much of anybody's attendance."""
+        while True:
+            await asyncio.sleep(STAY_TICK_S)
+            self.write_stays(time.time())
+
+    def write_stays(self, now: float) -> None:
+        if self._traces is None:
+            return
+        for conference in list(self.calls.values()):
+            for visit in conference.stays(now):
+                self._traces.book.record(str(conference.call), visit)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)

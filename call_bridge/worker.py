@@ -12,13 +12,15 @@ Worker ``N`` listens on ``call_bridge.port + 1 + N``. It serves:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -147,7 +149,17 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
 
     if serve(config.metrics, "call_bridge_worker", index) is not None:
         REGISTRY.register(WorkerCollector(calls.calls.values, TOTALS))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        keeping = asyncio.ensure_future(calls.keep_stays())
+        try:
+            yield
+        finally:
+            keeping.cancel()
+
     return Starlette(
+        lifespan=lifespan,
         middleware=[Middleware(HttpMetrics, component="call_bridge")],
         routes=[
             Route("/health", health),

@@ -160,6 +160,11 @@ class CallPeer:
         self._publish_ready.set()
         await asyncio.wait_for(self._answered.wait(), 20)
 
+    @property
+    def cut_off(self) -> bool:
+        """The bridge closed the signalling connection (its worker went away)."""
+        return bool(self._tasks) and self._tasks[0].done()
+
     async def _read(self) -> None:
         assert self.pc is not None
         with contextlib.suppress(websockets.ConnectionClosed):

@@ -6,13 +6,18 @@ has its own brightness, so a frame is traced back to whoever sent it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
 import re
+import signal
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -25,8 +30,10 @@ from appservice.diary_sync.layout import RoomKind, lesson_room, room_key
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SchoolSync, SyncOptions
+from call_bridge.attendance import AttendanceBook, Visit
 from call_bridge.matrix_room import DM_TAG, WIDGET_KEY, WIDGET_TYPE
 from call_bridge.rules import CallId
+from call_bridge.worker import attendance_url
 from kernel.ids import RoomAlias, SourcedId
 from kernel.matrix import MatrixClient, MatrixError
 from parta.stack import SchoolStack
@@ -219,6 +226,96 @@ async def test_two_lessons_at_once_land_on_two_worker_processes_and_both_deliver
         for _, a, b in pairs:
             await b.close()
             await a.close()
+
+
+def _worker_pid(stack: SchoolStack, index: int) -> int:
+    """The bridge's worker process ``index`` (a child of the bridge's front)."""
+    assert stack.bridge is not None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if (
+            parent == stack.bridge.pid
+            and b"call_bridge.worker" in argv
+            and argv[argv.index(b"-i") + 1] == str(index).encode()
+        ):
+            return int(proc.name)
+    raise AssertionError(f"no worker {index}")
+
+
+async def test_a_killed_worker_s_people_are_cut_off_rejoin_on_a_live_one_and_it_comes_back(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+) -> None:
+    """Issue 17.2: kill -9 a bridge worker during a call."""
+    call = f"lesson/{lessons.open_5b}"
+    since = time.time()  # other tests hold this lesson too
+    ws_url, worker = await place(stack, call)
+    before = _worker_pid(stack, worker)
+    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t2"))
+    student = CallPeer(ws_url, call, await openid(client, school, http, "s5"))
+    again: list[CallPeer] = []
+    try:
+        await teacher.join()
+        await teacher.publish(shade=90)
+        await student.join()
+        await student.publish(shade=None)
+        t_id = teacher.welcome["you"]
+        await until(lambda: bool((r := student.video_from(t_id)) and r.frames > 10))
+        os.kill(before, signal.SIGKILL)
+        await until(lambda: teacher.cut_off and student.cut_off)  # both are told at once
+        ws_url, placed = await place(stack, call)  # the page asks where to go again
+        teacher2 = CallPeer(ws_url, call, await openid(client, school, http, "t2"))
+        student2 = CallPeer(ws_url, call, await openid(client, school, http, "s5"))
+        again = [teacher2, student2]
+        await teacher2.join()
+        await teacher2.publish(shade=90)
+        await student2.join()
+        await student2.publish(shade=None)
+        t2_id = teacher2.welcome["you"]
+        await until(lambda: bool((r := student2.video_from(t2_id)) and r.frames > 10))
+        async with httpx.AsyncClient(timeout=5) as front:
+            url = f"{stack.config.call_bridge_url}/health"
+            deadline = time.monotonic() + 30
+            while (await front.get(url)).json()["workers"] != [0, 1]:
+                assert time.monotonic() < deadline, "the killed worker was not started again"
+                await asyncio.sleep(0.2)
+        assert _worker_pid(stack, worker) != before
+        assert placed in (0, 1)
+        for peer in again:  # the second stays end
+            await peer.close()
+        book = AttendanceBook(attendance_url(stack.config))
+        try:
+            stays = await until_stays(book, call, since, total=4, ended=2)
+        finally:
+            book.close()
+        by_user = Counter(v.user for v in stays)
+        assert by_user == {str(school.puppet_id(_sid(p))): 2 for p in ("t2", "s5")}, stays
+    finally:
+        for peer in (*again, student, teacher):
+            await peer.close()
+
+
+async def until_stays(
+    book: AttendanceBook, call: str, since: float, total: int, ended: int
+) -> list[Visit]:
+    """The call's stays once there are ``total`` and ``ended`` of them have ended (bounded).
+    A stay cut by a dead worker ends at its last note (``STAY_TICK_S``), maybe its start."""
+    deadline = time.monotonic() + 20
+    while True:
+        found = [v for v in book.visits(call) if v.joined_at >= since]
+        done = [v for v in found if v.left_at > v.joined_at]
+        if (len(found) >= total and len(done) >= ended) or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.2)
 
 
 @pytest.mark.parametrize(
