@@ -40,8 +40,8 @@ from kernel.matrix.client import q
 if TYPE_CHECKING:
     from parta.bench.faults import Harness
 
-DELIVERY_S = 120.0
-"""Synapse retries a down appservice after 2, 4, 8 … s: two minutes is many tries."""
+DELIVERY_S = 300.0
+"""Synapse retries a down appservice after 2, 4, 8 … 128 s: five minutes cover seven tries."""
 
 
 @dataclass(frozen=True)
