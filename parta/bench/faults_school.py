@@ -51,6 +51,9 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
+    upstream: str = ""
+    """Why a failed check is outside parta (with the evidence): counted as a known gap, not
+    a violation. Only ever set from what the component itself logged during the round."""
 
 
 NEWCOMERS = 4

@@ -46,3 +46,13 @@ def test_the_report_counts_violations_and_faults_in_the_window_per_kind() -> Non
     assert figures["by_kind"]["k"]["in_window"] == 1
     assert figures["by_kind"]["k"]["failed"] == ["a: 2 missing (late)"]
     assert figures["by_kind"]["j"]["violations"] == 0
+
+
+def test_a_failure_the_component_logged_as_its_own_is_a_known_gap_not_a_violation() -> None:
+    report = Report(rounds=1, seed=1)
+    lost = Check("every message reached the store", False, "1 missing", "Synapse logged it")
+    report.add("postgres-restart", [lost], 1.0, Check("point", True))
+    figures = report.to_json()
+    assert figures["violations"] == 0
+    assert figures["known_gaps"] == 1
+    assert "Synapse logged it" in figures["by_kind"]["postgres-restart"]["failed"][0]
