@@ -15,6 +15,7 @@ members first), and the store records each room id the moment it exists.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections import Counter, defaultdict
@@ -45,7 +46,14 @@ from appservice.diary_sync.plan import (
 from appservice.errors import SYNC_FAILURES, NoAdminAccess, RoomMissing
 from appservice.store import Store
 from kernel.ids import RoomID, ServerName, UserID, localpart_of, room_alias
-from kernel.matrix import MatrixClient, MatrixError, RoomInUse, UserInUse
+from kernel.matrix import (
+    Forbidden,
+    MatrixClient,
+    MatrixError,
+    NotFound,
+    RoomInUse,
+    UserInUse,
+)
 from kernel.matrix.admin import SynapseAdmin
 from kernel.matrix.errors import HomeserverUnreachable
 
@@ -216,16 +224,34 @@ class Executor:
         body = create_room_body(
             spec, dict(action.power), space, self._server, self._closed_space, action.retention_ms
         )
-        room = await self._client.resolve_alias(alias)
+        room = await self._whole(await self._client.resolve_alias(alias), alias)
         if room is None:
             try:
                 room = await self._client.create_room(body)
             except RoomInUse:
-                room = await self._client.resolve_alias(alias)
+                room = await self._whole(await self._client.resolve_alias(alias), alias)
                 if room is None:
-                    raise
+                    room = await self._client.create_room(body)
         self._store.save_room(spec.key, room)
         self._rooms[spec.key] = room
+
+    async def _whole(self, room: RoomID | None, alias: str) -> RoomID | None:
+        """``room`` if it was made whole; None for a room a homeserver killed mid-``createRoom``
+        left half made (its alias set, no power levels): the alias is taken off it and the
+        bot leaves it, so the room is made again rather than adopted broken for good."""
+        if room is None:
+            return None
+        try:
+            await self._client.state_event(room, "m.room.power_levels")
+        except NotFound:
+            log.warning("%s was left half made (no power levels): making it again", alias)
+            await self._client.remove_alias(alias)
+            with contextlib.suppress(MatrixError):
+                await self._client.leave(room)
+            return None
+        except Forbidden:  # not the bot's to read: adopted as before
+            return room
+        return room
 
     async def _move(self, old: RoomKey, new: RoomKey) -> None:
         room = self._rooms.get(old) or self._rooms.get(new)

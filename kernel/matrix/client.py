@@ -221,6 +221,13 @@ class MatrixClient:
             if e.status != 409 or await self.resolve_alias(alias) != room:
                 raise
 
+    async def remove_alias(self, alias: RoomAlias | str) -> None:
+        """Take ``alias`` off whatever room it points at (none: nothing to do)."""
+        try:
+            await self.request("DELETE", f"{CS}/directory/room/{q(alias)}")
+        except NotFound:
+            return
+
     async def create_room(self, body: Mapping[str, Any], as_user: UserID | None = None) -> RoomID:
         data = await self.request("POST", f"{CS}/createRoom", body, as_user=as_user)
         return RoomID(str(data["room_id"]))

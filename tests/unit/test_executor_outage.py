@@ -1,5 +1,6 @@
-"""A homeserver that stops answering stops the sync's steps: the first is reported as
-unreachable, the rest as not tried (not as a hundred separate failures)."""
+"""The executor after a homeserver fault: a homeserver that stops answering stops the sync's
+steps (the first is reported unreachable, the rest not tried), and a room a killed homeserver
+left half made is made again."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from pathlib import Path
 
 import httpx
 
-from appservice.diary_sync.plan import RegisterPuppet
+from appservice.diary_sync.layout import RoomKey, RoomKind, RoomSpec
+from appservice.diary_sync.plan import CreateRoom, RegisterPuppet
 from appservice.executor import Executor, NotTried
 from appservice.store import Store
-from kernel.ids import ServerName, UserID
+from kernel.ids import RoomID, ServerName, UserID
 from kernel.matrix import HomeserverUnreachable, MatrixClient
 
 
@@ -38,3 +40,47 @@ async def test_the_steps_after_the_homeserver_went_silent_are_left_for_the_next_
     assert all(isinstance(e, NotTried) for _, e in report.failed[1:])
     assert isinstance(report.gone, HomeserverUnreachable)
     assert len(asked) == 5  # one step's tries, not forty steps' worth
+
+
+async def test_a_room_left_half_made_by_a_killed_homeserver_is_made_again(
+    tmp_path: Path,
+) -> None:
+    """The alias points at a room with no power levels (Synapse died mid-createRoom): the
+    sync takes the alias off it, leaves it, and makes the room again."""
+    asked: list[tuple[str, str]] = []
+
+    def homeserver(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        asked.append((request.method, path))
+        if request.method == "GET" and "/directory/room/" in path:
+            if ("DELETE", path) in asked:
+                return httpx.Response(404, json={"errcode": "M_NOT_FOUND", "error": "x"})
+            return httpx.Response(200, json={"room_id": "!half:hs.test"})
+        if path.endswith("/state/m.room.power_levels/"):
+            return httpx.Response(404, json={"errcode": "M_NOT_FOUND", "error": "no event"})
+        if request.method == "POST" and path.endswith("/createRoom"):
+            return httpx.Response(200, json={"room_id": "!whole:hs.test"})
+        return httpx.Response(200, json={})
+
+    client = MatrixClient("http://hs.test", "t", transport=httpx.MockTransport(homeserver))
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}", now_ms=lambda: 0)
+    try:
+        spec = RoomSpec(
+            RoomKey("parta.org.parents.5a"),
+            RoomKind.CLASS_PARENTS,
+            "Родители 5А",
+            "",
+            frozenset(),
+            (),
+            None,
+        )
+        report = await Executor(client, store, ServerName("hs.test")).execute(
+            [CreateRoom(spec, ())]
+        )
+        assert not report.failed, report.failed
+        assert store.room_ids()[spec.key] == RoomID("!whole:hs.test")
+    finally:
+        store.close()
+    methods = [m for m, _ in asked]
+    assert "DELETE" in methods  # the alias came off the half-made room
+    assert ("POST", "/_matrix/client/v3/rooms/!half:hs.test/leave") in asked
