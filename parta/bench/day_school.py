@@ -11,10 +11,8 @@ day's plan (who is a client, which rooms they talk in, which messages at which m
 
 from __future__ import annotations
 
-import contextlib
 import random
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,14 +32,13 @@ from kernel.config import (
 )
 from kernel.ids import SourcedId, UserID
 from parta.diary_load import store_diary
+from parta.ports import free_port, free_port_block
 from parta.stack import SchoolStack
 from synthetic.school import GeneratedSchool, generate_school
 
 TALK = {RoomKind.CLASS: "class", RoomKind.CLASS_PARENTS: "parents"}
 """The rooms the day's chatter goes to, and the names the figures use for them."""
 ANNOUNCEMENTS = "announcements"
-_LOW, _HIGH = 20000, 32000
-"""Below the kernel's ephemeral ports, as the tests pick theirs (tests/ports.py)."""
 
 
 @dataclass(frozen=True)
@@ -70,21 +67,6 @@ def generated_for(clients: int, seed: int) -> GeneratedSchool:
         students += max(1, students // 20)
 
 
-def free_port(block: int = 1) -> int:
-    pick = random.SystemRandom()
-    for _ in range(200):
-        first = pick.randrange(_LOW, _HIGH)
-        try:
-            with contextlib.ExitStack() as held:
-                for port in range(first, first + block):
-                    s = held.enter_context(socket.socket())
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return first
-    raise RuntimeError("no free port")
-
-
 def day_config(state: Path, database: str) -> SchoolConfig:
     port = free_port()
     return SchoolConfig(
@@ -93,7 +75,7 @@ def day_config(state: Path, database: str) -> SchoolConfig:
         homeserver=HomeserverConfig(client_port=port),
         appservice=AppserviceConfig(port=free_port()),
         diary=DiaryConfig(port=free_port()),
-        call_bridge=CallBridgeConfig(port=free_port(3), workers=2),
+        call_bridge=CallBridgeConfig(port=free_port_block(3), workers=2),
         bots=BotsConfig(port=free_port()),
         database=DatabaseConfig(kind="postgres", name_prefix=f"parta_day_{port}")
         if database == "postgres"
