@@ -18,6 +18,10 @@
 
 A transaction is acknowledged only once it is durable, so a crash before the
 answer makes Synapse retry the same id, and a replay is recognised and dropped.
+When the store is away (a database restarting, a full disk) a transaction is held and
+tried again for up to ``HOLD_S`` before it is refused with 503: Synapse's own retry
+after a refusal needs its database, which in a shared restart is away too, and a batch
+it cannot mark for retrying is lost (docs/benchmarks.md, "known gaps").
 A malformed event is kept aside with its reason and never fails the transaction.
 Tokens and sizes are checked on the headers, before a body is read
 (:mod:`appservice.admission`).
@@ -29,7 +33,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ValidationError
@@ -68,6 +72,19 @@ REFUSED_REASON = (
 )
 
 
+class Clock(Protocol):
+    """The reactor's timing, or a test's ``twisted.internet.task.Clock``."""
+
+    def seconds(self, /) -> float: ...
+
+    def callLater(self, delay: float, f: Callable[[], None], /) -> Any: ...
+
+
+HOLD_S = 15.0
+"""How long a transaction waits for a store that went away before it is refused."""
+HOLD_RETRY_S = 0.5
+
+
 class AppserviceResource(resource.Resource):
     isLeaf = True
 
@@ -77,9 +94,11 @@ class AppserviceResource(resource.Resource):
         hs_token: str,
         handlers: Sequence[EventHandler] = (),
         safety: SafetyOracle | None = None,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._store = store
+        self._clock = clock
         self._safety = safety
         self._hs_token = hs_token
         self._handlers = tuple(handlers)
@@ -94,22 +113,73 @@ class AppserviceResource(resource.Resource):
     def store(self) -> Store:
         return self._store
 
-    def render(self, request: server.Request) -> bytes:
+    def render(self, request: server.Request) -> bytes | int:
         request.setHeader(b"Content-Type", b"application/json")
         try:
             status, body = self._route(request)
-        except OperationalError as e:  # a full disk, a database that went away: told plainly
-            log.error(
-                "store unavailable, %s refused (the homeserver will retry): %s",
-                request.path.decode("utf-8", "replace"),
-                e.orig,
-            )
-            status, body = 503, _error("M_UNKNOWN", "the store is unavailable; retry later")
+        except OperationalError as e:  # a full disk, a database that went away
+            if _is_transaction(request):
+                return self._hold(request, e)
+            status, body = self._unavailable(request, e)
         except Exception:  # the edge: never leak a traceback to the homeserver
-            log.exception("failed to handle %s", request.path.decode("utf-8", "replace"))
+            log.exception("failed to handle %s", _path(request))
             status, body = 500, _error("M_UNKNOWN", "internal error")
         request.setResponseCode(status)
         return json.dumps(body).encode("utf-8")
+
+    def _hold(self, request: server.Request, first: OperationalError) -> int:
+        """Try the transaction again every ``HOLD_RETRY_S`` until the store answers or
+        ``HOLD_S`` has passed; the homeserver waits on the open request meanwhile."""
+        clock = self._reactor()
+        deadline = clock.seconds() + HOLD_S
+        log.warning(
+            "store away, holding %s for up to %.0f s: %s", _path(request), HOLD_S, first.orig
+        )
+        pending: list[Any] = []  # the delayed calls (IDelayedCall)
+
+        def again() -> None:
+            pending.clear()
+            if request.finished or getattr(request, "_disconnected", False):
+                return
+            if request.content is not None:
+                request.content.seek(0)
+            try:
+                status, body = self._route(request)
+            except OperationalError as e:
+                if clock.seconds() < deadline:
+                    pending.append(clock.callLater(HOLD_RETRY_S, again))
+                    return
+                status, body = self._unavailable(request, e)
+            except Exception:
+                log.exception("failed to handle %s", _path(request))
+                status, body = 500, _error("M_UNKNOWN", "internal error")
+            request.setResponseCode(status)
+            request.write(json.dumps(body).encode("utf-8"))
+            request.finish()
+
+        def gone(_: object) -> None:
+            for call in pending:
+                if call.active():
+                    call.cancel()
+
+        request.notifyFinish().addErrback(gone)
+        pending.append(clock.callLater(HOLD_RETRY_S, again))
+        return server.NOT_DONE_YET
+
+    def _reactor(self) -> Clock:
+        if self._clock is not None:
+            return self._clock
+        from twisted.internet import reactor
+
+        clock: Clock = reactor  # the module is the reactor
+        return clock
+
+    @staticmethod
+    def _unavailable(request: server.Request, e: OperationalError) -> tuple[int, dict[str, Any]]:
+        log.error(
+            "store unavailable, %s refused (the homeserver will retry): %s", _path(request), e.orig
+        )
+        return 503, _error("M_UNKNOWN", "the store is unavailable; retry later")
 
     def _route(self, request: server.Request) -> tuple[int, dict[str, Any]]:
         denied = self._authorise(request)
@@ -346,3 +416,11 @@ def make_site(
     site = server.Site(_Root(resource_, ours))
     site.requestFactory = guarded(doors)
     return site
+
+
+def _path(request: server.Request) -> str:
+    return request.path.decode("utf-8", "replace")
+
+
+def _is_transaction(request: server.Request) -> bool:
+    return request.method == b"PUT" and request.path.startswith(_APP + b"transactions/")
