@@ -7,7 +7,9 @@ tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +41,8 @@ from web_client import (
     pages_status,
 )
 from web_client.context import DiaryContext
+from web_client.link_intent import Links
+from web_client.link_store import LinkStore
 from web_client.linking import Linker
 from web_client.oidc import DiaryOidc
 
@@ -88,17 +92,18 @@ class SecurityHeaders:
 
 
 def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
+    links = Links(LinkStore(ctx.store.engine), linker.link, ctx.utc_now)
     routes: list[BaseRoute] = [
         *pages_auth.routes(ctx),
         *pages_diary.routes(ctx),
         *pages_journal.routes(ctx),
-        *pages_chats.routes(ctx, linker),
+        *pages_chats.routes(ctx, linker, links),
         *pages_join.routes(ctx),
         *pages_meetings.routes(ctx),
         *pages_moderation.routes(ctx),
         *pages_status.routes(ctx, linker),
         *pages_access.routes(ctx),
-        *pages_oidc.routes(ctx, linker, oidc),
+        *pages_oidc.routes(ctx, links, oidc),
         *api.routes(ctx),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -147,8 +152,16 @@ def build_app(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> Starlette:
         # the sign-in limits count the real client: X-Forwarded-For, from these proxies only
         trusted = list(ctx.config.diary.trusted_proxies)
         middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        links.kick()  # links a killed diary left half done are finished at its start
+        yield
+        await links.stop()
+
     return Starlette(
         routes=routes,
         middleware=middleware,
+        lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: crash},
     )

@@ -29,13 +29,14 @@ from web_client.contacts import GROUP_LABELS, contacts_of, support_contact
 from web_client.context import DiaryContext, redirect
 from web_client.errors import LinkError
 from web_client.letters import classes_for, people_of_class
+from web_client.link_intent import Links
 from web_client.linking import Linker
 from web_client.store import normalize_phone
 
 logger = logging.getLogger(__name__)
 
 
-def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
+def routes(ctx: DiaryContext, linker: Linker, links: Links) -> list[Route]:
     signed_in = ctx.signed_in
 
     async def chats(request: Request) -> Response:
@@ -176,11 +177,9 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
         if problem or phone is None:
             return await link_page(request, problem or "Укажите номер телефона", 400)
         try:
-            linked = await linker.link(me.id)
+            linked = await links.link(me.id, phone, ctx.auth.hash_password(password))
         except LinkError as e:
-            return await link_page(request, e.reason, 400)
-        ctx.store.set_phone(me.id, phone)
-        ctx.store.set_password_hash(me.id, ctx.auth.hash_password(password))
+            return await link_page(request, _later(e), 400)
         return _done(ctx, me, linked)
 
     async def link_known(request: Request) -> Response:
@@ -188,9 +187,9 @@ def routes(ctx: DiaryContext, linker: Linker) -> list[Route]:
         await ctx.form(request)
         _diary, me = signed_in(request)
         try:
-            linked = await linker.link(me.id)
+            linked = await links.link(me.id)
         except LinkError as e:
-            return await link_page(request, e.reason, 400)
+            return await link_page(request, _later(e), 400)
         return _done(ctx, me, linked)
 
     return [
@@ -218,6 +217,13 @@ def _new_account_problem(
     if password != again:
         return "Пароли не совпадают"
     return None
+
+
+def _later(e: LinkError) -> str:
+    """A link the appservice could not answer is finished by the diary once it answers."""
+    if e.transient:
+        return f"{e.reason} Привязка завершится сама, как только сервер чатов ответит."
+    return e.reason
 
 
 def _done(ctx: DiaryContext, me: Person, linked: Linked) -> Response:

@@ -12,13 +12,13 @@ from starlette.routing import Route
 from kernel.ids import SourcedId
 from web_client.context import DiaryContext, redirect
 from web_client.errors import LinkError
-from web_client.linking import Linker
+from web_client.link_intent import Links
 from web_client.oidc import DiaryOidc, StarletteRequest
 
 logger = logging.getLogger(__name__)
 
 
-def routes(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> list[Route]:
+def routes(ctx: DiaryContext, links: Links, oidc: DiaryOidc) -> list[Route]:
     def public_uri(request: Request) -> str:
         query = f"?{request.url.query}" if request.url.query else ""
         return f"{ctx.config.diary_url}{request.url.path}{query}"
@@ -34,7 +34,7 @@ def routes(ctx: DiaryContext, linker: Linker, oidc: DiaryOidc) -> list[Route]:
         if person_id is None:
             path = f"{request.url.path}?{request.url.query}"
             return redirect(f"/login?next={quote(path, safe='')}")
-        problem = await _ensure_local_account(ctx, linker, person_id)
+        problem = await _ensure_local_account(ctx, links, person_id)
         if problem:
             return ctx.render(request, "error.html", status=403, message=problem)
         person = oidc.people(person_id)
@@ -75,15 +75,14 @@ _ELSEWHERE = (
 
 
 async def _ensure_local_account(
-    ctx: DiaryContext, linker: Linker, person_id: SourcedId
+    ctx: DiaryContext, links: Links, person_id: SourcedId
 ) -> str | None:
     """Signing in from a Matrix client links the profile first, as «Чаты» would."""
     account = ctx.store.account(person_id)
     if account is None or account.matrix_user_id:
         return None
     try:
-        linked = await linker.link(person_id)
+        await links.link(person_id)  # the account is recorded with the link, in one step
     except LinkError as e:
         return e.reason
-    ctx.store.set_matrix_user(person_id, linked.user_id)
     return None

@@ -23,6 +23,7 @@ from appservice.diary_sync.timetable import Slot, Timetable
 from kernel.db import Migration, create_missing, open_store
 from kernel.ids import SourcedId
 from kernel.secrets import token_digest
+from web_client.link_store import pending_links
 from web_client.oidc_store import OIDC_TABLES
 
 _meta = sa.MetaData()
@@ -123,11 +124,16 @@ def _extra_slots(operations: Operations) -> None:
     create_missing(operations, extra_slots)
 
 
+def _pending_links(operations: Operations) -> None:
+    create_missing(operations, pending_links)
+
+
 STORE = "diary"
 MIGRATIONS = (
     Migration(1, "the tables of parta 0.1 (made before versions: adopted)", _tables_v1),
     Migration(2, "activation codes of the access letters", _activation_codes),
     Migration(3, "lessons and consultations set in the journal", _extra_slots),
+    Migration(4, "links asked for and not yet finished", _pending_links),
 )
 """Migration 1 creates the tables as defined here and in :mod:`web_client.oidc_store`. When a
 later migration changes one, first give migration 1 a frozen copy of it (see :mod:`kernel.db`)."""

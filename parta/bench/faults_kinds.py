@@ -20,6 +20,7 @@ import time
 from appservice.diary_sync.model import Diary
 from parta.bench.faults import Fault, Harness
 from parta.bench.faults_bots import bots_between_posting_and_remembering
+from parta.bench.faults_diary import diary_during_link
 from parta.bench.faults_disk import full_store_disk
 from parta.bench.faults_link import synapse_during_link
 from parta.bench.faults_postgres import postgres_restart
@@ -138,6 +139,7 @@ KINDS: dict[str, Fault] = {
     "synapse-sync": synapse_during_sync,
     "synapse-link": synapse_during_link,
     "bots-post": bots_between_posting_and_remembering,
+    "diary-link": diary_during_link,
     "store-disk-full": full_store_disk,
     "postgres-restart": postgres_restart,
 }

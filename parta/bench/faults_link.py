@@ -23,7 +23,7 @@ from parta.bench.faults import Harness
 from parta.bench.faults_school import NEWCOMERS, Check, converge, mutate, rooms_hold
 
 
-def _without(diary: Diary, person: SourcedId) -> Diary:
+def without(diary: Diary, person: SourcedId) -> Diary:
     return replace(
         diary,
         people={p: who for p, who in diary.people.items() if p != person},
@@ -55,7 +55,7 @@ async def synapse_during_link(harness: Harness, n: int) -> list[Check]:
     diary = mutate(harness.diary, harness.rng, harness.changes)
     person = SourcedId(f"stu-fault-{harness.changes}-{harness.rng.randrange(NEWCOMERS)}")
     # everybody else is in; the newcomer's diary is the one the appservice holds
-    await harness.school.run(_without(diary, person), SyncOptions(eager=True))
+    await harness.school.run(without(diary, person), SyncOptions(eager=True))
     harness.store.save_snapshot(SNAPSHOT, to_snapshot(diary))
     harness.diary = diary
     asked = asyncio.ensure_future(_link(harness, person))
