@@ -261,11 +261,14 @@ def _workers_context(workers: SynapseWorkers | None) -> dict[str, object] | None
         return None
     instances = {"main": {"host": "127.0.0.1", "port": workers.first_port}}
     instances |= {name: {"host": "127.0.0.1", "port": workers.port(name)} for name in workers.names}
-    main = "main"
+    # Without persisters main writes the events: Synapse's default. Naming it would be wrong:
+    # instance_map calls it "main", but Synapse renames that to "master" and then refuses a
+    # stream writer "main" as missing from the map.
+    writers = {"events": list(workers.persisters)} if workers.persisters else {}
     return {
         "replication_port": workers.first_port,
         "instance_map": instances,
-        "stream_writers": {"events": list(workers.persisters) or [main]},
+        "stream_writers": writers,
         "redis": {
             "enabled": True,
             "host": workers.redis_host,

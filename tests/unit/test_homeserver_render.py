@@ -20,6 +20,7 @@ from homeserver.settings import (
     ModuleSpec,
     PostgresDatabase,
     SqliteDatabase,
+    SynapseWorkers,
 )
 from kernel.ids import ServerName
 from kernel.secrets import ensure_secret_file
@@ -263,3 +264,30 @@ def test_appservices_must_not_share_ids(tmp_path: Path) -> None:
 def test_module_config_must_be_json_like(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="not JSON-like"):
         ModuleSpec(module="parta_module.Gate", config={"path": tmp_path})
+
+
+@pytest.mark.parametrize(
+    ("persisters", "writers"), [(0, ["master"]), (2, ["persister1", "persister2"])]
+)
+def test_synapse_reads_the_workers_config_as_meant(
+    tmp_path: Path, persisters: int, writers: list[str]
+) -> None:
+    """Synapse's own parser, on main's config and a generic worker's: generic workers alone
+    leave the events to main (which Synapse calls "master")."""
+    from synapse.config._base import RootConfig
+    from synapse.config.workers import WorkerConfig
+
+    settings = _settings(
+        tmp_path,
+        database=PostgresDatabase(dbname="synapse_a"),
+        workers=SynapseWorkers(event_persisters=persisters, generic_workers=1, first_port=18100),
+    )
+    rendered = render_homeserver(settings)
+    generic = [w for w in rendered.workers if w.generic]
+    assert [w.name for w in generic] == ["generic1"]
+    config = _load(rendered.config_path) | _load(generic[0].config_path)
+    parsed = WorkerConfig(RootConfig())
+    parsed.read_config(config, allow_secrets_in_config=True)
+    assert parsed.worker_name == "generic1"
+    assert parsed.writers.events == writers
+    assert "master" in parsed.instance_map
