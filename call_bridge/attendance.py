@@ -2,10 +2,15 @@
 
 A person who drops out and comes back has several visits; their time is the union
 of their visits (two tabs at once count once).
+
+The book also keeps the calls announced in Matrix and which worker holds each: a worker
+killed mid-call left its widget («идёт звонок») behind, and takes it down when it starts
+again unless another worker holds the call by then (:meth:`Calls.wrap_up_orphans`).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,8 +81,31 @@ visits = sa.Table(
     sa.Column("left_at", sa.Float, nullable=False),
     sa.Index("visits_call", "call"),
 )
+open_calls = sa.Table(
+    "open_calls",
+    _meta,
+    sa.Column("call", sa.String(255), primary_key=True),
+    sa.Column("room", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("worker", sa.Integer, nullable=False),
+    sa.Column("hosts", sa.Text, nullable=False),
+)
 STORE = "bridge.attendance"
-MIGRATIONS = (Migration(1, "visits of parta 0.1", lambda op: create_missing(op, visits)),)
+MIGRATIONS = (
+    Migration(1, "visits of parta 0.1", lambda op: create_missing(op, visits)),
+    Migration(2, "calls announced in Matrix, by worker", lambda op: create_missing(op, open_calls)),
+)
+
+
+@dataclass(frozen=True)
+class OpenCall:
+    """A call whose widget is up in its room, and the worker that put it there."""
+
+    call: str
+    room: str
+    title: str
+    worker: int
+    hosts: tuple[str, ...]
 
 
 class AttendanceBook:
@@ -107,6 +135,34 @@ class AttendanceBook:
                 .order_by(v.c.joined_at)
             ).all()
         return [Visit(*row) for row in rows]
+
+    def opened(self, call: OpenCall) -> None:
+        """This worker holds ``call`` now (a call moved from a dead worker changes hands)."""
+        o = open_calls
+        with self._engine.begin() as db:
+            db.execute(o.delete().where(o.c.call == call.call))
+            db.execute(
+                o.insert().values(
+                    call=call.call,
+                    room=call.room,
+                    title=call.title,
+                    worker=call.worker,
+                    hosts=json.dumps(list(call.hosts)),
+                )
+            )
+
+    def closed(self, call: str, worker: int) -> None:
+        o = open_calls
+        with self._engine.begin() as db:
+            db.execute(o.delete().where(o.c.call == call, o.c.worker == worker))
+
+    def held_by(self, worker: int) -> list[OpenCall]:
+        o = open_calls
+        with self._engine.connect() as db:
+            rows = db.execute(sa.select(o).where(o.c.worker == worker)).all()
+        return [
+            OpenCall(r.call, r.room, r.title, r.worker, tuple(json.loads(r.hosts))) for r in rows
+        ]
 
     def close(self) -> None:
         self._engine.dispose()

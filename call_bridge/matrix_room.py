@@ -100,6 +100,13 @@ class CallRoom:
             },
         )
 
+    async def widget_worker(self, room: RoomID) -> int | None:
+        """The worker the call's widget in ``room`` names; None when no call is up there."""
+        widget = await self._matrix.state_event_or_empty(room, WIDGET_TYPE, WIDGET_KEY)
+        data = widget.get("data")
+        worker = data.get("worker") if isinstance(data, dict) else None
+        return worker if isinstance(worker, int) else None
+
     async def finish(self, room: RoomID, title: str, hosts: list[str]) -> None:
         await self._widget(room, {}, [UserID(h) for h in hosts if self._local(h)])
         await self._send(room, {"msgtype": "m.notice", "body": f"{title} — звонок завершён"})

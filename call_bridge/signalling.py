@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 from aiortc import RTCIceServer
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from call_bridge.attendance import AttendanceBook, Visit, report, summarise
+from call_bridge.attendance import AttendanceBook, OpenCall, Visit, report, summarise
 from call_bridge.chat import MAX_LINE, NOT_MIRRORED, TOO_FAST, Rates
 from call_bridge.conference import Conference, Participant, UnusableAnswer
 from call_bridge.forward import EncodedSource, SourceFactory
@@ -46,6 +46,7 @@ from call_bridge.identity import IdentityRefused, OpenIdToken
 from call_bridge.matrix_room import CallRoom
 from call_bridge.rules import CallId, CallKind, Refused
 from call_bridge.speakers import LOUDEST
+from kernel.ids import RoomID
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ class Calls:
         conference.announced = True
         t = self._traces
         hosts = [str(admission.user)] if admission.moderator else []
+        room, title = str(admission.room), conference.title
+        t.book.opened(OpenCall(str(admission.call), room, title, t.worker, tuple(hosts)))
         page = t.page_url(admission.call)
         announcing = asyncio.ensure_future(
             t.room.announce(admission.room, page, conference.title, t.worker, hosts)
@@ -165,11 +168,38 @@ class Calls:
             await asyncio.gather(conference.announcing, return_exceptions=True)
         if conference.announced:
             await traces.room.finish(conference.room, conference.title, hosts)
-        if conference.call.kind is CallKind.LESSON:
-            presence = summarise(traces.book.visits(str(conference.call)))
-            text = report(conference.title, presence, traces.zone)
+            traces.book.closed(str(conference.call), traces.worker)
+        await self._report(conference.call, conference.title, hosts, traces)
+
+    @staticmethod
+    async def _report(call: CallId, title: str, hosts: list[str], traces: Traces) -> None:
+        if call.kind is CallKind.LESSON:
+            presence = summarise(traces.book.visits(str(call)))
+            text = report(title, presence, traces.zone)
             for host in hosts:
                 await traces.room.tell(host, text)
+
+    async def wrap_up_orphans(self) -> int:
+        """Calls this worker announced in an earlier life (it was killed mid-call, so no
+        one ended them): the widget comes down and the hosts get the attendance, unless
+        someone is back in the call here, or another worker holds it now (its widget)."""
+        t = self._traces
+        if t is None:
+            return 0
+        done = 0
+        for held in t.book.held_by(t.worker):
+            call = CallId.parse(held.call)
+            if call in self.calls:
+                continue  # back in it already: this process's own call now
+            room = RoomID(held.room)
+            if await t.room.widget_worker(room) == t.worker:
+                await t.room.finish(room, held.title, list(held.hosts))
+            t.book.closed(held.call, t.worker)
+            await self._report(call, held.title, list(held.hosts), t)
+            done += 1
+        if done:
+            log.info("worker %d ended %d call(s) its earlier life left open", t.worker, done)
+        return done
 
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()

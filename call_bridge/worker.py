@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import uvicorn
 from aiortc import RTCIceServer
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -46,7 +47,7 @@ from call_bridge.signalling import Calls, Traces
 from kernel.config import CallBridgeConfig, SchoolConfig, load_config
 from kernel.contracts.diary import DiaryApi
 from kernel.ids import ServerName, user_id
-from kernel.matrix import MatrixClient
+from kernel.matrix import MatrixClient, MatrixFailure
 from kernel.metrics import HttpMetrics, serve
 from kernel.secrets import read_secret_file, same_secret
 
@@ -153,10 +154,12 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         keeping = asyncio.ensure_future(calls.keep_stays())
+        orphans = asyncio.ensure_future(_wrap_up_orphans(calls))
         try:
             yield
         finally:
             keeping.cancel()
+            orphans.cancel()
 
     return Starlette(
         lifespan=lifespan,
@@ -167,6 +170,17 @@ def make_app(config: SchoolConfig, index: int) -> Starlette:
             WebSocketRoute("/ws", calls.serve),
         ],
     )
+
+
+ORPHANS_S = 60.0
+
+
+async def _wrap_up_orphans(calls: Calls) -> None:
+    """At start, in the background: the calls an earlier life of this worker left open."""
+    try:
+        await asyncio.wait_for(calls.wrap_up_orphans(), ORPHANS_S)
+    except (TimeoutError, MatrixFailure, SQLAlchemyError) as e:
+        log.warning("the calls an earlier life of this worker left open are not ended: %s", e)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ import re
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +34,7 @@ from call_bridge.attendance import AttendanceBook, Visit
 from call_bridge.matrix_room import DM_TAG, WIDGET_KEY, WIDGET_TYPE
 from call_bridge.rules import CallId
 from call_bridge.worker import attendance_url
-from kernel.ids import RoomAlias, SourcedId
+from kernel.ids import RoomAlias, RoomID, SourcedId
 from kernel.matrix import MatrixClient, MatrixError
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, accessibility_problems
@@ -53,6 +53,7 @@ class Lessons:
     open_5b: str
     later_5a: str
     attended_5b: str
+    crashed_5a: str
 
 
 def _sid(local: str) -> SourcedId:
@@ -88,6 +89,7 @@ async def lessons(stack: SchoolStack, school: SchoolSync) -> Lessons:
             add("open-5b", "5b-math", timedelta(minutes=-5)),
             add("later-5a", "5a-math", timedelta(hours=2)),
             add("attended-5b", "5b-math", timedelta(minutes=-10)),
+            add("crashed-5a", "5a-math", timedelta(minutes=-5)),
         )
     finally:
         store.close()
@@ -290,6 +292,9 @@ async def test_a_killed_worker_s_people_are_cut_off_rejoin_on_a_live_one_and_it_
                 await asyncio.sleep(0.2)
         assert _worker_pid(stack, worker) != before
         assert placed in (0, 1)
+        room = await _lesson_room(stack, client, lessons, "5b-math")
+        # the widget names the live worker now: Element's button opens the call where it is
+        assert await _widget_until(client, room, lambda w: _worker_of(w) == placed)
         for peer in again:  # the second stays end
             await peer.close()
         book = AttendanceBook(attendance_url(stack.config))
@@ -299,9 +304,67 @@ async def test_a_killed_worker_s_people_are_cut_off_rejoin_on_a_live_one_and_it_
             book.close()
         by_user = Counter(v.user for v in stays)
         assert by_user == {str(school.puppet_id(_sid(p))): 2 for p in ("t2", "s5")}, stays
+        assert await _widget_until(client, room, lambda w: w == {})  # over: no button left
     finally:
         for peer in (*again, student, teacher):
             await peer.close()
+
+
+async def test_a_call_a_killed_worker_left_open_is_ended_when_the_worker_is_back(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+) -> None:
+    """Nobody comes back to a call whose worker was killed: its widget («идёт звонок»)
+    must not stay in the room for good."""
+    call = f"lesson/{lessons.crashed_5a}"
+    room = await _lesson_room(stack, client, lessons, "5a-math")
+    ws_url, worker = await place(stack, call)
+    before = _worker_pid(stack, worker)
+    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t4"))
+    try:
+        await teacher.join()
+        await teacher.publish(shade=90)
+        assert await _widget_until(client, room, lambda w: _worker_of(w) == worker)
+        os.kill(before, signal.SIGKILL)
+        await until(lambda: teacher.cut_off)
+        assert await _widget_until(client, room, lambda w: w == {}, deadline_s=60)
+        assert _worker_pid(stack, worker) != before  # ended by the worker's next life
+    finally:
+        await teacher.close()
+
+
+async def _lesson_room(
+    stack: SchoolStack, client: MatrixClient, lessons: Lessons, group: str
+) -> RoomID:
+    alias = f"#{lesson_room(lessons.diary, _sid(group))}:{stack.config.server_name}"
+    room = await client.resolve_alias(RoomAlias(alias))
+    assert room is not None
+    return room
+
+
+def _worker_of(widget: dict[str, Any]) -> object:
+    data = widget.get("data")
+    return data.get("worker") if isinstance(data, dict) else None
+
+
+async def _widget_until(
+    client: MatrixClient,
+    room: RoomID,
+    holds: Callable[[dict[str, Any]], bool],
+    deadline_s: float = 30.0,
+) -> bool:
+    """Whether the call's widget in ``room`` comes to hold ``holds`` (bounded polling)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        widget = await client.state_event_or_empty(room, WIDGET_TYPE, WIDGET_KEY)
+        if holds(widget):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)  # the bridge writes it when it does; bounded
 
 
 async def until_stays(
