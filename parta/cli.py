@@ -253,6 +253,13 @@ def _parser() -> argparse.ArgumentParser:
     bday.add_argument("--receipts", type=float, default=0.3, help="share of syncs marking read")
     bday.add_argument("--no-typing", action="store_true")
     bday.add_argument("--no-lesson", action="store_true")
+    bday.add_argument(
+        "--photo-every", type=int, default=20, help="one message in K is a photo (0: none)"
+    )
+    bday.add_argument("--no-poll", action="store_true", help="no teacher's poll in a class")
+    bday.add_argument(
+        "--workers", type=int, default=0, help="Synapse's generic workers (PostgreSQL only)"
+    )
     bday.add_argument("--find-knee", action="store_true", help="step N up to --clients")
     bday.add_argument("--steps", type=int, default=4, help="how many N --find-knee tries")
     bday.add_argument("--seed", type=int, default=1)

@@ -2,16 +2,20 @@
 
 ::
 
-    generated school (people >= N) ─▶ Synapse, appservice, diary, call bridge, bots
+    generated school (people >= N) ─▶ Synapse (``--workers K``: and K generic workers),
+      appservice, diary, call bridge, bots
       ─▶ eager sync: everybody in every room of theirs
       ─▶ for each N (``--find-knee``: several, up to ``--clients``):
-           2 load-generator processes (``python -m parta.bench.day_clients``), N clients
+           2 load-generator processes (``python -m parta.bench.day_clients``), N clients;
+           they route reads to the workers as a sticky reverse proxy would
            ─▶ login ─▶ morning: each first /sync at a random moment of the window,
-              then long-polling ─▶ day: class and parents' chatter at ``--rate``,
-              typing, read receipts, one announcement to the whole school midday;
+              then long-polling ─▶ day: class and parents' chatter at ``--rate``
+              (one in ``--photo-every`` a photo), typing, read receipts, a teacher's
+              poll the class answers, one announcement to the whole school midday;
               the lesson (30 of a class join its call) at the same moment
-           ─▶ report: deliveries (message × recipient) and their latency, first-sync
-              times, errors by kind; CPU of each stack process over the run, RSS
+           ─▶ report: deliveries (message × recipient) and their latency, photos, the
+              poll, first-sync times, errors by kind; CPU of each stack process over
+              the run (Synapse's main and workers apart), RSS
 
 Figures, never assertions (the integration test checks that they are real).
 """
@@ -20,29 +24,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import sys
 import time
-from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from kernel.children import die_with_parent
 from kernel.secrets import read_secret_file
 from parta.bench import day_probe as probe
 from parta.bench.day_lesson import lesson
+from parta.bench.day_media import png
+from parta.bench.day_report import figures, synapse_processes
 from parta.bench.day_school import (
-    ANNOUNCEMENTS,
     School,
     day_config,
     day_messages,
+    day_poll,
     drop,
     fresh,
     generated_for,
     provision,
 )
-from parta.bench.day_stats import by_kind, knee, percentile, steps, summary
+from parta.bench.day_stats import knee, steps
+from parta.bench.day_workers import SynapseWorkers
 from parta.stack import SchoolStack
 
 GENERATORS = 2
@@ -98,8 +106,15 @@ async def everyone(generators: list[Generator], word: str, timeout_s: float) -> 
 
 
 def plans(
-    stack: SchoolStack, school: School, n: int, messages: list[dict[str, Any]], args: Any
+    stack: SchoolStack,
+    school: School,
+    n: int,
+    day: dict[str, Any],
+    workers: list[str],
+    args: Any,
 ) -> list[dict[str, Any]]:
+    """Each generator's share of the clients; every generator knows the whole day (the
+    messages, the poll) and the workers a proxy would send reads to."""
     clients = school.people[:n]
     rooms_of: dict[str, list[str]] = {u: [] for u in clients}
     for room in school.rooms:
@@ -111,7 +126,9 @@ def plans(
             "homeserver": stack.config.homeserver_url,
             "as_token": read_secret_file(stack.config.as_token_file),
             "clients": [{"user": u, "rooms": rooms_of[u]} for u in clients[k::GENERATORS]],
-            "messages": messages,
+            "messages": day["messages"],
+            "poll": day["poll"],
+            "workers": workers,
             "morning_s": args.morning,
             "receipt_share": args.receipts,
             "typing": not args.no_typing,
@@ -121,14 +138,22 @@ def plans(
     ]
 
 
-async def run_day(stack: SchoolStack, school: School, n: int, args: Any) -> dict[str, Any]:
+async def run_day(
+    stack: SchoolStack, school: School, n: int, workers: SynapseWorkers | None, args: Any
+) -> dict[str, Any]:
     clients = frozenset(school.people[:n])
     run = f"n{n}-{secrets.token_hex(3)}-"
-    messages = day_messages(school, clients, args.rate, args.day, args.seed, run)
-    generators = [await Generator.start(p) for p in plans(stack, school, n, messages, args)]
+    messages = day_messages(
+        school, clients, args.rate, args.day, args.seed, run, photo_every=args.photo_every
+    )
+    poll = None if args.no_poll else day_poll(school, clients, args.day, run)
+    urls = workers.urls if workers is not None else []
+    worker_pids = workers.pids if workers is not None else {}
+    planned = plans(stack, school, n, {"messages": messages, "poll": poll}, urls, args)
+    generators = [await Generator.start(p) for p in planned]
     try:
         logins = await everyone(generators, "login", 600)
-        by_name = probe.groups(stack)
+        by_name = probe.groups(stack, worker_pids.values())
         before = probe.snapshot(by_name) | {"load_generators": _cpu(generators)}
         wall0 = time.monotonic()
         await everyone(generators, "morning", args.morning + 600)
@@ -140,21 +165,29 @@ async def run_day(stack: SchoolStack, school: School, n: int, args: Any) -> dict
         called = await _lesson(stack, school, clients, t0 + args.day / 2, args)
         await day
         reports = await everyone(generators, f"report {args.drain}", args.drain + 600)
-        by_name = probe.groups(stack)
+        by_name = probe.groups(stack, worker_pids.values())
         after = probe.snapshot(by_name) | {"load_generators": _cpu(generators)}
         wall = time.monotonic() - wall0
     finally:
         for g in generators:
             await g.stop()
-    figures = _figures(n, messages, reports, probe.shares(before, after, wall))
-    figures["clients_per_room"] = _room_sizes(school, clients, messages)
-    figures["login_s"] = round(max(r["login_s"] for r in logins), 2)
-    figures["morning_all_s"] = round(morning_s, 2)
-    figures["synapse_rss_mb"] = round(probe.rss_mb(by_name["synapse"][0]), 1)
-    figures["synapse_rss_peak_mb"] = round(probe.rss_mb(by_name["synapse"][0], "VmHWM"), 1)
-    figures.update(called)
-    figures["errors"] += sum(called.get("lesson_errors", {}).values())
-    return figures
+    out = figures(n, messages, reports, probe.shares(before, after, wall))
+    out["clients_per_room"] = _room_sizes(school, clients, messages)
+    out["login_s"] = round(max(r["login_s"] for r in logins), 2)
+    out["morning_all_s"] = round(morning_s, 2)
+    synapse = {"main": by_name["synapse"][0], **worker_pids}
+    processes = synapse_processes(
+        probe.pid_shares(before, after, wall, synapse),
+        {name: (probe.rss_mb(p), probe.rss_mb(p, "VmHWM")) for name, p in synapse.items()},
+    )
+    out["workers"] = len(worker_pids)
+    out["synapse_processes"] = processes
+    out["synapse_rss_mb"] = round(sum(p["rss_mb"] for p in processes.values()), 1)
+    out["synapse_rss_peak_mb"] = round(sum(p["rss_peak_mb"] for p in processes.values()), 1)
+    out["photo_bytes"] = len(png(0))
+    out.update(called)
+    out["errors"] += sum(called.get("lesson_errors", {}).values())
+    return out
 
 
 def _room_sizes(
@@ -185,63 +218,30 @@ async def _lesson(
     return await lesson(stack.config.homeserver_url, stack.config.call_bridge_url, as_token, room)
 
 
-def _figures(
-    n: int, messages: list[dict[str, Any]], reports: list[dict[str, Any]], cpu: dict[str, float]
-) -> dict[str, Any]:
-    kind_of = {str(m["id"]): str(m["kind"]) for m in messages}
-    deliveries = [(str(m), float(s)) for r in reports for m, s in r["deliveries"]]
-    grouped = by_kind(deliveries, kind_of)
-    chatter = [s for k, values in grouped.items() if k != ANNOUNCEMENTS for s in values]
-    first = [float(s) for r in reports for s in r["first_sync_s"]]
-    errors: Counter[str] = Counter()
-    retries: Counter[str] = Counter()
-    for r in reports:
-        errors.update(r["errors"])
-        retries.update(r["retries"])
-    chat = summary(chatter)
-    return {
-        "clients": n,
-        "messages": len(messages),
-        "sent": sum(int(r["sent"]) for r in reports),
-        "expected": sum(int(r["expected"]) for r in reports),
-        "delivered": sum(int(r["delivered"]) for r in reports),
-        "delivery_p50_s": chat["p50_s"],
-        "delivery_p95_s": chat["p95_s"],
-        "delivery_p99_s": chat["p99_s"],
-        "delivery_max_s": chat["max_s"],
-        "delivery_by_room": {k: summary(v) for k, v in sorted(grouped.items())},
-        "announcement_p95_s": summary(grouped.get(ANNOUNCEMENTS, []))["p95_s"],
-        "first_sync_p50_s": _r(percentile(first, 0.5)),
-        "first_sync_p95_s": _r(percentile(first, 0.95)),
-        "errors": sum(errors.values()),
-        "errors_by_kind": dict(errors),
-        "retries_by_kind": dict(retries),
-        "synapse_cpu_share": cpu.get("synapse"),
-        "cpu_share": cpu,
-    }
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
+WORKERS_NEED_POSTGRES = (
+    "parta bench day: --workers needs --database postgres "
+    "(Synapse's workers share one database, and SQLite cannot be shared)"
+)
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     generated = generated_for(args.clients, args.seed)
-    config = day_config(args.state.resolve() / f"day-{args.database}", args.database)
+    config = day_config(args.state.resolve() / f"day-{args.database}", args.database, args.workers)
     result: dict[str, Any] = {
         "database": args.database,
+        "workers": args.workers,
         "people": len(generated.diary.people),
         "students": sum(1 for p in generated.diary.people.values() if p.role.value == "student"),
     }
     try:
-        with fresh(config) as stack:
+        with fresh(config) as stack, _workers(stack) as workers:
             started = time.monotonic()
             school = await provision(stack, generated)
             result["provision_s"] = round(time.monotonic() - started, 1)
             counts = steps(args.clients, args.steps) if args.find_knee else [args.clients]
             runs = []
             for n in counts:
-                runs.append(await run_day(stack, school, n, args))
+                runs.append(await run_day(stack, school, n, workers, args))
                 print(json.dumps(runs[-1], ensure_ascii=False), file=sys.stderr, flush=True)
     finally:
         drop(config)
@@ -252,7 +252,21 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+@contextlib.contextmanager
+def _workers(stack: SchoolStack) -> Iterator[SynapseWorkers | None]:
+    """Synapse's generic workers, if the stack's homeserver was rendered with any."""
+    rendered = stack.rendered
+    if rendered is None or not rendered.workers:
+        yield None
+        return
+    with SynapseWorkers(rendered) as workers:
+        yield workers
+
+
 def main(args: argparse.Namespace) -> int:
+    if args.workers and args.database != "postgres":
+        print(WORKERS_NEED_POSTGRES, file=sys.stderr)
+        return 2
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     result = asyncio.run(bench(args))
     if args.json:

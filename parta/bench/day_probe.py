@@ -7,6 +7,7 @@ PostgreSQL is counted by its backends serving this school's databases (from
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
@@ -43,8 +44,8 @@ def children(pid: int) -> list[int]:
     return [int(c) for c in text.split()]
 
 
-def groups(stack: SchoolStack) -> dict[str, list[int]]:
-    """The stack's processes by the name the figures give them."""
+def groups(stack: SchoolStack, workers: Iterable[int] = ()) -> dict[str, list[int]]:
+    """The stack's processes by the name the figures give them; ``workers``: Synapse's."""
 
     def pid(child: object) -> list[int]:
         found = getattr(child, "pid", None)
@@ -53,6 +54,7 @@ def groups(stack: SchoolStack) -> dict[str, list[int]]:
     bridge = pid(stack.bridge)
     return {
         "synapse": pid(stack.synapse),
+        "synapse_workers": list(workers),
         "appservice": pid(stack.appservice),
         "diary": pid(stack.diary),
         "bots": pid(stack.bots),
@@ -83,6 +85,20 @@ def shares(
     """CPU seconds / wall seconds per group (1.0 = one core), over processes seen both times."""
     return {
         name: round(_spent(before.get(name, {}), used) / wall_s, 3) for name, used in after.items()
+    }
+
+
+def pid_shares(
+    before: dict[str, dict[int, float]],
+    after: dict[str, dict[int, float]],
+    wall_s: float,
+    pids: dict[str, int],
+) -> dict[str, float]:
+    """CPU seconds / wall seconds of single processes by name, whichever group they are in."""
+    was = {p: used for group in before.values() for p, used in group.items()}
+    now = {p: used for group in after.values() for p, used in group.items()}
+    return {
+        name: round((now.get(p, 0.0) - was.get(p, 0.0)) / wall_s, 3) for name, p in pids.items()
     }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from appservice.diary_sync.layout import RoomKind
-from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole
+from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.school_sync import SyncOptions
 from homeserver.postgres import drop_database
 from kernel.config import (
@@ -29,6 +29,7 @@ from kernel.config import (
     DiaryConfig,
     HomeserverConfig,
     SchoolConfig,
+    SynapseWorkersConfig,
 )
 from kernel.ids import SourcedId, UserID
 from parta.diary_load import store_diary
@@ -55,6 +56,8 @@ class School:
     people: tuple[UserID, ...]
     """Every person, in the order clients are taken."""
     rooms: tuple[Room, ...]
+    staff: frozenset[UserID] = frozenset()
+    students: frozenset[UserID] = frozenset()
 
 
 def generated_for(clients: int, seed: int) -> GeneratedSchool:
@@ -67,12 +70,18 @@ def generated_for(clients: int, seed: int) -> GeneratedSchool:
         students += max(1, students // 20)
 
 
-def day_config(state: Path, database: str) -> SchoolConfig:
+def day_config(state: Path, database: str, workers: int = 0) -> SchoolConfig:
+    """The stack on free ports; ``workers``: Synapse's generic workers (PostgreSQL only)."""
     port = free_port()
+    synapse_workers = (
+        SynapseWorkersConfig(generic_workers=workers, first_port=free_port_block(workers + 1))
+        if workers
+        else SynapseWorkersConfig()
+    )
     return SchoolConfig(
         server_name=f"localhost:{port}",
         state_dir=state,
-        homeserver=HomeserverConfig(client_port=port),
+        homeserver=HomeserverConfig(client_port=port, workers=synapse_workers),
         appservice=AppserviceConfig(port=free_port()),
         diary=DiaryConfig(port=free_port()),
         call_bridge=CallBridgeConfig(port=free_port_block(3), workers=2),
@@ -117,8 +126,13 @@ async def provision(stack: SchoolStack, generated: GeneratedSchool) -> School:
             floor = room.spec.events_default
             senders = frozenset(u for u in room.members if room.power.get(u, 0) >= floor)
             rooms.append(Room(ids[key], kind, room.members, senders))
-        order = [school.puppet_id(p) for p in people_order(generated.diary)]
-        return School(tuple(order), tuple(sorted(rooms, key=lambda r: r.room_id)))
+        diary = generated.diary
+        order = [school.puppet_id(p) for p in people_order(diary)]
+        staff = frozenset(school.puppet_id(p) for p, x in diary.people.items() if x.role.is_staff)
+        students = frozenset(
+            school.puppet_id(p) for p, x in diary.people.items() if x.role is Role.STUDENT
+        )
+        return School(tuple(order), tuple(sorted(rooms, key=lambda r: r.room_id)), staff, students)
     finally:
         diary_store.close()
         store.close()
@@ -146,10 +160,17 @@ def people_order(diary: Diary) -> list[SourcedId]:
 
 
 def day_messages(
-    school: School, clients: frozenset[UserID], rate: float, day_s: float, seed: int, run: str
+    school: School,
+    clients: frozenset[UserID],
+    rate: float,
+    day_s: float,
+    seed: int,
+    run: str,
+    photo_every: int = 0,
 ) -> list[dict[str, Any]]:
     """The day's chatter: ``rate`` messages a second in class and parents' rooms, each
-    from a client member of its room, and one announcement to the whole school midday.
+    from a client member of its room, one in ``photo_every`` a photo (0: none), and one
+    announcement to the whole school midday.
     Ids start with ``run``: an earlier run's messages come back in a later first sync."""
     luck = random.Random(seed)  # noqa: S311 - a repeatable day, not a secret
     talk = [
@@ -161,13 +182,40 @@ def day_messages(
     for n in range(round(rate * day_s)) if talk else ():
         room, senders = luck.choice(talk)
         at = luck.uniform(0, day_s)
-        out.append(_message(f"{run}m{n}", room, luck.choice(senders), at, "Домашнее задание"))
+        photo = photo_every > 0 and n % photo_every == photo_every - 1
+        body = "Фото доски" if photo else "Домашнее задание"
+        out.append(_message(f"{run}m{n}", room, luck.choice(senders), at, body) | {"photo": photo})
     for room in school.rooms:
         senders = sorted(room.senders & clients)
         if room.kind == ANNOUNCEMENTS and senders:
             body = "Завтра родительское собрание в 18:00"
-            out.append(_message(f"{run}a0", room, senders[0], day_s / 2, body))
+            out.append(_message(f"{run}a0", room, senders[0], day_s / 2, body) | {"photo": False})
     return sorted(out, key=lambda m: float(m["at"]))
+
+
+def day_poll(
+    school: School, clients: frozenset[UserID], day_s: float, run: str
+) -> dict[str, Any] | None:
+    """The poll: a teacher (a client who may post) of the class chat with the most student
+    clients asks at a quarter of the day; that room's student clients answer."""
+    best: tuple[int, str, Room, UserID] | None = None
+    for room in school.rooms:
+        if room.kind != TALK[RoomKind.CLASS]:
+            continue
+        teachers = sorted(room.senders & school.staff & clients)
+        voters = room.members & school.students & clients
+        if teachers and voters and (best is None or (len(voters), room.room_id) > best[:2]):
+            best = (len(voters), room.room_id, room, teachers[0])
+    if best is None:
+        return None
+    _count, _id, room, teacher = best
+    return {
+        "id": f"{run}poll",
+        "room": room.room_id,
+        "teacher": teacher,
+        "voters": sorted(room.members & school.students & clients),
+        "at": round(day_s / 4, 3),
+    }
 
 
 def _message(mid: str, room: Room, sender: UserID, at: float, body: str) -> dict[str, Any]:
