@@ -44,13 +44,12 @@ from appservice.diary_sync.plan import (
     SetTopic,
 )
 from appservice.errors import SYNC_FAILURES, NoAdminAccess, RoomMissing
+from appservice.reader import made_whole
 from appservice.store import Store
 from kernel.ids import RoomID, ServerName, UserID, localpart_of, room_alias
 from kernel.matrix import (
-    Forbidden,
     MatrixClient,
     MatrixError,
-    NotFound,
     RoomInUse,
     UserInUse,
 )
@@ -237,21 +236,19 @@ class Executor:
 
     async def _whole(self, room: RoomID | None, alias: str) -> RoomID | None:
         """``room`` if it was made whole; None for a room a homeserver killed mid-``createRoom``
-        left half made (its alias set, no power levels): the alias is taken off it and the
-        bot leaves it, so the room is made again rather than adopted broken for good."""
+        left half made (its alias set, no power levels, maybe not even the bot's join): the
+        alias is taken off it and the bot leaves it, so the room is made again rather than
+        adopted broken for good."""
         if room is None:
             return None
-        try:
-            await self._client.state_event(room, "m.room.power_levels")
-        except NotFound:
-            log.warning("%s was left half made (no power levels): making it again", alias)
-            await self._client.remove_alias(alias)
-            with contextlib.suppress(MatrixError):
-                await self._client.leave(room)
-            return None
-        except Forbidden:  # not the bot's to read: adopted as before
+        if await made_whole(self._client, room):
             return room
-        return room
+        # the alias is in the school's own namespace: only its bot made this room
+        log.warning("%s was left half made (not the bot's to read): making it again", alias)
+        await self._client.remove_alias(alias)
+        with contextlib.suppress(MatrixError):
+            await self._client.leave(room)
+        return None
 
     async def _move(self, old: RoomKey, new: RoomKey) -> None:
         room = self._rooms.get(old) or self._rooms.get(new)

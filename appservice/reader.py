@@ -15,14 +15,18 @@ children are asked about just for the rooms at hand (``m.space.child`` each).
 
 Rooms are read in parallel. A desired room the store does not know is looked up
 by alias: a run that crashed after ``createRoom`` but before recording the id
-must adopt the room, not create a second one. A room missing from its space's
-hierarchy (its ``m.space.child`` was never sent) has its name and topic read
-one by one.
+must adopt the room, not create a second one. A room the bot cannot read (a homeserver
+killed mid-``createRoom`` left it without the bot's join or power levels) is not
+adopted, and a stored one is read as missing: the sync makes it again
+(:meth:`appservice.executor.Executor._whole` takes the alias off it). A room missing
+from its space's hierarchy (its ``m.space.child`` was never sent) has its name and
+topic read one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,7 +36,9 @@ from appservice.diary_sync.layout import RoomKey
 from appservice.diary_sync.state import Actual, ActualRoom, Membership
 from appservice.store import Store
 from kernel.ids import RoomID, ServerName, UserID, room_alias
-from kernel.matrix import JsonDict, MatrixClient
+from kernel.matrix import Forbidden, JsonDict, MatrixClient, NotFound
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,13 @@ async def read_actual(
     invites = store.invites()
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(key: RoomKey) -> tuple[RoomKey, ActualRoom]:
+    async def one(key: RoomKey) -> tuple[RoomKey, ActualRoom] | None:
         async with gate:
-            room = await read_room(client, known[key], bot, summaries.get(known[key]))
+            try:
+                room = await read_room(client, known[key], bot, summaries.get(known[key]))
+            except Forbidden:  # the bot is not in it: a room left half made, made again
+                log.warning("%s (#%s) is not the bot's to read: read as missing", known[key], key)
+                return None
             if partial and room.room_id in space_ids:
                 others = [r for r in known.values() if r != room.room_id]
                 room = replace(room, children=await _children_among(client, room.room_id, others))
@@ -79,7 +89,7 @@ async def read_actual(
             room.events_default,
         )
 
-    pairs = await asyncio.gather(*(one(k) for k in known))
+    pairs = [p for p in await asyncio.gather(*(one(k) for k in known)) if p is not None]
     accounts = store.accounts()
     puppets = store.puppets()
     managed = frozenset(a.user_id for a in accounts.values()) | puppets.keys()
@@ -96,11 +106,23 @@ async def _room_ids(
         room = stored.get(key)
         if room is None:
             room = await client.resolve_alias(room_alias(key, server))
+            if room is not None and not await made_whole(client, room):
+                room = None  # left half made: the executor makes it again
             if room is not None:
                 store.save_room(key, room)
         if room is not None:
             known[key] = room
     return known
+
+
+async def made_whole(client: MatrixClient, room: RoomID) -> bool:
+    """Whether the bot can read the room's power levels: a room a homeserver killed
+    mid-``createRoom`` lacks them, or even the bot's own join."""
+    try:
+        await client.state_event(room, "m.room.power_levels")
+    except (NotFound, Forbidden):
+        return False
+    return True
 
 
 async def _children_among(
