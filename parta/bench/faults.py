@@ -104,7 +104,12 @@ async def run_rounds(harness: Harness, kinds: dict[str, Fault], rounds: int, see
     for n in range(rounds):
         for kind, fault in kinds.items():
             began = time.monotonic()
-            checks = await fault(harness, n)
+            try:
+                checks = await fault(harness, n)
+            except Exception as e:  # a round that broke is a violation; the run goes on
+                checks = [
+                    Check("the round runs to its end", False, f"{type(e).__name__}: {e}"[:300])
+                ]
             took = time.monotonic() - began
             point = next((c for c in checks if c.name == "point"), Check("point", False))
             held = [c for c in checks if c.name != "point"]

@@ -6,7 +6,7 @@ import random
 
 from appservice.diary_sync.model import ClassKind, EnrollmentRole, Role
 from kernel.ids import SourcedId
-from parta.bench.faults import Report
+from parta.bench.faults import Harness, Report, run_rounds
 from parta.bench.faults_school import NEWCOMERS, Check, mutate
 from synthetic.school import generate_school
 
@@ -56,3 +56,18 @@ def test_a_failure_the_component_logged_as_its_own_is_a_known_gap_not_a_violatio
     assert figures["violations"] == 0
     assert figures["known_gaps"] == 1
     assert "Synapse logged it" in figures["by_kind"]["postgres-restart"]["failed"][0]
+
+
+async def test_a_round_that_raises_is_a_violation_and_the_run_goes_on() -> None:
+    ran: list[int] = []
+
+    async def broken(harness: Harness, n: int) -> list[Check]:
+        ran.append(n)
+        raise RuntimeError("403 not in room")
+
+    harness = Harness.__new__(Harness)
+    harness.say = lambda _line: None
+    report = await run_rounds(harness, {"broken": broken}, rounds=2, seed=0)
+    assert ran == [0, 1]
+    assert report.violations == 2
+    assert "403 not in room" in report.by_kind["broken"]["failed"][0]
