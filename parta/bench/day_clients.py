@@ -125,12 +125,15 @@ class Load:
         body: dict[str, Any] = answer.json()
         return body
 
-    def spawn(self, tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` beside the syncs; its end may be what the report waits for."""
+    def spawn(
+        self, tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None], *, wake: bool = False
+    ) -> None:
+        """Run ``work`` beside the syncs; ``wake``: its end is what the report waits for."""
         task = asyncio.create_task(work)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
-        task.add_done_callback(lambda _task: self.arrived.set())
+        if wake:
+            task.add_done_callback(lambda _task: self.arrived.set())
 
     async def login(self, client: Client, gate: asyncio.Semaphore) -> None:
         body = {

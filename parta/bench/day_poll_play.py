@@ -43,7 +43,9 @@ class Load(Protocol):
         self, op: str, method: str, path: str, token: str, **kw: Any
     ) -> dict[str, Any] | None: ...
 
-    def spawn(self, tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None]) -> None: ...
+    def spawn(
+        self, tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None], *, wake: bool = False
+    ) -> None: ...
 
 
 @dataclass
@@ -88,16 +90,16 @@ class PollPlay:
                     self.load.arrived.set()
         elif self._voter(user) and is_ours(event, POLL_START, self.poll_id):
             self.answered.add(user)
-            self.load.spawn(self.tasks, self.answer(token, str(event["event_id"])))
+            self.load.spawn(self.tasks, self.answer(token, str(event["event_id"])), wake=True)
 
     def gap(self, user: str, token: str, room: str) -> None:
         """A gapped timeline in the poll's room: filled as a client would."""
         if room != self.room:
             return
         if self.tally is not None and user == self.plan["teacher"] and self.start_event:
-            self.load.spawn(self.tasks, self._responses(token, self.start_event))
+            self.load.spawn(self.tasks, self._responses(token, self.start_event), wake=True)
         elif self._voter(user):
-            self.load.spawn(self.tasks, self._find_start(user, token))
+            self.load.spawn(self.tasks, self._find_start(user, token), wake=True)
 
     async def _responses(self, token: str, start: str) -> None:
         path = (
