@@ -8,6 +8,7 @@ const T = {
   connecting: "Подключение…",
   connected: "В звонке",
   lost: "Связь со звонком потеряна",
+  reconnecting: "Связь со звонком потеряна. Подключаемся снова…",
   ended: (by) => `Звонок завершён (${by})`,
   left: "Вы вышли из звонка",
   callOver: "Звонок завершён",
@@ -115,15 +116,48 @@ async function join(withVideo) {
   show(T.connecting);
   try {
     await localMedia(withVideo);
-    const token = await openidToken();
-    const placed = await fetch(`/api/v1/place?call=${encodeURIComponent(config.call)}`);
-    const where = await placed.json();
-    if (!placed.ok) throw new Error(where.error || T.unavailable);
-    await connect(where.ws_url, token);
+    const { wsUrl, token } = await place();
+    await connect(wsUrl, token);
   } catch (e) {
     show(e.message || String(e));
     for (const b of root.querySelectorAll(".choices button")) b.disabled = false;
   }
+}
+
+async function place() {
+  const token = await openidToken();
+  const placed = await fetch(`/api/v1/place?call=${encodeURIComponent(config.call)}`);
+  const where = await placed.json();
+  if (!placed.ok) throw new Error(where.error || T.unavailable);
+  return { wsUrl: where.ws_url, token };
+}
+
+// A worker that went away (killed, restarted): the page is placed again, on a live one,
+// with the same camera and microphone, and tries a few times before it gives up.
+const RECONNECT_MS = [1000, 2000, 4000, 8000, 15000];
+
+async function reconnect() {
+  root.dataset.state = "lost";
+  setStatus(T.reconnecting);
+  state.pc?.close();
+  Object.assign(state, {
+    ws: null, pc: null, slots: { audio: null, camera: null, screen: null }, streams: {}, media: {},
+  });
+  $('[data-testid="stage"]').replaceChildren();
+  for (const wait of RECONNECT_MS) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    if (root.dataset.state !== "lost") return;  // left or ended meanwhile
+    try {
+      const { wsUrl, token } = await place();
+      await connect(wsUrl, token);
+      show("");
+      return;
+    } catch (e) {
+      state.ws = null;
+    }
+  }
+  setStatus(T.lost);
+  show(T.unavailable);
 }
 
 function connect(wsUrl, token) {
@@ -131,7 +165,10 @@ function connect(wsUrl, token) {
     const ws = new WebSocket(wsUrl);
     state.ws = ws;
     ws.onopen = () => ws.send(JSON.stringify({ type: "join", call: config.call, token }));
-    ws.onclose = () => { if (root.dataset.state === "in-call") { setStatus(T.lost); root.dataset.state = "lost"; } };
+    ws.onclose = () => {
+      reject(new Error(T.unavailable));  // closed before the welcome: a failed try
+      if (state.ws === ws && root.dataset.state === "in-call") reconnect();
+    };
     ws.onerror = () => reject(new Error(T.unavailable));
     let queue = Promise.resolve();  // one message at a time, in order
     ws.onmessage = (event) => {

@@ -54,6 +54,7 @@ class Lessons:
     later_5a: str
     attended_5b: str
     crashed_5a: str
+    rejoined_5a: str
 
 
 def _sid(local: str) -> SourcedId:
@@ -90,6 +91,7 @@ async def lessons(stack: SchoolStack, school: SchoolSync) -> Lessons:
             add("later-5a", "5a-math", timedelta(hours=2)),
             add("attended-5b", "5b-math", timedelta(minutes=-10)),
             add("crashed-5a", "5a-math", timedelta(minutes=-5)),
+            add("rejoined-5a", "5a-math", timedelta(minutes=-5)),
         )
     finally:
         store.close()
@@ -571,6 +573,48 @@ async def test_chromium_joins_a_lesson_and_sees_a_python_peer_and_vice_versa(
         assert abs(width / height - 16 / 9) < 0.05, screen.size
         await share.click()  # stop sharing
         await expect(share).to_have_attribute("aria-pressed", "false")
+
+
+async def test_a_page_whose_worker_was_killed_joins_again_by_itself_on_a_live_one(
+    stack: SchoolStack,
+    client: MatrixClient,
+    school: SchoolSync,
+    lessons: Lessons,
+    http: httpx.AsyncClient,
+    browser: Browser,
+) -> None:
+    """Issue 17.2: the student's page is told the connection is lost, is placed again and
+    is back in the lesson with her camera, without a click; the teacher sees her again."""
+    lesson = _Lesson(stack, client, school, http, browser, f"lesson/{lessons.rejoined_5a}")
+    student_user = school.puppet_id(_sid("s3"))
+    async with _teacher_and_page(lesson, "s3", "Присоединиться с видео", shade=200) as (
+        teacher,
+        page,
+    ):
+        await until(lambda: _video_of(teacher, student_user))
+        _, worker = await place(stack, lesson.call)  # where the call is held
+        os.kill(_worker_pid(stack, worker), signal.SIGKILL)
+        await until(lambda: teacher.cut_off)
+        await expect(page.get_by_test_id("status")).to_have_text(
+            "Связь со звонком потеряна. Подключаемся снова…"
+        )
+        ws_url, _ = await place(stack, lesson.call)
+        again = CallPeer(ws_url, lesson.call, await openid(client, school, http, "t4"))
+        try:
+            await again.join()
+            await again.publish(shade=200)
+            await until(lambda: _video_of(again, student_user), deadline_s=40)
+            await expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
+            await expect(page.get_by_test_id("status")).to_have_text("В звонке")
+        finally:
+            await again.close()
+
+
+def _video_of(peer: CallPeer, user: str) -> Received | None:
+    """``user``'s camera as ``peer`` decodes it, once it has some frames."""
+    pid = next((p["id"] for p in peer.participants if p["user"] == user), "")
+    seen = peer.video_from(pid)
+    return seen if seen and seen.frames > 10 else None
 
 
 async def test_a_student_s_page_in_the_announcements_call_says_its_chat_stays_in_the_call(
