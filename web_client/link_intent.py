@@ -19,6 +19,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from kernel.contracts.appservice import Linked
 from kernel.ids import SourcedId
 from web_client.errors import LinkError
@@ -83,7 +85,14 @@ class Links:
 
     async def _until_done(self) -> None:
         tries = 0
-        while await self.finish_pending() > 0:
+        while True:
+            try:
+                waiting = await self.finish_pending()
+            except SQLAlchemyError as e:  # the diary's own store away: tried again later
+                logger.warning("links left pending not finished yet: %s", e)
+                waiting = 1
+            if waiting == 0:
+                return
             await self._sleep(RETRY_S[min(tries, len(RETRY_S) - 1)])
             tries += 1
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from kernel.ids import SourcedId
 
@@ -42,6 +42,11 @@ class PendingLink:
     phone: str | None
     password_hash: str | None
     asked_at: datetime
+
+
+def _held_by_another(db: Connection, phone: str, person: SourcedId) -> bool:
+    holder = db.execute(sa.select(_accounts.c.person_id).where(_accounts.c.phone == phone)).first()
+    return holder is not None and holder.person_id != person
 
 
 class LinkStore:
@@ -74,8 +79,8 @@ class LinkStore:
                 sa.select(pending_links).where(pending_links.c.person_id == person)
             ).first()
             values: dict[str, str] = {"matrix_user_id": user_id}
-            if row is not None and row.phone:
-                values["phone"] = row.phone
+            if row is not None and row.phone and not _held_by_another(db, row.phone, person):
+                values["phone"] = row.phone  # (taken meanwhile: the link stands without it)
             if row is not None and row.password_hash:
                 values["password_hash"] = row.password_hash
             db.execute(sa.update(_accounts).where(_accounts.c.person_id == person).values(values))

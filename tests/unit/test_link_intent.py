@@ -128,3 +128,19 @@ async def test_a_link_the_appservice_could_not_answer_is_finished_when_it_answer
     assert account is not None
     assert account.matrix_user_id == "@li-s1:school.test"
     assert account.password_hash == "old-hash"  # «У меня уже есть»: no new password
+
+
+async def test_a_phone_another_person_took_meanwhile_does_not_stop_the_link(
+    store: DiaryStore,
+) -> None:
+    """Checked when asked, but two people may ask for one phone at once: the second link
+    stands, without the phone, rather than failing on the phone's uniqueness for good."""
+    store.set_phone(SourcedId("li-s2"), "+79001112233")
+    await _links(store, Appservice()).link(PERSON, "+79001112233", "new-hash")
+    account = store.account(PERSON)
+    assert account is not None
+    assert (account.matrix_user_id, account.phone, account.password_hash) == (
+        "@li-s1:school.test",
+        None,
+        "new-hash",
+    )
