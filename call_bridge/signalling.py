@@ -192,6 +192,8 @@ class Calls:
             if call in self.calls:
                 continue  # back in it already: this process's own call now
             room = RoomID(held.room)
+            # (a race left open: another worker announcing this call between the read and
+            # the write below loses its widget; the window is one request long)
             if await t.room.widget_worker(room) == t.worker:
                 await t.room.finish(room, held.title, list(held.hosts))
             t.book.closed(held.call, t.worker)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -266,8 +267,12 @@ def run_demo(args: argparse.Namespace) -> int:
 def write_demo_json(state: Path, data: dict[str, Any]) -> Path:
     """``state/demo.json``, readable by its owner only: it holds tokens and passwords."""
     out = state / "demo.json"
-    out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    out.chmod(0o600)
+    part = state / "demo.json.part"  # whole or absent: a reader never sees it half written
+    part.unlink(missing_ok=True)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(data, ensure_ascii=False, indent=2))
+    part.replace(out)
     return out
 
 
