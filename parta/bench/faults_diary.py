@@ -26,12 +26,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import Argon2Error
 
 from appservice.diary_sync.model import Diary
-from appservice.diary_sync.snapshot import to_snapshot
-from appservice.school_sync import SNAPSHOT, SyncOptions
 from kernel.ids import RoomID, SourcedId, UserID
 from parta.bench.faults import Harness
-from parta.bench.faults_link import without
-from parta.bench.faults_school import NEWCOMERS, Check, converge, mutate, rooms_hold
+from parta.bench.faults_link import newcomer, rooms_of
+from parta.bench.faults_school import Check, converge, rooms_hold
 from web_client.link_store import LinkStore
 from web_client.store import DiaryStore
 
@@ -97,12 +95,7 @@ async def _finished(harness: Harness) -> int:
 
 
 async def diary_during_link(harness: Harness, n: int) -> list[Check]:
-    harness.changes += 1
-    diary = mutate(harness.diary, harness.rng, harness.changes)
-    person = SourcedId(f"stu-fault-{harness.changes}-{harness.rng.randrange(NEWCOMERS)}")
-    await harness.school.run(without(diary, person), SyncOptions(eager=True))
-    harness.store.save_snapshot(SNAPSHOT, to_snapshot(diary))
-    harness.diary = diary
+    diary, person = await newcomer(harness)
     old, password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     login = _arrive(harness, diary, person, old)
     phone = f"+7901{harness.changes:07d}"
@@ -140,18 +133,10 @@ async def diary_during_link(harness: Harness, n: int) -> list[Check]:
         and account is not None
         and _verifies(account.password_hash, old)
     )
-    user = UserID(recorded or "")
-    theirs = {
-        harness.store.room_ids()[key]
-        for key, room in harness.school.desired(diary, eager=False).rooms.items()
-        if user in room.members and key in harness.store.room_ids()
-    }
+    theirs: set[RoomID] = set()
     held: set[RoomID] = set()
     if whole:
-        joined = await harness.client.request(
-            "GET", "/_matrix/client/v3/joined_rooms", as_user=user
-        )
-        held = {RoomID(r) for r in joined.get("joined_rooms", [])}
+        theirs, held = await rooms_of(harness, diary, UserID(recorded or ""))
     state = "linked" if whole else "not linked" if untouched else "HALF"
     checks = [
         point,

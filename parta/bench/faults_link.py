@@ -50,14 +50,32 @@ async def _link(harness: Harness, person: SourcedId) -> tuple[int, dict[str, obj
     return answer.status_code, body if isinstance(body, dict) else {}
 
 
-async def synapse_during_link(harness: Harness, n: int) -> list[Check]:
+async def newcomer(harness: Harness) -> tuple[Diary, SourcedId]:
+    """A changed diary with one new pupil not yet synced: everybody else is in, and the
+    appservice holds the diary with the pupil (what a link reads)."""
     harness.changes += 1
     diary = mutate(harness.diary, harness.rng, harness.changes)
     person = SourcedId(f"stu-fault-{harness.changes}-{harness.rng.randrange(NEWCOMERS)}")
-    # everybody else is in; the newcomer's diary is the one the appservice holds
     await harness.school.run(without(diary, person), SyncOptions(eager=True))
     harness.store.save_snapshot(SNAPSHOT, to_snapshot(diary))
     harness.diary = diary
+    return diary, person
+
+
+async def rooms_of(harness: Harness, diary: Diary, user: UserID) -> tuple[set[RoomID], set[RoomID]]:
+    """The rooms ``user`` should be in by the diary, and those Synapse says they joined."""
+    known = harness.store.room_ids()
+    theirs = {
+        known[key]
+        for key, room in harness.school.desired(diary, eager=False).rooms.items()
+        if user in room.members and key in known
+    }
+    joined = await harness.client.request("GET", "/_matrix/client/v3/joined_rooms", as_user=user)
+    return theirs, {RoomID(r) for r in joined.get("joined_rooms", [])}
+
+
+async def synapse_during_link(harness: Harness, n: int) -> list[Check]:
+    diary, person = await newcomer(harness)
     asked = asyncio.ensure_future(_link(harness, person))
     await asyncio.sleep(harness.rng.uniform(0.0, 0.3))  # the fault's random point
     point = Check("point", not asked.done(), "mid-link" if not asked.done() else "after it")
@@ -72,13 +90,7 @@ async def synapse_during_link(harness: Harness, n: int) -> list[Check]:
         status, body = await _link(harness, person)  # the person tries again
     account = harness.store.accounts().get(person)
     user = UserID(str(body.get("user_id", "")))
-    theirs = {
-        harness.store.room_ids()[key]
-        for key, room in harness.school.desired(diary, eager=False).rooms.items()
-        if user in room.members and key in harness.store.room_ids()
-    }
-    joined = await harness.client.request("GET", "/_matrix/client/v3/joined_rooms", as_user=user)
-    held = {RoomID(r) for r in joined.get("joined_rooms", [])}
+    theirs, held = await rooms_of(harness, diary, user)
     checks = [
         point,
         Check("the link rides out the restart", rode_out, f"{status}: {body}"[:200]),

@@ -54,6 +54,13 @@ def store(tmp_path: Path) -> Iterator[DiaryStore]:
     opened.close()
 
 
+def _recorded(store: DiaryStore) -> tuple[str | None, str | None, str | None]:
+    """What the diary holds of the person's link: account, phone, password hash."""
+    account = store.account(PERSON)
+    assert account is not None
+    return account.matrix_user_id, account.phone, account.password_hash
+
+
 def _links(store: DiaryStore, appservice: Appservice, slept: list[float] | None = None) -> Links:
     async def sleep(seconds: float) -> None:
         if slept is not None:
@@ -66,13 +73,7 @@ def _links(store: DiaryStore, appservice: Appservice, slept: list[float] | None 
 async def test_a_link_records_the_account_phone_and_password_together(store: DiaryStore) -> None:
     appservice = Appservice()
     await _links(store, appservice).link(PERSON, "+79001112233", "new-hash")
-    account = store.account(PERSON)
-    assert account is not None
-    assert (account.matrix_user_id, account.phone, account.password_hash) == (
-        "@li-s1:school.test",
-        "+79001112233",
-        "new-hash",
-    )
+    assert _recorded(store) == ("@li-s1:school.test", "+79001112233", "new-hash")
     assert LinkStore(store.engine).pending() == []
 
 
@@ -90,13 +91,7 @@ async def test_a_diary_killed_after_the_appservice_linked_finishes_the_link_at_i
     appservice.after_linking = None
     restarted = _links(store, appservice)  # the diary's next start
     assert await restarted.finish_pending() == 0
-    account = store.account(PERSON)
-    assert account is not None
-    assert (account.matrix_user_id, account.phone, account.password_hash) == (
-        "@li-s1:school.test",
-        "+79001112233",
-        "new-hash",
-    )
+    assert _recorded(store) == ("@li-s1:school.test", "+79001112233", "new-hash")
     assert LinkStore(store.engine).pending() == []
     assert appservice.linked == {PERSON: 2}  # linked again, idempotently: the same account
 
@@ -137,10 +132,4 @@ async def test_a_phone_another_person_took_meanwhile_does_not_stop_the_link(
     stands, without the phone, rather than failing on the phone's uniqueness for good."""
     store.set_phone(SourcedId("li-s2"), "+79001112233")
     await _links(store, Appservice()).link(PERSON, "+79001112233", "new-hash")
-    account = store.account(PERSON)
-    assert account is not None
-    assert (account.matrix_user_id, account.phone, account.password_hash) == (
-        "@li-s1:school.test",
-        None,
-        "new-hash",
-    )
+    assert _recorded(store) == ("@li-s1:school.test", None, "new-hash")
