@@ -141,7 +141,7 @@ def main(args: argparse.Namespace) -> int:
     say = (lambda _line: None) if args.json else print
     with tempfile.TemporaryDirectory(prefix="parta-faults-") as tmp:
         state = Path(args.state) if args.state else Path(tmp)
-        with fault_stack(state, args.database, args.rounds) as stack:
+        with fault_stack(state, args.database) as stack:
 
             async def go() -> Report:
                 async with open_harness(stack, state, args.seed, say) as harness:

@@ -32,9 +32,8 @@ from synthetic.school import generate_school
 from web_client.store import DiaryStore
 
 STORE_DISK_MB = 48
-"""The store disk's size for the first rounds; it grows by ``STORE_DISK_MB_PER_ROUND`` for
-each round asked, because every ``store-disk-full`` round leaves ~2 MB of messages."""
-STORE_DISK_MB_PER_ROUND = 3
+"""The store disk's size at the start; each ``store-disk-full`` round grows it by what the
+earlier rounds left there (``faults_disk.make_room``)."""
 STUDENTS = 24
 """Two homerooms, their subject groups, teachers and parents: about 30 rooms."""
 
@@ -56,17 +55,13 @@ def fault_config(state: Path, database: str) -> SchoolConfig:
     )
 
 
-def store_disk_mb(rounds: int) -> int:
-    return STORE_DISK_MB + STORE_DISK_MB_PER_ROUND * max(0, rounds)
-
-
-def store_disk(state: Path, rounds: int = 0) -> Path | None:
+def store_disk(state: Path) -> Path | None:
     """A tmpfs for the appservice's SQLite store (``state/appservice.db`` links into it);
     None where this process may not mount (then the full-disk fault says so)."""
     disk = state / "store-disk"
     disk.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(  # noqa: S603 - fixed arguments
-        ["mount", "-t", "tmpfs", "-o", f"size={store_disk_mb(rounds)}m", "tmpfs", str(disk)],  # noqa: S607
+        ["mount", "-t", "tmpfs", "-o", f"size={STORE_DISK_MB}m", "tmpfs", str(disk)],  # noqa: S607
         capture_output=True,
         check=False,
     )
@@ -77,10 +72,10 @@ def store_disk(state: Path, rounds: int = 0) -> Path | None:
 
 
 @contextlib.contextmanager
-def fault_stack(state: Path, database: str, rounds: int = 0) -> Iterator[SchoolStack]:
+def fault_stack(state: Path, database: str) -> Iterator[SchoolStack]:
     config = fault_config(state, database)
     state.mkdir(parents=True, exist_ok=True)
-    disk = store_disk(state, rounds) if database == "sqlite" else None
+    disk = store_disk(state) if database == "sqlite" else None
     stack = SchoolStack.for_config(config)
     try:
         with stack:
