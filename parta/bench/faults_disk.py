@@ -49,11 +49,13 @@ def fill(disk: Path) -> Path:
 
 
 def make_room(disk: Path, headroom_mb: int = HEADROOM_MB) -> None:
-    """Grow the tmpfs so that ``headroom_mb`` is free again (a remount keeps its files)."""
+    """Grow the tmpfs so that ``headroom_mb`` is free again (a remount keeps its files);
+    it never shrinks."""
     st = os.statvfs(disk)
-    used_mb = (st.f_blocks - st.f_bfree) * st.f_frsize // (1 << 20)
+    size_mb = st.f_blocks * st.f_frsize // (1 << 20)
+    used_mb = -(-(st.f_blocks - st.f_bfree) * st.f_frsize // (1 << 20))
     subprocess.run(  # noqa: S603 - fixed arguments
-        ["mount", "-o", f"remount,size={used_mb + headroom_mb}m", str(disk)],  # noqa: S607
+        ["mount", "-o", f"remount,size={max(size_mb, used_mb + headroom_mb)}m", str(disk)],  # noqa: S607
         check=True,
         capture_output=True,
     )
