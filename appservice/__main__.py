@@ -19,9 +19,11 @@ from twisted.internet import asyncioreactor
 asyncioreactor.install()  # type: ignore[no-untyped-call]  # before anything imports the reactor: linking runs on asyncio
 
 from prometheus_client import REGISTRY  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 from twisted.internet import reactor  # noqa: E402
 from twisted.internet.task import LoopingCall  # noqa: E402
 
+from appservice.catch_up import CatchUp  # noqa: E402
 from appservice.commands_api import CommandsResource  # noqa: E402
 from appservice.last_sync_api import LastSyncResource  # noqa: E402
 from appservice.linking import LinkResource  # noqa: E402
@@ -43,6 +45,7 @@ from kernel.config import ConfigError, SchoolConfig, load_config, parse_quiet_ho
 from kernel.contracts.appservice import LAST_SYNC_PATH  # noqa: E402
 from kernel.ids import ServerName, user_id  # noqa: E402
 from kernel.matrix import MatrixClient  # noqa: E402
+from kernel.matrix.errors import MatrixFailure  # noqa: E402
 from kernel.metrics import serve  # noqa: E402
 from kernel.secrets import SecretError, read_secret_file  # noqa: E402
 
@@ -101,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if config.safety.quiet_hours:
         quiet = _quiet_hours(config, store, as_token, safety)
         _every(config.safety.quiet_check_seconds, quiet)
+    if config.appservice.catch_up_seconds:
+        _catch_up(config, store, as_token)
     the_reactor.run()
     store.close()
     return 0
@@ -133,6 +138,34 @@ def _every(seconds: int, quiet: Callable[[], QuietHours]) -> None:
 
     loop = LoopingCall(lambda: asyncio.ensure_future(tick()))
     loop.start(seconds, now=True)
+
+
+def _catch_up(config: SchoolConfig, store: Store, as_token: str) -> None:
+    """Every ``catch_up_seconds``, the events the homeserver did not send; a tick still
+    running when the next is due is not doubled."""
+    made: list[CatchUp] = []
+    running: list[bool] = []
+
+    async def tick() -> None:
+        if running:
+            return
+        running.append(True)
+        try:
+            if not made:
+                client = MatrixClient(config.homeserver_url, as_token)
+                made.append(CatchUp(client, store, lambda: int(time.time() * 1000)))
+            await made[0].tick()
+        except MatrixFailure as e:  # a homeserver away: the next tick reads the same span
+            log.warning("catch-up: the homeserver did not answer (%s); trying again later", e)
+        except OperationalError as e:  # the store away: likewise
+            log.warning("catch-up: the store is unavailable (%s); trying again later", e.orig)
+        except Exception:
+            log.exception("catch-up failed")
+        finally:
+            running.clear()
+
+    loop = LoopingCall(lambda: asyncio.ensure_future(tick()))
+    loop.start(config.appservice.catch_up_seconds, now=True)
 
 
 LINK_OUTAGE_S = 20.0

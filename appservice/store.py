@@ -415,6 +415,12 @@ class Store:
             )
         return TransactionOutcome(new=True, stored=fresh, rejected=len(bad))
 
+    def known_events(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` the store has."""
+        with self._engine.connect() as c:
+            rows = c.execute(sa.select(events.c.event_id).where(events.c.event_id.in_(ids)))
+            return {str(r) for (r,) in rows}
+
     def record_receipts(self, ephemeral: Sequence[object]) -> int:
         """Keep each person's newest ``m.read`` receipt per room; returns how many moved."""
         moved = 0

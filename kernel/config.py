@@ -71,6 +71,9 @@ class AppserviceConfig(_Model):
     port: int = Field(9008, ge=1, le=65535)
     id: str = "parta"
     bot_localpart: str = "parta"
+    catch_up_seconds: int = Field(30, ge=0, le=3600)
+    """How often the bot's timeline is read for events the homeserver did not send
+    (:mod:`appservice.catch_up`); 0: never."""
 
 
 class SyncConfig(_Model):
