@@ -8,7 +8,10 @@
                  linked again (idempotent) and finished, or dropped if refused
 
 The person's new phone and password take effect only with the account, in the same
-transaction, so their old password works until the link is whole.
+transaction, so their old password works until the link is whole. An account the person
+already had is written into the intent only after they proved it with its password; a link
+finished later leaves that account invited to its rooms (the proof's login is not kept), and
+their own client joins them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ logger = logging.getLogger(__name__)
 RETRY_S = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
 """Between passes over the intents the appservice could not answer (then every minute)."""
 
-LinkCall = Callable[[str], Awaitable[Linked]]
+LinkCall = Callable[[str, str | None], Awaitable[Linked]]
+"""The appservice's link: the person, and the account they already had (None: make one)."""
 
 
 class Links:
@@ -46,12 +50,17 @@ class Links:
         self._task: asyncio.Task[None] | None = None
 
     async def link(
-        self, person: SourcedId, phone: str | None = None, password_hash: str | None = None
+        self,
+        person: SourcedId,
+        phone: str | None = None,
+        password_hash: str | None = None,
+        user_id: str | None = None,
     ) -> Linked:
-        """Link now; a transient failure leaves the intent to :meth:`kick`'s retries."""
-        self._store.begin(person, phone, password_hash, self._now())
+        """Link now; a transient failure leaves the intent to :meth:`kick`'s retries.
+        ``user_id``: an account the person already had, proved before this call."""
+        self._store.begin(person, phone, password_hash, self._now(), user_id)
         try:
-            linked = await self._link(person)
+            linked = await self._link(person, user_id)
         except LinkError as e:
             if e.transient:
                 self.kick()
@@ -66,7 +75,7 @@ class Links:
         waiting = 0
         for intent in self._store.pending():
             try:
-                linked = await self._link(intent.person_id)
+                linked = await self._link(intent.person_id, intent.user_id)
             except LinkError as e:
                 if e.transient:
                     waiting += 1

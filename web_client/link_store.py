@@ -25,8 +25,20 @@ pending_links = sa.Table(
     sa.Column("phone", sa.String(32)),
     sa.Column("password_hash", sa.Text),
     sa.Column("asked_at", sa.DateTime, nullable=False),
+    sa.Column("user_id", sa.String(255)),
 )
-"""Made by the diary store's migration 4."""
+"""Made by the diary store's migration 4; ``user_id`` (an account the person already had and
+proved, «У меня есть учётная запись») by migration 5."""
+PENDING_LINKS_V4 = sa.Table(
+    "pending_links",
+    sa.MetaData(),
+    *(
+        sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+        for c in pending_links.c
+        if c.name != "user_id"
+    ),
+)
+"""The table as migration 4 made it (frozen: migration 5 adds ``user_id``)."""
 _accounts = sa.table(
     "accounts",
     sa.column("person_id"),
@@ -42,6 +54,7 @@ class PendingLink:
     phone: str | None
     password_hash: str | None
     asked_at: datetime
+    user_id: str | None = None
 
 
 def _held_by_another(db: Connection, phone: str, person: SourcedId) -> bool:
@@ -54,14 +67,23 @@ class LinkStore:
         self._engine = engine
 
     def begin(
-        self, person: SourcedId, phone: str | None, password_hash: str | None, now: datetime
+        self,
+        person: SourcedId,
+        phone: str | None,
+        password_hash: str | None,
+        now: datetime,
+        user_id: str | None = None,
     ) -> None:
         """The person's intent (a newer ask replaces an older one)."""
         with self._engine.begin() as db:
             db.execute(sa.delete(pending_links).where(pending_links.c.person_id == person))
             db.execute(
                 sa.insert(pending_links).values(
-                    person_id=person, phone=phone, password_hash=password_hash, asked_at=now
+                    person_id=person,
+                    phone=phone,
+                    password_hash=password_hash,
+                    asked_at=now,
+                    user_id=user_id,
                 )
             )
 
@@ -69,7 +91,8 @@ class LinkStore:
         with self._engine.connect() as db:
             rows = db.execute(sa.select(pending_links).order_by(pending_links.c.asked_at)).all()
         return [
-            PendingLink(SourcedId(r.person_id), r.phone, r.password_hash, r.asked_at) for r in rows
+            PendingLink(SourcedId(r.person_id), r.phone, r.password_hash, r.asked_at, r.user_id)
+            for r in rows
         ]
 
     def finish(self, person: SourcedId, user_id: str) -> None:

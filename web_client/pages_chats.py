@@ -162,10 +162,16 @@ def routes(ctx: DiaryContext, linker: Linker, links: Links) -> list[Route]:
             if me.role is Role.STUDENT and not user_id.endswith(f":{ctx.config.server_name}"):
                 raise LinkError("Учётная запись ученика может быть только на сервере своей школы")
             proof = await linker.prove(user_id, str(form.get("password", "")))
-            linked = await linker.link(me.id, proof.user_id)
-            await linker.accept(proof, linked.rooms)
         except LinkError as e:
             return await link_page(request, e.reason, 400)
+        rooms: list[str] = []
+        try:
+            linked = await links.link(me.id, user_id=proof.user_id)
+            rooms = list(linked.rooms)
+        except LinkError as e:
+            return await link_page(request, _later(e), 400)
+        finally:
+            await linker.accept(proof, rooms)  # joins what it may, and ends the proof's login
         return _done(ctx, me, linked)
 
     async def link_new(request: Request) -> Response:

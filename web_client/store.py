@@ -23,7 +23,7 @@ from appservice.diary_sync.timetable import Slot, Timetable
 from kernel.db import Migration, create_missing, open_store
 from kernel.ids import SourcedId
 from kernel.secrets import token_digest
-from web_client.link_store import pending_links
+from web_client.link_store import PENDING_LINKS_V4
 from web_client.oidc_store import OIDC_TABLES
 
 _meta = sa.MetaData()
@@ -125,7 +125,13 @@ def _extra_slots(operations: Operations) -> None:
 
 
 def _pending_links(operations: Operations) -> None:
-    create_missing(operations, pending_links)
+    create_missing(operations, PENDING_LINKS_V4)
+
+
+def _pending_link_accounts(operations: Operations) -> None:
+    columns = {c["name"] for c in sa.inspect(operations.get_bind()).get_columns("pending_links")}
+    if "user_id" not in columns:
+        operations.add_column("pending_links", sa.Column("user_id", sa.String(255)))
 
 
 STORE = "diary"
@@ -134,6 +140,7 @@ MIGRATIONS = (
     Migration(2, "activation codes of the access letters", _activation_codes),
     Migration(3, "lessons and consultations set in the journal", _extra_slots),
     Migration(4, "links asked for and not yet finished", _pending_links),
+    Migration(5, "links of accounts people already had, asked for", _pending_link_accounts),
 )
 """Migration 1 creates the tables as defined here and in :mod:`web_client.oidc_store`. When a
 later migration changes one, first give migration 1 a frozen copy of it (see :mod:`kernel.db`)."""

@@ -270,4 +270,4 @@ def test_a_diary_of_the_first_versioned_release_gains_the_tables_added_since(
     finally:
         store.close()
     with sqlite3.connect(place) as db:
-        assert db.execute("SELECT version FROM parta_schema").fetchone() == (4,)
+        assert db.execute("SELECT version FROM parta_schema").fetchone() == (5,)

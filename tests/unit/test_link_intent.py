@@ -31,18 +31,19 @@ class Appservice:
 
     def __init__(self) -> None:
         self.linked: dict[str, int] = {}
+        self.accounts: list[str | None] = []
         self.answer: BaseException | None = None
         self.after_linking: BaseException | None = None
 
-    async def link(self, person: str) -> Linked:
+    async def link(self, person: str, user_id: str | None = None) -> Linked:
         if self.answer is not None:
             raise self.answer
         self.linked[person] = self.linked.get(person, 0) + 1
+        self.accounts.append(user_id)
         if self.after_linking is not None:
             raise self.after_linking
-        return Linked(
-            user_id=f"@{person}:school.test", rooms=["!a:school.test"], actions=1, failed=[]
-        )
+        account = user_id or f"@{person}:school.test"
+        return Linked(user_id=account, rooms=["!a:school.test"], actions=1, failed=[])
 
 
 @pytest.fixture
@@ -133,3 +134,22 @@ async def test_a_phone_another_person_took_meanwhile_does_not_stop_the_link(
     store.set_phone(SourcedId("li-s2"), "+79001112233")
     await _links(store, Appservice()).link(PERSON, "+79001112233", "new-hash")
     assert _recorded(store) == ("@li-s1:school.test", None, "new-hash")
+
+
+async def test_an_account_the_person_had_is_linked_at_the_diary_s_start_if_it_died_meanwhile(
+    store: DiaryStore,
+) -> None:
+    """«У меня есть учётная запись»: the account proved with its password is in the intent, so
+    the link finished at the next start is to that account, not to a new one."""
+    appservice = Appservice()
+    appservice.after_linking = Killed()
+    own = "@ivanova:school.test"
+    with pytest.raises(Killed):
+        await _links(store, appservice).link(PERSON, user_id=own)
+    assert _recorded(store) == (None, None, "old-hash")
+
+    appservice.after_linking = None
+    assert await _links(store, appservice).finish_pending() == 0
+    assert _recorded(store) == (own, None, "old-hash")
+    assert appservice.accounts == [own, own]
+    assert LinkStore(store.engine).pending() == []
