@@ -263,6 +263,11 @@ def _parser() -> argparse.ArgumentParser:
     bday.add_argument("--find-knee", action="store_true", help="step N up to --clients")
     bday.add_argument("--steps", type=int, default=4, help="how many N --find-knee tries")
     bday.add_argument("--seed", type=int, default=1)
+    bday.add_argument(
+        "--profile-synapse",
+        action="store_true",
+        help="sample Synapse's main process with py-spy through the day (synapse_profile)",
+    )
     bday.add_argument("--state", type=Path, default=Path("var/bench"))
     bday.add_argument("--json", action="store_true")
     bday.set_defaults(run=commands.bench_day)

@@ -38,6 +38,7 @@ from kernel.secrets import read_secret_file
 from parta.bench import day_probe as probe
 from parta.bench.day_lesson import lesson
 from parta.bench.day_media import png
+from parta.bench.day_profile import Profile
 from parta.bench.day_report import figures, synapse_processes
 from parta.bench.day_school import (
     School,
@@ -151,6 +152,8 @@ async def run_day(
     worker_pids = workers.pids if workers is not None else {}
     planned = plans(stack, school, n, {"messages": messages, "poll": poll}, urls, args)
     generators = [await Generator.start(p) for p in planned]
+    profile: Profile | None = None
+    profiled: dict[str, Any] | None = None
     try:
         logins = await everyone(generators, "login", 600)
         by_name = probe.groups(stack, worker_pids.values())
@@ -158,6 +161,10 @@ async def run_day(
         wall0 = time.monotonic()
         await everyone(generators, "morning", args.morning + 600)
         morning_s = time.monotonic() - wall0
+        if getattr(args, "profile_synapse", False):
+            out = args.state.resolve() / f"synapse-{args.database}-n{n}.collapsed"
+            profile = Profile(by_name["synapse"][0], out)
+            await profile.start()
         t0 = time.time() + 0.5
         day = asyncio.gather(*(g.hear(args.day + 600) for g in generators))
         for g in generators:
@@ -165,10 +172,13 @@ async def run_day(
         called = await _lesson(stack, school, clients, t0 + args.day / 2, args)
         await day
         reports = await everyone(generators, f"report {args.drain}", args.drain + 600)
+        profiled = await profile.stop() if profile is not None else None
         by_name = probe.groups(stack, worker_pids.values())
         after = probe.snapshot(by_name) | {"load_generators": _cpu(generators)}
         wall = time.monotonic() - wall0
     finally:
+        if profile is not None and profiled is None:
+            await profile.stop()  # a day cut short: py-spy does not outlive it
         for g in generators:
             await g.stop()
     out = figures(n, messages, reports, probe.shares(before, after, wall))
@@ -187,6 +197,8 @@ async def run_day(
     out["photo_bytes"] = len(png(0))
     out.update(called)
     out["errors"] += sum(called.get("lesson_errors", {}).values())
+    if profiled is not None:
+        out["synapse_profile"] = profiled
     return out
 
 
