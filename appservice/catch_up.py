@@ -23,6 +23,7 @@ store did not make (a direct chat between people) is not read.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -43,6 +44,10 @@ PAGES = 20
 """How far back one room is read in one tick, in pages."""
 PAGE = 50
 """Events a page of ``/messages``."""
+FIRST = 10
+"""Events of a room's first page: most rooms had nothing since the last read, and their
+first page is all that is read."""
+LAZY = json.dumps({"lazy_load_members": True})
 POSITION = "catch-up-read-ms"
 """The snapshot that keeps the time up to which the rooms were read."""
 
@@ -136,7 +141,7 @@ class CatchUp:
     async def _room(self, room: RoomID, from_ms: int) -> list[JsonDict]:
         """The room's events stamped at or after ``from_ms``."""
         found: list[JsonDict] = []
-        params = {"dir": "b", "limit": str(self._page)}
+        params = {"dir": "b", "limit": str(min(FIRST, self._page)), "filter": LAZY}
         for _ in range(PAGES):
             try:
                 page = await self._client.request(
@@ -153,6 +158,6 @@ class CatchUp:
             end = page.get("end")
             if done or not chunk or not isinstance(end, str):
                 return found
-            params = {**params, "from": end}
+            params = {**params, "from": end, "limit": str(self._page)}
         log.warning("catch-up: %s read back %d pages and did not reach its last read", room, PAGES)
         return found
