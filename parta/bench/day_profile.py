@@ -1,9 +1,9 @@
 """Where Synapse's main process spends the day (``parta bench day --profile-synapse``).
 
-py-spy samples the process from outside (no change to Synapse, about 1 % of a core at
-``RATE``) from the morning's end to the last report, and writes collapsed stacks; the
-summary is the functions holding the most samples, by their own time and by all the time
-under them, as shares of the samples.
+py-spy samples the thread holding the GIL from outside (no change to Synapse; about 1 % of a
+core at ``RATE``) from the morning's end to the last report, and writes collapsed stacks. The
+summary is the functions holding the most samples by their own time, and Synapse's handlers,
+servlets and storage by all the time under them, as shares of the samples.
 
 ::
 
@@ -32,8 +32,8 @@ STOP_S = 30.0
 
 def summary(collapsed: str, top: int = TOP) -> dict[str, Any]:
     """The top functions of py-spy's collapsed stacks (``frame;frame;… count`` a line, the
-    outermost frame first): by own samples (the leaf) and by inclusive samples (anywhere in
-    the stack, once a stack)."""
+    outermost frame first): by own samples (the leaf), and Synapse's own functions by
+    inclusive samples (anywhere in the stack, once a stack)."""
     own: Counter[str] = Counter()
     under: Counter[str] = Counter()
     total = 0
@@ -48,7 +48,8 @@ def summary(collapsed: str, top: int = TOP) -> dict[str, Any]:
         total += n
         own[frames[-1]] += n
         for frame in set(frames):
-            under[frame] += n
+            if _synapse_own(frame):
+                under[frame] += n
 
     def shares(counter: Counter[str]) -> list[list[Any]]:
         return [[frame, round(k / total, 3)] for frame, k in counter.most_common(top)]
@@ -58,6 +59,15 @@ def summary(collapsed: str, top: int = TOP) -> dict[str, Any]:
         "self": shares(own) if total else [],
         "inclusive": shares(under) if total else [],
     }
+
+
+_FRAMEWORK = ("synapse/app/", "synapse/metrics/", "synapse/util/", "synapse/logging/")
+"""Synapse's start-up, metrics and helpers: under nearly every stack, so they say nothing."""
+
+
+def _synapse_own(function: str) -> bool:
+    """A function of Synapse's handlers, servlets or storage (what the day asks of it)."""
+    return "(synapse/" in function and not any(f"({p}" in function for p in _FRAMEWORK)
 
 
 _LINE = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::\d+)?\)$")
@@ -92,6 +102,7 @@ class Profile:
             "--rate",
             str(RATE),
             "--nonblocking",
+            "--gil",  # the thread holding the GIL: Python's CPU, not its waits
             "--output",
             str(self.out),
             stdout=asyncio.subprocess.DEVNULL,
