@@ -156,6 +156,15 @@ class AttendanceBook:
         with self._engine.begin() as db:
             db.execute(o.delete().where(o.c.call == call, o.c.worker == worker))
 
+    def holder(self, call: str) -> OpenCall | None:
+        """Who holds ``call`` now (None: nobody announced it, or it ended)."""
+        o = open_calls
+        with self._engine.connect() as db:
+            r = db.execute(sa.select(o).where(o.c.call == call)).first()
+        if r is None:
+            return None
+        return OpenCall(r.call, r.room, r.title, r.worker, tuple(json.loads(r.hosts)))
+
     def held_by(self, worker: int) -> list[OpenCall]:
         o = open_calls
         with self._engine.connect() as db:

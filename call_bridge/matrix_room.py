@@ -78,16 +78,7 @@ class CallRoom:
     async def announce(
         self, room: RoomID, url: str, title: str, worker: int, hosts: list[str]
     ) -> None:
-        widget = {
-            "type": "m.custom",
-            "url": url,
-            "name": title,
-            "id": WIDGET_KEY,
-            "creatorUserId": self._bot,
-            # the bridge host and the process serving the call: every client reaches them
-            "data": {"title": title, "host": urlsplit(url).netloc, "worker": worker},
-        }
-        await self._widget(room, widget, [UserID(h) for h in hosts if self._local(h)])
+        await self.put_widget(room, url, title, worker, hosts)
         await self._send(
             room,
             {
@@ -100,6 +91,21 @@ class CallRoom:
             },
         )
 
+    async def put_widget(
+        self, room: RoomID, url: str, title: str, worker: int, hosts: list[str]
+    ) -> None:
+        """The call's widget («идёт звонок»), naming the worker that serves the call."""
+        widget = {
+            "type": "m.custom",
+            "url": url,
+            "name": title,
+            "id": WIDGET_KEY,
+            "creatorUserId": self._bot,
+            # the bridge host and the process serving the call: every client reaches them
+            "data": {"title": title, "host": urlsplit(url).netloc, "worker": worker},
+        }
+        await self._widget(room, widget, [UserID(h) for h in hosts if self._local(h)])
+
     async def widget_worker(self, room: RoomID) -> int | None:
         """The worker the call's widget in ``room`` names; None when no call is up there."""
         widget = await self._matrix.state_event_or_empty(room, WIDGET_TYPE, WIDGET_KEY)
@@ -108,7 +114,13 @@ class CallRoom:
         return worker if isinstance(worker, int) else None
 
     async def finish(self, room: RoomID, title: str, hosts: list[str]) -> None:
+        await self.take_widget_down(room, hosts)
+        await self.say_finished(room, title)
+
+    async def take_widget_down(self, room: RoomID, hosts: list[str]) -> None:
         await self._widget(room, {}, [UserID(h) for h in hosts if self._local(h)])
+
+    async def say_finished(self, room: RoomID, title: str) -> None:
         await self._send(room, {"msgtype": "m.notice", "body": f"{title} — звонок завершён"})
 
     async def may_post(self, room: RoomID, user: UserID) -> bool:

@@ -192,10 +192,18 @@ class Calls:
             if call in self.calls:
                 continue  # back in it already: this process's own call now
             room = RoomID(held.room)
-            # (a race left open: another worker announcing this call between the read and
-            # the write below loses its widget; the window is one request long)
             if await t.room.widget_worker(room) == t.worker:
-                await t.room.finish(room, held.title, list(held.hosts))
+                await t.room.take_widget_down(room, list(held.hosts))
+                # another worker may have taken the call between the read and the write: it
+                # writes the book before its widget, so the book says so, and its widget
+                # goes back up (without a second «идёт звонок»)
+                now = t.book.holder(held.call)
+                if now is not None and now.worker != t.worker:
+                    page = t.page_url(call)
+                    await t.room.put_widget(room, page, now.title, now.worker, list(now.hosts))
+                    log.info("%s moved to worker %d meanwhile: its widget is up", call, now.worker)
+                    continue
+                await t.room.say_finished(room, held.title)
             t.book.closed(held.call, t.worker)
             await self._report(call, held.title, list(held.hosts), t)
             done += 1
