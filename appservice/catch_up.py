@@ -132,8 +132,10 @@ class CatchUp:
         self._store.save_snapshot(POSITION, max(kept, read_to), changes_diary=False)
         if stored:
             log.warning(
-                "catch-up: %d event(s) the homeserver had not sent were recorded (%s)",
+                "catch-up: recorded %d event(s) the homeserver had not sent %d s after they "
+                "were made (%s)",
                 len(stored),
+                self._grace_ms // 1000,
                 ", ".join(sorted({e.room_id for e in stored})),
             )
         return len(stored)
