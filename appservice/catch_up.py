@@ -26,11 +26,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from appservice.store import ReceivedEvent, Store
-from kernel.ids import RoomID, UserID
-from kernel.matrix.client import CS, JsonDict, q
+from kernel.ids import RoomID
+from kernel.matrix.client import CS, JsonDict, MatrixClient, q
 from kernel.matrix.errors import MatrixFailure
 
 log = logging.getLogger(__name__)
@@ -87,21 +87,10 @@ def overdue(events: Sequence[JsonDict], known: set[str], ready_ms: int) -> list[
     return sorted(found.values(), key=stamped)
 
 
-class Homeserver(Protocol):
-    async def request(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        as_user: UserID | str | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> JsonDict: ...
-
-
 class CatchUp:
     def __init__(
         self,
-        client: Homeserver,
+        client: MatrixClient,
         store: Store,
         now_ms: Callable[[], int],
         grace_s: float = GRACE_S,
