@@ -543,6 +543,11 @@ class SchoolConfig(_Model):
         prefix = self.database.name_prefix
         return (self.store_db_name, self.diary_db_name, f"{prefix}_bots", f"{prefix}_bridge")
 
+    @property
+    def db_names(self) -> tuple[str, ...]:
+        """Every database of the school on PostgreSQL: Synapse's, then parta's own stores."""
+        return (self.synapse_db_name, *self.component_db_names)
+
     def _database_url(self, name: str, sqlite_file: Path) -> str:
         if self.database.kind == "sqlite":
             return f"sqlite:///{sqlite_file.resolve()}"

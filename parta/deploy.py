@@ -77,7 +77,7 @@ def _secrets(config: SchoolConfig) -> None:
 
 def _databases(config: SchoolConfig) -> list[str]:
     made = []
-    for name in (config.synapse_db_name, *config.component_db_names):
+    for name in config.db_names:
         if not _exists(config.database.dsn, name):
             ensure_database(config.database.dsn, name)
             made.append(f"database {name}")

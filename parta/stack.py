@@ -24,7 +24,7 @@ import yaml
 from appservice.region_sync import RegionSync
 from appservice.school_sync import PUPPET_PREFIX, SchoolSync, school_sync_for
 from appservice.store import Store
-from homeserver.postgres import ensure_database
+from homeserver.postgres import drop_database, ensure_database
 from homeserver.process import SynapseProcess
 from homeserver.render import RenderedHomeserver, render_homeserver
 from homeserver.settings import (
@@ -135,6 +135,13 @@ def _allowlist(config: SchoolConfig) -> tuple[ServerName, ...]:
     return tuple(ServerName(s) for s in listed)
 
 
+def drop_databases(config: SchoolConfig) -> None:
+    """A benchmark's or a test's school gone from PostgreSQL (nothing to do on SQLite)."""
+    if config.database.kind == "postgres":
+        for name in config.db_names:
+            drop_database(config.database.dsn, name)
+
+
 @dataclass
 class SchoolStack:
     config: SchoolConfig
@@ -165,7 +172,7 @@ class SchoolStack:
 
     def start(self) -> None:
         if self.config.database.kind == "postgres":
-            for name in (self.config.synapse_db_name, *self.config.component_db_names):
+            for name in self.config.db_names:
                 ensure_database(self.config.database.dsn, name)
         self.rendered = render_homeserver(homeserver_settings(self.config, self.with_diary))
         upgrade_all(self.config)  # every store's schema before any process reads it

@@ -20,7 +20,6 @@ from typing import Any
 from appservice.diary_sync.layout import RoomKind
 from appservice.diary_sync.model import ClassKind, Diary, EnrollmentRole, Role
 from appservice.school_sync import SyncOptions
-from homeserver.postgres import drop_database
 from kernel.config import (
     AppserviceConfig,
     BotsConfig,
@@ -34,7 +33,7 @@ from kernel.config import (
 from kernel.ids import SourcedId, UserID
 from parta.diary_load import store_diary
 from parta.ports import free_port, free_port_block
-from parta.stack import SchoolStack
+from parta.stack import SchoolStack, drop_databases
 from synthetic.school import GeneratedSchool, generate_school
 
 TALK = {RoomKind.CLASS: "class", RoomKind.CLASS_PARENTS: "parents"}
@@ -99,9 +98,7 @@ def fresh(config: SchoolConfig) -> SchoolStack:
 
 
 def drop(config: SchoolConfig) -> None:
-    if config.database.kind == "postgres":
-        for name in (config.synapse_db_name, *config.component_db_names):
-            drop_database(config.database.dsn, name)
+    drop_databases(config)
 
 
 async def provision(stack: SchoolStack, generated: GeneratedSchool) -> School:

@@ -41,7 +41,7 @@ def _synapse_drops(harness: Harness) -> int:
 
 def _databases(harness: Harness) -> list[str]:
     config = harness.stack.config
-    return [config.synapse_db_name, *config.component_db_names]
+    return list(config.db_names)
 
 
 def _allow(harness: Harness, allowed: bool) -> None:

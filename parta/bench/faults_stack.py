@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 from appservice.school_sync import SyncOptions
-from homeserver.postgres import drop_database
 from kernel.config import (
     AppserviceConfig,
     BotsConfig,
@@ -27,7 +26,7 @@ from kernel.config import (
 )
 from parta.bench.faults import Harness
 from parta.ports import free_port_block
-from parta.stack import SchoolStack
+from parta.stack import SchoolStack, drop_databases
 from synthetic.school import generate_school
 from web_client.store import DiaryStore
 
@@ -83,9 +82,7 @@ def fault_stack(state: Path, database: str) -> Iterator[SchoolStack]:
     finally:
         if disk is not None:
             subprocess.run(["umount", "-l", str(disk)], check=False)  # noqa: S603,S607
-        if database == "postgres":
-            for name in (config.synapse_db_name, *config.component_db_names):
-                drop_database(config.database.dsn, name)
+        drop_databases(config)
         shutil.rmtree(state / "homeserver" / "media_store", ignore_errors=True)
 
 

@@ -38,10 +38,9 @@ from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import ClassKind, Diary, Enrollment, EnrollmentRole
 from appservice.diary_sync.roster import load_roster
 from appservice.school_sync import SchoolSync, SyncOptions
-from homeserver.postgres import drop_database
 from kernel.config import AppserviceConfig, DatabaseConfig, HomeserverConfig, SchoolConfig
 from kernel.ids import RoomID, ServerName, SourcedId, UserID, localpart_of
-from parta.stack import SchoolStack
+from parta.stack import SchoolStack, drop_databases
 from synthetic.school import generate_school, write_oneroster
 
 T = TypeVar("T")
@@ -100,9 +99,7 @@ def bench_config(state: Path, database: str, port: int, prefix: str) -> SchoolCo
 
 def fresh(config: SchoolConfig) -> SchoolStack:
     shutil.rmtree(config.state_dir, ignore_errors=True)
-    if config.database.kind == "postgres":
-        for name in (config.synapse_db_name, *config.component_db_names):
-            drop_database(config.database.dsn, name)
+    drop_databases(config)
     return SchoolStack.for_config(config, with_diary=False)
 
 

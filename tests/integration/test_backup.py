@@ -104,12 +104,12 @@ async def test_a_school_is_backed_up_wiped_and_restored_on_new_ports(
 
         shutil.rmtree(before.state_dir)  # the old host is gone
         if kind == "postgres":
-            for name in (before.synapse_db_name, *before.component_db_names):
+            for name in before.db_names:
                 drop_database(POSTGRES_ADMIN_DSN, name)
         after = _config(
             tmp_path / "b", kind, f"{tag}b", server_name=before.server_name
         )  # new ports, folder and databases; the same Matrix server
-        dropped += [after.synapse_db_name, *after.component_db_names] if kind == "postgres" else []
+        dropped += list(after.db_names) if kind == "postgres" else []
         config_b = _write(after, tmp_path / "b.yaml")
         wrong = tmp_path / "wrong.key"
         assert parta("backup-key", "--out", str(wrong)).returncode == 0
@@ -128,7 +128,7 @@ async def test_a_school_is_backed_up_wiped_and_restored_on_new_ports(
             await _it_works_as_before(stack, had)
     finally:
         if kind == "postgres":
-            for name in {*dropped, before.synapse_db_name, *before.component_db_names}:
+            for name in {*dropped, *before.db_names}:
                 drop_database(POSTGRES_ADMIN_DSN, name)
 
 

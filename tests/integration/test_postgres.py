@@ -48,7 +48,7 @@ def pg_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchoolStack]:
         with SchoolStack.for_config(config) as running:
             yield running
     finally:
-        for name in (config.synapse_db_name, *config.component_db_names):
+        for name in config.db_names:
             drop_database(ADMIN_DSN, name)
 
 
