@@ -258,6 +258,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     bday.add_argument("--no-poll", action="store_true", help="no teacher's poll in a class")
     bday.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="start the morning right after the school's sync, before Synapse's user directory"
+        " has caught up on it",
+    )
+    bday.add_argument(
+        "--settle-max", type=float, default=3600.0, help="at most this long for the directory (s)"
+    )
+    bday.add_argument(
         "--workers", type=int, default=0, help="Synapse's generic workers (PostgreSQL only)"
     )
     bday.add_argument("--find-knee", action="store_true", help="step N up to --clients")

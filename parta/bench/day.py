@@ -50,6 +50,7 @@ from parta.bench.day_school import (
     generated_for,
     provision,
 )
+from parta.bench.day_settle import settle
 from parta.bench.day_stats import knee, steps
 from parta.bench.day_workers import SynapseWorkers
 from parta.stack import SchoolStack
@@ -250,6 +251,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             school = await provision(stack, generated)
             result["provision_s"] = round(time.monotonic() - started, 1)
+            if not getattr(args, "no_settle", False):
+                result.update(await settle(stack.config, args.settle_max, _say))
             counts = steps(args.clients, args.steps) if args.find_knee else [args.clients]
             runs = []
             for n in counts:
@@ -262,6 +265,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         result["steps"] = runs
         result["knee_clients"] = knee((r["clients"], r["delivery_p95_s"]) for r in runs)
     return result
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

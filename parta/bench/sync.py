@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -31,8 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
-
 from appservice.diary_sync.content import create_room_body
 from appservice.diary_sync.layout import layout_diary
 from appservice.diary_sync.model import ClassKind, Diary, Enrollment, EnrollmentRole
@@ -40,6 +37,7 @@ from appservice.diary_sync.roster import load_roster
 from appservice.school_sync import SchoolSync, SyncOptions
 from kernel.config import AppserviceConfig, DatabaseConfig, HomeserverConfig, SchoolConfig
 from kernel.ids import RoomID, ServerName, SourcedId, UserID, localpart_of
+from parta.bench.synapse_db import synapse_row
 from parta.stack import SchoolStack, drop_databases
 from synthetic.school import generate_school, write_oneroster
 
@@ -54,16 +52,7 @@ class Probe:
     stack: SchoolStack
 
     def events(self) -> int:
-        query = "SELECT count(*) FROM events"
-        config = self.stack.config
-        if config.database.kind == "sqlite":
-            path = config.state_dir.resolve() / "homeserver" / "homeserver.db"
-            with sqlite3.connect(path) as db:
-                return int(db.execute(query).fetchone()[0])
-        dsn = config.database.dsn.rsplit("/", 1)[0] + "/" + config.synapse_db_name
-        with psycopg.connect(dsn) as db:
-            row = db.execute(query).fetchone()
-            return int(row[0]) if row else 0
+        return int(synapse_row(self.stack.config, "SELECT count(*) FROM events")[0])
 
     def cpu_seconds(self) -> float:
         pid = self.stack.synapse.pid if self.stack.synapse else None
