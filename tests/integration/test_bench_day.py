@@ -5,8 +5,8 @@ it still measures something real — every message reached every client of its r
 announcement reached the whole school, photos were uploaded, delivered and downloaded, the
 poll's every answer reached its teacher, the lesson's people all joined the call — with no
 errors, and that the keys are named as documented; the morning waited for Synapse's user
-directory to read the school's sync (its real tables, on both databases). With ``--workers`` (PostgreSQL), the
-worker's own access log shows it served the clients' syncs.
+directory to read the school's sync (its real tables, on both databases). With ``--workers``
+(PostgreSQL), the worker's own access log shows it served the clients' syncs.
 """
 
 from __future__ import annotations
