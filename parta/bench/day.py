@@ -45,7 +45,6 @@ from parta.bench.day_school import (
     day_config,
     day_messages,
     day_poll,
-    drop,
     fresh,
     generated_for,
     provision,
@@ -53,7 +52,7 @@ from parta.bench.day_school import (
 from parta.bench.day_settle import settle
 from parta.bench.day_stats import knee, steps
 from parta.bench.day_workers import SynapseWorkers
-from parta.stack import SchoolStack
+from parta.stack import SchoolStack, drop_databases
 
 GENERATORS = 2
 LINE_LIMIT = 1 << 28
@@ -259,7 +258,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 runs.append(await run_day(stack, school, n, workers, args))
                 print(json.dumps(runs[-1], ensure_ascii=False), file=sys.stderr, flush=True)
     finally:
-        drop(config)
+        drop_databases(config)
     result.update(runs[-1])
     if args.find_knee:
         result["steps"] = runs

@@ -33,7 +33,7 @@ from kernel.config import (
 from kernel.ids import SourcedId, UserID
 from parta.diary_load import store_diary
 from parta.ports import free_port, free_port_block
-from parta.stack import SchoolStack, drop_databases
+from parta.stack import SchoolStack
 from synthetic.school import GeneratedSchool, generate_school
 
 TALK = {RoomKind.CLASS: "class", RoomKind.CLASS_PARENTS: "parents"}
@@ -95,10 +95,6 @@ def day_config(state: Path, database: str, workers: int = 0) -> SchoolConfig:
 def fresh(config: SchoolConfig) -> SchoolStack:
     shutil.rmtree(config.state_dir, ignore_errors=True)
     return SchoolStack.for_config(config)
-
-
-def drop(config: SchoolConfig) -> None:
-    drop_databases(config)
 
 
 async def provision(stack: SchoolStack, generated: GeneratedSchool) -> School:

@@ -39,14 +39,9 @@ def _synapse_drops(harness: Harness) -> int:
     return sum(text.count(line) for line in SYNAPSE_DROPS)
 
 
-def _databases(harness: Harness) -> list[str]:
-    config = harness.stack.config
-    return list(config.db_names)
-
-
 def _allow(harness: Harness, allowed: bool) -> None:
     with psycopg.connect(harness.stack.config.database.dsn, autocommit=True) as admin:
-        for name in _databases(harness):
+        for name in harness.stack.config.db_names:
             admin.execute(
                 sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
                     sql.Identifier(name), sql.SQL("true" if allowed else "false")
@@ -56,7 +51,7 @@ def _allow(harness: Harness, allowed: bool) -> None:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = ANY(%s) AND pid <> pg_backend_pid()",
-                (_databases(harness),),
+                (list(harness.stack.config.db_names),),
             )
 
 
