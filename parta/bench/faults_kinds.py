@@ -7,6 +7,9 @@
   messages; after the restart every message is in its store once.
 - ``synapse-sync``: Synapse killed -9 while a sync applies a changed diary and restarted at
   once (as its supervisor would); the sync waits for it, finishes, and the school holds.
+
+The other kinds live in modules of their own (``faults_link``, ``faults_bots``,
+``faults_diary``, ``faults_disk``, ``faults_postgres``, ``faults_bridge``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from appservice.diary_sync.model import Diary
 from parta.bench.faults import Fault, Harness
 from parta.bench.faults_bots import bots_between_posting_and_remembering
+from parta.bench.faults_bridge import bridge_during_call
 from parta.bench.faults_diary import diary_during_link
 from parta.bench.faults_disk import full_store_disk
 from parta.bench.faults_link import synapse_during_link
@@ -142,6 +146,7 @@ KINDS: dict[str, Fault] = {
     "diary-link": diary_during_link,
     "store-disk-full": full_store_disk,
     "postgres-restart": postgres_restart,
+    "bridge-call": bridge_during_call,
 }
 
 ONLY_ON = {"store-disk-full": "sqlite", "postgres-restart": "postgres"}

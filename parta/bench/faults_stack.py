@@ -33,12 +33,14 @@ from web_client.store import DiaryStore
 STORE_DISK_MB = 48
 """The store disk's size at the start; each ``store-disk-full`` round grows it by what the
 earlier rounds left there (``faults_disk.make_room``)."""
+WORKERS = 2
+"""The call bridge's pool: the ``bridge-call`` fault kills one, the call goes to the other."""
 STUDENTS = 24
 """Two homerooms, their subject groups, teachers and parents: about 30 rooms."""
 
 
 def fault_config(state: Path, database: str) -> SchoolConfig:
-    port = free_port_block(5)
+    port = free_port_block(5 + WORKERS)
     return SchoolConfig(
         server_name=f"localhost:{port}",
         state_dir=state,
@@ -46,7 +48,7 @@ def fault_config(state: Path, database: str) -> SchoolConfig:
         appservice=AppserviceConfig(port=port + 1),
         diary=DiaryConfig(port=port + 2),
         bots=BotsConfig(port=port + 3, poll_seconds=0.5),
-        call_bridge=CallBridgeConfig(enabled=False, port=port + 4),
+        call_bridge=CallBridgeConfig(port=port + 4, workers=WORKERS),
         database=DatabaseConfig(kind="postgres", name_prefix=f"faults_{uuid.uuid4().hex[:8]}")
         if database == "postgres"
         else DatabaseConfig(),

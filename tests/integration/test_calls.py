@@ -6,7 +6,6 @@ has its own brightness, so a frame is traced back to whoever sent it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -14,10 +13,9 @@ import re
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -30,15 +28,22 @@ from appservice.diary_sync.layout import RoomKind, lesson_room, room_key
 from appservice.diary_sync.model import Diary
 from appservice.diary_sync.timetable import Timetable
 from appservice.school_sync import SchoolSync, SyncOptions
-from call_bridge.attendance import AttendanceBook, Visit
+from call_bridge.attendance import AttendanceBook
 from call_bridge.matrix_room import DM_TAG, WIDGET_KEY, WIDGET_TYPE
 from call_bridge.rules import CallId
 from call_bridge.worker import attendance_url
 from kernel.ids import RoomAlias, RoomID, SourcedId
 from kernel.matrix import MatrixClient, MatrixError
+from parta.bench.call_peer import CallPeer, Received, Refused, mint_openid, place, until
+from parta.bench.faults_bridge import (
+    front_sees,
+    stays_until,
+    widget_until,
+    widget_worker,
+    worker_pid,
+)
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, accessibility_problems
-from tests.call_peer import CallPeer, Received, Refused, mint_openid, place, until
 from tests.metrics import scrape, value
 from tests.school import small_school
 from web_client.store import DistanceLesson
@@ -235,21 +240,9 @@ async def test_two_lessons_at_once_land_on_two_worker_processes_and_both_deliver
 def _worker_pid(stack: SchoolStack, index: int) -> int:
     """The bridge's worker process ``index`` (a child of the bridge's front)."""
     assert stack.bridge is not None
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if (
-            parent == stack.bridge.pid
-            and b"call_bridge.worker" in argv
-            and argv[argv.index(b"-i") + 1] == str(index).encode()
-        ):
-            return int(proc.name)
-    raise AssertionError(f"no worker {index}")
+    pid = worker_pid(stack.bridge.pid, index)
+    assert pid is not None, f"no worker {index}"
+    return pid
 
 
 async def test_a_killed_worker_s_people_are_cut_off_rejoin_on_a_live_one_and_it_comes_back(
@@ -286,27 +279,23 @@ async def test_a_killed_worker_s_people_are_cut_off_rejoin_on_a_live_one_and_it_
         await student2.publish(shade=None)
         t2_id = teacher2.welcome["you"]
         await until(lambda: bool((r := student2.video_from(t2_id)) and r.frames > 10))
-        async with httpx.AsyncClient(timeout=5) as front:
-            url = f"{stack.config.call_bridge_url}/health"
-            deadline = time.monotonic() + 30
-            while (await front.get(url)).json()["workers"] != [0, 1]:
-                assert time.monotonic() < deadline, "the killed worker was not started again"
-                await asyncio.sleep(0.2)
+        started = await front_sees(stack.config.call_bridge_url, [0, 1])
+        assert started, "the killed worker was not started again"
         assert _worker_pid(stack, worker) != before
         assert placed in (0, 1)
         room = await _lesson_room(stack, client, lessons, "5b-math")
         # the widget names the live worker now: Element's button opens the call where it is
-        assert await _widget_until(client, room, lambda w: _worker_of(w) == placed)
+        assert await widget_until(client, room, lambda w: widget_worker(w) == placed)
         for peer in again:  # the second stays end
             await peer.close()
         book = AttendanceBook(attendance_url(stack.config))
         try:
-            stays = await until_stays(book, call, since, total=4, ended=2)
+            stays = await stays_until(book, call, since, total=4, ended=2)
         finally:
             book.close()
         by_user = Counter(v.user for v in stays)
         assert by_user == {str(school.puppet_id(_sid(p))): 2 for p in ("t2", "s5")}, stays
-        assert await _widget_until(client, room, lambda w: w == {})  # over: no button left
+        assert await widget_until(client, room, lambda w: w == {})  # over: no button left
     finally:
         for peer in (*again, student, teacher):
             await peer.close()
@@ -329,10 +318,10 @@ async def test_a_call_a_killed_worker_left_open_is_ended_when_the_worker_is_back
     try:
         await teacher.join()
         await teacher.publish(shade=90)
-        assert await _widget_until(client, room, lambda w: _worker_of(w) == worker)
+        assert await widget_until(client, room, lambda w: widget_worker(w) == worker)
         os.kill(before, signal.SIGKILL)
         await until(lambda: teacher.cut_off)
-        assert await _widget_until(client, room, lambda w: w == {}, deadline_s=60)
+        assert await widget_until(client, room, lambda w: w == {}, deadline_s=60)
         assert _worker_pid(stack, worker) != before  # ended by the worker's next life
     finally:
         await teacher.close()
@@ -345,42 +334,6 @@ async def _lesson_room(
     room = await client.resolve_alias(RoomAlias(alias))
     assert room is not None
     return room
-
-
-def _worker_of(widget: dict[str, Any]) -> object:
-    data = widget.get("data")
-    return data.get("worker") if isinstance(data, dict) else None
-
-
-async def _widget_until(
-    client: MatrixClient,
-    room: RoomID,
-    holds: Callable[[dict[str, Any]], bool],
-    deadline_s: float = 30.0,
-) -> bool:
-    """Whether the call's widget in ``room`` comes to hold ``holds`` (bounded polling)."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        widget = await client.state_event_or_empty(room, WIDGET_TYPE, WIDGET_KEY)
-        if holds(widget):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.2)  # the bridge writes it when it does; bounded
-
-
-async def until_stays(
-    book: AttendanceBook, call: str, since: float, total: int, ended: int
-) -> list[Visit]:
-    """The call's stays once there are ``total`` and ``ended`` of them have ended (bounded).
-    A stay cut by a dead worker ends at its last note (``STAY_TICK_S``), maybe its start."""
-    deadline = time.monotonic() + 20
-    while True:
-        found = [v for v in book.visits(call) if v.joined_at >= since]
-        done = [v for v in found if v.left_at > v.joined_at]
-        if (len(found) >= total and len(done) >= ended) or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.2)
 
 
 @pytest.mark.parametrize(

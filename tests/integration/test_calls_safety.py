@@ -21,8 +21,8 @@ from call_bridge.frames import MAX_FRAME
 from call_bridge.matrix_room import CHAT_FIELD
 from kernel.ids import RoomAlias, RoomID, SourcedId
 from kernel.matrix import MatrixClient
+from parta.bench.call_peer import CallPeer, mint_openid, place, until
 from parta.stack import SchoolStack
-from tests.call_peer import CallPeer, mint_openid, place, until
 from tests.school import small_school
 
 pytestmark = pytest.mark.integration

@@ -27,8 +27,8 @@ from aiortc import RTCIceCandidate, RTCPeerConnection
 from appservice.school_sync import SchoolSync, SyncOptions
 from kernel.ids import SourcedId
 from kernel.matrix import MatrixClient
+from parta.bench.call_peer import CallPeer, mint_openid, place, until
 from parta.stack import SchoolStack
-from tests.call_peer import CallPeer, mint_openid, place, until
 from tests.ports import free_port
 from tests.school import small_school
 from web_client.store import DistanceLesson

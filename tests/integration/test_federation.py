@@ -22,8 +22,8 @@ from call_bridge.identity import (
 )
 from call_bridge.matrix_room import CHAT_FIELD
 from kernel.ids import ServerName, SourcedId, user_id
+from parta.bench.call_peer import CallPeer, Refused, place, until
 from parta.stack import SchoolStack
-from tests.call_peer import CallPeer, Refused, place, until
 from tests.integration.region import Member, provision, running_region
 from tests.school import small_school
 

@@ -32,9 +32,9 @@ from appservice.school_sync import SchoolSync, SyncOptions
 from kernel.contracts.bots import BotsApi
 from kernel.ids import RoomAlias, RoomID, SourcedId, UserID
 from kernel.matrix import MatrixClient
+from parta.bench.call_peer import CallPeer, mint_openid, place
 from parta.stack import SchoolStack
 from tests.browser import SCREENSHOTS, accessibility_problems, sign_in_at
-from tests.call_peer import CallPeer, mint_openid, place
 from tests.integration.conftest import nio_client
 from tests.integration.diary_site import serve_school
 from tests.school import small_school

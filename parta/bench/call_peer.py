@@ -1,6 +1,10 @@
 """A participant of a call made of a real aiortc peer: it joins through the bridge's
 signalling, publishes a camera whose frames carry its own brightness (and a voice of a
-given loudness), and decodes what it receives, so a test can tell whose frames arrived."""
+given loudness), and decodes what it receives, so a test can tell whose frames arrived.
+
+The tests of the bridge use it, and so does the fault harness's ``bridge-call`` round
+(``parta.bench.faults_bridge``). ``parta bench calls`` has lighter peers of its own
+(``parta.bench.calls_peers``): they count packets and decode nothing."""
 
 from __future__ import annotations
 
@@ -135,7 +139,8 @@ class CallPeer:
         if first["type"] == "refused":
             await self._ws.close()
             raise Refused(first["reason"])
-        assert first["type"] == "welcome", first
+        if first["type"] != "welcome":
+            raise RuntimeError(f"the bridge said {first['type']!r} to a join, not welcome")
         self.welcome = first
         ice = [RTCIceServer(**s) for s in first["ice_servers"]]
         self.pc = RTCPeerConnection(
@@ -166,7 +171,9 @@ class CallPeer:
         return bool(self._tasks) and self._tasks[0].done()
 
     async def _read(self) -> None:
-        assert self.pc is not None
+        pc = self.pc
+        if pc is None:
+            return
         with contextlib.suppress(websockets.ConnectionClosed):
             async for raw in self._ws:
                 message = json.loads(raw)
@@ -175,10 +182,10 @@ class CallPeer:
                 if kind == "offer":
                     await self._publish_ready.wait()
                     self.streams = message["streams"]
-                    await self.pc.setRemoteDescription(
+                    await pc.setRemoteDescription(
                         RTCSessionDescription(sdp=message["sdp"], type="offer")
                     )
-                    for t in self.pc.getTransceivers():
+                    for t in pc.getTransceivers():
                         source = message["publish"].get(str(t.mid))
                         if source is not None:
                             t.direction = "sendonly"
@@ -188,9 +195,9 @@ class CallPeer:
                                 t.sender.replaceTrack(self.voice)
                             if source == "screen" and self.screen is not None:
                                 t.sender.replaceTrack(self.screen)
-                    answer = await self.pc.createAnswer()
-                    await self.pc.setLocalDescription(answer)
-                    await self._send({"type": "answer", "sdp": self.pc.localDescription.sdp})
+                    answer = await pc.createAnswer()
+                    await pc.setLocalDescription(answer)
+                    await self._send({"type": "answer", "sdp": pc.localDescription.sdp})
                     self._answered.set()
                 elif kind == "streams":
                     self.streams = message["streams"]
@@ -198,8 +205,8 @@ class CallPeer:
                     self.participants = message["participants"]
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        assert self.pc is not None
-        mid = next(str(t.mid) for t in self.pc.getTransceivers() if t.receiver.track is track)
+        transceivers = self.pc.getTransceivers() if self.pc is not None else []
+        mid = next(str(t.mid) for t in transceivers if t.receiver.track is track)
         self._tasks.append(asyncio.ensure_future(self._consume(mid, track)))
 
     async def _consume(self, mid: str, track: MediaStreamTrack) -> None:
@@ -252,7 +259,8 @@ async def mint_openid(client: MatrixClient, http: httpx.AsyncClient, user: str) 
         json={},
         headers={"Authorization": f"Bearer {token}"},
     )
-    assert minted.status_code == 200, minted.text
+    if minted.status_code != 200:
+        raise RuntimeError(f"no OpenID token for {user}: {minted.text[:200]}")
     body: dict[str, str] = minted.json()
     return body
 
@@ -263,7 +271,8 @@ async def place(stack: SchoolStack, call: str) -> tuple[str, int]:
         answer = await http.get(
             f"{stack.config.call_bridge_url}/api/v1/place", params={"call": call}
         )
-    assert answer.status_code == 200, answer.text
+    if answer.status_code != 200:
+        raise RuntimeError(f"the bridge's front did not place {call}: {answer.text[:200]}")
     return answer.json()["ws_url"], answer.json()["worker"]
 
 
@@ -272,6 +281,6 @@ async def until(check: object, deadline_s: float = 20.0) -> float:
     started = time.monotonic()
     while not check():  # type: ignore[operator]
         if time.monotonic() - started > deadline_s:
-            raise AssertionError(f"not within {deadline_s}s")
+            raise TimeoutError(f"not within {deadline_s}s")
         await asyncio.sleep(0.05)
     return time.monotonic() - started
