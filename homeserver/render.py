@@ -250,6 +250,7 @@ def homeserver_context(
         "synapse_pages": str(SYNAPSE_PAGES),
         "workers": _workers_context(settings.workers),
         "default_retention_days": settings.default_retention_days,
+        "gc_min_interval": list(settings.gc_min_interval or ()),
         "metrics": None
         if settings.metrics is None
         else {"host": settings.metrics[0], "port": settings.metrics[1]},

@@ -269,6 +269,11 @@ def _parser() -> argparse.ArgumentParser:
     bday.add_argument(
         "--workers", type=int, default=0, help="Synapse's generic workers (PostgreSQL only)"
     )
+    bday.add_argument(
+        "--lever",
+        choices=("gc", "wakeups"),
+        help="each N three times: as asked, with the lever (parta.bench.day_lever), as asked",
+    )
     bday.add_argument("--find-knee", action="store_true", help="step N up to --clients")
     bday.add_argument("--steps", type=int, default=4, help="how many N --find-knee tries")
     bday.add_argument("--seed", type=int, default=1)

@@ -37,6 +37,7 @@ from kernel.children import die_with_parent
 from kernel.secrets import read_secret_file
 from parta.bench import day_probe as probe
 from parta.bench.day_lesson import lesson
+from parta.bench.day_lever import LEVERS, restart_synapse, weigh, with_lever
 from parta.bench.day_media import png
 from parta.bench.day_profile import Profile
 from parta.bench.day_report import figures, synapse_processes
@@ -162,7 +163,9 @@ async def run_day(
         await everyone(generators, "morning", args.morning + 600)
         morning_s = time.monotonic() - wall0
         if getattr(args, "profile_synapse", False):
-            out = args.state.resolve() / f"synapse-{args.database}-n{n}.collapsed"
+            variant = getattr(args, "variant", "")
+            name = f"synapse-{args.database}-n{n}{'-' + variant if variant else ''}.collapsed"
+            out = args.state.resolve() / name
             profile = Profile(by_name["synapse"][0], out)
             await profile.start()
         t0 = time.time() + 0.5
@@ -230,6 +233,9 @@ async def _lesson(
     return await lesson(stack.config.homeserver_url, stack.config.call_bridge_url, as_token, room)
 
 
+LEVER_GC_NO_WORKERS = (
+    "parta bench day: --lever gc restarts Synapse's main process only; weigh it without --workers"
+)
 WORKERS_NEED_POSTGRES = (
     "parta bench day: --workers needs --database postgres "
     "(Synapse's workers share one database, and SQLite cannot be shared)"
@@ -253,17 +259,47 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             if not getattr(args, "no_settle", False):
                 result.update(await settle(stack.config, args.settle_max, _say))
             counts = steps(args.clients, args.steps) if args.find_knee else [args.clients]
-            runs = []
+            runs: list[dict[str, Any]] = []
+            weighed: list[dict[str, Any]] = []
             for n in counts:
-                runs.append(await run_day(stack, school, n, workers, args))
-                print(json.dumps(runs[-1], ensure_ascii=False), file=sys.stderr, flush=True)
+                if getattr(args, "lever", None) is None:
+                    runs.append(await run_day(stack, school, n, workers, args))
+                    _say(json.dumps(runs[-1], ensure_ascii=False))
+                    continue
+                trio = await _weigh(stack, school, n, workers, args)
+                runs.extend(trio)
+                weighed.append(weigh(args.lever, *trio))
+                _say(json.dumps(weighed[-1], ensure_ascii=False))
     finally:
         drop_databases(config)
     result.update(runs[-1])
+    if weighed:
+        result["lever"] = weighed
     if args.find_knee:
         result["steps"] = runs
         result["knee_clients"] = knee((r["clients"], r["delivery_p95_s"]) for r in runs)
     return result
+
+
+async def _weigh(
+    stack: SchoolStack, school: School, n: int, workers: SynapseWorkers | None, args: Any
+) -> list[dict[str, Any]]:
+    """The day at ``n`` as asked, with ``--lever``, and as asked again (``day_lever``)."""
+    lever = LEVERS[args.lever]
+    trio = []
+    for variant in ("baseline", "lever", "baseline_again"):
+        on = variant == "lever"
+        if lever.gc_min_interval is not None:
+            gc = lever.gc_min_interval if on else None
+            await asyncio.to_thread(restart_synapse, stack, gc)
+        used = with_lever(args, lever) if on else args
+        run = await run_day(
+            stack, school, n, workers, argparse.Namespace(**vars(used), variant=variant)
+        )
+        run["variant"] = variant
+        trio.append(run)
+        _say(json.dumps(run, ensure_ascii=False))
+    return trio
 
 
 def _say(line: str) -> None:
@@ -284,6 +320,9 @@ def _workers(stack: SchoolStack) -> Iterator[SynapseWorkers | None]:
 def main(args: argparse.Namespace) -> int:
     if args.workers and args.database != "postgres":
         print(WORKERS_NEED_POSTGRES, file=sys.stderr)
+        return 2
+    if args.workers and getattr(args, "lever", None) == "gc":
+        print(LEVER_GC_NO_WORKERS, file=sys.stderr)
         return 2
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     result = asyncio.run(bench(args))

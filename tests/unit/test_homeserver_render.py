@@ -223,6 +223,8 @@ def test_the_call_page_may_receive_a_login_without_a_confirmation_page(tmp_path:
         ({"state_dir": Path("relative/state")}, "state_dir"),
         ({"bind_host": "localhost"}, "bind_host"),
         ({"public_baseurl": "ftp://x/"}, "public_baseurl"),
+        ({"gc_min_interval": ("1s", "60 s", "10m")}, "gc_min_interval"),
+        ({"gc_min_interval": ("1s", "10m")}, "gc_min_interval"),
         ({"federation_port": 18008}, "federation_port"),
         ({"federation_port": 18448}, "federation_allowlist"),
         ({"federation_allowlist": (PEER,)}, "federation_allowlist"),
@@ -291,3 +293,18 @@ def test_synapse_reads_the_workers_config_as_meant(
     assert parsed.worker_name == "generic1"
     assert parsed.writers.events == writers
     assert "master" in parsed.instance_map
+
+
+def test_synapse_reads_the_garbage_collector_s_pace_as_given(tmp_path: Path) -> None:
+    """Synapse's own parser: unset, Synapse keeps its own pace; set, the seconds given."""
+    from synapse.config._base import RootConfig
+    from synapse.config.server import ServerConfig
+
+    def parsed(settings: HomeserverSettings) -> object:
+        config = ServerConfig(RootConfig())
+        config.read_config(_load(render_homeserver(settings).config_path))
+        return config.gc_seconds
+
+    assert parsed(_settings(tmp_path)) is None
+    paced = _settings(tmp_path / "paced", gc_min_interval=("1s", "60s", "10m"))
+    assert parsed(paced) == (1.0, 60.0, 600.0)

@@ -1,0 +1,101 @@
+"""``parta bench day --lever L``: one change weighed against the same day without it.
+
+::
+
+    one school, synced and settled once
+      ─▶ the day as asked (baseline) ─▶ the day with the lever ─▶ the day as asked again
+      ─▶ each figure: both baselines, the lever, and the lever over the baselines' mean
+
+Two baselines around the lever show how much a figure moves on its own (the school's
+history grows with each run, the machine's caches warm): a ratio inside that spread is
+no effect. A lever that changes Synapse's configuration restarts Synapse before each of
+the three runs, so that all three begin with the same cold caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any
+
+from homeserver.render import render_homeserver
+from parta.stack import SchoolStack, homeserver_settings
+
+
+@dataclass(frozen=True)
+class Lever:
+    what: str
+    args: dict[str, Any] = field(default_factory=dict)
+    """The day's own arguments changed (fewer receipts, say)."""
+    gc_min_interval: tuple[str, str, str] | None = None
+    """Synapse's garbage collector's pace (``homeserver.gc_min_interval``)."""
+
+
+LEVERS = {
+    "wakeups": Lever(
+        "fewer wake-ups: no typing notices and no read receipts (each wakes every member's "
+        "long poll in the room)",
+        {"receipts": 0.0, "no_typing": True},
+    ),
+    "gc": Lever(
+        "Synapse's garbage collector at most every 60 s over generation 1 and every 10 min "
+        "over generation 2 (Synapse's own: 10 s and 30 s)",
+        gc_min_interval=("1s", "60s", "10m"),
+    ),
+}
+
+FIGURES = (
+    "delivery_p50_s",
+    "delivery_p95_s",
+    "announcement_p95_s",
+    "first_sync_p95_s",
+    "errors",
+    "synapse_cpu_share",
+    "synapse_rss_peak_mb",
+)
+ROOMS = ("class", "parents")
+"""The chats whose p95 is weighed apart (``delivery_by_room``)."""
+
+
+def with_lever(args: argparse.Namespace, lever: Lever) -> argparse.Namespace:
+    return argparse.Namespace(**(vars(args) | lever.args))
+
+
+def restart_synapse(stack: SchoolStack, gc_min_interval: tuple[str, str, str] | None) -> None:
+    """Synapse again, rendered with ``gc_min_interval`` (None: Synapse's own pace)."""
+    homeserver = stack.config.homeserver.model_copy(update={"gc_min_interval": gc_min_interval})
+    config = stack.config.model_copy(update={"homeserver": homeserver})
+    stack.rendered = render_homeserver(homeserver_settings(config, stack.with_diary))
+    synapse = stack.synapse
+    if synapse is None:
+        raise RuntimeError("the stack's Synapse is not running")
+    synapse.stop()
+    synapse.start()
+    synapse.wait_ready()
+
+
+def weigh(
+    name: str, first: dict[str, Any], lever: dict[str, Any], again: dict[str, Any]
+) -> dict[str, Any]:
+    """Each figure of the three runs, and the lever's over the two baselines' mean."""
+    runs = (first, lever, again)
+    picked: dict[str, list[object]] = {k: [r.get(k) for r in runs] for k in FIGURES}
+    for room in ROOMS:
+        picked[f"{room}_p95_s"] = [_room_p95(r, room) for r in runs]
+    out: dict[str, Any] = {"lever": name, "what": LEVERS[name].what, "clients": first["clients"]}
+    for key, (a, b, c) in picked.items():
+        out[key] = {"baseline": a, "lever": b, "baseline_again": c, "ratio": _ratio(b, a, c)}
+    return out
+
+
+def _room_p95(run: dict[str, Any], room: str) -> float | None:
+    found = run.get("delivery_by_room", {}).get(room, {}).get("p95_s")
+    return float(found) if isinstance(found, int | float) else None
+
+
+def _ratio(lever: object, *baselines: object) -> float | None:
+    numbers = [float(b) for b in baselines if isinstance(b, int | float)]
+    if not isinstance(lever, int | float) or len(numbers) != len(baselines):
+        return None
+    mean = sum(numbers) / len(numbers)
+    return round(float(lever) / mean, 3) if mean else None

@@ -1,0 +1,69 @@
+"""``parta bench day --lever``: what each lever changes, and how three runs are weighed."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import pytest
+
+from parta.bench import day
+from parta.bench.day_lever import LEVERS, weigh, with_lever
+from parta.cli import _parser as build_parser
+
+
+def _run(p95: float, cls: float, errors: int, cpu: float) -> dict[str, Any]:
+    return {
+        "clients": 500,
+        "delivery_p50_s": p95 / 2,
+        "delivery_p95_s": p95,
+        "announcement_p95_s": None,
+        "first_sync_p95_s": 40.0,
+        "errors": errors,
+        "synapse_cpu_share": cpu,
+        "synapse_rss_peak_mb": 500.0,
+        "delivery_by_room": {"class": {"p95_s": cls}, "parents": {"p95_s": 2 * cls}},
+    }
+
+
+def test_the_lever_is_weighed_against_the_mean_of_the_runs_around_it() -> None:
+    weighed = weigh("wakeups", _run(40, 30, 0, 0.8), _run(20, 12, 3, 0.5), _run(60, 50, 0, 0.7))
+    assert weighed["lever"] == "wakeups" and weighed["clients"] == 500
+    assert weighed["delivery_p95_s"] == {
+        "baseline": 40,
+        "lever": 20,
+        "baseline_again": 60,
+        "ratio": 0.4,
+    }
+    assert weighed["class_p95_s"]["ratio"] == 0.3
+    assert weighed["parents_p95_s"]["lever"] == 24
+    assert weighed["synapse_cpu_share"]["ratio"] == 0.667
+    # nothing to divide by, or a figure missing from a run: no ratio, not a made-up one
+    assert weighed["errors"]["ratio"] is None
+    assert weighed["announcement_p95_s"]["ratio"] is None
+
+
+def test_a_lever_changes_the_day_s_arguments_and_nothing_else() -> None:
+    args = argparse.Namespace(receipts=0.3, no_typing=False, clients=500)
+    quiet = with_lever(args, LEVERS["wakeups"])
+    assert (quiet.receipts, quiet.no_typing, quiet.clients) == (0.0, True, 500)
+    assert (args.receipts, args.no_typing) == (0.3, False)  # the baseline's stay as asked
+    assert vars(with_lever(args, LEVERS["gc"])) == vars(args)
+    assert LEVERS["gc"].gc_min_interval == ("1s", "60s", "10m")
+
+
+def test_the_command_line_offers_every_lever() -> None:
+    parser = build_parser()
+    for name in LEVERS:
+        args = parser.parse_args(["bench", "day", "--lever", name])
+        assert args.lever == name
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "day", "--lever", "caches"])
+
+
+def test_the_collector_lever_with_workers_is_refused_before_anything_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = argparse.Namespace(workers=2, database="postgres", lever="gc")
+    assert day.main(args) == 2
+    assert "--lever gc" in capsys.readouterr().err
