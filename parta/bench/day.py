@@ -194,6 +194,7 @@ async def run_day(
         {name: (probe.rss_mb(p), probe.rss_mb(p, "VmHWM")) for name, p in synapse.items()},
     )
     out["workers"] = len(worker_pids)
+    out["synapse_pid"] = synapse["main"]
     out["synapse_processes"] = processes
     out["synapse_rss_mb"] = round(sum(p["rss_mb"] for p in processes.values()), 1)
     out["synapse_rss_peak_mb"] = round(sum(p["rss_peak_mb"] for p in processes.values()), 1)

@@ -53,6 +53,9 @@ FIGURES = (
     "synapse_cpu_share",
     "synapse_rss_peak_mb",
 )
+NOTED = ("synapse_pid",)
+"""Kept for each run, never divided: Synapse's main process (a lever that restarts Synapse
+shows three)."""
 ROOMS = ("class", "parents")
 """The chats whose p95 is weighed apart (``delivery_by_room``)."""
 
@@ -85,6 +88,9 @@ def weigh(
     out: dict[str, Any] = {"lever": name, "what": LEVERS[name].what, "clients": first["clients"]}
     for key, (a, b, c) in picked.items():
         out[key] = {"baseline": a, "lever": b, "baseline_again": c, "ratio": _ratio(b, a, c)}
+    variants = ("baseline", "lever", "baseline_again")
+    for key in NOTED:
+        out[key] = {v: r.get(key) for v, r in zip(variants, runs, strict=True)}
     return out
 
 

@@ -137,3 +137,29 @@ def test_the_workers_serve_the_clients_syncs(tmp_path: Path) -> None:
     assert client_syncs.search(main_log) is None
     assert re.search(r"PUT /_matrix/client/v3/rooms/[^ ]+/send/", worker_log) is None
     assert re.search(r"PUT /_matrix/client/v3/rooms/[^ ]+/send/", main_log) is not None
+
+
+def test_a_lever_is_weighed_between_two_runs_without_it(tmp_path: Path) -> None:
+    """``--lever gc``: three days on one school, Synapse started anew for each, rendered with
+    the collector's pace for the middle one only."""
+    quiet = ("--no-lesson", "--no-poll", "--photo-every", "0")
+    result = _day(tmp_path, 10, "--lever", "gc", *quiet, timeout=400)
+    [weighed] = result["lever"]
+    assert weighed["lever"] == "gc"
+    assert weighed["clients"] == 10
+    p95 = weighed["delivery_p95_s"]
+    assert p95["baseline"] > 0
+    assert p95["lever"] > 0
+    assert p95["baseline_again"] > 0
+    assert p95["ratio"] == pytest.approx(
+        p95["lever"] / ((p95["baseline"] + p95["baseline_again"]) / 2), abs=0.001
+    )
+    assert weighed["errors"] == {"baseline": 0, "lever": 0, "baseline_again": 0, "ratio": None}
+    assert result["variant"] == "baseline_again"
+    assert result["delivered"] == result["expected"] > 0
+    # Synapse was started anew for each run (its process, read by the benchmark from /proc)
+    pids = weighed["synapse_pid"]
+    assert len(set(pids.values())) == 3, pids
+    # and left as configured: the collector's pace is not in the school's Synapse config
+    config = (tmp_path / "day-sqlite" / "homeserver" / "homeserver.yaml").read_text()
+    assert "gc_min_interval" not in config

@@ -28,7 +28,8 @@ def _run(p95: float, cls: float, errors: int, cpu: float) -> dict[str, Any]:
 
 def test_the_lever_is_weighed_against_the_mean_of_the_runs_around_it() -> None:
     weighed = weigh("wakeups", _run(40, 30, 0, 0.8), _run(20, 12, 3, 0.5), _run(60, 50, 0, 0.7))
-    assert weighed["lever"] == "wakeups" and weighed["clients"] == 500
+    assert weighed["lever"] == "wakeups"
+    assert weighed["clients"] == 500
     assert weighed["delivery_p95_s"] == {
         "baseline": 40,
         "lever": 20,
