@@ -37,7 +37,7 @@ from kernel.children import die_with_parent
 from kernel.secrets import read_secret_file
 from parta.bench import day_probe as probe
 from parta.bench.day_lesson import lesson
-from parta.bench.day_lever import LEVERS, restart_synapse, weigh, with_lever
+from parta.bench.day_lever import LEVERS, lever_names, restart_synapse, weigh, with_lever
 from parta.bench.day_media import png
 from parta.bench.day_profile import Profile
 from parta.bench.day_report import figures, synapse_processes
@@ -267,10 +267,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     runs.append(await run_day(stack, school, n, workers, args))
                     _say(json.dumps(runs[-1], ensure_ascii=False))
                     continue
-                trio = await _weigh(stack, school, n, workers, args)
-                runs.extend(trio)
-                weighed.append(weigh(args.lever, *trio))
-                _say(json.dumps(weighed[-1], ensure_ascii=False))
+                done, found = await _weigh(stack, school, n, workers, args)
+                runs.extend(done)
+                weighed.extend(found)
     finally:
         drop_databases(config)
     result.update(runs[-1])
@@ -284,23 +283,29 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _weigh(
     stack: SchoolStack, school: School, n: int, workers: SynapseWorkers | None, args: Any
-) -> list[dict[str, Any]]:
-    """The day at ``n`` as asked, with ``--lever``, and as asked again (``day_lever``)."""
-    lever = LEVERS[args.lever]
-    trio = []
-    for variant in ("baseline", "lever", "baseline_again"):
-        on = variant == "lever"
-        if lever.gc_min_interval is not None:
-            gc = lever.gc_min_interval if on else None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The day at ``n`` as asked, then each lever of ``--lever`` followed by the day as asked
+    again (``day_lever``): the runs, and each lever weighed against the two around it."""
+    names = lever_names(args.lever)
+    done: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
+    restarts = any(LEVERS[name].gc_min_interval is not None for name in names)
+    for variant, name in [("baseline", ""), *((v, m) for m in names for v in ("lever", m))]:
+        lever = LEVERS[name] if variant == "lever" else None
+        if restarts:
+            gc = lever.gc_min_interval if lever is not None else None
             await asyncio.to_thread(restart_synapse, stack, gc)
-        used = with_lever(args, lever) if on else args
-        run = await run_day(
-            stack, school, n, workers, argparse.Namespace(**vars(used), variant=variant)
-        )
-        run["variant"] = variant
-        trio.append(run)
+        used = with_lever(args, lever) if lever is not None else args
+        label = f"lever-{name}" if lever is not None else f"baseline{'-' + name if name else ''}"
+        tagged = argparse.Namespace(**vars(used), variant=label)
+        run = await run_day(stack, school, n, workers, tagged)
+        run["variant"] = label
+        done.append(run)
         _say(json.dumps(run, ensure_ascii=False))
-    return trio
+        if lever is None and name:
+            found.append(weigh(name, *done[-3:]))
+            _say(json.dumps(found[-1], ensure_ascii=False))
+    return done, found
 
 
 def _say(line: str) -> None:
@@ -322,7 +327,12 @@ def main(args: argparse.Namespace) -> int:
     if args.workers and args.database != "postgres":
         print(WORKERS_NEED_POSTGRES, file=sys.stderr)
         return 2
-    if args.workers and getattr(args, "lever", None) == "gc":
+    try:
+        levers = lever_names(getattr(args, "lever", None))
+    except ValueError as e:
+        print(f"parta bench day: --lever: {e}", file=sys.stderr)
+        return 2
+    if args.workers and "gc" in levers:
         print(LEVER_GC_NO_WORKERS, file=sys.stderr)
         return 2
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -4,7 +4,9 @@
 
     one school, synced and settled once
       ─▶ the day as asked (baseline) ─▶ the day with the lever ─▶ the day as asked again
-      ─▶ each figure: both baselines, the lever, and the lever over the baselines' mean
+         (``--lever gc,wakeups``: … ─▶ the second lever ─▶ the day as asked again)
+      ─▶ each figure: the baselines around the lever, the lever, and the lever over the
+         baselines' mean
 
 Two baselines around the lever show how much a figure moves on its own (the school's
 history grows with each run, the machine's caches warm): a ratio inside that spread is
@@ -58,6 +60,15 @@ NOTED = ("synapse_pid",)
 shows three)."""
 ROOMS = ("class", "parents")
 """The chats whose p95 is weighed apart (``delivery_by_room``)."""
+
+
+def lever_names(text: str | None) -> list[str]:
+    """``--lever gc,wakeups`` → ``["gc", "wakeups"]``; an unknown name is refused."""
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in LEVERS]
+    if unknown:
+        raise ValueError(f"unknown lever {unknown[0]!r}; known: {', '.join(sorted(LEVERS))}")
+    return names
 
 
 def with_lever(args: argparse.Namespace, lever: Lever) -> argparse.Namespace:

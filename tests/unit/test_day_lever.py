@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from parta.bench import day
-from parta.bench.day_lever import LEVERS, weigh, with_lever
-from parta.cli import _parser as build_parser
+from parta.bench.day_lever import LEVERS, lever_names, weigh, with_lever
+from parta.cli import _parser
 
 
 def _run(p95: float, cls: float, errors: int, cpu: float) -> dict[str, Any]:
@@ -53,18 +53,20 @@ def test_a_lever_changes_the_day_s_arguments_and_nothing_else() -> None:
     assert LEVERS["gc"].gc_min_interval == ("1s", "60s", "10m")
 
 
-def test_the_command_line_offers_every_lever() -> None:
-    parser = build_parser()
-    for name in LEVERS:
-        args = parser.parse_args(["bench", "day", "--lever", name])
-        assert args.lever == name
-    with pytest.raises(SystemExit):
-        parser.parse_args(["bench", "day", "--lever", "caches"])
+def test_levers_are_named_on_the_command_line_and_an_unknown_one_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = _parser().parse_args(["bench", "day", "--lever", "gc,wakeups"])
+    assert lever_names(args.lever) == ["gc", "wakeups"]
+    assert lever_names(None) == []
+    refused = argparse.Namespace(workers=0, database="sqlite", lever="wakeups,caches")
+    assert day.main(refused) == 2  # before anything starts
+    assert "unknown lever 'caches'; known: gc, wakeups" in capsys.readouterr().err
 
 
 def test_the_collector_lever_with_workers_is_refused_before_anything_starts(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = argparse.Namespace(workers=2, database="postgres", lever="gc")
+    args = argparse.Namespace(workers=2, database="postgres", lever="wakeups,gc")
     assert day.main(args) == 2
     assert "--lever gc" in capsys.readouterr().err
