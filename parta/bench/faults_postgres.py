@@ -20,6 +20,7 @@ from psycopg import sql
 from kernel.matrix import MatrixFailure
 from parta.bench.faults import Harness
 from parta.bench.faults_bots import open_lessons, posts
+from parta.bench.faults_bridge import worker_pid
 from parta.bench.faults_school import Check, stored
 
 MESSAGES = 40
@@ -63,6 +64,11 @@ def _pids(harness: Harness) -> dict[str, int | None]:
         for name, c in children.items()
     }
     found["synapse"] = stack.synapse.pid if stack.synapse and stack.synapse.running else None
+    bridge = stack.bridge
+    found["call_bridge"] = bridge.pid if bridge is not None and bridge.poll() is None else None
+    if bridge is not None:  # its workers keep their stays in the bridge's database
+        for i in range(stack.config.call_bridge.workers):
+            found[f"call_bridge worker {i}"] = worker_pid(bridge.pid, i)
     return found
 
 
@@ -73,6 +79,8 @@ async def _all_ready(harness: Harness) -> dict[str, int]:
         "diary": f"{config.diary_internal_url}/ready",
         "bots": f"{config.bots_url}/ready",
     }
+    if harness.stack.bridge is not None:
+        urls["call_bridge"] = f"{config.call_bridge_url}/ready"
     codes: dict[str, int] = {}
     deadline = time.monotonic() + READY_S
     async with httpx.AsyncClient(timeout=5) as http:
