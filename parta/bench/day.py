@@ -290,20 +290,23 @@ async def _weigh(
     done: list[dict[str, Any]] = []
     found: list[dict[str, Any]] = []
     restarts = any(LEVERS[name].gc_min_interval is not None for name in names)
-    for variant, name in [("baseline", ""), *((v, m) for m in names for v in ("lever", m))]:
-        lever = LEVERS[name] if variant == "lever" else None
+    plan: list[tuple[str, str | None]] = [("baseline", None)]  # (the run's label, its lever)
+    for name in names:
+        plan += [(f"lever-{name}", name), (f"baseline-{name}", None)]
+    for label, lever_name in plan:
+        lever = LEVERS[lever_name] if lever_name is not None else None
         if restarts:
             gc = lever.gc_min_interval if lever is not None else None
             await asyncio.to_thread(restart_synapse, stack, gc)
         used = with_lever(args, lever) if lever is not None else args
-        label = f"lever-{name}" if lever is not None else f"baseline{'-' + name if name else ''}"
-        tagged = argparse.Namespace(**vars(used), variant=label)
-        run = await run_day(stack, school, n, workers, tagged)
+        run = await run_day(
+            stack, school, n, workers, argparse.Namespace(**vars(used), variant=label)
+        )
         run["variant"] = label
         done.append(run)
         _say(json.dumps(run, ensure_ascii=False))
-        if lever is None and name:
-            found.append(weigh(name, *done[-3:]))
+        if label.startswith("baseline-"):  # the lever just run, between two baselines
+            found.append(weigh(label.removeprefix("baseline-"), *done[-3:]))
             _say(json.dumps(found[-1], ensure_ascii=False))
     return done, found
 

@@ -70,3 +70,34 @@ def test_the_collector_lever_with_workers_is_refused_before_anything_starts(
     args = argparse.Namespace(workers=2, database="postgres", lever="wakeups,gc")
     assert day.main(args) == 2
     assert "--lever gc" in capsys.readouterr().err
+
+
+async def test_each_lever_runs_between_two_baselines_and_synapse_is_paced_for_its_run_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The order of ``--lever gc,wakeups`` on one school: what each run was given."""
+    ran: list[tuple[str, float, bool]] = []
+    paced: list[object] = []
+
+    async def run_day(stack: object, school: object, n: int, workers: object, args: Any) -> Any:
+        ran.append((args.variant, args.receipts, args.no_typing))
+        return _run(10.0 + len(ran), 5.0, 0, 0.5)
+
+    monkeypatch.setattr(day, "run_day", run_day)
+    monkeypatch.setattr(day, "restart_synapse", lambda stack, gc: paced.append(gc))
+    args = argparse.Namespace(lever="gc,wakeups", receipts=0.3, no_typing=False)
+    done, found = await day._weigh(object(), object(), 500, None, args)  # type: ignore[arg-type]
+    assert ran == [
+        ("baseline", 0.3, False),
+        ("lever-gc", 0.3, False),
+        ("baseline-gc", 0.3, False),
+        ("lever-wakeups", 0.0, True),
+        ("baseline-wakeups", 0.3, False),
+    ]
+    assert [r["variant"] for r in done] == [v for v, _r, _t in ran]
+    # Synapse is started anew before every run (all begin cold), paced for the gc run only
+    assert paced == [None, ("1s", "60s", "10m"), None, None, None]
+    assert [w["lever"] for w in found] == ["gc", "wakeups"]
+    assert found[0]["delivery_p95_s"]["baseline"] == 11.0
+    assert found[0]["delivery_p95_s"]["lever"] == 12.0
+    assert found[1]["delivery_p95_s"]["baseline"] == 13.0  # the run before it, not the first
