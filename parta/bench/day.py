@@ -275,8 +275,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     result.update(runs[-1])
     if weighed:
         result["lever"] = weighed
-    if args.find_knee:
+    if args.find_knee or weighed:
         result["steps"] = runs
+    if args.find_knee:
         result["knee_clients"] = knee((r["clients"], r["delivery_p95_s"]) for r in runs)
     return result
 

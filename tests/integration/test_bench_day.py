@@ -156,6 +156,7 @@ def test_a_lever_is_weighed_between_two_runs_without_it(tmp_path: Path) -> None:
     )
     assert weighed["errors"] == {"baseline": 0, "lever": 0, "baseline_again": 0, "ratio": None}
     assert result["variant"] == "baseline-gc"
+    assert [r["variant"] for r in result["steps"]] == ["baseline", "lever-gc", "baseline-gc"]
     assert result["delivered"] == result["expected"] > 0
     # Synapse was started anew for each run (its process, read by the benchmark from /proc)
     pids = weighed["synapse_pid"]
