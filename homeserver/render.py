@@ -251,6 +251,7 @@ def homeserver_context(
         "workers": _workers_context(settings.workers),
         "default_retention_days": settings.default_retention_days,
         "gc_min_interval": list(settings.gc_min_interval or ()),
+        "cache_factor": settings.cache_factor,
         "metrics": None
         if settings.metrics is None
         else {"host": settings.metrics[0], "port": settings.metrics[1]},

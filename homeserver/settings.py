@@ -270,6 +270,9 @@ class HomeserverSettings:
     """The least time between passes of Synapse's garbage collector over each generation
     (Synapse's ``gc_min_interval``, durations such as ``"30s"``); ``None``: Synapse's own
     (1 s, 10 s, 30 s)."""
+    cache_factor: float | None = None
+    """Synapse's ``caches.global_factor`` (every cache's size times it); ``None``: Synapse's
+    own (0.5)."""
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers.names:
@@ -283,6 +286,8 @@ class HomeserverSettings:
         _check_absolute("state_dir", self.state_dir)
         if self.gc_min_interval is not None:
             _check_durations("gc_min_interval", self.gc_min_interval)
+        if self.cache_factor is not None and not 0 < self.cache_factor <= 100:
+            raise SettingsError("cache_factor", f"{self.cache_factor!r} is not in (0, 100]")
         _check_ip("bind_host", self.bind_host)
         _check_port("client_port", self.client_port)
         if self.public_baseurl is not None and not self.public_baseurl.startswith(

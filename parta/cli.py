@@ -271,8 +271,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     bday.add_argument(
         "--lever",
-        help="gc, wakeups or both (gc,wakeups): each N as asked, then with each lever and as"
-        " asked again (parta.bench.day_lever)",
+        help="wakeups, gc, caches, or several (gc,wakeups): each N as asked, then with each"
+        " lever and as asked again (parta.bench.day_lever)",
     )
     bday.add_argument("--find-knee", action="store_true", help="step N up to --clients")
     bday.add_argument("--steps", type=int, default=4, help="how many N --find-knee tries")

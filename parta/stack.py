@@ -122,6 +122,7 @@ def homeserver_settings(config: SchoolConfig, with_diary: bool = True) -> Homese
         for_tests=config.for_tests,
         default_retention_days=config.retention.personal_days,
         gc_min_interval=config.homeserver.gc_min_interval,
+        cache_factor=config.homeserver.cache_factor,
         metrics=(config.metrics.bind_host, config.metrics.port("synapse"))
         if config.metrics.enabled
         else None,

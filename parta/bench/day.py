@@ -234,8 +234,9 @@ async def _lesson(
     return await lesson(stack.config.homeserver_url, stack.config.call_bridge_url, as_token, room)
 
 
-LEVER_GC_NO_WORKERS = (
-    "parta bench day: --lever gc restarts Synapse's main process only; weigh it without --workers"
+LEVER_RESTART_NO_WORKERS = (
+    "parta bench day: --lever gc and --lever caches restart Synapse's main process only; "
+    "weigh them without --workers"
 )
 WORKERS_NEED_POSTGRES = (
     "parta bench day: --workers needs --database postgres "
@@ -290,15 +291,15 @@ async def _weigh(
     names = lever_names(args.lever)
     done: list[dict[str, Any]] = []
     found: list[dict[str, Any]] = []
-    restarts = any(LEVERS[name].gc_min_interval is not None for name in names)
+    restarts = any(LEVERS[name].homeserver for name in names)
     plan: list[tuple[str, str | None]] = [("baseline", None)]  # (the run's label, its lever)
     for name in names:
         plan += [(f"lever-{name}", name), (f"baseline-{name}", None)]
     for label, lever_name in plan:
         lever = LEVERS[lever_name] if lever_name is not None else None
         if restarts:
-            gc = lever.gc_min_interval if lever is not None else None
-            await asyncio.to_thread(restart_synapse, stack, gc)
+            changed = lever.homeserver if lever is not None else {}
+            await asyncio.to_thread(restart_synapse, stack, changed)
         used = with_lever(args, lever) if lever is not None else args
         run = await run_day(
             stack, school, n, workers, argparse.Namespace(**vars(used), variant=label)
@@ -336,8 +337,8 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"parta bench day: --lever: {e}", file=sys.stderr)
         return 2
-    if args.workers and "gc" in levers:
-        print(LEVER_GC_NO_WORKERS, file=sys.stderr)
+    if args.workers and any(LEVERS[name].homeserver for name in levers):
+        print(LEVER_RESTART_NO_WORKERS, file=sys.stderr)
         return 2
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     result = asyncio.run(bench(args))

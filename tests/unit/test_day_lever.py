@@ -50,7 +50,8 @@ def test_a_lever_changes_the_day_s_arguments_and_nothing_else() -> None:
     assert (quiet.receipts, quiet.no_typing, quiet.clients) == (0.0, True, 500)
     assert (args.receipts, args.no_typing) == (0.3, False)  # the baseline's stay as asked
     assert vars(with_lever(args, LEVERS["gc"])) == vars(args)
-    assert LEVERS["gc"].gc_min_interval == ("1s", "60s", "10m")
+    assert LEVERS["gc"].homeserver == {"gc_min_interval": ("1s", "60s", "10m")}
+    assert LEVERS["caches"].homeserver == {"cache_factor": 4.0}
 
 
 def test_levers_are_named_on_the_command_line_and_an_unknown_one_is_refused(
@@ -59,17 +60,18 @@ def test_levers_are_named_on_the_command_line_and_an_unknown_one_is_refused(
     args = _parser().parse_args(["bench", "day", "--lever", "gc,wakeups"])
     assert lever_names(args.lever) == ["gc", "wakeups"]
     assert lever_names(None) == []
-    refused = argparse.Namespace(workers=0, database="sqlite", lever="wakeups,caches")
+    refused = argparse.Namespace(workers=0, database="sqlite", lever="wakeups,cache")
     assert day.main(refused) == 2  # before anything starts
-    assert "unknown lever 'caches'; known: gc, wakeups" in capsys.readouterr().err
+    assert "unknown lever 'cache'; known: caches, gc, wakeups" in capsys.readouterr().err
 
 
-def test_the_collector_lever_with_workers_is_refused_before_anything_starts(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("levers", ["wakeups,gc", "caches"])
+def test_a_lever_that_restarts_synapse_with_workers_is_refused_before_anything_starts(
+    capsys: pytest.CaptureFixture[str], levers: str
 ) -> None:
-    args = argparse.Namespace(workers=2, database="postgres", lever="wakeups,gc")
+    args = argparse.Namespace(workers=2, database="postgres", lever=levers)
     assert day.main(args) == 2
-    assert "--lever gc" in capsys.readouterr().err
+    assert "restart Synapse's main process only" in capsys.readouterr().err
 
 
 async def test_each_lever_runs_between_two_baselines_and_synapse_is_paced_for_its_run_only(
@@ -96,7 +98,7 @@ async def test_each_lever_runs_between_two_baselines_and_synapse_is_paced_for_it
     ]
     assert [r["variant"] for r in done] == [v for v, _r, _t in ran]
     # Synapse is started anew before every run (all begin cold), paced for the gc run only
-    assert paced == [None, ("1s", "60s", "10m"), None, None, None]
+    assert paced == [{}, {"gc_min_interval": ("1s", "60s", "10m")}, {}, {}, {}]
     assert [w["lever"] for w in found] == ["gc", "wakeups"]
     assert found[0]["delivery_p95_s"]["baseline"] == 11.0
     assert found[0]["delivery_p95_s"]["lever"] == 12.0

@@ -225,6 +225,7 @@ def test_the_call_page_may_receive_a_login_without_a_confirmation_page(tmp_path:
         ({"public_baseurl": "ftp://x/"}, "public_baseurl"),
         ({"gc_min_interval": ("1s", "60 s", "10m")}, "gc_min_interval"),
         ({"gc_min_interval": ("1s", "10m")}, "gc_min_interval"),
+        ({"cache_factor": 0.0}, "cache_factor"),
         ({"federation_port": 18008}, "federation_port"),
         ({"federation_port": 18448}, "federation_allowlist"),
         ({"federation_allowlist": (PEER,)}, "federation_allowlist"),
@@ -308,3 +309,17 @@ def test_synapse_reads_the_garbage_collector_s_pace_as_given(tmp_path: Path) -> 
     assert parsed(_settings(tmp_path)) is None
     paced = _settings(tmp_path / "paced", gc_min_interval=("1s", "60s", "10m"))
     assert parsed(paced) == (1.0, 60.0, 600.0)
+
+
+def test_synapse_reads_the_caches_size_as_given(tmp_path: Path) -> None:
+    """Synapse's own parser: unset, its default factor (0.5); set, the factor given."""
+    from synapse.config._base import RootConfig
+    from synapse.config.cache import CacheConfig
+
+    def parsed(settings: HomeserverSettings) -> float:
+        config = CacheConfig(RootConfig())
+        config.read_config(_load(render_homeserver(settings).config_path))
+        return config.global_factor
+
+    assert parsed(_settings(tmp_path)) == 0.5
+    assert parsed(_settings(tmp_path / "big", cache_factor=4.0)) == 4.0
