@@ -120,6 +120,27 @@ async def front_sees(url: str, workers: list[int], deadline_s: float = 30.0) -> 
             await asyncio.sleep(0.2)  # the front restarts the worker when it does; bounded
 
 
+async def host_and_guest(
+    ws_url: str,
+    call: str,
+    host: dict[str, str],
+    guest: dict[str, str],
+    peers: list[CallPeer],
+) -> tuple[CallPeer, CallPeer]:
+    """A host (camera on) and a guest (no camera) join at ``ws_url`` with their OpenID tokens;
+    back once the guest decodes the host's camera. Both go into ``peers`` first, so that the
+    caller closes them whatever happens."""
+    first, second = CallPeer(ws_url, call, host), CallPeer(ws_url, call, guest)
+    peers.extend((first, second))
+    await first.join()
+    await first.publish(shade=90)
+    await second.join()
+    await second.publish(shade=None)
+    you = first.welcome["you"]
+    await until(lambda: bool((r := second.video_from(you)) and r.frames > 10))
+    return first, second
+
+
 def pick_call(harness: Harness) -> tuple[RoomID, UserID, UserID]:
     """A homeroom's chat of the school as it stands, its class teacher and one of its pupils."""
     diary, rooms = harness.diary, harness.store.room_ids()
@@ -149,17 +170,8 @@ async def bridge_during_call(harness: Harness, n: int) -> list[Check]:
     async with httpx.AsyncClient(base_url=stack.config.homeserver_url, timeout=30) as http:
 
         async def in_call(ws_url: str) -> tuple[CallPeer, CallPeer]:
-            """Both join at ``ws_url``; back once the pupil decodes the teacher's camera."""
-            first = CallPeer(ws_url, call, await mint_openid(harness.client, http, teacher))
-            second = CallPeer(ws_url, call, await mint_openid(harness.client, http, pupil))
-            peers.extend((first, second))
-            await first.join()
-            await first.publish(shade=90)
-            await second.join()
-            await second.publish(shade=None)
-            you = first.welcome["you"]
-            await until(lambda: bool((r := second.video_from(you)) and r.frames > 10))
-            return first, second
+            tokens = [await mint_openid(harness.client, http, u) for u in (teacher, pupil)]
+            return await host_and_guest(ws_url, call, tokens[0], tokens[1], peers)
 
         try:
             ws_url, worker = await place(stack, call)

@@ -37,6 +37,7 @@ from kernel.matrix import MatrixClient, MatrixError
 from parta.bench.call_peer import CallPeer, Received, Refused, mint_openid, place, until
 from parta.bench.faults_bridge import (
     front_sees,
+    host_and_guest,
     stays_until,
     widget_until,
     widget_worker,
@@ -257,28 +258,18 @@ async def test_a_killed_worker_s_people_are_cut_off_rejoin_on_a_live_one_and_it_
     since = time.time()  # other tests hold this lesson too
     ws_url, worker = await place(stack, call)
     before = _worker_pid(stack, worker)
-    teacher = CallPeer(ws_url, call, await openid(client, school, http, "t2"))
-    student = CallPeer(ws_url, call, await openid(client, school, http, "s5"))
-    again: list[CallPeer] = []
+    peers: list[CallPeer] = []
+
+    async def join_at(ws_url: str) -> tuple[CallPeer, CallPeer]:
+        host, guest = [await openid(client, school, http, p) for p in ("t2", "s5")]
+        return await host_and_guest(ws_url, call, host, guest, peers)
+
     try:
-        await teacher.join()
-        await teacher.publish(shade=90)
-        await student.join()
-        await student.publish(shade=None)
-        t_id = teacher.welcome["you"]
-        await until(lambda: bool((r := student.video_from(t_id)) and r.frames > 10))
+        teacher, student = await join_at(ws_url)
         os.kill(before, signal.SIGKILL)
         await until(lambda: teacher.cut_off and student.cut_off)  # both are told at once
         ws_url, placed = await place(stack, call)  # the page asks where to go again
-        teacher2 = CallPeer(ws_url, call, await openid(client, school, http, "t2"))
-        student2 = CallPeer(ws_url, call, await openid(client, school, http, "s5"))
-        again = [teacher2, student2]
-        await teacher2.join()
-        await teacher2.publish(shade=90)
-        await student2.join()
-        await student2.publish(shade=None)
-        t2_id = teacher2.welcome["you"]
-        await until(lambda: bool((r := student2.video_from(t2_id)) and r.frames > 10))
+        again = await join_at(ws_url)
         started = await front_sees(stack.config.call_bridge_url, [0, 1])
         assert started, "the killed worker was not started again"
         assert _worker_pid(stack, worker) != before
@@ -297,7 +288,7 @@ async def test_a_killed_worker_s_people_are_cut_off_rejoin_on_a_live_one_and_it_
         assert by_user == {str(school.puppet_id(_sid(p))): 2 for p in ("t2", "s5")}, stays
         assert await widget_until(client, room, lambda w: w == {})  # over: no button left
     finally:
-        for peer in (*again, student, teacher):
+        for peer in reversed(peers):
             await peer.close()
 
 
