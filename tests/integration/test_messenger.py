@@ -555,6 +555,41 @@ async def test_new_messages_typing_replies_and_unread_marks_arrive_without_reloa
     assert marked.json() == {"unread": True}
 
 
+async def test_a_press_and_the_focus_survive_the_chat_redrawing_under_them(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    """The chat redraws whenever something arrives (a message, a receipt, someone typing). A
+    button held down at that moment still answers when let go, and a keyboard user's focus
+    stays on it. (CI once lost a «Ответить» pressed during such a redraw.)"""
+    room = await class_room(site, client)
+    classmate = await nio_as("s1")
+    said = await classmate.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "Кто дежурит в пятницу?"}
+    )
+    assert isinstance(said, nio.RoomSendResponse), said
+    await messenger(page, site, "t1")
+    await open_chat(page, CLASS_CHAT)
+    answer = page.locator(f'[data-event-id="{said.event_id}"]').get_by_role(
+        "button", name="Ответить"
+    )
+    await answer.focus()
+    more = await classmate.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "И кто моет доску?"}
+    )
+    assert isinstance(more, nio.RoomSendResponse), more
+    await expect(page.locator(f'[data-event-id="{more.event_id}"]')).to_be_visible()
+    await expect(answer).to_be_focused()
+    box = await answer.bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.down()
+    typing = await classmate.room_typing(room, True, 20_000)  # the chat redraws meanwhile
+    assert isinstance(typing, nio.RoomTypingResponse), typing
+    await expect(page.get_by_test_id("typing")).to_contain_text("печатает")
+    await page.mouse.up()
+    await expect(page.locator(".m-reply")).to_contain_text("Кто дежурит в пятницу?")
+
+
 async def test_on_a_phone_the_list_and_the_chat_take_turns(
     site: Site, browser: Browser, client: MatrixClient
 ) -> None:
@@ -1114,6 +1149,7 @@ async def test_the_messenger_and_its_dialogs_meet_wcag_aa(
     await open_chat(page, CLASS_CHAT)
     question = page.locator(f'[data-event-id="{said.event_id}"]')
     await question.get_by_role("button", name="Ответить").click()
+    await expect(page.locator(".m-reply")).to_contain_text("Вопрос по задаче 3")
     await messenger_send(page, "Ответ: смотрите пример на доске")  # one's own, with a quote
     await expect(page.locator(".m-msg.mine .m-quote").last).to_be_visible()
     problems += await accessibility_problems(page, "a class chat")

@@ -1,6 +1,6 @@
 // One chat: its header, the timeline (messages, media, polls, replies), typing, and sending.
 
-import { clear, h, time } from "./dom.js";
+import { clear, h, keepSame, time } from "./dom.js";
 import * as M from "./model.js";
 export const withChat = (Base) =>
   class extends Base {
@@ -202,15 +202,15 @@ export const withChat = (Base) =>
       this.edits = edits;
       const atBottom =
         this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
-      clear(this.timeline);
+      const items = [];
       const timeline = room.getLiveTimeline();
       const first = timeline.getEvents()[0];
       if (timeline.getPaginationToken("b") && first?.getType() !== "m.room.create") {
-        this.timeline.append(h("li", { class: "m-older" }, h("button", {
+        items.push(h("li", { class: "m-older" }, h("button", {
           type: "button", class: "link", "data-testid": "older", onClick: () => this.older(room),
         }, t.older)));
       }
-      if (!shown.length) this.timeline.append(h("li", { class: "empty" }, t.emptyChat));
+      if (!shown.length) items.push(h("li", { class: "empty" }, t.emptyChat));
       const lastMine = [...shown].reverse().find((e) => e.getSender() === this.me);
       // «Прочитали N из M» under a member of staff's own latest messages in a group chat
       const counted = this.cfg.staff && room.getJoinedMemberCount() > 2
@@ -224,8 +224,10 @@ export const withChat = (Base) =>
           const readers = room.getUsersReadUpTo(e).filter((u) => u !== this.me);
           if (readers.length) item.append(h("span", { class: "m-read", "data-testid": "read" }, `✓ ${t.read}`));
         }
-        this.timeline.append(item);
+        items.push(item);
       }
+      // what has not changed stays as it is: a press or the focus on it survives the redraw
+      keepSame(this.timeline, items);
       if (this.keepFromBottom !== null && this.keepFromBottom !== undefined) {
         this.timeline.scrollTop = this.timeline.scrollHeight - this.keepFromBottom;
         this.keepFromBottom = null;

@@ -35,3 +35,35 @@ export function time(ts, lang) {
   const opts = sameDay ? { hour: "2-digit", minute: "2-digit" } : { day: "numeric", month: "short" };
   return d.toLocaleString(lang === "en" ? "en-GB" : "ru-RU", opts);
 }
+
+const drawnAs = new WeakMap();
+
+/**
+ * Put `nodes` in `parent` in that order, keeping each child already there whose markup, as it
+ * was drawn, equals a new node's: a button pressed while the page redraws (a receipt, someone
+ * typing) stays the button under the finger, and focus stays where it was. Only for nodes whose
+ * markup names everything their handlers act on (a data-event-id, a data-room-id), so that a
+ * kept node does what the new one would.
+ */
+export function keepSame(parent, nodes) {
+  const old = new Map();
+  for (const child of [...parent.children]) {
+    const mark = drawnAs.get(child);
+    if (mark === undefined) continue;
+    if (!old.has(mark)) old.set(mark, []);
+    old.get(mark).push(child);
+  }
+  const wanted = nodes.map((node) => {
+    const mark = node.outerHTML;  // before any image or count loaded later changes it
+    const same = old.get(mark)?.shift();
+    if (same) return same;
+    drawnAs.set(node, mark);
+    return node;
+  });
+  const keep = new Set(wanted);
+  for (const child of [...parent.childNodes]) if (!keep.has(child)) parent.removeChild(child);
+  wanted.forEach((node, i) => {
+    if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] || null);
+  });
+  return parent;
+}
