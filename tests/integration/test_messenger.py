@@ -555,6 +555,20 @@ async def test_new_messages_typing_replies_and_unread_marks_arrive_without_reloa
     assert marked.json() == {"unread": True}
 
 
+async def starts_typing(page: Page, who: nio.AsyncClient, room: str) -> None:
+    """`who` starts typing in the open chat, and the page shows it: the page has redrawn since.
+    (Others may still be typing there from an earlier test; `who` stops first.)"""
+    name = await who.get_displayname(who.user_id)
+    assert isinstance(name, nio.ProfileGetDisplayNameResponse), name
+    assert name.displayname, name
+    stopped = await who.room_typing(room, False)
+    assert isinstance(stopped, nio.RoomTypingResponse), stopped
+    await expect(page.get_by_test_id("typing")).not_to_contain_text(name.displayname)
+    typing = await who.room_typing(room, True, 20_000)
+    assert isinstance(typing, nio.RoomTypingResponse), typing
+    await expect(page.get_by_test_id("typing")).to_contain_text(name.displayname)
+
+
 async def test_a_press_and_the_focus_survive_the_chat_redrawing_under_them(
     site: Site, page: Page, client: MatrixClient, nio_as: Any
 ) -> None:
@@ -583,11 +597,29 @@ async def test_a_press_and_the_focus_survive_the_chat_redrawing_under_them(
     assert box is not None
     await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     await page.mouse.down()
-    typing = await classmate.room_typing(room, True, 20_000)  # the chat redraws meanwhile
-    assert isinstance(typing, nio.RoomTypingResponse), typing
-    await expect(page.get_by_test_id("typing")).to_contain_text("печатает")
+    await starts_typing(page, classmate, room)  # the chat redraws meanwhile
     await page.mouse.up()
     await expect(page.locator(".m-reply")).to_contain_text("Кто дежурит в пятницу?")
+
+
+async def test_a_press_on_another_chat_survives_the_list_redrawing(
+    site: Site, page: Page, client: MatrixClient, nio_as: Any
+) -> None:
+    """The chat list redraws on everything that arrives; a chat pressed at that moment opens."""
+    room = await class_room(site, client)
+    classmate = await nio_as("s1")
+    await messenger(page, site, "t1")
+    await open_chat(page, CLASS_CHAT)
+    other = page.locator(".m-chat-item:not(.current)").first
+    chosen = await other.get_attribute("data-room-id")
+    box = await other.bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.down()
+    await starts_typing(page, classmate, room)  # the list redraws meanwhile
+    await page.mouse.up()
+    opened = page.locator(f'.m-chat-item[data-room-id="{chosen}"]')
+    await expect(opened).to_have_attribute("aria-current", "true")
 
 
 async def test_on_a_phone_the_list_and_the_chat_take_turns(

@@ -146,7 +146,7 @@ export const withChat = (Base) =>
         ? h("button", { type: "button", "data-testid": "teacher", onClick: () => this.openTeacher(room) }, t.teacher)
         : null;
       const expanded = this.moreOpen === room.roomId;
-      clear(this.header).append(
+      keepSame(this.header, [
         h("button", { type: "button", class: "m-back", onClick: () => this.closeChat() }, `← ${t.back}`),
         h("h2", { class: "m-chat-title", "data-testid": "chat-title" }, this.nameOf(room)),
         call,
@@ -157,7 +157,7 @@ export const withChat = (Base) =>
         }, t.more),
         h(
           "div",
-          { class: `m-actions${expanded ? " open" : ""}`, id: "m-actions" },
+          { class: `m-actions${expanded ? " open" : ""}`, id: "m-actions", "data-keep": "actions" },
           h("button", { type: "button", "aria-pressed": String(pinned), onClick: () => this.togglePin(room) },
             pinned ? t.unpin : t.pin),
           h("button", { type: "button", "aria-pressed": String(muted), onClick: () => this.toggleMute(room.roomId) },
@@ -166,7 +166,7 @@ export const withChat = (Base) =>
           h("label", { for: "m-folder", class: "m-folder-label" }, t.folder),
           select,
         ),
-      );
+      ].filter(Boolean));
     }
 
     closeChat() {

@@ -43,20 +43,37 @@ const drawnAs = new WeakMap();
  * was drawn, equals a new node's: a button pressed while the page redraws (a receipt, someone
  * typing) stays the button under the finger, and focus stays where it was. Only for nodes whose
  * markup names everything their handlers act on (a data-event-id, a data-room-id), so that a
- * kept node does what the new one would.
+ * kept node does what the new one would. A container with no handlers of its own and only
+ * elements in it may carry `data-keep` (a name among its siblings): when it changed, the old
+ * one takes the new one's attributes and the same treatment for its children.
  */
 export function keepSame(parent, nodes) {
   const old = new Map();
+  const named = new Map();
   for (const child of [...parent.children]) {
     const mark = drawnAs.get(child);
     if (mark === undefined) continue;
     if (!old.has(mark)) old.set(mark, []);
     old.get(mark).push(child);
+    if (child.dataset.keep) named.set(`${child.tagName} ${child.dataset.keep}`, child);
   }
+  const used = new Set();
   const wanted = nodes.map((node) => {
     const mark = node.outerHTML;  // before any image or count loaded later changes it
-    const same = old.get(mark)?.shift();
-    if (same) return same;
+    const same = old.get(mark)?.find((child) => !used.has(child));
+    if (same) {
+      used.add(same);
+      return same;
+    }
+    const shell = node.dataset.keep ? named.get(`${node.tagName} ${node.dataset.keep}`) : undefined;
+    if (shell && !used.has(shell)) {
+      used.add(shell);
+      for (const name of shell.getAttributeNames()) if (!node.hasAttribute(name)) shell.removeAttribute(name);
+      for (const name of node.getAttributeNames()) shell.setAttribute(name, node.getAttribute(name));
+      keepSame(shell, [...node.children]);
+      drawnAs.set(shell, mark);
+      return shell;
+    }
     drawnAs.set(node, mark);
     return node;
   });

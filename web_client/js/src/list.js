@@ -1,6 +1,6 @@
 // The chat list: folders, search, groups under the school's spaces, invitations, unread badges.
 
-import { clear, h } from "./dom.js";
+import { h, keepSame } from "./dom.js";
 import * as M from "./model.js";
 export const withList = (Base) =>
   class extends Base {
@@ -10,11 +10,12 @@ export const withList = (Base) =>
       const t = this.t;
       const folders = this.folders();
       if (this.folder !== "all" && !folders.some((f) => f.id === this.folder)) this.folder = "all";
-      clear(this.folderBar).append(
+      // what has not changed stays as it is: a press or the focus on it survives the redraw
+      keepSame(this.folderBar, [
         this.folderButton("all", t.allChats),
         ...folders.map((f) => this.folderButton(f.id, f.name)),
         h("button", { type: "button", class: "m-add", onClick: () => this.newFolder() }, `+ ${t.newFolder}`),
-      );
+      ]);
       const query = this.search.value.trim().toLocaleLowerCase();
       const inFolder = this.folder === "all" ? null : new Set(folders.find((f) => f.id === this.folder).rooms);
       const rooms = this.rooms().filter(
@@ -23,10 +24,10 @@ export const withList = (Base) =>
           ((!inFolder || inFolder.has(r.id)) && (!query || r.name.toLocaleLowerCase().includes(query))),
       );
       const groups = M.groupChats(rooms, t);
-      clear(this.list);
+      const drawn = [];
       const invites = this.client.getRooms().filter((r) => r.getMyMembership() === "invite");
-      if (invites.length) this.list.append(this.invitations(invites));
-      if (!groups.length && !invites.length) this.list.append(h("p", { class: "empty" }, t.noChats));
+      if (invites.length) drawn.push(this.invitations(invites));
+      if (!groups.length && !invites.length) drawn.push(h("p", { class: "empty" }, t.noChats));
       for (const group of groups) {
         const total = group.chats.reduce((n, r) => n + this.unread(this.client.getRoom(r.id)), 0);
         const heading = h(
@@ -38,15 +39,17 @@ export const withList = (Base) =>
             : null,
         );
         const items = group.chats.map((r) => h("li", {}, this.chatButton(this.client.getRoom(r.id))));
-        this.list.append(
+        drawn.push(
           h(
             "section",
-            { class: "m-group", "data-testid": `group-${group.id}`, "aria-label": group.name },
+            { class: "m-group", "data-testid": `group-${group.id}`, "aria-label": group.name,
+              "data-keep": group.id },
             heading,
-            h("ul", { class: "m-chats" }, items),
+            h("ul", { class: "m-chats", "data-keep": "chats" }, items),
           ),
         );
       }
+      keepSame(this.list, drawn);
     }
 
     /** Chats someone invited the person to (a personal chat, a teacher's chat): accept or not. */
@@ -101,6 +104,7 @@ export const withList = (Base) =>
         {
           type: "button",
           "aria-pressed": this.folder === id ? "true" : "false",
+          "data-folder": id,
           onClick: () => {
             this.folder = id;
             this.renderList();
