@@ -30,6 +30,7 @@ import psycopg
 import pyrage
 import pytest
 import websockets
+import yaml
 from psycopg import sql
 from pyrage import x25519
 
@@ -166,6 +167,9 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "synapse_generic_workers": 1,
         "synapse_workers_first_port": ports["replication"],
         "synapse_redis_install": False,
+        # Synapse's tuning, as an operator sets it (README, «A school's day»)
+        "synapse_gc_min_interval": ["1s", "60s", "10m"],
+        "synapse_cache_factor": 2.0,
         "parta_appservice_port": ports["appservice"],
         "parta_web_client_port": ports["diary"],
         "parta_bots_port": ports["bots"],
@@ -231,6 +235,11 @@ def test_the_school_inventory_converges_serves_and_syncs(
         return answer.status_code == 200 and "v1.11" in answer.json()["versions"]
 
     _until("Synapse through nginx", homeserver_up, timeout=180)
+    rendered = yaml.safe_load(
+        (prefix / "var" / "lib" / "parta" / "homeserver" / "homeserver.yaml").read_text("utf-8")
+    )  # the file Synapse started from
+    assert rendered["gc_min_interval"] == ["1s", "60s", "10m"]
+    assert rendered["caches"]["global_factor"] == 2.0
     well_known = via_nginx.get("/.well-known/matrix/server", headers={"Host": SERVER}).json()
     assert well_known == {"m.server": f"{SERVER}:{ports['public']}"}
     diary = via_nginx.get("/health", headers={"Host": f"dnevnik.{SERVER}"})
