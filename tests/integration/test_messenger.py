@@ -555,6 +555,25 @@ async def test_new_messages_typing_replies_and_unread_marks_arrive_without_reloa
     assert marked.json() == {"unread": True}
 
 
+async def classmate_asks(
+    site: Site, client: MatrixClient, nio_as: Any, body: str
+) -> tuple[RoomID, nio.AsyncClient, str]:
+    """A pupil (s1) writes in the class chat: the room, the pupil's client, and the event."""
+    room = await class_room(site, client)
+    classmate = await nio_as("s1")
+    said = await classmate.room_send(room, "m.room.message", {"msgtype": "m.text", "body": body})
+    assert isinstance(said, nio.RoomSendResponse), said
+    return room, classmate, said.event_id
+
+
+async def hold_down(page: Page, target: Any) -> None:
+    """The mouse pressed on the middle of `target`, and not yet let go."""
+    box = await target.bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.down()
+
+
 async def starts_typing(page: Page, who: nio.AsyncClient, room: str) -> None:
     """`who` starts typing in the open chat, and the page shows it: the page has redrawn since.
     (Others may still be typing there from an earlier test; `who` stops first.)"""
@@ -575,17 +594,10 @@ async def test_a_press_and_the_focus_survive_the_chat_redrawing_under_them(
     """The chat redraws whenever something arrives (a message, a receipt, someone typing). A
     button held down at that moment still answers when let go, and a keyboard user's focus
     stays on it. (CI once lost a «Ответить» pressed during such a redraw.)"""
-    room = await class_room(site, client)
-    classmate = await nio_as("s1")
-    said = await classmate.room_send(
-        room, "m.room.message", {"msgtype": "m.text", "body": "Кто дежурит в пятницу?"}
-    )
-    assert isinstance(said, nio.RoomSendResponse), said
+    room, classmate, said = await classmate_asks(site, client, nio_as, "Кто дежурит в пятницу?")
     await messenger(page, site, "t1")
     await open_chat(page, CLASS_CHAT)
-    answer = page.locator(f'[data-event-id="{said.event_id}"]').get_by_role(
-        "button", name="Ответить"
-    )
+    answer = page.locator(f'[data-event-id="{said}"]').get_by_role("button", name="Ответить")
     await answer.focus()
     more = await classmate.room_send(
         room, "m.room.message", {"msgtype": "m.text", "body": "И кто моет доску?"}
@@ -593,10 +605,7 @@ async def test_a_press_and_the_focus_survive_the_chat_redrawing_under_them(
     assert isinstance(more, nio.RoomSendResponse), more
     await expect(page.locator(f'[data-event-id="{more.event_id}"]')).to_be_visible()
     await expect(answer).to_be_focused()
-    box = await answer.bounding_box()
-    assert box is not None
-    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    await page.mouse.down()
+    await hold_down(page, answer)
     await starts_typing(page, classmate, room)  # the chat redraws meanwhile
     await page.mouse.up()
     await expect(page.locator(".m-reply")).to_contain_text("Кто дежурит в пятницу?")
@@ -612,10 +621,7 @@ async def test_a_press_on_another_chat_survives_the_list_redrawing(
     await open_chat(page, CLASS_CHAT)
     other = page.locator(".m-chat-item:not(.current)").first
     chosen = await other.get_attribute("data-room-id")
-    box = await other.bounding_box()
-    assert box is not None
-    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    await page.mouse.down()
+    await hold_down(page, other)
     await starts_typing(page, classmate, room)  # the list redraws meanwhile
     await page.mouse.up()
     opened = page.locator(f'.m-chat-item[data-room-id="{chosen}"]')
@@ -1170,16 +1176,11 @@ async def test_the_messenger_and_its_dialogs_meet_wcag_aa(
 ) -> None:
     """Issue 21, item 11: axe-core finds no serious or critical WCAG 2.1 AA violation in the
     list, a chat with every kind of message in it, and each dialog a teacher opens."""
-    room = await class_room(site, client)
-    classmate = await nio_as("s1")
-    said = await classmate.room_send(
-        room, "m.room.message", {"msgtype": "m.text", "body": "Вопрос по задаче 3"}
-    )
-    assert isinstance(said, nio.RoomSendResponse), said
+    _, _, said = await classmate_asks(site, client, nio_as, "Вопрос по задаче 3")
     await messenger(page, site, "t1")
     problems = await accessibility_problems(page, "the chat list")
     await open_chat(page, CLASS_CHAT)
-    question = page.locator(f'[data-event-id="{said.event_id}"]')
+    question = page.locator(f'[data-event-id="{said}"]')
     await question.get_by_role("button", name="Ответить").click()
     await expect(page.locator(".m-reply")).to_contain_text("Вопрос по задаче 3")
     await messenger_send(page, "Ответ: смотрите пример на доске")  # one's own, with a quote
