@@ -428,7 +428,8 @@ async def test_a_forwarded_message_arrives_in_the_target_chat(
     await messenger(page, site, "p1")  # the parent is not in the class chat
     await open_chat(page, "5А — родители")
     await messenger_send(page, "Напоминаю про собрание")
-    item = page.get_by_test_id("timeline").locator(".m-msg", has_text="Напоминаю про собрание")
+    # once the server has it: the message is drawn anew when its local id becomes the server's
+    item = page.locator('.m-msg[data-event-id^="$"]', has_text="Напоминаю про собрание")
     await item.get_by_role("button", name="Переслать").click()
     await (
         page.get_by_role("dialog")
